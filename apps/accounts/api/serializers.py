@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import re
+
+from rest_framework import serializers
+
+from djs_platform.envelope import PageQuery
+from djs_platform.fields import IdField, InputSerializer, StatusField, StrictCharField
+
+USERNAME_REGEX = r"^[A-Za-z0-9_.@-]{3,50}$"
+PHONE_REGEX = r"^[0-9+()\- ]{3,20}$"
+
+
+# --- auth -------------------------------------------------------------------------------------
+
+class LoginInput(InputSerializer):
+    username = StrictCharField(max_length=50)
+    password = StrictCharField(max_length=128, trim_whitespace=False)
+
+
+class RefreshInput(InputSerializer):
+    refreshToken = StrictCharField(max_length=4096)
+
+
+class LogoutInput(InputSerializer):
+    refreshToken = StrictCharField(max_length=4096, required=False)
+
+
+# --- users ------------------------------------------------------------------------------------
+
+class UserOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    realName = serializers.CharField(source="real_name")
+    email = serializers.CharField(allow_null=True)
+    phone = serializers.CharField(allow_null=True)
+    departmentId = serializers.IntegerField(source="department_id")
+    departmentName = serializers.CharField(source="department.name")
+    roleId = serializers.IntegerField(source="role_id")
+    roleName = serializers.CharField(source="role.name")
+    status = serializers.IntegerField()
+    createTime = serializers.DateTimeField(source="create_time")
+    updateTime = serializers.DateTimeField(source="update_time")
+
+
+class UserInfoOutput(UserOutput):
+    permissions = serializers.ListField(child=serializers.CharField())
+
+
+class UserInput(InputSerializer):
+    username = StrictCharField(max_length=50)
+    password = StrictCharField(max_length=128, trim_whitespace=False)
+    realName = StrictCharField(max_length=50)
+    email = serializers.EmailField(max_length=100, required=False, allow_null=True, allow_blank=True)
+    phone = StrictCharField(max_length=20, required=False, allow_null=True, allow_blank=True)
+    departmentId = IdField()
+    roleId = IdField()
+    status = StatusField()
+
+    def validate_username(self, value: str) -> str:
+        if not re.match(USERNAME_REGEX, value):
+            raise serializers.ValidationError("3-50 characters: letters, digits, _ . @ -")
+        return value
+
+    def validate_email(self, value: str | None) -> str | None:
+        return value or None
+
+    def validate_phone(self, value: str | None) -> str | None:
+        if value and not re.match(PHONE_REGEX, value):
+            raise serializers.ValidationError("3-20 characters: digits, spaces, + - ( )")
+        return value or None
+
+
+class UserUpdateInput(UserInput):
+    password = StrictCharField(max_length=128, trim_whitespace=False, required=False, allow_blank=True)
+
+
+class PasswordInput(InputSerializer):
+    oldPassword = StrictCharField(max_length=128, trim_whitespace=False, required=False, allow_blank=True)
+    newPassword = StrictCharField(max_length=128, trim_whitespace=False)
+
+
+class UserQuery(PageQuery):
+    departmentId = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
+    keyword = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    status = serializers.IntegerField(min_value=0, max_value=1, required=False)
+    roleId = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
+
+
+# --- roles & permissions ----------------------------------------------------------------------
+
+class PermissionOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    code = serializers.CharField()
+    description = serializers.CharField(allow_null=True)
+    status = serializers.IntegerField()
+
+
+class RoleOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    description = serializers.CharField(allow_null=True)
+    status = serializers.IntegerField()
+    permissions = serializers.SerializerMethodField()
+    permissionCodes = serializers.SerializerMethodField()
+    createTime = serializers.DateTimeField(source="create_time")
+    updateTime = serializers.DateTimeField(source="update_time")
+
+    def get_permissions(self, role) -> list[int]:
+        return sorted(p.id for p in role.permissions.all())
+
+    def get_permissionCodes(self, role) -> list[str]:
+        return sorted(p.code for p in role.permissions.all())
+
+
+class RoleInput(InputSerializer):
+    name = StrictCharField(max_length=50)
+    description = StrictCharField(max_length=255, required=False, allow_null=True, allow_blank=True)
+    permissions = serializers.ListField(child=IdField(), max_length=1000)
+    status = StatusField()
+
+
+class RoleQuery(PageQuery):
+    keyword = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    status = serializers.IntegerField(min_value=0, max_value=1, required=False)
+
+
+# --- audit log --------------------------------------------------------------------------------
+
+class AuditLogOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    userId = serializers.IntegerField(source="user_id", allow_null=True)
+    username = serializers.CharField()
+    departmentId = serializers.IntegerField(source="department_id", allow_null=True)
+    action = serializers.CharField()
+    objectType = serializers.CharField(source="object_type")
+    objectId = serializers.CharField(source="object_id", allow_null=True)
+    objectRepr = serializers.CharField(source="object_repr")
+    changes = serializers.JSONField(allow_null=True)
+    clientIp = serializers.CharField(source="client_ip")
+    userAgent = serializers.CharField(source="user_agent")
+    via = serializers.CharField()
+    createTime = serializers.DateTimeField(source="create_time")
+
+
+class AuditLogQuery(PageQuery):
+    userId = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
+    action = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    objectType = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    objectId = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    start = serializers.DateTimeField(required=False)
+    end = serializers.DateTimeField(required=False)

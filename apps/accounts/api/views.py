@@ -1,0 +1,171 @@
+"""Thin REST views: validate input, call a service or selector, shape the output."""
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
+
+from apps.accounts import selectors, services
+from apps.accounts.api import serializers as s
+from djs_platform import errors
+from djs_platform.actor import Actor, client_ip
+from djs_platform.envelope import ok, paginated, parse_query
+from djs_platform.fields import parse_body
+from djs_platform.tenancy import permission_codes
+
+
+def _user_info(user) -> dict:
+    user.permissions = sorted(permission_codes(user))
+    return s.UserInfoOutput(user).data
+
+
+def _token_body(user, pair) -> dict:
+    return {
+        "token": pair.access,
+        "refreshToken": pair.refresh,
+        "expiresIn": pair.expires_in,
+        "tokenType": "Bearer",
+        "user": _user_info(user),
+    }
+
+
+class LoginView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=s.LoginInput, tags=["auth"], auth=[])
+    def post(self, request):
+        body = parse_body(s.LoginInput, request)
+        user, pair = services.auth_login(
+            username=body["username"], password=body["password"], ip=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:255],
+        )
+        return ok(_token_body(user, pair))
+
+
+class RefreshView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=s.RefreshInput, tags=["auth"], auth=[])
+    def post(self, request):
+        body = parse_body(s.RefreshInput, request)
+        from djs_platform.tokens import refresh_pair
+
+        user, pair = refresh_pair(body["refreshToken"])
+        return ok(_token_body(user, pair))
+
+
+class LogoutView(APIView):
+    @extend_schema(request=s.LogoutInput, tags=["auth"])
+    def post(self, request):
+        parse_body(s.LogoutInput, request)
+        services.auth_logout(actor=Actor.from_request(request), family=request.auth.get("fid"))
+        return ok(None)
+
+
+class UserInfoView(APIView):
+    @extend_schema(responses=s.UserInfoOutput, tags=["auth"])
+    def get(self, request):
+        return ok(_user_info(request.user))
+
+
+class UserListView(APIView):
+    @extend_schema(parameters=[s.UserQuery], responses=s.UserOutput(many=True), tags=["users"])
+    def get(self, request):
+        q = parse_query(s.UserQuery, request)
+        qs = selectors.user_list(user=request.user, department_id=q.get("departmentId"), keyword=q.get("keyword"),
+                                 status=q.get("status"), role_id=q.get("roleId"))
+        return paginated(qs, q, s.UserOutput)
+
+    @extend_schema(request=s.UserInput, responses=s.UserOutput, tags=["users"])
+    def post(self, request):
+        b = parse_body(s.UserInput, request)
+        user = services.user_create(
+            actor=Actor.from_request(request), username=b["username"], password=b["password"],
+            real_name=b["realName"], email=b.get("email"), phone=b.get("phone"),
+            department_id=b["departmentId"], role_id=b["roleId"], status=b["status"],
+        )
+        return ok(s.UserOutput(selectors.user_get(user=request.user, user_id=user.pk)).data)
+
+
+class UserDetailView(APIView):
+    @extend_schema(responses=s.UserOutput, tags=["users"])
+    def get(self, request, pk: int):
+        return ok(s.UserOutput(selectors.user_get(user=request.user, user_id=pk)).data)
+
+    @extend_schema(request=s.UserUpdateInput, responses=s.UserOutput, tags=["users"])
+    def put(self, request, pk: int):
+        b = parse_body(s.UserUpdateInput, request)
+        services.user_update(
+            actor=Actor.from_request(request), user_id=pk, username=b["username"], real_name=b["realName"],
+            email=b.get("email"), phone=b.get("phone"), department_id=b["departmentId"], role_id=b["roleId"],
+            status=b["status"], password=b.get("password") or None,
+        )
+        return ok(s.UserOutput(selectors.user_get(user=request.user, user_id=pk)).data)
+
+    @extend_schema(tags=["users"])
+    def delete(self, request, pk: int):
+        services.user_delete(actor=Actor.from_request(request), user_id=pk)
+        return ok(None)
+
+
+class UserPasswordView(APIView):
+    @extend_schema(request=s.PasswordInput, tags=["users"])
+    def patch(self, request, pk: int):
+        b = parse_body(s.PasswordInput, request)
+        services.user_change_password(actor=Actor.from_request(request), user_id=pk,
+                                      old_password=b.get("oldPassword") or None, new_password=b["newPassword"])
+        return ok(None)
+
+
+class RoleListView(APIView):
+    @extend_schema(parameters=[s.RoleQuery], responses=s.RoleOutput(many=True), tags=["roles"])
+    def get(self, request):
+        q = parse_query(s.RoleQuery, request)
+        return paginated(selectors.role_list(user=request.user, keyword=q.get("keyword"), status=q.get("status")),
+                         q, s.RoleOutput)
+
+    @extend_schema(request=s.RoleInput, responses=s.RoleOutput, tags=["roles"])
+    def post(self, request):
+        b = parse_body(s.RoleInput, request)
+        role = services.role_create(actor=Actor.from_request(request), name=b["name"],
+                                    description=b.get("description"), permission_ids=b["permissions"],
+                                    status=b["status"])
+        return ok(s.RoleOutput(selectors.role_get(user=request.user, role_id=role.pk)).data)
+
+
+class RoleDetailView(APIView):
+    @extend_schema(responses=s.RoleOutput, tags=["roles"])
+    def get(self, request, pk: int):
+        return ok(s.RoleOutput(selectors.role_get(user=request.user, role_id=pk)).data)
+
+    @extend_schema(request=s.RoleInput, responses=s.RoleOutput, tags=["roles"])
+    def put(self, request, pk: int):
+        b = parse_body(s.RoleInput, request)
+        services.role_update(actor=Actor.from_request(request), role_id=pk, name=b["name"],
+                             description=b.get("description"), permission_ids=b["permissions"], status=b["status"])
+        return ok(s.RoleOutput(selectors.role_get(user=request.user, role_id=pk)).data)
+
+    @extend_schema(tags=["roles"])
+    def delete(self, request, pk: int):
+        services.role_delete(actor=Actor.from_request(request), role_id=pk)
+        return ok(None)
+
+
+class PermissionListView(APIView):
+    @extend_schema(responses=s.PermissionOutput(many=True), tags=["roles"])
+    def get(self, request):
+        return ok(s.PermissionOutput(selectors.permission_list(), many=True).data)
+
+
+class AuditLogListView(APIView):
+    @extend_schema(parameters=[s.AuditLogQuery], responses=s.AuditLogOutput(many=True), tags=["system"])
+    def get(self, request):
+        q = parse_query(s.AuditLogQuery, request)
+        if q.get("start") and q.get("end") and q["start"] >= q["end"]:
+            raise errors.invalid("end", "must be after start")
+        qs = selectors.audit_log_list(user=request.user, user_id=q.get("userId"), action=q.get("action"),
+                                      object_type=q.get("objectType"), object_id=q.get("objectId"),
+                                      start=q.get("start"), end=q.get("end"))
+        return paginated(qs, q, s.AuditLogOutput)

@@ -1,0 +1,45 @@
+"""``manage.py bootstrap``: idempotently seed permissions, the admin role, the top department and admin."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from apps.accounts.models import Permission, Role, RolePermission, User
+from apps.accounts.seed import seed_reference_data
+from apps.departments.models import Department
+from djs_platform.config import DEFAULT_ADMIN_PASSWORDS
+
+
+class Command(BaseCommand):
+    help = "Seed reference data and the admin user (password from DJS_ADMIN_PASSWORD). Safe to re-run."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--reset-admin-password", action="store_true",
+                            help="set the existing admin's password to the configured one")
+
+    def handle(self, *args, **options):
+        if "DatabaseCache" in settings.CACHES["default"]["BACKEND"]:
+            call_command("createcachetable", verbosity=0)
+        username, password = settings.ADMIN_USERNAME, settings.ADMIN_PASSWORD
+        with transaction.atomic():
+            role, department = seed_reference_data(Permission, Role, RolePermission, Department)
+            admin = User.objects.filter(username=username).first()
+            if admin is None:
+                admin = User(username=username, real_name="System Administrator", department=department, role=role)
+                admin.set_password(password)
+                admin.save()
+                self.stdout.write(f"created admin user '{username}' (password from auth.adminPassword / "
+                                  "DJS_ADMIN_PASSWORD)")
+            elif options["reset_admin_password"]:
+                admin.set_password(password)
+                admin.save(update_fields=["password", "update_time"])
+                self.stdout.write(f"reset the password of '{username}'")
+            else:
+                self.stdout.write(f"admin user '{username}' already exists; password unchanged")
+        if password in DEFAULT_ADMIN_PASSWORDS and admin.check_password(password):
+            self.stderr.write(self.style.WARNING(
+                f"WARNING: '{username}' uses the default password '{password}' (embedded dev profile only). "
+                "Set DJS_ADMIN_PASSWORD and run `manage.py bootstrap --reset-admin-password` before exposing DJS."
+            ))

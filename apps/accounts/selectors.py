@@ -1,0 +1,76 @@
+"""Reads for accounts, always within the actor's scope and permissions."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+
+from apps.accounts.models import AuditLog, Permission, Role, User
+from djs_platform import errors
+from djs_platform.tenancy import get_in_scope, has_permission, require_permission
+
+
+def user_list(*, user: User, department_id: int | None = None, keyword: str | None = None,
+              status: int | None = None, role_id: int | None = None) -> QuerySet[User]:
+    qs = User.objects.restrict(user, "user:manage").select_related("department", "role")
+    if department_id is not None:
+        qs = qs.filter(department_id=department_id)
+    if keyword:
+        qs = qs.filter(Q(username__icontains=keyword) | Q(real_name__icontains=keyword))
+    if status is not None:
+        qs = qs.filter(status=status)
+    if role_id is not None:
+        qs = qs.filter(role_id=role_id)
+    return qs.order_by("id")
+
+
+def user_get(*, user: User, user_id: int) -> User:
+    if int(user_id) == user.pk:
+        return User.objects.select_related("department", "role").get(pk=user.pk)
+    return get_in_scope(User.objects.restrict(user, "user:manage").select_related("department", "role"),
+                        user_id, "user")
+
+
+def _require_role_reader(user: User) -> None:
+    # Whoever assigns roles to users must be able to read them.
+    if not (has_permission(user, "role:manage") or has_permission(user, "user:manage")):
+        raise errors.Forbidden("permission denied: requires role:manage or user:manage")
+
+
+def role_list(*, user: User, keyword: str | None = None, status: int | None = None) -> QuerySet[Role]:
+    _require_role_reader(user)
+    qs = Role.objects.prefetch_related("permissions")
+    if keyword:
+        qs = qs.filter(name__icontains=keyword)
+    if status is not None:
+        qs = qs.filter(status=status)
+    return qs.order_by("id")
+
+
+def role_get(*, user: User, role_id: int) -> Role:
+    _require_role_reader(user)
+    return get_in_scope(Role.objects.prefetch_related("permissions"), role_id, "role")
+
+
+def permission_list() -> QuerySet[Permission]:
+    return Permission.objects.order_by("id")
+
+
+def audit_log_list(*, user: User, user_id: int | None = None, action: str | None = None,
+                   object_type: str | None = None, object_id: str | None = None,
+                   start: datetime | None = None, end: datetime | None = None) -> QuerySet[AuditLog]:
+    require_permission(user, "system:manage")
+    qs = AuditLog.objects.restrict(user)
+    if user_id is not None:
+        qs = qs.filter(user_id=user_id)
+    if action:
+        qs = qs.filter(action=action)
+    if object_type:
+        qs = qs.filter(object_type=object_type)
+    if object_id:
+        qs = qs.filter(object_id=object_id)
+    if start:
+        qs = qs.filter(create_time__gte=start)
+    if end:
+        qs = qs.filter(create_time__lt=end)
+    return qs.order_by("-id")

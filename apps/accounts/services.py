@@ -1,0 +1,327 @@
+"""Writes for accounts: login, users, roles, passwords, and the audit trail every write leaves."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.core.cache import cache
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+
+from apps.accounts.models import AuditLog, Permission, Role, User
+from djs_platform import errors, tokens
+from djs_platform.actor import Actor
+from djs_platform.tenancy import (
+    get_in_scope,
+    permission_codes,
+    require_department_in_scope,
+    require_permission,
+)
+
+log = logging.getLogger("djs.accounts")
+
+
+# --- audit ------------------------------------------------------------------------------------
+
+def audit_record(
+    *,
+    actor: Actor | None,
+    action: str,
+    object_type: str,
+    object_id: Any = None,
+    object_repr: str = "",
+    department_id: int | None = None,
+    changes: dict[str, Any] | None = None,
+    username: str | None = None,
+    ip: str = "",
+    via: str = "rest",
+) -> AuditLog:
+    """Append one audit row. ``department_id`` decides who may read it (the object's department)."""
+    user = actor.user if actor else None
+    return AuditLog.objects.create(
+        user_id=user.pk if user else None,
+        username=(username or (user.username if user else ""))[:50],
+        department_id=department_id if department_id is not None else (user.department_id if user else None),
+        action=action,
+        object_type=object_type,
+        object_id=None if object_id is None else str(object_id),
+        object_repr=str(object_repr)[:255],
+        changes=changes or None,
+        client_ip=(actor.ip if actor else ip)[:45],
+        user_agent=actor.user_agent if actor else "",
+        via=actor.via if actor else via,
+    )
+
+
+def diff(obj: Any, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{field: {"old": ..., "new": ...}}`` for the fields ``values`` actually changes."""
+    changes = {}
+    for field, new in values.items():
+        old = getattr(obj, field)
+        if old != new:
+            changes[field] = {"old": old, "new": new}
+    return changes
+
+
+# --- login & tokens ---------------------------------------------------------------------------
+
+def _throttle_login(username: str, ip: str) -> None:
+    """Per address: N attempts a minute. Per username: lockout after M failures (4029)."""
+    conf = settings.AUTH_SETTINGS
+    ip_key = f"login:ip:{ip}"
+    cache.add(ip_key, 0, 60)
+    try:
+        attempts = cache.incr(ip_key)
+    except ValueError:  # expired between add and incr
+        cache.set(ip_key, 1, 60)
+        attempts = 1
+    if attempts > conf["login_rate_per_minute"]:
+        raise errors.TooManyRequests("too many login attempts from this address; retry in a minute", retry_after=60)
+    failures = cache.get(f"login:fail:{username.lower()}", 0)
+    if failures >= conf["login_max_failures"]:
+        raise errors.TooManyRequests(
+            "account temporarily locked after repeated failed logins", retry_after=conf["login_lockout_seconds"]
+        )
+
+
+def _login_failed(username: str) -> None:
+    conf = settings.AUTH_SETTINGS
+    key = f"login:fail:{username.lower()}"
+    cache.add(key, 0, conf["login_lockout_seconds"])
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, conf["login_lockout_seconds"])
+
+
+def auth_login(*, username: str, password: str, ip: str, user_agent: str = "", via: str = "rest") -> tuple[User, tokens.TokenPair]:
+    _throttle_login(username, ip)
+    user = User.objects.select_related("department", "role").filter(username=username).first()
+    if user is None:
+        User().set_password(password)  # same hashing cost as a real check: no username oracle by timing
+        ok = False
+    else:
+        ok = user.check_password(password)
+    if not ok:
+        _login_failed(username)
+        audit_record(actor=None, action="auth.login_failed", object_type="user", object_id=user.pk if user else None,
+                     object_repr=username, department_id=user.department_id if user else None,
+                     username=username, ip=ip, via=via)
+        raise errors.Unauthenticated("invalid username or password")
+    if not user.is_active:
+        raise errors.Unauthenticated("account disabled")
+    cache.delete(f"login:fail:{username.lower()}")
+    pair = tokens.issue_pair(user)
+    audit_record(actor=Actor(user=user, ip=ip, user_agent=user_agent, via=via), action="auth.login",
+                 object_type="user", object_id=user.pk, object_repr=user.username, department_id=user.department_id)
+    return user, pair
+
+
+def auth_logout(*, actor: Actor, family: str | None) -> None:
+    tokens.revoke_user_tokens(actor.user.pk)
+    if family:
+        tokens.revoke_family(family)
+    audit_record(actor=actor, action="auth.logout", object_type="user", object_id=actor.user.pk,
+                 object_repr=actor.user.username, department_id=actor.user.department_id)
+
+
+# --- roles ------------------------------------------------------------------------------------
+
+def _resolve_permissions(permission_ids: list[int]) -> list[Permission]:
+    ids = sorted(set(permission_ids))
+    found = list(Permission.objects.filter(id__in=ids))
+    missing = sorted(set(ids) - {p.id for p in found})
+    if missing:
+        raise errors.invalid("permissions", f"unknown permission ids: {missing}")
+    return found
+
+
+def _require_can_grant(actor: Actor, codes: set[str] | frozenset[str], what: str) -> None:
+    """Nobody grants what they do not hold themselves."""
+    beyond = sorted(set(codes) - permission_codes(actor.user))
+    if beyond:
+        raise errors.Forbidden(f"cannot {what}: it grants permissions you do not hold: {', '.join(beyond)}")
+
+
+def role_codes(role: Role) -> set[str]:
+    return set(role.permissions.values_list("code", flat=True))
+
+
+@transaction.atomic
+def role_create(*, actor: Actor, name: str, description: str | None, permission_ids: list[int], status: int) -> Role:
+    require_permission(actor.user, "role:manage")
+    perms = _resolve_permissions(permission_ids)
+    _require_can_grant(actor, {p.code for p in perms}, "create this role")
+    if Role.objects.filter(name=name).exists():
+        raise errors.Conflict(f"role name '{name}' already exists")
+    try:
+        with transaction.atomic():
+            role = Role.objects.create(name=name, description=description, status=status)
+    except IntegrityError:
+        raise errors.Conflict(f"role name '{name}' already exists") from None
+    role.permissions.set(perms)
+    audit_record(actor=actor, action="role.create", object_type="role", object_id=role.pk, object_repr=role.name,
+                 changes={"name": name, "status": status, "permissions": sorted(p.code for p in perms)})
+    return role
+
+
+def _role_for_update(actor: Actor, role_id: int) -> Role:
+    require_permission(actor.user, "role:manage")
+    role = get_in_scope(Role.objects.select_for_update(), role_id, "role")
+    _require_can_grant(actor, role_codes(role), "modify this role")
+    return role
+
+
+@transaction.atomic
+def role_update(*, actor: Actor, role_id: int, name: str, description: str | None, permission_ids: list[int],
+                status: int) -> Role:
+    role = _role_for_update(actor, role_id)
+    perms = _resolve_permissions(permission_ids)
+    new_codes = {p.code for p in perms}
+    _require_can_grant(actor, new_codes, "update this role")
+    if Role.objects.filter(name=name).exclude(pk=role.pk).exists():
+        raise errors.Conflict(f"role name '{name}' already exists")
+    if role.pk == actor.user.role_id and (status != 1 or not permission_codes(actor.user) <= new_codes):
+        raise errors.Conflict("you cannot disable or reduce your own role")
+    changes = diff(role, {"name": name, "description": description, "status": status})
+    old_codes = role_codes(role)
+    if old_codes != new_codes:
+        changes["permissions"] = {"old": sorted(old_codes), "new": sorted(new_codes)}
+    role.name, role.description, role.status = name, description, status
+    role.save()
+    role.permissions.set(perms)
+    audit_record(actor=actor, action="role.update", object_type="role", object_id=role.pk, object_repr=role.name,
+                 changes=changes)
+    return role
+
+
+@transaction.atomic
+def role_delete(*, actor: Actor, role_id: int) -> None:
+    role = _role_for_update(actor, role_id)
+    holders = role.users.count()
+    if holders:
+        raise errors.Conflict(f"role is assigned to {holders} user(s); reassign them first")
+    audit_record(actor=actor, action="role.delete", object_type="role", object_id=role.pk, object_repr=role.name)
+    role.delete()
+
+
+# --- users ------------------------------------------------------------------------------------
+
+def _validate_password(password: str, user: User, field: str = "password") -> None:
+    try:
+        password_validation.validate_password(password, user)
+    except DjangoValidationError as exc:
+        raise errors.InvalidArgument(f"{field}: {exc.messages[0]}", fields={field: list(exc.messages)}) from None
+
+
+def _resolve_role(actor: Actor, role_id: int) -> Role:
+    role = Role.objects.filter(pk=role_id).first()
+    if role is None:
+        raise errors.invalid("roleId", f"role {role_id} not found")
+    _require_can_grant(actor, role_codes(role), "assign this role")
+    return role
+
+
+def _managed_user(actor: Actor, user_id: int, *, lock: bool = False) -> User:
+    """A user the actor may manage: in scope (else 4004) and not more privileged (else 4003)."""
+    qs = User.objects.restrict(actor.user, "user:manage")
+    if lock:
+        qs = qs.select_for_update()
+    target = get_in_scope(qs, user_id, "user")
+    if target.pk != actor.user.pk:
+        _require_can_grant(actor, role_codes(target.role), "manage this user")
+    return target
+
+
+@transaction.atomic
+def user_create(*, actor: Actor, username: str, password: str, real_name: str, email: str | None,
+                phone: str | None, department_id: int, role_id: int, status: int) -> User:
+    require_permission(actor.user, "user:manage")
+    require_department_in_scope(actor.user, department_id)
+    role = _resolve_role(actor, role_id)
+    user = User(username=username, real_name=real_name, email=email, phone=phone,
+                department_id=department_id, role=role, status=status)
+    _validate_password(password, user)
+    if User.objects.filter(username=username).exists():
+        raise errors.Conflict(f"username '{username}' already exists")
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise errors.Conflict(f"username '{username}' already exists") from None
+    audit_record(actor=actor, action="user.create", object_type="user", object_id=user.pk, object_repr=username,
+                 department_id=department_id,
+                 changes={"username": username, "departmentId": department_id, "roleId": role_id, "status": status})
+    return user
+
+
+@transaction.atomic
+def user_update(*, actor: Actor, user_id: int, username: str, real_name: str, email: str | None, phone: str | None,
+                department_id: int, role_id: int, status: int, password: str | None = None) -> User:
+    target = _managed_user(actor, user_id, lock=True)
+    if department_id != target.department_id:
+        require_department_in_scope(actor.user, department_id)
+    if role_id != target.role_id:
+        if target.pk == actor.user.pk:
+            raise errors.Conflict("you cannot change your own role")
+        _resolve_role(actor, role_id)
+    if target.pk == actor.user.pk and status != 1:
+        raise errors.Conflict("you cannot disable your own account")
+    if username != target.username and User.objects.filter(username=username).exclude(pk=target.pk).exists():
+        raise errors.Conflict(f"username '{username}' already exists")
+    values = {"username": username, "real_name": real_name, "email": email, "phone": phone,
+              "department_id": department_id, "role_id": role_id, "status": status}
+    changes = diff(target, values)
+    for field, value in values.items():
+        setattr(target, field, value)
+    if password:
+        _validate_password(password, target)
+        target.set_password(password)
+        changes["password"] = "changed"
+    try:
+        with transaction.atomic():
+            target.save()
+    except IntegrityError:
+        raise errors.Conflict(f"username '{username}' already exists") from None
+    if {"password", "status", "role_id", "username"} & changes.keys():
+        tokens.revoke_user_tokens(target.pk)
+    audit_record(actor=actor, action="user.update", object_type="user", object_id=target.pk,
+                 object_repr=target.username, department_id=target.department_id, changes=changes)
+    return target
+
+
+@transaction.atomic
+def user_delete(*, actor: Actor, user_id: int) -> None:
+    target = _managed_user(actor, user_id, lock=True)
+    if target.pk == actor.user.pk:
+        raise errors.Conflict("you cannot delete your own account")
+    audit_record(actor=actor, action="user.delete", object_type="user", object_id=target.pk,
+                 object_repr=target.username, department_id=target.department_id)
+    target.delete()
+    tokens.revoke_user_tokens(user_id)
+
+
+@transaction.atomic
+def user_change_password(*, actor: Actor, user_id: int, old_password: str | None, new_password: str) -> User:
+    """Own password: the old one is required. Someone else's: requires user:manage over them."""
+    is_self = int(user_id) == actor.user.pk
+    manages = "user:manage" in permission_codes(actor.user)
+    if is_self and not manages:
+        target = User.objects.select_for_update().get(pk=actor.user.pk)
+    else:
+        if not manages:
+            raise errors.Forbidden("permission denied: requires user:manage")
+        target = _managed_user(actor, user_id, lock=True)
+    if is_self or not manages:
+        if not old_password or not target.check_password(old_password):
+            raise errors.invalid("oldPassword", "old password is incorrect")
+    _validate_password(new_password, target, field="newPassword")
+    target.set_password(new_password)
+    target.save(update_fields=["password", "update_time"])
+    tokens.revoke_user_tokens(target.pk)
+    audit_record(actor=actor, action="user.password", object_type="user", object_id=target.pk,
+                 object_repr=target.username, department_id=target.department_id, changes={"password": "changed"})
+    return target

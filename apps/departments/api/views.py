@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.views import APIView
+
+from apps.departments import selectors, services
+from apps.departments.api import serializers as s
+from djs_platform.actor import Actor
+from djs_platform.envelope import ok, parse_query
+from djs_platform.fields import parse_body
+
+
+class DepartmentListView(APIView):
+    @extend_schema(parameters=[s.DepartmentQuery], responses=s.DepartmentOutput(many=True), tags=["departments"])
+    def get(self, request):
+        q = parse_query(s.DepartmentQuery, request)
+        rows = s.DepartmentOutput(selectors.department_list(user=request.user, keyword=q.get("keyword")),
+                                  many=True).data
+        return ok(selectors.department_tree(rows) if q["tree"] else rows)
+
+    @extend_schema(request=s.DepartmentInput, responses=s.DepartmentOutput, tags=["departments"])
+    def post(self, request):
+        b = parse_body(s.DepartmentInput, request)
+        dept = services.department_create(actor=Actor.from_request(request), name=b["name"],
+                                          description=b.get("description"), parent_id=b.get("parentId"),
+                                          status=b["status"])
+        return ok(s.DepartmentOutput(dept).data)
+
+
+class DepartmentDetailView(APIView):
+    @extend_schema(responses=s.DepartmentOutput, tags=["departments"])
+    def get(self, request, pk: int):
+        return ok(s.DepartmentOutput(selectors.department_get(user=request.user, department_id=pk)).data)
+
+    @extend_schema(request=s.DepartmentInput, responses=s.DepartmentOutput, tags=["departments"])
+    def put(self, request, pk: int):
+        b = parse_body(s.DepartmentInput, request)
+        dept = services.department_update(actor=Actor.from_request(request), department_id=pk, name=b["name"],
+                                          description=b.get("description"), parent_id=b.get("parentId"),
+                                          status=b["status"])
+        return ok(s.DepartmentOutput(dept).data)
+
+    @extend_schema(tags=["departments"])
+    def delete(self, request, pk: int):
+        services.department_delete(actor=Actor.from_request(request), department_id=pk)
+        return ok(None)

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from django.db import models
+
+from djs_platform.tenancy import RestrictedQuerySet
+
+
+class Department(models.Model):
+    """A tenant. Users see their own department and everything below it."""
+
+    SCOPE_FIELD = "id"
+
+    name = models.CharField(max_length=255)
+    description = models.CharField(max_length=500, null=True, blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    status = models.SmallIntegerField(default=1)
+    create_time = models.DateTimeField(auto_now_add=True)
+    update_time = models.DateTimeField(auto_now=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        db_table = "department"
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status"], name="idx_department_status")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=[0, 1]), name="department_status_valid"),
+            models.UniqueConstraint(fields=["parent", "name"], name="department_sibling_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

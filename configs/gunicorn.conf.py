@@ -1,0 +1,23 @@
+"""gunicorn settings for the DJS web process, derived from configs/config.yaml + DJS_* variables."""
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from djs_platform.config import config  # noqa: E402
+
+bind = f"{config.get('server.host', '127.0.0.1')}:{config.get('server.port', 9088)}"
+workers = int(config.get("server.workers", 2))
+threads = int(config.get("server.threads", 8))
+worker_class = "gthread"
+timeout = max(30, int(config.get("server.timeout", 10)) * 3)
+graceful_timeout = 20
+keepalive = 5
+accesslog = "-" if str(config.get("log.level", "INFO")).upper() == "DEBUG" else None
+errorlog = "-"
+wsgi_app = "djs_platform.wsgi:application"
+
+
+def on_starting(server):
+    # /v1/shutdown in any worker signals the master, which drains workers gracefully.
+    os.environ.setdefault("DJS_SHUTDOWN_PID", str(os.getpid()))

@@ -1,0 +1,124 @@
+"""Shared fixtures: an API client speaking the /v1 envelope, an organisation tree, tokens."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from apps.accounts.models import Role, User
+from apps.departments.models import Department
+from djs_platform import tokens
+from djs_platform.tenancy import PERMISSION_CODES
+from tests.factories import DepartmentFactory, RoleFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache(request):
+    """Throttle counters and revocation marks never leak between tests."""
+    db_cache = "DatabaseCache" in settings.CACHES["default"]["BACKEND"]
+    uses_db = {"db", "transactional_db"} & set(request.fixturenames)
+    if db_cache and not uses_db:
+        yield  # the database cache is unreachable (and empty) for tests without database access
+        return
+    if uses_db:
+        request.getfixturevalue("transactional_db" if "transactional_db" in uses_db else "db")
+    cache.clear()
+    yield
+    cache.clear()
+
+
+class Api:
+    """A REST client that returns the decoded envelope and checks it is well formed."""
+
+    def __init__(self, user: User | None = None, token: str | None = None):
+        self.client = APIClient()
+        self.user = user
+        if user is not None and token is None:
+            token = tokens.issue_pair(user).access
+        self.token = token
+        if token:
+            self.client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    def call(self, method: str, path: str, body: Any = None, raw: str | None = None, **extra) -> "Reply":
+        url = path if path.startswith("/v1/") else "/v1/" + path.lstrip("/")
+        fn = getattr(self.client, method.lower())
+        if raw is not None:
+            resp = fn(url, data=raw, content_type="application/json", **extra)
+        elif body is not None:
+            resp = fn(url, data=json.dumps(body), content_type="application/json", **extra)
+        else:
+            resp = fn(url, **extra)
+        payload = resp.json()
+        assert set(payload) == {"code", "message", "data"}, payload
+        return Reply(resp.status_code, payload["code"], payload["message"], payload["data"], resp)
+
+    def get(self, path: str, **params) -> "Reply":
+        query = "&".join(f"{k}={v}" for k, v in params.items())
+        return self.call("GET", f"{path}?{query}" if query else path)
+
+    def post(self, path: str, body: Any = None, **kw) -> "Reply":
+        return self.call("POST", path, body if body is not None else {}, **kw)
+
+    def put(self, path: str, body: Any, **kw) -> "Reply":
+        return self.call("PUT", path, body, **kw)
+
+    def patch(self, path: str, body: Any, **kw) -> "Reply":
+        return self.call("PATCH", path, body, **kw)
+
+    def delete(self, path: str) -> "Reply":
+        return self.call("DELETE", path)
+
+
+@dataclass
+class Reply:
+    status: int
+    code: int
+    message: str
+    data: Any
+    response: Any
+
+    def expect(self, code: int, http_status: int | None = None) -> "Reply":
+        expected_http = http_status or {0: 200, 4001: 400, 4010: 401, 4003: 403, 4004: 404, 4009: 409,
+                                        4029: 429, 4005: 405}.get(code, 500)
+        assert (self.code, self.status) == (code, expected_http), (self.status, self.code, self.message, self.data)
+        return self
+
+
+@dataclass
+class Org:
+    """HQ (seeded top) > A > A1, HQ > B. Users are created per test through ``member``."""
+
+    hq: Department
+    a: Department
+    a1: Department
+    b: Department
+    admin: User
+
+    def member(self, department: Department, codes: set[str] | frozenset[str] | None = None, **kw) -> User:
+        role = RoleFactory(codes=sorted(PERMISSION_CODES if codes is None else codes))
+        return UserFactory(department=department, role=role, **kw)
+
+
+@pytest.fixture
+def org(db) -> Org:
+    hq = Department.objects.filter(parent__isnull=True).order_by("id").first()
+    a = DepartmentFactory(name="A", parent=hq)
+    a1 = DepartmentFactory(name="A1", parent=a)
+    b = DepartmentFactory(name="B", parent=hq)
+    admin = UserFactory(username="root-admin", department=hq, role=Role.objects.get(name="admin"))
+    return Org(hq=hq, a=a, a1=a1, b=b, admin=admin)
+
+
+@pytest.fixture
+def api():
+    return Api
+
+
+@pytest.fixture
+def admin_api(org) -> Api:
+    return Api(org.admin)

@@ -1,0 +1,128 @@
+"""The ``/v1`` response envelope, pagination and the single REST exception handler."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DatabaseError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from djs_platform import errors
+
+log = logging.getLogger("djs.api")
+
+
+def ok(data: Any = None, status: int = 200) -> Response:
+    return Response({"code": 0, "message": "success", "data": data}, status=status)
+
+
+def error_body(exc: errors.ApplicationError) -> dict[str, Any]:
+    data = {"fields": exc.fields} if exc.fields else None
+    return {"code": exc.code, "message": exc.message, "data": data}
+
+
+def _flatten_detail(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF error detail (nested dicts/lists) -> {"field.sub": ["message", ...]}."""
+    out: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = "non_field_errors" if key == "non_field_errors" else str(key)
+            out.update(_flatten_detail(value, f"{prefix}.{name}" if prefix else name))
+    elif isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            out[prefix or "non_field_errors"] = [str(item) for item in detail]
+        else:
+            for index, item in enumerate(detail):
+                out.update(_flatten_detail(item, f"{prefix}[{index}]"))
+    else:
+        out[prefix or "non_field_errors"] = [str(detail)]
+    return out
+
+
+def validation_error(detail: Any) -> errors.InvalidArgument:
+    fields = _flatten_detail(detail)
+    first_field, messages = next(iter(fields.items()))
+    label = "request" if first_field == "non_field_errors" else first_field
+    return errors.InvalidArgument(f"{label}: {messages[0]}", fields=fields)
+
+
+def to_application_error(exc: BaseException) -> errors.ApplicationError | None:
+    """Map framework exceptions onto the DJS vocabulary; ``None`` means unexpected (500)."""
+    if isinstance(exc, errors.ApplicationError):
+        return exc
+    if isinstance(exc, (serializers.ValidationError, drf_exceptions.ValidationError)):
+        return validation_error(exc.detail)
+    if isinstance(exc, drf_exceptions.ParseError):
+        return errors.InvalidArgument(f"malformed request body: {exc.detail}")
+    if isinstance(exc, drf_exceptions.UnsupportedMediaType):
+        return errors.InvalidArgument("unsupported content type: send application/json")
+    if isinstance(exc, (drf_exceptions.NotAuthenticated, drf_exceptions.AuthenticationFailed)):
+        return errors.Unauthenticated(str(exc.detail) if isinstance(exc.detail, str) else None)
+    if isinstance(exc, (drf_exceptions.PermissionDenied, DjangoPermissionDenied)):
+        return errors.Forbidden()
+    if isinstance(exc, (drf_exceptions.NotFound, Http404)):
+        return errors.NotFound()
+    if isinstance(exc, drf_exceptions.MethodNotAllowed):
+        return errors.MethodNotAllowed(str(exc.detail))
+    if isinstance(exc, drf_exceptions.NotAcceptable):
+        return errors.InvalidArgument("not acceptable: this API answers application/json")
+    if isinstance(exc, drf_exceptions.Throttled):
+        return errors.TooManyRequests(retry_after=int(exc.wait or 1))
+    if isinstance(exc, DatabaseError):
+        return errors.ServiceUnavailable("database unavailable, please retry")
+    return None
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    app_exc = to_application_error(exc)
+    if app_exc is None:
+        log.exception("unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
+        app_exc = errors.InternalError()
+    elif isinstance(app_exc, errors.ServiceUnavailable):
+        log.error("dependency unavailable: %s", exc)
+    response = Response(error_body(app_exc), status=app_exc.http_status)
+    if isinstance(app_exc, errors.Unauthenticated):
+        response["WWW-Authenticate"] = 'Bearer realm="djs"'
+    if isinstance(app_exc, errors.TooManyRequests) and app_exc.retry_after:
+        response["Retry-After"] = str(app_exc.retry_after)
+    return response
+
+
+def json_error(exc: errors.ApplicationError) -> JsonResponse:
+    return JsonResponse(error_body(exc), status=exc.http_status, json_dumps_params={"ensure_ascii": False})
+
+
+def handler404(request, exception=None) -> JsonResponse:  # noqa: ARG001 - Django signature
+    return json_error(errors.NotFound(f"no route for {request.method} {request.path}"))
+
+
+def handler500(request) -> JsonResponse:  # noqa: ARG001
+    return json_error(errors.InternalError())
+
+
+# --- query parameters and pagination --------------------------------------------------------
+
+class PageQuery(serializers.Serializer):
+    page = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
+    size = serializers.IntegerField(min_value=1, max_value=100, default=10)
+
+
+def parse_query(serializer_class: type[serializers.Serializer], request) -> dict[str, Any]:
+    """Validate query parameters with a serializer; unknown types/values answer 4001."""
+    data = {k: v for k, v in request.query_params.items()}
+    serializer = serializer_class(data=data)
+    if not serializer.is_valid():
+        raise validation_error(serializer.errors)
+    return dict(serializer.validated_data)
+
+
+def paginated(queryset, query: dict[str, Any], serializer_class, context: dict | None = None) -> Response:
+    page, size = query.get("page", 1), query.get("size", 10)
+    total = queryset.count()
+    rows = list(queryset[(page - 1) * size: page * size])
+    items = serializer_class(rows, many=True, context=context or {}).data
+    return ok({"list": items, "total": total, "page": page, "size": size})

@@ -1,0 +1,66 @@
+"""One error vocabulary for REST and gRPC.
+
+Every failure a client can cause is an :class:`ApplicationError` with a DJS code and the matching HTTP
+status; the REST exception handler renders the envelope and the gRPC layer maps the same code to a status.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApplicationError(Exception):
+    code: int = 5000
+    http_status: int = 500
+    default_message: str = "internal error"
+
+    def __init__(self, message: str | None = None, *, fields: dict[str, Any] | None = None):
+        self.message = message or self.default_message
+        self.fields = fields
+        super().__init__(self.message)
+
+
+class InvalidArgument(ApplicationError):
+    code, http_status, default_message = 4001, 400, "invalid parameter"
+
+
+class Unauthenticated(ApplicationError):
+    code, http_status, default_message = 4010, 401, "not authenticated"
+
+
+class Forbidden(ApplicationError):
+    code, http_status, default_message = 4003, 403, "permission denied"
+
+
+class NotFound(ApplicationError):
+    code, http_status, default_message = 4004, 404, "not found"
+
+
+class MethodNotAllowed(ApplicationError):
+    code, http_status, default_message = 4005, 405, "method not allowed"
+
+
+class Conflict(ApplicationError):
+    code, http_status, default_message = 4009, 409, "conflict"
+
+
+class TooManyRequests(ApplicationError):
+    code, http_status, default_message = 4029, 429, "too many requests"
+
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(ApplicationError):
+    """A dependency (database, revocation store) is down; the request was refused, not half-done."""
+
+    code, http_status, default_message = 5000, 503, "service temporarily unavailable"
+
+
+class InternalError(ApplicationError):
+    code, http_status, default_message = 5000, 500, "internal error"
+
+
+def invalid(field: str, message: str) -> InvalidArgument:
+    """Shortcut for a single-field validation error."""
+    return InvalidArgument(f"{field}: {message}", fields={field: [message]})

@@ -1,0 +1,72 @@
+"""``manage.py runplatform``: the whole platform in one command (web, plus gRPC and scheduler when present).
+
+A tiny supervisor: starts each component as a child process, forwards SIGTERM/SIGINT, and stops everything
+if one component dies so a half-running platform is never mistaken for a healthy one.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import get_commands
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Start web (gunicorn), gRPC (rungrpc) and one scheduler node (runscheduler) and supervise them."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--grace", type=float, default=25.0, help="seconds to wait for children on stop")
+
+    def components(self) -> dict[str, list[str]]:
+        python = sys.executable
+        manage = str(settings.BASE_DIR / "manage.py")
+        found = {
+            "web": [python, "-m", "gunicorn", "-c", str(settings.BASE_DIR / "configs" / "gunicorn.conf.py")],
+        }
+        available = get_commands()
+        if "rungrpc" in available:
+            found["grpc"] = [python, manage, "rungrpc"]
+        if "runscheduler" in available:
+            found["scheduler"] = [python, manage, "runscheduler"]
+        return found
+
+    def handle(self, *args, **options):
+        env = {**os.environ, "DJS_SHUTDOWN_PID": str(os.getpid())}
+        stopping = False
+
+        def stop(signum, frame):  # noqa: ARG001
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        children: dict[str, subprocess.Popen] = {}
+        for name, cmd in self.components().items():
+            children[name] = subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR)
+            self.stdout.write(f"started {name} (pid {children[name].pid}): {' '.join(cmd[1:])}")
+        self.stdout.write(f"DJS is starting: http://127.0.0.1:{settings.SERVER_PORT}{settings.CONTEXT_PATH}/health")
+        exit_code = 0
+        while not stopping:
+            for name, proc in children.items():
+                if proc.poll() is not None:
+                    self.stderr.write(f"{name} exited with code {proc.returncode}; stopping the platform")
+                    exit_code = proc.returncode or 1
+                    stopping = True
+                    break
+            time.sleep(0.5)
+        for proc in children.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + options["grace"]
+        for proc in children.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.stdout.write("DJS stopped")
+        sys.exit(exit_code)

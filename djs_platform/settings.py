@@ -1,0 +1,280 @@
+"""Django settings for DJS: derived from ``configs/config.yaml`` + ``DJS_*`` environment variables.
+
+Test and production differences are data (environment), not code forks.
+"""
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from urllib.parse import parse_qs, unquote, urlparse
+
+from django.core.exceptions import ImproperlyConfigured
+
+from djs_platform.config import BASE_DIR, DEFAULT_ADMIN_PASSWORDS, DEFAULT_JWT_SECRETS, config
+
+DEBUG: bool = bool(config.get("server.debug", False))
+SERVER_PORT = int(config.get("server.port", 9088))
+CONTEXT_PATH = "/" + str(config.get("server.contextPath", "/v1")).strip("/")  # "/v1"
+API_PREFIX = CONTEXT_PATH.lstrip("/") + "/"  # "v1/"
+
+JWT_SECRET: str = str(config.get("auth.jwtSecret") or "")
+ADMIN_USERNAME: str = str(config.get("auth.adminUsername") or "admin")
+ADMIN_PASSWORD: str = str(config.get("auth.adminPassword") or "")
+
+
+def _refuse_default_secrets() -> None:
+    """Startup guard: production (DEBUG off) never runs on a published placeholder secret."""
+    problems = []
+    if JWT_SECRET in DEFAULT_JWT_SECRETS or len(JWT_SECRET) < 32:
+        problems.append(
+            "auth.jwtSecret is the default placeholder or shorter than 32 characters: "
+            "set DJS_JWT_SECRET to a long random value (e.g. `openssl rand -hex 32`)"
+        )
+    if ADMIN_PASSWORD in DEFAULT_ADMIN_PASSWORDS:
+        problems.append("auth.adminPassword is the default 'admin123': set DJS_ADMIN_PASSWORD")
+    if problems:
+        raise ImproperlyConfigured(
+            "DJS refuses to start with DEBUG off and default secrets:\n  - "
+            + "\n  - ".join(problems)
+            + "\n(For local development only, DJS_DEBUG=true enables the embedded dev profile.)"
+        )
+
+
+def _dev_jwt_secret() -> str:
+    """Embedded dev profile: a random per-install secret in var/ instead of the published placeholder."""
+    path = BASE_DIR / "var" / "jwt-secret"
+    if not path.exists():
+        import secrets
+
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+if not DEBUG:
+    _refuse_default_secrets()
+elif JWT_SECRET in DEFAULT_JWT_SECRETS:
+    JWT_SECRET = _dev_jwt_secret()
+
+SECRET_KEY = "djs-django:" + JWT_SECRET
+ALLOWED_HOSTS = list(config.get("server.allowedHosts") or ["*"])
+TRUSTED_PROXIES: list[str] = list(config.get("server.trustedProxies") or [])
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "djs_platform",
+    "apps.departments",
+    "apps.accounts",
+    "apps.tasks",
+    "apps.records",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "djs_platform.middleware.SecurityHeadersMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "djs_platform.urls"
+WSGI_APPLICATION = "djs_platform.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
+
+
+def database_from_url(url: str) -> dict:
+    """``sqlite:///relative/or//abs/path`` or ``mysql://user:pass@host:port/schema?opt=v``.
+
+    A bare ``host:port`` (the original DistributedJob form) uses database.username/password/schema.
+    """
+    if "://" not in url:
+        host, _, port = url.partition(":")
+        url = "mysql://{}:{}@{}:{}/{}".format(
+            config.get("database.username", "root"), config.get("database.password", ""),
+            host or "127.0.0.1", port or "3306", config.get("database.schema", "scheduler"),
+        )
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = unquote(url[len("sqlite:///"):])
+        name = path if path.startswith("/") else str(BASE_DIR / path)
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": name,
+            "OPTIONS": {
+                # WAL + busy timeout so web, gRPC and scheduler processes share one file.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+            },
+            "TEST": {"NAME": None},
+        }
+    if parsed.scheme in {"mysql", "mariadb"}:
+        options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        return {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": unquote(parsed.path.lstrip("/")) or "scheduler",
+            "USER": unquote(parsed.username or ""),
+            "PASSWORD": unquote(parsed.password or ""),
+            "HOST": parsed.hostname or "127.0.0.1",
+            "PORT": str(parsed.port or 3306),
+            "CONN_MAX_AGE": int(config.get("database.connMaxAge", 60)),
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": {
+                "charset": "utf8mb4",
+                "isolation_level": "read committed",
+                "init_command": "SET sql_mode='STRICT_TRANS_TABLES', time_zone='+00:00'",
+                **options,
+            },
+            "TEST": {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"},
+        }
+    raise ImproperlyConfigured(f"Unsupported database.url scheme {parsed.scheme!r}: use sqlite:/// or mysql://")
+
+
+DATABASES = {"default": database_from_url(str(config.get("database.url") or "sqlite:///var/djs.sqlite3"))}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+IS_SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
+if IS_SQLITE and not DATABASES["default"]["NAME"].startswith(":"):
+    (BASE_DIR / "var").mkdir(exist_ok=True)
+
+REDIS_URL: str = str(config.get("redis.url") or "")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "djs",
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "SOCKET_CONNECT_TIMEOUT": 2,
+                "SOCKET_TIMEOUT": 2,
+            },
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "djs_cache",
+            "KEY_PREFIX": "djs",
+            "OPTIONS": {"MAX_ENTRIES": 100000},
+        }
+    }
+
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+     "OPTIONS": {"user_attributes": ("username", "real_name", "email")}},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = str(config.get("server.timezone") or "UTC")
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = CONTEXT_PATH + "/static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+APPEND_SLASH = False
+
+# --- security headers -----------------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CORS_ALLOWED_ORIGINS: list[str] = list(config.get("server.corsAllowedOrigins") or [])
+
+# --- REST framework --------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["djs_platform.authentication.JWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "djs_platform.envelope.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+ACCESS_TOKEN_LIFETIME = timedelta(hours=float(config.get("auth.jwtExpireHours", 24)))
+REFRESH_TOKEN_LIFETIME = timedelta(hours=float(config.get("auth.refreshExpireHours", 168)))
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": ACCESS_TOKEN_LIFETIME,
+    "REFRESH_TOKEN_LIFETIME": REFRESH_TOKEN_LIFETIME,
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": JWT_SECRET,
+    "ISSUER": "djs",
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "sub",
+    "TOKEN_TYPE_CLAIM": "typ",
+    "JTI_CLAIM": "jti",
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "UPDATE_LAST_LOGIN": False,
+    "LEEWAY": 0,
+}
+AUTH_SETTINGS = {
+    "login_max_failures": int(config.get("auth.loginMaxFailures", 5)),
+    "login_lockout_seconds": int(config.get("auth.loginLockoutSeconds", 300)),
+    "login_rate_per_minute": int(config.get("auth.loginRatePerMinute", 30)),
+    "revocation_fail_open": bool(config.get("auth.revocationFailOpen", False)),
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "DJS API",
+    "DESCRIPTION": "Multi-tenant distributed job scheduler. Every response uses the "
+    '{"code", "message", "data"} envelope; errors carry codes 4001/4003/4004/4009/4010/4029/5000.',
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": CONTEXT_PATH,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "POSTPROCESSING_HOOKS": ["djs_platform.schema.envelope_postprocessing_hook"],
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+    },
+    "SECURITY": [{"bearerAuth": []}],
+}
+METRICS_ENABLED = bool(config.get("server.metricsEnabled", True))
+DOCS_ENABLED = bool(config.get("server.docsEnabled", True))
+
+_level = str(config.get("log.level") or "INFO").upper()
+LOG_LEVEL = {"WARN": "WARNING"}.get(_level, _level)
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "stream": sys.stderr}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "django.db.backends": {"level": "INFO"},
+    },
+}

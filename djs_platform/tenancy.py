@@ -1,0 +1,122 @@
+"""Tenancy and RBAC, applied once, centrally.
+
+A user's scope is their department and all its descendants. Every tenant-owned queryset is built with
+``Model.objects.restrict(user, permission)``, and single-object lookups go through :func:`get_in_scope`,
+which answers the same 4004 for "in another department" and "does not exist" so existence never leaks.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, TypeVar
+
+from django.db import models
+
+from djs_platform import errors
+
+if TYPE_CHECKING:
+    from apps.accounts.models import User
+
+M = TypeVar("M", bound=models.Model)
+
+ALL_PERMISSIONS: list[tuple[str, str, str]] = [
+    ("task:view", "View tasks", "See tasks in the department scope"),
+    ("task:create", "Create tasks", "Create tasks"),
+    ("task:update", "Update tasks", "Edit tasks and enable/disable them"),
+    ("task:delete", "Delete tasks", "Delete tasks"),
+    ("task:execute", "Execute tasks", "Run tasks now and kill running executions"),
+    ("record:view", "View records", "See execution records and statistics"),
+    ("department:manage", "Manage departments", "Create, edit and delete departments"),
+    ("user:manage", "Manage users", "Create, edit, disable and delete users"),
+    ("role:manage", "Manage roles", "Create, edit and delete roles"),
+    ("system:manage", "Manage the system", "Nodes, maintenance, retention, audit log"),
+    ("task:shell", "Shell tasks", "Create and edit SHELL tasks"),
+]
+PERMISSION_CODES = frozenset(code for code, _, _ in ALL_PERMISSIONS)
+
+
+def descendants_of(department_id: int, edges: list[tuple[int, int | None]]) -> frozenset[int]:
+    """Ids of the department and everything below it, given all (id, parent_id) pairs."""
+    children: dict[int | None, list[int]] = defaultdict(list)
+    for dept_id, parent_id in edges:
+        children[parent_id].append(dept_id)
+    seen = {department_id}
+    stack = [department_id]
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in seen:  # a corrupted cycle must not loop forever
+                seen.add(child)
+                stack.append(child)
+    return frozenset(seen)
+
+
+def department_scope_ids(user: "User") -> frozenset[int]:
+    """The departments ``user`` may see, memoised on the user object for one request."""
+    cached = getattr(user, "_djs_scope", None)
+    if cached is None:
+        from apps.departments.models import Department
+
+        edges = list(Department.objects.values_list("id", "parent_id"))
+        cached = descendants_of(user.department_id, edges)
+        user._djs_scope = cached
+    return cached
+
+
+def permission_codes(user: "User") -> frozenset[str]:
+    """Codes granted through the user's (enabled) role; memoised per user object."""
+    cached = getattr(user, "_djs_perms", None)
+    if cached is None:
+        from apps.accounts.models import Permission
+
+        cached = frozenset(
+            Permission.objects.filter(
+                roles__id=user.role_id, roles__status=1, status=1
+            ).values_list("code", flat=True)
+        )
+        user._djs_perms = cached
+    return cached
+
+
+def has_permission(user: "User", code: str) -> bool:
+    return code in permission_codes(user)
+
+
+def require_permission(user: "User", code: str) -> None:
+    if not has_permission(user, code):
+        raise errors.Forbidden(f"permission denied: requires {code}")
+
+
+def in_scope(user: "User", department_id: int | None) -> bool:
+    return department_id is not None and department_id in department_scope_ids(user)
+
+
+class RestrictedQuerySet(models.QuerySet):
+    """Queryset with ``restrict(user, permission)``: rows of the user's department scope only.
+
+    Models name the column that carries their department in ``SCOPE_FIELD`` (``department_id`` by
+    default; ``id`` for departments themselves).
+    """
+
+    def restrict(self, user: "User", permission: str | None = None) -> "RestrictedQuerySet":
+        if permission is not None:
+            require_permission(user, permission)
+        field = getattr(self.model, "SCOPE_FIELD", "department_id")
+        return self.filter(**{f"{field}__in": sorted(department_scope_ids(user))})
+
+
+def get_in_scope(queryset: models.QuerySet[M], pk: object, label: str) -> M:
+    """One object of an already restricted queryset, or 4004 whether it is foreign or missing."""
+    try:
+        return queryset.get(pk=int(pk))
+    except (queryset.model.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise errors.NotFound(f"{label} not found") from None
+
+
+def require_department_in_scope(user: "User", department_id: object, field: str = "departmentId") -> int:
+    """A department referenced in a request body must exist in the actor's scope (else 4001)."""
+    try:
+        dept_id = int(department_id)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise errors.invalid(field, "must be a department id") from None
+    if not in_scope(user, dept_id):
+        raise errors.invalid(field, f"department {dept_id} not found")
+    return dept_id
