@@ -4,16 +4,16 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from djs_platform.config import config  # noqa: E402
+from djs_platform.config import config as _cfg  # noqa: E402  ("config" is a gunicorn setting name)
 
-bind = f"{config.get('server.host', '127.0.0.1')}:{config.get('server.port', 9088)}"
-workers = int(config.get("server.workers", 2))
-threads = int(config.get("server.threads", 8))
+bind = f"{_cfg.get('server.host', '127.0.0.1')}:{_cfg.get('server.port', 9088)}"
+workers = int(_cfg.get("server.workers", 2))
+threads = int(_cfg.get("server.threads", 8))
 worker_class = "gthread"
-timeout = max(30, int(config.get("server.timeout", 10)) * 3)
+timeout = max(30, int(_cfg.get("server.timeout", 10)) * 3)
 graceful_timeout = 20
 keepalive = 5
-accesslog = "-" if str(config.get("log.level", "INFO")).upper() == "DEBUG" else None
+accesslog = "-" if str(_cfg.get("log.level", "INFO")).upper() == "DEBUG" else None
 errorlog = "-"
 wsgi_app = "djs_platform.wsgi:application"
 

@@ -262,6 +262,9 @@ def user_create(*, actor: Actor, username: str, password: str, real_name: str, e
 def user_update(*, actor: Actor, user_id: int, username: str, real_name: str, email: str | None, phone: str | None,
                 department_id: int, role_id: int, status: int, password: str | None = None) -> User:
     target = _managed_user(actor, user_id, lock=True)
+    if password and target.pk == actor.user.pk:
+        # Own password changes must prove the old one (PATCH /users/{id}/password).
+        raise errors.invalid("password", "change your own password with PATCH /users/{id}/password")
     if department_id != target.department_id:
         require_department_in_scope(actor.user, department_id)
     if role_id != target.role_id:

@@ -1,0 +1,117 @@
+# DJS developer entry points.  `make help` lists them.
+#
+#   make test   system packages (apt, root only) + venv + web-ui deps, then the
+#               two-pass suite (sqlite, mariadb) via scripts/run_tests.py
+#   make run    venv + web-ui build, migrate, bootstrap, start the platform
+#
+# Extra pytest arguments: make test TEST_ARGS="--only mariadb -x -k revocation"
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+# Prerequisites are built strictly left to right: system packages must exist
+# before pip builds mysqlclient, and the venv before anything uses it.
+.NOTPARALLEL:
+
+VENV        := .venv
+PY          := $(VENV)/bin/python
+VENV_STAMP  := $(VENV)/.installed
+WEB_UI      := web-ui
+TEST_ARGS   ?=
+
+# Web console (web-ui/) -------------------------------------------------------
+# Everything web-ui related is skipped while web-ui/package.json does not exist.
+HAVE_WEB_UI := $(wildcard $(WEB_UI)/package.json)
+WEB_UI_LOCK := $(wildcard $(WEB_UI)/package-lock.json)
+WEB_UI_DEPS := $(WEB_UI)/node_modules/.djs-installed
+#
+# >>> HOOK for the web console test step (to be filled in by a later issue) <<<
+# Command run from the repo root by `make test` after the Python suite, e.g.
+#   WEB_UI_TEST_CMD := npm --prefix $(WEB_UI) test
+# Empty = no console tests yet.  Only runs when web-ui/package.json exists.
+WEB_UI_TEST_CMD ?=
+
+.PHONY: help test run system-deps venv web-ui-deps web-ui-build test-python test-web-ui lint clean
+
+help: ## Show this help
+	@echo "DJS make targets:"
+	@grep -hE '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@echo
+	@echo "Variables: TEST_ARGS='--only sqlite|mariadb <pytest args>'  DJS_TEST_WORKERS=N (pytest-xdist)"
+
+system-deps: ## Install missing Debian packages (as root; otherwise prints the sudo command)
+	@scripts/ensure_system_deps.sh
+
+# The venv is (re)built when a requirements file changes.  A venv whose Python
+# is missing or is not 3.11 (e.g. copied from elsewhere) is recreated.
+$(VENV_STAMP): requirements.txt requirements-dev.txt
+	@if [ -x "$(PY)" ] && "$(PY)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then \
+	  :; \
+	else \
+	  if command -v python3.11 >/dev/null 2>&1; then base=python3.11; \
+	  elif command -v python3 >/dev/null 2>&1 && python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then base=python3; \
+	  else echo "error: Python 3.11 is required (python3.11 or python3 = 3.11)" >&2; exit 1; fi; \
+	  echo "venv: creating $(VENV) with $$($$base --version)"; \
+	  "$$base" -m venv --clear $(VENV); \
+	fi
+	@echo "venv: installing requirements-dev.txt"
+	@"$(PY)" -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@"$(PY)" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV_STAMP) ## Create/update .venv (Python deps only, no apt)
+
+# npm ci when node_modules is missing or older than package.json / the lockfile.
+$(WEB_UI_DEPS): $(WEB_UI)/package.json $(WEB_UI_LOCK)
+	@if [ -f "$(WEB_UI)/package-lock.json" ]; then \
+	  echo "web-ui: npm ci"; \
+	  cd $(WEB_UI) && npm ci --no-audit --no-fund --loglevel=error; \
+	else \
+	  echo "web-ui: WARNING no package-lock.json, falling back to npm install (commit the lockfile)"; \
+	  cd $(WEB_UI) && npm install --no-audit --no-fund --loglevel=error; \
+	fi
+	@mkdir -p $(@D) && touch $@
+
+ifneq ($(HAVE_WEB_UI),)
+web-ui-deps: $(WEB_UI_DEPS) ## Install web-ui node_modules (npm ci) when outdated
+web-ui-build: web-ui-deps ## Build the web console (npm run build)
+	@echo "web-ui: npm run build"
+	@cd $(WEB_UI) && npm run build
+else
+web-ui-deps web-ui-build:
+	@:
+endif
+
+test-python: $(VENV_STAMP)
+	@"$(PY)" scripts/run_tests.py $(TEST_ARGS)
+
+test-web-ui: web-ui-deps
+ifneq ($(and $(HAVE_WEB_UI),$(strip $(WEB_UI_TEST_CMD))),)
+	@echo "web-ui: $(WEB_UI_TEST_CMD)"
+	@$(WEB_UI_TEST_CMD)
+else
+	@:
+endif
+
+test: system-deps $(VENV_STAMP) web-ui-deps test-python test-web-ui ## System deps + venv + both test passes (TEST_ARGS=...)
+
+# No apt here: `make run` must work for a developer without root, as long as
+# the Python deps can be installed.  DJS_DEBUG defaults to true (embedded dev
+# profile: SQLite, no Redis needed) unless already set in the environment.
+run: $(VENV_STAMP) web-ui-build ## Migrate, bootstrap and start the platform (web on :9088, gRPC, scheduler)
+	@export DJS_DEBUG="$${DJS_DEBUG:-true}"; \
+	"$(PY)" manage.py migrate --noinput; \
+	"$(PY)" manage.py bootstrap; \
+	exec "$(PY)" manage.py runplatform
+
+lint: $(VENV_STAMP) ## Static checks (ruff if installed in the venv, else a syntax check)
+	@if [ -x "$(VENV)/bin/ruff" ]; then \
+	  "$(VENV)/bin/ruff" check .; \
+	else \
+	  echo "lint: ruff not installed in $(VENV); running a syntax check only"; \
+	  git ls-files -co --exclude-standard -- '*.py' | PYTHONDONTWRITEBYTECODE=1 xargs -r "$(PY)" -c \
+	    'import ast, sys; [ast.parse(open(f, "rb").read(), f) for f in sys.argv[1:]]'; \
+	fi
+
+clean: ## Remove test results (never the venv)
+	rm -rf var/test-results

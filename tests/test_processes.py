@@ -1,0 +1,90 @@
+"""Behaviour that only exists across real processes: revocation seen everywhere, graceful shutdown."""
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from tests.platform import ADMIN_PASSWORD, WebProcess, fresh_database, platform_env, prepare_database, required_env
+
+pytestmark = pytest.mark.processes
+
+
+@pytest.fixture
+def two_web_processes(tmp_path):
+    """Two gunicorn servers (like two machines) sharing one database and one Redis."""
+    with fresh_database(tmp_path) as db_url:
+        env = platform_env(db_url, DJS_REDIS_URL=required_env("DJS_TEST_REDIS_URL"))
+        prepare_database(env)
+        with WebProcess(env, tmp_path / "web1.log") as one, WebProcess(env, tmp_path / "web2.log") as two:
+            yield one, two
+
+
+def _login(web: WebProcess, username: str = "admin", password: str = ADMIN_PASSWORD) -> dict:
+    reply = httpx.post(web.url + "/auth/login", json={"username": username, "password": password}, timeout=10)
+    assert reply.status_code == 200, reply.text
+    return reply.json()["data"]
+
+
+def _userinfo(web: WebProcess, token: str) -> httpx.Response:
+    return httpx.get(web.url + "/auth/userinfo", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+def test_logout_in_one_process_revokes_tokens_in_another(two_web_processes):
+    one, two = two_web_processes
+    session = _login(one)
+    assert _userinfo(two, session["token"]).status_code == 200
+    time.sleep(0.01)
+    logout = httpx.post(one.url + "/auth/logout", json={}, headers={"Authorization": f"Bearer {session['token']}"})
+    assert logout.json()["code"] == 0
+    reply = _userinfo(two, session["token"])
+    assert (reply.status_code, reply.json()["code"], reply.json()["message"]) == (401, 4010, "token revoked")
+    refresh = httpx.post(two.url + "/auth/refresh", json={"refreshToken": session["refreshToken"]})
+    assert refresh.json()["code"] == 4010
+
+
+def test_password_change_in_one_process_revokes_tokens_in_another(two_web_processes):
+    one, two = two_web_processes
+    admin = _login(one)
+    headers = {"Authorization": f"Bearer {admin['token']}"}
+    created = httpx.post(two.url + "/users", headers=headers, json={
+        "username": "alice", "password": "Alice-Initial-Pw1", "realName": "Alice", "departmentId": 1,
+        "roleId": 1, "status": 1}).json()
+    assert created["code"] == 0, created
+    alice = _login(two, "alice", "Alice-Initial-Pw1")
+    assert _userinfo(one, alice["token"]).status_code == 200
+    time.sleep(0.01)
+    changed = httpx.patch(one.url + f"/users/{created['data']['id']}/password", headers=headers,
+                          json={"newPassword": "Alice-Second-Pw2"}).json()
+    assert changed["code"] == 0, changed
+    assert _userinfo(two, alice["token"]).json()["code"] == 4010
+    assert _userinfo(two, _login(two, "alice", "Alice-Second-Pw2")["token"]).status_code == 200
+
+
+def test_refresh_reuse_detected_across_processes(two_web_processes):
+    one, two = two_web_processes
+    session = _login(one)
+    rotated = httpx.post(one.url + "/auth/refresh", json={"refreshToken": session["refreshToken"]}).json()["data"]
+    reuse = httpx.post(two.url + "/auth/refresh", json={"refreshToken": session["refreshToken"]}).json()
+    assert reuse["code"] == 4010
+    assert _userinfo(one, rotated["token"]).json()["code"] == 4010
+
+
+def test_shutdown_from_loopback_stops_the_server_gracefully(tmp_path):
+    with fresh_database(tmp_path) as db_url:
+        env = platform_env(db_url)
+        prepare_database(env)
+        web = WebProcess(env, tmp_path / "web.log").start()
+        try:
+            denied = httpx.get(web.url + "/shutdown?wait=1", headers={"Host": "djs.example.com"})
+            assert denied.json()["code"] == 4003
+            bad = httpx.get(web.url + "/shutdown?wait=0")
+            assert bad.json()["code"] == 4001
+            reply = httpx.get(web.url + "/shutdown?wait=1")
+            assert reply.json()["code"] == 0 and reply.json()["data"]["wait"] == 1
+            assert web.proc.poll() is None  # still serving during the wait
+            assert web.proc.wait(timeout=30) == 0
+            assert "Shutting down" in web.log() or "Handling signal: term" in web.log()
+        finally:
+            web.stop()
