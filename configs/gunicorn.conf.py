@@ -21,3 +21,7 @@ wsgi_app = "djs_platform.wsgi:application"
 def on_starting(server):
     # /v1/shutdown in any worker signals the master, which drains workers gracefully.
     os.environ.setdefault("DJS_SHUTDOWN_PID", str(os.getpid()))
+
+# gunicorn's control socket defaults to one per-user path; several DJS web processes on one host
+# (tests, side-by-side instances) would fight over it, and DJS does not use it.
+control_socket_disable = True
