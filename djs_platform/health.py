@@ -38,11 +38,23 @@ def _db_ping() -> None:
         cursor.execute("SELECT 1")
 
 
+class HealthOutput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["up", "down"])
+    timestamp = serializers.CharField()
+    checks = serializers.DictField(child=serializers.CharField())
+
+
+class ShutdownOutput(serializers.Serializer):
+    status = serializers.CharField()
+    wait = serializers.IntegerField()
+    pid = serializers.IntegerField()
+
+
 class HealthView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(tags=["system"], auth=[])
+    @extend_schema(responses=HealthOutput, tags=["system"], auth=[])
     def get(self, request):
         checks = {"database": _check(_db_ping), "cache": _check(lambda: cache.get("health:ping"))}
         status = "up" if all(v == "up" for v in checks.values()) else "down"
@@ -75,7 +87,8 @@ class ShutdownView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(tags=["system"], auth=[], parameters=[OpenApiParameter("wait", int, required=True)])
+    @extend_schema(responses=ShutdownOutput, tags=["system"], auth=[],
+                   parameters=[OpenApiParameter("wait", int, required=True)])
     def get(self, request):
         if not is_loopback_request(request):
             raise errors.Forbidden("shutdown is only accepted from loopback")

@@ -3,6 +3,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse
+
+#: For endpoints whose success answer carries ``data: null``.
+NO_DATA = {200: OpenApiResponse(description="success; data is null")}
+
+
+class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "djs_platform.authentication.JWTAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
 ERROR_CODES = {
     "400": "4001 invalid parameter (field errors in data.fields)",
     "401": "4010 not authenticated or token invalid",
@@ -58,12 +72,13 @@ def envelope_postprocessing_hook(result: dict[str, Any], generator, request, pub
                 if not status.startswith("2"):
                     continue
                 content = responses[status].get("content", {}).get("application/json")
-                schema = content.get("schema") if content else None
+                schema = content.get("schema") if content else {"type": "object", "nullable": True,
+                                                                  "description": "always null"}
                 paged = (
                     method == "get" and schema is not None and schema.get("type") == "array"
                     and any(p.get("name") == "page" for p in operation.get("parameters", []))
                 )
-                data = _paged(schema["items"]) if paged else schema
+                data = _paged(schema) if paged else schema
                 responses.pop(status)
                 responses["200"] = {
                     "description": "success",

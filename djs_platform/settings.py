@@ -256,10 +256,6 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "POSTPROCESSING_HOOKS": ["djs_platform.schema.envelope_postprocessing_hook"],
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
-    },
-    "SECURITY": [{"bearerAuth": []}],
 }
 METRICS_ENABLED = bool(config.get("server.metricsEnabled", True))
 DOCS_ENABLED = bool(config.get("server.docsEnabled", True))

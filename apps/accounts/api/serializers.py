@@ -47,6 +47,14 @@ class UserInfoOutput(UserOutput):
     permissions = serializers.ListField(child=serializers.CharField())
 
 
+class TokenOutput(serializers.Serializer):
+    token = serializers.CharField()
+    refreshToken = serializers.CharField()
+    expiresIn = serializers.IntegerField()
+    tokenType = serializers.CharField()
+    user = UserInfoOutput()
+
+
 class UserInput(InputSerializer):
     username = StrictCharField(max_length=50)
     password = StrictCharField(max_length=128, trim_whitespace=False)

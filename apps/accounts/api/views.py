@@ -11,6 +11,7 @@ from djs_platform import errors
 from djs_platform.actor import Actor, client_ip
 from djs_platform.envelope import ok, paginated, parse_query
 from djs_platform.fields import parse_body
+from djs_platform.schema import NO_DATA
 from djs_platform.tenancy import permission_codes
 
 
@@ -33,7 +34,7 @@ class LoginView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=s.LoginInput, tags=["auth"], auth=[])
+    @extend_schema(request=s.LoginInput, responses=s.TokenOutput, tags=["auth"], auth=[])
     def post(self, request):
         body = parse_body(s.LoginInput, request)
         user, pair = services.auth_login(
@@ -47,7 +48,7 @@ class RefreshView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=s.RefreshInput, tags=["auth"], auth=[])
+    @extend_schema(request=s.RefreshInput, responses=s.TokenOutput, tags=["auth"], auth=[])
     def post(self, request):
         body = parse_body(s.RefreshInput, request)
         from djs_platform.tokens import refresh_pair
@@ -57,7 +58,7 @@ class RefreshView(APIView):
 
 
 class LogoutView(APIView):
-    @extend_schema(request=s.LogoutInput, tags=["auth"])
+    @extend_schema(request=s.LogoutInput, responses=NO_DATA, tags=["auth"])
     def post(self, request):
         parse_body(s.LogoutInput, request)
         services.auth_logout(actor=Actor.from_request(request), family=request.auth.get("fid"))
@@ -104,14 +105,14 @@ class UserDetailView(APIView):
         )
         return ok(s.UserOutput(selectors.user_get(user=request.user, user_id=pk)).data)
 
-    @extend_schema(tags=["users"])
+    @extend_schema(responses=NO_DATA, tags=["users"])
     def delete(self, request, pk: int):
         services.user_delete(actor=Actor.from_request(request), user_id=pk)
         return ok(None)
 
 
 class UserPasswordView(APIView):
-    @extend_schema(request=s.PasswordInput, tags=["users"])
+    @extend_schema(request=s.PasswordInput, responses=NO_DATA, tags=["users"])
     def patch(self, request, pk: int):
         b = parse_body(s.PasswordInput, request)
         services.user_change_password(actor=Actor.from_request(request), user_id=pk,
@@ -147,7 +148,7 @@ class RoleDetailView(APIView):
                              description=b.get("description"), permission_ids=b["permissions"], status=b["status"])
         return ok(s.RoleOutput(selectors.role_get(user=request.user, role_id=pk)).data)
 
-    @extend_schema(tags=["roles"])
+    @extend_schema(responses=NO_DATA, tags=["roles"])
     def delete(self, request, pk: int):
         services.role_delete(actor=Actor.from_request(request), role_id=pk)
         return ok(None)

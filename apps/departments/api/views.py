@@ -8,6 +8,7 @@ from apps.departments.api import serializers as s
 from djs_platform.actor import Actor
 from djs_platform.envelope import ok, parse_query
 from djs_platform.fields import parse_body
+from djs_platform.schema import NO_DATA
 
 
 class DepartmentListView(APIView):
@@ -40,7 +41,7 @@ class DepartmentDetailView(APIView):
                                           status=b["status"])
         return ok(s.DepartmentOutput(dept).data)
 
-    @extend_schema(tags=["departments"])
+    @extend_schema(responses=NO_DATA, tags=["departments"])
     def delete(self, request, pk: int):
         services.department_delete(actor=Actor.from_request(request), department_id=pk)
         return ok(None)
