@@ -27,9 +27,19 @@ def _clean_cache(request):
         return
     if uses_db:
         request.getfixturevalue("transactional_db" if "transactional_db" in uses_db else "db")
+        _ensure_reference_data()
     cache.clear()
     yield
     cache.clear()
+
+
+def _ensure_reference_data() -> None:
+    """Transactional tests flush the database, seeded rows included; put them back when missing."""
+    from apps.accounts.models import Permission, RolePermission
+    from apps.accounts.seed import seed_reference_data
+
+    if Permission.objects.count() != len(PERMISSION_CODES):
+        seed_reference_data(Permission, Role, RolePermission, Department)
 
 
 class Api:
@@ -122,3 +132,17 @@ def api():
 @pytest.fixture
 def admin_api(org) -> Api:
     return Api(org.admin)
+
+
+RECORD_TEST_YEARS = (2025, 2026, 2027)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Month tables exist before any test transaction (on MySQL, DDL would commit a test's transaction)."""
+    from apps.records.models import ensure_record_table
+
+    with django_db_blocker.unblock():
+        for year in RECORD_TEST_YEARS:
+            for month in range(1, 13):
+                ensure_record_table(year, month)

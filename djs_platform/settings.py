@@ -4,7 +4,9 @@ Test and production differences are data (environment), not code forks.
 """
 from __future__ import annotations
 
+import os
 import sys
+import zoneinfo
 from datetime import timedelta
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -119,7 +121,8 @@ def database_from_url(url: str) -> dict:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 30,
             },
-            "TEST": {"NAME": None},
+            # A file, not :memory:, so scheduler threads and processes in tests share the test database.
+            "TEST": {"NAME": str(BASE_DIR / "var" / f"test-djs-{os.getpid()}.sqlite3")},
         }
     if parsed.scheme in {"mysql", "mariadb"}:
         options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
@@ -179,12 +182,17 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "djs_platform.passwords.NotBlankPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
      "OPTIONS": {"user_attributes": ("username", "real_name", "email")}},
 ]
+
+# Every node computes fire times from the pinned `tzdata` package, never from the host's tz files, so
+# machines with different OS updates agree on DST rules (docs/cron.md).
+zoneinfo.reset_tzpath(to=[])
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = str(config.get("server.timezone") or "UTC")
@@ -240,6 +248,30 @@ AUTH_SETTINGS = {
     "login_lockout_seconds": int(config.get("auth.loginLockoutSeconds", 300)),
     "login_rate_per_minute": int(config.get("auth.loginRatePerMinute", 30)),
     "revocation_fail_open": bool(config.get("auth.revocationFailOpen", False)),
+}
+
+SCHEDULER = {
+    "http_workers": int(config.get("job.httpWorkers", 50)),
+    "grpc_workers": int(config.get("job.grpcWorkers", 20)),
+    "queue_size": int(config.get("job.queueSize", 100)),
+    "heartbeat_interval": float(config.get("job.heartbeatInterval", 3)),
+    "node_timeout": float(config.get("job.nodeTimeout", 15)),
+    "poll_interval": float(config.get("job.pollInterval", 0.5)),
+    "lookahead": float(config.get("job.lookahead", 2)),
+    "claim_batch": int(config.get("job.claimBatch", 200)),
+    "misfire_threshold": float(config.get("job.misfireThreshold", 60)),
+    "shutdown_grace": float(config.get("job.shutdownGrace", 25)),
+    "metrics_port": int(config.get("job.metricsPort", 0)),
+    "shell_enabled": bool(config.get("job.shell.enabled", False)),
+    "keep_months": int(config.get("records.keepMonths", 0)),
+}
+EGRESS = {
+    "allowPrivate": bool(config.get("security.egress.allowPrivate", False)),
+    "allowCidrs": list(config.get("security.egress.allowCidrs") or [])
+    + (["127.0.0.0/8", "::1/128"] if DEBUG else []),
+    "denyCidrs": list(config.get("security.egress.denyCidrs") or []),
+    "allowHosts": list(config.get("security.egress.allowHosts") or []),
+    "denyHosts": list(config.get("security.egress.denyHosts") or []),
 }
 
 SPECTACULAR_SETTINGS = {

@@ -10,6 +10,8 @@ api = [
     path("shutdown", ShutdownView.as_view(), name="shutdown"),
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.departments.api.urls")),
+    path("", include("apps.tasks.api.urls")),
+    path("", include("apps.records.api.urls")),
 ]
 if settings.DOCS_ENABLED:
     api += [

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 
 from apps.accounts.models import AuditLog, Permission, Role, User
+from apps.departments.models import Department
 from djs_platform import errors, tokens
 from djs_platform.actor import Actor
 from djs_platform.tenancy import (
@@ -55,13 +56,19 @@ def audit_record(
     )
 
 
+def camel(name: str) -> str:
+    """``department_id`` -> ``departmentId``: audit rows speak the API's field names."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
 def diff(obj: Any, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """``{field: {"old": ..., "new": ...}}`` for the fields ``values`` actually changes."""
+    """``{apiField: {"old": ..., "new": ...}}`` for the model fields ``values`` actually changes."""
     changes = {}
     for field, new in values.items():
         old = getattr(obj, field)
         if old != new:
-            changes[field] = {"old": old, "new": new}
+            changes[camel(field)] = {"old": old, "new": new}
     return changes
 
 
@@ -106,9 +113,12 @@ def auth_login(*, username: str, password: str, ip: str, user_agent: str = "", v
         ok = user.check_password(password)
     if not ok:
         _login_failed(username)
+        # Attempts on unknown names (password spraying) are filed under the top department, where the
+        # platform's administrators see them.
+        department_id = user.department_id if user else Department.objects.filter(
+            parent__isnull=True).order_by("id").values_list("id", flat=True).first()
         audit_record(actor=None, action="auth.login_failed", object_type="user", object_id=user.pk if user else None,
-                     object_repr=username, department_id=user.department_id if user else None,
-                     username=username, ip=ip, via=via)
+                     object_repr=username, department_id=department_id, username=username, ip=ip, via=via)
         raise errors.Unauthenticated("invalid username or password")
     if not user.is_active:
         raise errors.Unauthenticated("account disabled")
@@ -289,7 +299,7 @@ def user_update(*, actor: Actor, user_id: int, username: str, real_name: str, em
             target.save()
     except IntegrityError:
         raise errors.Conflict(f"username '{username}' already exists") from None
-    if {"password", "status", "role_id", "username"} & changes.keys():
+    if {"password", "status", "roleId", "username"} & changes.keys():
         tokens.revoke_user_tokens(target.pk)
     audit_record(actor=actor, action="user.update", object_type="user", object_id=target.pk,
                  object_repr=target.username, department_id=target.department_id, changes=changes)

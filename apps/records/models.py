@@ -1,1 +1,163 @@
-# Models arrive with the scheduling engine (issue 3).
+"""Execution records, one table per month (``record_YYYYMM``), created on first write.
+
+Every month table has the same columns and the UNIQUE (task_id, scheduled_time, trigger_type) key that is
+the database's own guard against firing one scheduled time twice. Month = month of ``scheduled_time`` in
+the platform time zone.
+"""
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection, models
+
+from djs_platform.tenancy import RestrictedQuerySet
+
+
+class TriggerType(models.TextChoices):
+    SCHEDULE = "SCHEDULE"
+    MANUAL = "MANUAL"
+    RETRY = "RETRY"
+    RECOVERY = "RECOVERY"
+
+
+class RecordStatus(models.IntegerChoices):
+    RUNNING = 0
+    SUCCESS = 1
+    FAILED = 2
+    KILLED = 3
+    SKIPPED = 4
+    LOST = 5
+
+
+FINAL_STATUSES = (RecordStatus.SUCCESS, RecordStatus.FAILED, RecordStatus.KILLED, RecordStatus.SKIPPED,
+                  RecordStatus.LOST)
+RESPONSE_LIMIT = 65536
+ERROR_LIMIT = 8192
+
+
+class RecordBase(models.Model):
+    """Columns shared by every month table."""
+
+    SCOPE_FIELD = "department_id"
+
+    id = models.BigAutoField(primary_key=True)
+    task_id = models.BigIntegerField()
+    task_name = models.CharField(max_length=255)
+    department_id = models.BigIntegerField()
+    task_type = models.CharField(max_length=10)
+    trigger_type = models.CharField(max_length=10, choices=TriggerType.choices)
+    scheduled_time = models.DateTimeField()
+    start_time = models.DateTimeField(null=True, blank=True)
+    end_time = models.DateTimeField(null=True, blank=True)
+    status = models.SmallIntegerField(choices=RecordStatus.choices, default=RecordStatus.RUNNING)
+    success = models.BooleanField(null=True, blank=True)
+    status_code = models.IntegerField(null=True, blank=True)
+    response = models.TextField(null=True, blank=True)
+    error = models.TextField(null=True, blank=True)
+    cost_time = models.IntegerField(null=True, blank=True)
+    retry_times = models.IntegerField(default=0)
+    used_fallback = models.BooleanField(default=False)
+    executor = models.CharField(max_length=100, null=True, blank=True)
+    create_time = models.DateTimeField(auto_now_add=True)
+    update_time = models.DateTimeField(auto_now=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["-id"]
+
+
+_models: dict[str, type[RecordBase]] = {}
+_existing: set[str] = set()
+_lock = threading.Lock()
+
+
+def table_name(year: int, month: int) -> str:
+    return f"record_{year:04d}{month:02d}"
+
+
+def month_of(moment: datetime) -> tuple[int, int]:
+    """(year, month) of an aware instant in the platform time zone."""
+    local = moment.astimezone(ZoneInfo(settings.TIME_ZONE))
+    return local.year, local.month
+
+
+def record_model(year: int, month: int) -> type[RecordBase]:
+    """The (unmanaged) model class for one month table; created once per process."""
+    if not (1970 <= year <= 9999 and 1 <= month <= 12):
+        raise ValueError(f"no record table for {year}-{month}")
+    name = table_name(year, month)
+    with _lock:
+        model = _models.get(name)
+        if model is None:
+            meta = type("Meta", (), {
+                "db_table": name,
+                "managed": False,
+                "ordering": ["-id"],
+                "constraints": [models.UniqueConstraint(fields=["task_id", "scheduled_time", "trigger_type"],
+                                                        name=f"uq_{name}_fire")],
+                "indexes": [
+                    models.Index(fields=["department_id", "scheduled_time"], name=f"ix_{name}_dept"),
+                    models.Index(fields=["task_id", "status"], name=f"ix_{name}_task"),
+                    models.Index(fields=["status", "executor"], name=f"ix_{name}_running"),
+                ],
+            })
+            model = type(f"Record{year:04d}{month:02d}", (RecordBase,), {"__module__": __name__, "Meta": meta})
+            _models[name] = model
+    return model
+
+
+def existing_record_tables(refresh: bool = False) -> set[str]:
+    if refresh or not _existing:
+        names = {t for t in connection.introspection.table_names() if t.startswith("record_") and len(t) == 13}
+        with _lock:
+            _existing.clear()
+            _existing.update(names)
+    return set(_existing)
+
+
+def ensure_record_table(year: int, month: int) -> type[RecordBase]:
+    """The month's model, creating its table (with unique key and indexes) if it does not exist yet.
+
+    Safe under concurrency: ``CREATE TABLE IF NOT EXISTS`` semantics, so two nodes starting a new month at
+    the same instant both succeed. On MySQL the DDL commits implicitly, so callers do this outside their
+    own transactions.
+    """
+    model = record_model(year, month)
+    name = table_name(year, month)
+    if name in _existing or name in existing_record_tables(refresh=True):
+        return model
+    for statement in _create_statements(model):
+        with connection.cursor() as cursor:
+            try:
+                cursor.execute(statement)
+            except Exception:  # noqa: BLE001 - a concurrent creator won the race
+                if name not in existing_record_tables(refresh=True):
+                    raise
+                break
+    with _lock:
+        _existing.add(name)
+    return model
+
+
+def _create_statements(model: type[RecordBase]) -> list[str]:
+    # Collect the SQL without entering the schema editor, so this also works inside a test transaction
+    # on SQLite (the editor refuses to run while foreign-key checks cannot be switched off).
+    editor = connection.schema_editor(collect_sql=True)
+    editor.deferred_sql = []
+    editor.create_model(model)
+    # Django skips index SQL for unmanaged models; ask each index for its own statement.
+    indexes = [str(index.create_sql(model, editor)) for index in model._meta.indexes]
+    return [s.rstrip(";") for s in editor.collected_sql] + [str(s) for s in editor.deferred_sql] + indexes
+
+
+def drop_record_table(year: int, month: int) -> None:
+    name = table_name(year, month)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {connection.ops.quote_name(name)}")
+    with _lock:
+        _existing.discard(name)

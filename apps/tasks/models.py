@@ -1,1 +1,125 @@
-# Models arrive with the scheduling engine (issue 3).
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from djs_platform.tenancy import RestrictedQuerySet
+
+
+class TaskType(models.TextChoices):
+    HTTP = "HTTP"
+    GRPC = "GRPC"
+    SHELL = "SHELL"
+
+
+class TaskStatus(models.IntegerChoices):
+    DISABLED = 0
+    ENABLED = 1
+    ONE_SHOT = 2  # fires once at its next scheduled time, then becomes disabled
+
+
+class ConcurrencyPolicy(models.TextChoices):
+    ALLOW = "allow"
+    FORBID = "forbid"
+    REPLACE = "replace"
+
+
+class MisfirePolicy(models.TextChoices):
+    SKIP = "skip"
+    FIRE_ONCE = "fire_once"
+    FIRE_ALL = "fire_all"
+
+
+class Task(models.Model):
+    """A scheduled call. ``version`` is the optimistic lock every scheduler claim and every edit bumps."""
+
+    name = models.CharField(max_length=255)
+    description = models.TextField(null=True, blank=True)
+    department = models.ForeignKey("departments.Department", on_delete=models.PROTECT, related_name="tasks")
+    task_type = models.CharField(max_length=10, choices=TaskType.choices)
+    cron_expression = models.CharField(max_length=200)
+    timezone = models.CharField(max_length=64)
+    url = models.CharField(max_length=2048, null=True, blank=True)
+    http_method = models.CharField(max_length=10, default="GET")
+    headers = models.JSONField(null=True, blank=True)
+    body = models.TextField(null=True, blank=True)
+    fallback_url = models.CharField(max_length=2048, null=True, blank=True)
+    grpc_service = models.CharField(max_length=255, null=True, blank=True)
+    grpc_method = models.CharField(max_length=255, null=True, blank=True)
+    grpc_params = models.TextField(null=True, blank=True)
+    fallback_grpc_service = models.CharField(max_length=255, null=True, blank=True)
+    fallback_grpc_method = models.CharField(max_length=255, null=True, blank=True)
+    timeout = models.IntegerField(default=30)
+    max_retry = models.IntegerField(default=0)
+    retry_interval = models.IntegerField(default=0)
+    concurrency_policy = models.CharField(max_length=10, choices=ConcurrencyPolicy.choices,
+                                          default=ConcurrencyPolicy.ALLOW)
+    misfire_policy = models.CharField(max_length=10, choices=MisfirePolicy.choices, default=MisfirePolicy.SKIP)
+    status = models.SmallIntegerField(choices=TaskStatus.choices, default=TaskStatus.DISABLED)
+    retry_count = models.IntegerField(default=0)
+    last_execute_time = models.DateTimeField(null=True, blank=True)
+    next_execute_time = models.DateTimeField(null=True, blank=True)
+    version = models.BigIntegerField(default=0)
+    kill_seq = models.BigIntegerField(default=0)  # bumped by every kill request; nodes cancel older runs
+    creator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    create_time = models.DateTimeField(auto_now_add=True)
+    update_time = models.DateTimeField(auto_now=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        db_table = "task"
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["status", "next_execute_time"], name="idx_task_due"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=[0, 1, 2]), name="task_status_valid"),
+            models.CheckConstraint(condition=models.Q(task_type__in=["HTTP", "GRPC", "SHELL"]),
+                                   name="task_type_valid"),
+            models.CheckConstraint(condition=models.Q(timeout__gte=1), name="task_timeout_positive"),
+            models.CheckConstraint(condition=models.Q(max_retry__gte=0), name="task_max_retry_non_negative"),
+            models.CheckConstraint(condition=models.Q(retry_interval__gte=0),
+                                   name="task_retry_interval_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SchedulerNode(models.Model):
+    """One ``runscheduler`` process. A node silent for ``job.nodeTimeout`` is dead; survivors recover its work."""
+
+    name = models.CharField(max_length=100, unique=True)
+    host = models.CharField(max_length=255)
+    pid = models.IntegerField()
+    started_at = models.DateTimeField()
+    heartbeat_at = models.DateTimeField()
+    status = models.CharField(max_length=10, default="up")  # up | stopping | down | dead
+    running = models.IntegerField(default=0)
+    version = models.CharField(max_length=32, default="")
+
+    class Meta:
+        db_table = "scheduler_node"
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"], name="idx_node_alive")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TriggerRequest(models.Model):
+    """A "run now" request (REST trigger, gRPC ExecuteTaskImmediately) waiting for a scheduler node."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="+")
+    overrides = models.JSONField(null=True, blank=True)
+    requested_by_id = models.BigIntegerField(null=True, blank=True)
+    requested_at = models.DateTimeField()
+    claimed_by = models.CharField(max_length=100, null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "task_trigger"
+        ordering = ["id"]
+        indexes = [models.Index(fields=["claimed_by", "requested_at"], name="idx_trigger_pending")]

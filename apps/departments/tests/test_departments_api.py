@@ -51,7 +51,7 @@ def test_create_update_and_delete(admin_api, org):
                    .order_by("id").values_list("action", flat=True))
     assert actions == ["department.create", "department.update", "department.delete"]
     change = AuditLog.objects.get(action="department.update", object_id=str(created["id"])).changes
-    assert change["parent_id"] == {"old": org.a.pk, "new": org.b.pk}
+    assert change["parentId"] == {"old": org.a.pk, "new": org.b.pk}
 
 
 def test_delete_with_children_or_users_is_a_conflict(admin_api, org):

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from apps.records.models import RecordStatus, TriggerType
+from djs_platform.envelope import PageQuery
+
+
+class MonthQuery(serializers.Serializer):
+    year = serializers.IntegerField(min_value=1970, max_value=9999)
+    month = serializers.IntegerField(min_value=1, max_value=12)
+
+
+class RecordQuery(PageQuery, MonthQuery):
+    taskId = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
+    departmentId = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
+    success = serializers.ChoiceField(choices=["0", "1", "true", "false"], required=False)
+    taskType = serializers.ChoiceField(choices=["HTTP", "GRPC", "SHELL"], required=False)
+    status = serializers.ChoiceField(choices=[str(v) for v in RecordStatus.values], required=False)
+    triggerType = serializers.ChoiceField(choices=TriggerType.values, required=False)
+
+
+class StatsQuery(MonthQuery):
+    taskId = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
+    departmentId = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
+
+
+class RecordOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    taskId = serializers.IntegerField(source="task_id")
+    taskName = serializers.CharField(source="task_name")
+    departmentId = serializers.IntegerField(source="department_id")
+    taskType = serializers.CharField(source="task_type")
+    triggerType = serializers.CharField(source="trigger_type")
+    scheduledTime = serializers.DateTimeField(source="scheduled_time")
+    startTime = serializers.DateTimeField(source="start_time", allow_null=True)
+    endTime = serializers.DateTimeField(source="end_time", allow_null=True)
+    status = serializers.IntegerField()
+    success = serializers.BooleanField(allow_null=True)
+    statusCode = serializers.IntegerField(source="status_code", allow_null=True)
+    response = serializers.CharField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+    costTime = serializers.IntegerField(source="cost_time", allow_null=True)
+    retryTimes = serializers.IntegerField(source="retry_times")
+    usedFallback = serializers.BooleanField(source="used_fallback")
+    executor = serializers.CharField(allow_null=True)
+    createTime = serializers.DateTimeField(source="create_time")
+    updateTime = serializers.DateTimeField(source="update_time")
+
+
+class NodeOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    host = serializers.CharField()
+    pid = serializers.IntegerField()
+    status = serializers.CharField()
+    alive = serializers.BooleanField()
+    running = serializers.IntegerField()
+    version = serializers.CharField()
+    startedAt = serializers.DateTimeField(source="started_at")
+    heartbeatAt = serializers.DateTimeField(source="heartbeat_at")
+    heartbeatAge = serializers.FloatField(source="heartbeat_age")

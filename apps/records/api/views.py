@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.views import APIView
+
+from apps.records import selectors
+from apps.records.api import serializers as s
+from apps.tasks.selectors import node_list
+from djs_platform.envelope import ok, paginated, parse_query
+
+
+class RecordListView(APIView):
+    @extend_schema(parameters=[s.RecordQuery], responses=s.RecordOutput(many=True), tags=["records"])
+    def get(self, request):
+        q = parse_query(s.RecordQuery, request)
+        success = None if "success" not in q else q["success"] in ("1", "true")
+        qs = selectors.record_list(user=request.user, year=q["year"], month=q["month"], task_id=q.get("taskId"),
+                                   department_id=q.get("departmentId"), success=success,
+                                   task_type=q.get("taskType"),
+                                   status=int(q["status"]) if "status" in q else None,
+                                   trigger_type=q.get("triggerType"))
+        if qs is None:
+            return ok({"list": [], "total": 0, "page": q["page"], "size": q["size"]})
+        return paginated(qs, q, s.RecordOutput)
+
+
+class RecordDetailView(APIView):
+    @extend_schema(parameters=[s.MonthQuery], responses=s.RecordOutput, tags=["records"])
+    def get(self, request, pk: int):
+        q = parse_query(s.MonthQuery, request)
+        record = selectors.record_get(user=request.user, year=q["year"], month=q["month"], record_id=pk)
+        return ok(s.RecordOutput(record).data)
+
+
+class RecordStatsView(APIView):
+    @extend_schema(parameters=[s.StatsQuery], tags=["records"], responses=inline_serializer(
+        "RecordStats", {"total": serializers.IntegerField(), "successCount": serializers.IntegerField(),
+                        "failCount": serializers.IntegerField(), "successRate": serializers.FloatField(),
+                        "avgCostTime": serializers.FloatField(), "p95CostTime": serializers.IntegerField(),
+                        "daily": serializers.ListField(child=serializers.DictField()),
+                        "topFailingTasks": serializers.ListField(child=serializers.DictField())}))
+    def get(self, request):
+        q = parse_query(s.StatsQuery, request)
+        return ok(selectors.record_stats(user=request.user, year=q["year"], month=q["month"],
+                                         task_id=q.get("taskId"), department_id=q.get("departmentId")))
+
+
+class NodeListView(APIView):
+    @extend_schema(responses=s.NodeOutput(many=True), tags=["system"])
+    def get(self, request):
+        return ok(s.NodeOutput(node_list(), many=True).data)

@@ -1,0 +1,34 @@
+"""Writes for records: retention by dropping whole month tables."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.utils import timezone
+
+from apps.records.models import drop_record_table, existing_record_tables
+
+log = logging.getLogger("djs.records")
+
+
+def records_prune(*, keep_months: int, now: datetime | None = None, dry_run: bool = False) -> list[str]:
+    """Drop record tables older than the last ``keep_months`` months (the current month counts as one)."""
+    if keep_months < 1:
+        raise ValueError("keep_months must be at least 1")
+    local = (now or timezone.now()).astimezone(timezone.get_default_timezone())
+    index = local.year * 12 + (local.month - 1)
+    oldest_kept = index - (keep_months - 1)
+    dropped = []
+    for name in sorted(existing_record_tables(refresh=True)):
+        try:
+            year, month = int(name[7:11]), int(name[11:13])
+        except ValueError:
+            continue
+        if year * 12 + (month - 1) < oldest_kept:
+            if not dry_run:
+                drop_record_table(year, month)
+                log.warning("retention: dropped %s (keeping %d months, zone %s)", name, keep_months,
+                            settings.TIME_ZONE)
+            dropped.append(name)
+    return dropped

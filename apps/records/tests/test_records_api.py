@@ -1,0 +1,131 @@
+"""Records API: month tables, filters, detail, stats, isolation, retention."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from django.core.management import call_command
+
+from apps.records.models import RecordStatus, existing_record_tables, record_model, table_name
+from apps.records.services import records_prune
+from conftest import Api
+from tests.isolation import ACTOR_CODES, TenantIsolationCase
+
+UTC = timezone.utc
+
+
+def make_record(department, *, year=2026, month=3, day=1, hour=12, task_id=1, status=RecordStatus.SUCCESS,
+                cost=100, task_name="t", task_type="HTTP", trigger="SCHEDULE", second=0):
+    model = record_model(year, month)
+    scheduled = datetime(year, month, day, hour, 0, second, tzinfo=UTC)
+    return model.objects.create(
+        task_id=task_id, task_name=task_name, department_id=department.pk, task_type=task_type,
+        trigger_type=trigger, scheduled_time=scheduled, start_time=scheduled, end_time=scheduled,
+        status=status, success=status == RecordStatus.SUCCESS if status in (1, 2) else None,
+        status_code=200 if status == RecordStatus.SUCCESS else 500, cost_time=cost, executor="node-1")
+
+
+def test_year_and_month_are_required(admin_api):
+    reply = admin_api.get("records").expect(4001)
+    assert {"year", "month"} <= set(reply.data["fields"])
+    admin_api.get("records", year=2026, month=13).expect(4001)
+    admin_api.get("records/stats", year=2026).expect(4001)
+    admin_api.get("records/1").expect(4001)
+
+
+def test_list_filters_and_detail(admin_api, org):
+    ok = make_record(org.a, task_id=1)
+    bad = make_record(org.a, task_id=2, status=RecordStatus.FAILED, task_type="GRPC", second=1)
+    other_month = make_record(org.a, month=4, task_id=1)
+    ids = lambda reply: [row["id"] for row in reply.expect(0).data["list"]]  # noqa: E731
+    assert ids(admin_api.get("records", year=2026, month=3)) == [bad.pk, ok.pk]
+    assert ids(admin_api.get("records", year=2026, month=3, success=1)) == [ok.pk]
+    assert ids(admin_api.get("records", year=2026, month=3, success=0)) == [bad.pk]
+    assert ids(admin_api.get("records", year=2026, month=3, taskType="GRPC")) == [bad.pk]
+    assert ids(admin_api.get("records", year=2026, month=3, taskId=1)) == [ok.pk]
+    assert ids(admin_api.get("records", year=2026, month=4)) == [other_month.pk]
+    detail = admin_api.get(f"records/{bad.pk}", year=2026, month=3).expect(0).data
+    assert (detail["statusCode"], detail["success"], detail["costTime"], detail["triggerType"]) == (
+        500, False, 100, "SCHEDULE")
+    admin_api.get(f"records/{bad.pk}", year=2026, month=5).expect(4004)
+
+
+def test_month_without_records_is_an_empty_page(admin_api):
+    data = admin_api.get("records", year=1999, month=1).expect(0).data
+    assert data == {"list": [], "total": 0, "page": 1, "size": 10}
+    assert "record_199901" not in existing_record_tables(refresh=True)  # reading never creates tables
+
+
+def test_stats(admin_api, org):
+    for second, cost in enumerate((10, 20, 30, 40, 1000)):
+        make_record(org.a, day=2, task_id=7, cost=cost, second=second)
+    make_record(org.a, day=3, task_id=8, task_name="bad", status=RecordStatus.FAILED, cost=50)
+    make_record(org.a, day=3, task_id=8, task_name="bad", status=RecordStatus.FAILED, cost=60, second=1)
+    data = admin_api.get("records/stats", year=2026, month=3).expect(0).data
+    assert (data["total"], data["successCount"], data["failCount"]) == (7, 5, 2)
+    assert data["successRate"] == round(5 / 7, 4)
+    assert data["avgCostTime"] == round((10 + 20 + 30 + 40 + 1000 + 50 + 60) / 7, 1)
+    assert data["p95CostTime"] == 1000
+    assert len(data["daily"]) == 31
+    assert data["daily"][1] == {"date": "2026-03-02", "total": 5, "success": 5, "failed": 0}
+    assert data["daily"][2] == {"date": "2026-03-03", "total": 2, "success": 0, "failed": 2}
+    assert data["topFailingTasks"] == [{"taskId": 8, "taskName": "bad", "failures": 2}]
+    only = admin_api.get("records/stats", year=2026, month=3, taskId=7).expect(0).data
+    assert only["total"] == 5 and only["failCount"] == 0
+
+
+def test_records_need_record_view(org):
+    Api(org.member(org.a, {"task:view"})).get("records", year=2026, month=3).expect(4003)
+
+
+def test_stats_are_scoped(org):
+    make_record(org.a, task_id=1)
+    make_record(org.b, task_id=2, second=1)
+    data = Api(org.member(org.a, ACTOR_CODES)).get("records/stats", year=2026, month=3).expect(0).data
+    assert data["total"] == 1
+
+
+class TestRecordIsolation(TenantIsolationCase):
+    list_path = "records?year=2026&month=3"
+    detail_path = "records/{id}?year=2026&month=3"
+    model = record_model(2026, 3)
+
+    def make(self, org, department):
+        seconds = {"A": 1, "A1": 2, "B": 3}.get(department.name, 4)
+        return make_record(department, task_id=department.pk, second=seconds)
+
+    # Records are written by the scheduler only: no create/update/delete routes to check.
+    test_update_of_foreign_row_is_not_found_and_changes_nothing = None
+    test_delete_of_foreign_row_is_not_found_and_keeps_it = None
+    test_create_cannot_target_a_foreign_department = None
+    test_create_in_child_department_is_allowed = None
+
+    def test_records_have_no_write_routes(self, org, actor, objects):
+        Api(actor).call("DELETE", self.detail_path.format(id=objects["a"].pk)).expect(4005)
+
+    def list_ids(self, reply):
+        return {row["id"] for row in reply.data["list"]}
+
+
+def test_prune_drops_whole_old_month_tables(db):
+    from apps.records.models import ensure_record_table
+
+    ensure_record_table(2019, 5)
+    dropped = records_prune(keep_months=3, now=datetime(2026, 3, 15, tzinfo=UTC), dry_run=True)
+    assert table_name(2019, 5) in dropped and table_name(2026, 1) not in dropped
+    assert table_name(2025, 12) in dropped  # keeps 2026-01, 02, 03
+    assert table_name(2019, 5) in existing_record_tables(refresh=True)  # dry run
+
+
+@pytest.mark.django_db(transaction=True)
+def test_prune_command_drops_tables(django_db_blocker):
+    from apps.records.models import ensure_record_table
+
+    ensure_record_table(2019, 6)
+    call_command("prune_records", "--keep-months", "240")
+    assert table_name(2019, 6) in existing_record_tables(refresh=True)
+    now = datetime.now(UTC)
+    keep = (now.year - 2019) * 12 + now.month - 6  # keeps everything after 2019-06
+    call_command("prune_records", "--keep-months", str(keep))
+    assert table_name(2019, 6) not in existing_record_tables(refresh=True)
+    assert table_name(2025, 1) in existing_record_tables(refresh=True)

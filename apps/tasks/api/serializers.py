@@ -1,0 +1,242 @@
+"""Task request/response shapes. The gRPC servicer validates ScheduleTask params with the same classes."""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from apps.tasks.models import ConcurrencyPolicy, MisfirePolicy, TaskType
+from apps.tasks.schedule import ScheduleError, load_timezone, parse_schedule
+from djs_platform.envelope import PageQuery
+from djs_platform.fields import IdField, InputSerializer, StrictCharField, StrictIntegerField
+
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+RESERVED_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "idempotency-key", "traceparent",
+                    "tracestate", "upgrade", "te", "trailer", "keep-alive", "proxy-authorization"}
+GRPC_SERVICE = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253}):(?P<port>\d{1,5})/"
+                          r"(?P<service>[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+)$")
+GRPC_METHOD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+MAX_BODY = 65536
+
+
+def validate_http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise serializers.ValidationError("must be an absolute http:// or https:// URL")
+    if parts.username or parts.password:
+        raise serializers.ValidationError("credentials in the URL are not allowed; use headers")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise serializers.ValidationError("invalid port") from None
+    return value
+
+
+def validate_grpc_service(value: str) -> str:
+    match = GRPC_SERVICE.match(value)
+    if not match or not 1 <= int(match.group("port")) <= 65535:
+        raise serializers.ValidationError("must be host:port/package.Service, e.g. 10.0.0.5:50051/orders.Billing")
+    return value
+
+
+class CronField(StrictCharField):
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("max_length", 200)
+        super().__init__(**kwargs)
+
+
+@extend_schema_field({"oneOf": [{"type": "object", "additionalProperties": True},
+                               {"type": "string", "description": "a JSON object as text"}], "nullable": True})
+class JsonObjectTextField(serializers.Field):
+    """A JSON object given either as an object or as a string holding one (the original sends strings)."""
+
+    def __init__(self, *, max_bytes: int = MAX_BODY, **kwargs: Any):
+        self.max_bytes = max_bytes
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, str):
+            if not data.strip():
+                return {}
+            try:
+                data = json.loads(data)
+            except ValueError as exc:
+                raise serializers.ValidationError(f"invalid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("must be a JSON object")
+        if len(json.dumps(data)) > self.max_bytes:
+            raise serializers.ValidationError(f"larger than {self.max_bytes} bytes")
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class HeadersField(JsonObjectTextField):
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        headers = super().to_internal_value(data)
+        if len(headers) > 50:
+            raise serializers.ValidationError("at most 50 headers")
+        for name, value in headers.items():
+            if not HEADER_NAME.match(name):
+                raise serializers.ValidationError(f"invalid header name {name!r}")
+            if name.lower() in RESERVED_HEADERS:
+                raise serializers.ValidationError(f"header {name!r} is set by DJS and cannot be overridden")
+            if not isinstance(value, str) or "\r" in value or "\n" in value or len(value) > 8192:
+                raise serializers.ValidationError(f"header {name!r} must be a single-line string")
+        return headers
+
+
+class TaskCommonInput(InputSerializer):
+    name = StrictCharField(max_length=255)
+    description = StrictCharField(max_length=10000, required=False, allow_null=True, allow_blank=True)
+    departmentId = IdField()
+    cron = CronField()
+    timezone = StrictCharField(max_length=64, required=False)
+    retryCount = StrictIntegerField(min_value=0, max_value=100, required=False, default=0)
+    retryInterval = StrictIntegerField(min_value=0, max_value=86400, required=False, default=0)
+    timeout = StrictIntegerField(min_value=1, max_value=86400, required=False, default=30)
+    concurrencyPolicy = serializers.ChoiceField(choices=ConcurrencyPolicy.values, required=False,
+                                                default=ConcurrencyPolicy.ALLOW)
+    misfirePolicy = serializers.ChoiceField(choices=MisfirePolicy.values, required=False, default=MisfirePolicy.SKIP)
+    status = StrictIntegerField(min_value=0, max_value=2)
+
+    def validate_timezone(self, value: str) -> str:
+        try:
+            load_timezone(value)
+        except ScheduleError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs.setdefault("timezone", settings.TIME_ZONE)
+        try:
+            attrs["schedule"] = parse_schedule(attrs["cron"], attrs["timezone"])
+        except ScheduleError as exc:
+            raise serializers.ValidationError({"cron": [str(exc)]}) from None
+        return attrs
+
+
+class HttpTaskInput(TaskCommonInput):
+    url = StrictCharField(max_length=2048, validators=[validate_http_url])
+    httpMethod = StrictCharField(max_length=10)
+    body = StrictCharField(max_length=MAX_BODY, required=False, allow_null=True, allow_blank=True,
+                           trim_whitespace=False)
+    headers = HeadersField()
+    fallbackUrl = StrictCharField(max_length=2048, required=False, allow_null=True, allow_blank=True)
+
+    def validate_httpMethod(self, value: str) -> str:
+        if value.upper() not in HTTP_METHODS:
+            raise serializers.ValidationError(f"must be one of {', '.join(HTTP_METHODS)}")
+        return value.upper()
+
+    def validate_fallbackUrl(self, value: str | None) -> str | None:
+        return validate_http_url(value) if value else None
+
+
+class GrpcTaskInput(TaskCommonInput):
+    grpcService = StrictCharField(max_length=255, validators=[validate_grpc_service])
+    grpcMethod = StrictCharField(max_length=128)
+    grpcParams = JsonObjectTextField()
+    fallbackGrpcService = StrictCharField(max_length=255, required=False, allow_null=True, allow_blank=True)
+    fallbackGrpcMethod = StrictCharField(max_length=128, required=False, allow_null=True, allow_blank=True)
+
+    def validate_grpcMethod(self, value: str) -> str:
+        if not GRPC_METHOD.match(value):
+            raise serializers.ValidationError("must be a method name like GetOrder")
+        return value
+
+    def validate_fallbackGrpcService(self, value: str | None) -> str | None:
+        return validate_grpc_service(value) if value else None
+
+    def validate_fallbackGrpcMethod(self, value: str | None) -> str | None:
+        if value and not GRPC_METHOD.match(value):
+            raise serializers.ValidationError("must be a method name like GetOrder")
+        return value or None
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if attrs.get("fallbackGrpcMethod") and not attrs.get("fallbackGrpcService"):
+            raise serializers.ValidationError({"fallbackGrpcService": ["required when fallbackGrpcMethod is set"]})
+        return attrs
+
+
+class StatusInput(InputSerializer):
+    status = StrictIntegerField(min_value=0, max_value=2)
+
+
+class TriggerInput(InputSerializer):
+    """Optional one-off overrides for a manual run (the task itself is not changed)."""
+
+    body = StrictCharField(max_length=MAX_BODY, required=False, allow_null=True, allow_blank=True,
+                           trim_whitespace=False)
+    headers = HeadersField()
+    grpcParams = JsonObjectTextField()
+
+
+class TaskQuery(PageQuery):
+    keyword = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    departmentId = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
+    taskType = serializers.ChoiceField(choices=TaskType.values, required=False)
+    status = serializers.IntegerField(min_value=0, max_value=2, required=False)
+
+
+class CronPreviewQuery(serializers.Serializer):
+    cron = serializers.CharField(max_length=200)
+    timezone = serializers.CharField(max_length=64, required=False)
+    count = serializers.IntegerField(min_value=1, max_value=50, required=False, default=5)
+    # `from`, a Python keyword, is read in validate().
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        raw = self.initial_data.get("from")
+        if raw:
+            value = serializers.DateTimeField().run_validation(raw)
+            attrs["start"] = value
+        attrs.setdefault("timezone", settings.TIME_ZONE)
+        try:
+            attrs["schedule"] = parse_schedule(attrs["cron"], attrs["timezone"])
+        except ScheduleError as exc:
+            field = "timezone" if "time zone" in str(exc) else "cron"
+            raise serializers.ValidationError({field: [str(exc)]}) from None
+        return attrs
+
+
+class TaskOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    description = serializers.CharField(allow_null=True)
+    departmentId = serializers.IntegerField(source="department_id")
+    departmentName = serializers.CharField(source="department.name")
+    taskType = serializers.CharField(source="task_type")
+    cron = serializers.CharField(source="cron_expression")
+    timezone = serializers.CharField()
+    url = serializers.CharField(allow_null=True)
+    httpMethod = serializers.CharField(source="http_method")
+    headers = serializers.JSONField(allow_null=True)
+    body = serializers.CharField(allow_null=True)
+    fallbackUrl = serializers.CharField(source="fallback_url", allow_null=True)
+    grpcService = serializers.CharField(source="grpc_service", allow_null=True)
+    grpcMethod = serializers.CharField(source="grpc_method", allow_null=True)
+    grpcParams = serializers.CharField(source="grpc_params", allow_null=True)
+    fallbackGrpcService = serializers.CharField(source="fallback_grpc_service", allow_null=True)
+    fallbackGrpcMethod = serializers.CharField(source="fallback_grpc_method", allow_null=True)
+    timeout = serializers.IntegerField()
+    retryCount = serializers.IntegerField(source="max_retry")
+    retryInterval = serializers.IntegerField(source="retry_interval")
+    concurrencyPolicy = serializers.CharField(source="concurrency_policy")
+    misfirePolicy = serializers.CharField(source="misfire_policy")
+    status = serializers.IntegerField()
+    lastExecuteTime = serializers.DateTimeField(source="last_execute_time", allow_null=True)
+    nextExecuteTime = serializers.DateTimeField(source="next_execute_time", allow_null=True)
+    version = serializers.IntegerField()
+    creatorId = serializers.IntegerField(source="creator_id", allow_null=True)
+    createTime = serializers.DateTimeField(source="create_time")
+    updateTime = serializers.DateTimeField(source="update_time")

@@ -1,0 +1,136 @@
+"""Thin REST views for tasks."""
+from __future__ import annotations
+
+from datetime import timezone as dt_timezone
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.views import APIView
+
+from apps.tasks import selectors, services
+from apps.tasks.api import serializers as s
+from apps.tasks.models import TaskType
+from djs_platform.actor import Actor
+from djs_platform.envelope import ok, paginated, parse_query
+from djs_platform.fields import parse_body
+from djs_platform.schema import NO_DATA
+
+
+def _out(request, task_id: int):
+    return ok(s.TaskOutput(selectors.task_get(user=request.user, task_id=task_id)).data)
+
+
+class TaskListView(APIView):
+    @extend_schema(parameters=[s.TaskQuery], responses=s.TaskOutput(many=True), tags=["tasks"])
+    def get(self, request):
+        q = parse_query(s.TaskQuery, request)
+        qs = selectors.task_list(user=request.user, keyword=q.get("keyword"), department_id=q.get("departmentId"),
+                                 task_type=q.get("taskType"), status=q.get("status"))
+        return paginated(qs, q, s.TaskOutput)
+
+
+class TaskCreateView(APIView):
+    task_type: str = TaskType.HTTP
+    input_class: type = s.HttpTaskInput
+
+    def post(self, request):
+        data = parse_body(self.input_class, request)
+        task = services.task_create(actor=Actor.from_request(request), task_type=self.task_type, data=data)
+        return _out(request, task.pk)
+
+
+class HttpTaskCreateView(TaskCreateView):
+    @extend_schema(request=s.HttpTaskInput, responses=s.TaskOutput, tags=["tasks"])
+    def post(self, request):
+        return super().post(request)
+
+
+class GrpcTaskCreateView(TaskCreateView):
+    task_type, input_class = TaskType.GRPC, s.GrpcTaskInput
+
+    @extend_schema(request=s.GrpcTaskInput, responses=s.TaskOutput, tags=["tasks"])
+    def post(self, request):
+        return super().post(request)
+
+
+class TaskUpdateView(APIView):
+    task_type: str = TaskType.HTTP
+    input_class: type = s.HttpTaskInput
+
+    def put(self, request, pk: int):
+        data = parse_body(self.input_class, request)
+        services.task_update(actor=Actor.from_request(request), task_id=pk, task_type=self.task_type, data=data)
+        return _out(request, pk)
+
+
+class HttpTaskUpdateView(TaskUpdateView):
+    @extend_schema(request=s.HttpTaskInput, responses=s.TaskOutput, tags=["tasks"])
+    def put(self, request, pk: int):
+        return super().put(request, pk)
+
+
+class GrpcTaskUpdateView(TaskUpdateView):
+    task_type, input_class = TaskType.GRPC, s.GrpcTaskInput
+
+    @extend_schema(request=s.GrpcTaskInput, responses=s.TaskOutput, tags=["tasks"])
+    def put(self, request, pk: int):
+        return super().put(request, pk)
+
+
+class TaskDetailView(APIView):
+    @extend_schema(responses=s.TaskOutput, tags=["tasks"])
+    def get(self, request, pk: int):
+        return _out(request, pk)
+
+    @extend_schema(responses=NO_DATA, tags=["tasks"])
+    def delete(self, request, pk: int):
+        services.task_delete(actor=Actor.from_request(request), task_id=pk)
+        return ok(None)
+
+
+class TaskStatusView(APIView):
+    @extend_schema(request=s.StatusInput, responses=s.TaskOutput, tags=["tasks"])
+    def patch(self, request, pk: int):
+        data = parse_body(s.StatusInput, request)
+        services.task_set_status(actor=Actor.from_request(request), task_id=pk, status=data["status"])
+        return _out(request, pk)
+
+
+class TaskTriggerView(APIView):
+    @extend_schema(request=s.TriggerInput, tags=["tasks"], responses=inline_serializer("TriggerOutput", {
+        "triggerId": serializers.IntegerField(), "taskId": serializers.IntegerField(),
+        "requestedAt": serializers.DateTimeField()}))
+    def post(self, request, pk: int):
+        data = parse_body(s.TriggerInput, request)
+        trigger = services.task_trigger(actor=Actor.from_request(request), task_id=pk, overrides=data)
+        return ok({"triggerId": trigger.pk, "taskId": pk,
+                   "requestedAt": serializers.DateTimeField().to_representation(trigger.requested_at)})
+
+
+class TaskKillView(APIView):
+    @extend_schema(request=None, tags=["tasks"], responses=inline_serializer("KillOutput", {
+        "taskId": serializers.IntegerField(), "killRequested": serializers.BooleanField()}))
+    def post(self, request, pk: int):
+        services.task_kill(actor=Actor.from_request(request), task_id=pk)
+        return ok({"taskId": pk, "killRequested": True})
+
+
+class CronPreviewView(APIView):
+    @extend_schema(
+        tags=["tasks"],
+        parameters=[OpenApiParameter("cron", str, required=True), OpenApiParameter("timezone", str),
+                    OpenApiParameter("count", int), OpenApiParameter("from", str, description="ISO-8601 time")],
+        responses=inline_serializer("CronPreviewOutput", {"list": serializers.ListField(child=inline_serializer(
+            "FireTime", {"local": serializers.CharField(), "utc": serializers.CharField()}))}),
+    )
+    def get(self, request):
+        q = parse_query(s.CronPreviewQuery, request)
+        start = q.get("start") or timezone.now()
+        fires = q["schedule"].next_n(start, q["count"])
+        from apps.tasks.schedule import load_timezone
+
+        zone = load_timezone(q["timezone"])
+        return ok({"cron": q["cron"], "timezone": q["timezone"], "list": [
+            {"local": fire.astimezone(zone).isoformat(), "utc": fire.astimezone(dt_timezone.utc).isoformat()
+             .replace("+00:00", "Z")} for fire in fires]})

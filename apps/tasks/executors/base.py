@@ -1,0 +1,205 @@
+"""One execution of a task: attempts, fallback, retries, timeouts (DESIGN.md section 6).
+
+:func:`execute` is a coroutine on the scheduler's event loop. Killing an execution is
+``asyncio.Task.cancel()``: ``CancelledError`` propagates out of whatever the execution is awaiting
+(a request, a gRPC call, the retry sleep, a queue slot) and every client-side resource it opened is
+closed on the way out. Nothing here touches Django models; the caller snapshots the task into an
+:class:`ExecutionSpec` at fire time and stores the :class:`ExecutionOutcome`.
+
+Plan of one execution (``max_retry`` = R)::
+
+    attempt 0:  primary  -> success? done : fallback (if set, at once) -> success? done
+    wait retry_interval
+    attempt 1:  primary  -> ...                                         (up to attempt R)
+
+``timeout`` bounds each call (primary and fallback separately), measured from when the call gets a
+worker slot (``job.httpWorkers`` / ``job.grpcWorkers``): time spent queued for a slot is not counted.
+A failure that no retry can change (invalid task configuration, egress policy denial) on every
+target of an attempt ends the execution early instead of waiting out the retries.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from apps.tasks.egress import EgressPolicy
+
+from .common import ERROR_LIMIT, CallResult, bound_error
+from .grpc import GrpcExecutor
+from .http import HttpExecutor
+
+TASK_TYPES = ("HTTP", "GRPC")
+
+
+@dataclass(frozen=True)
+class ExecutionSpec:
+    """A snapshot of the task taken at fire time (no Django models)."""
+
+    task_id: int
+    task_type: str                       # "HTTP" | "GRPC"
+    url: str | None
+    http_method: str
+    headers: dict[str, str]
+    body: str | None
+    fallback_url: str | None
+    grpc_service: str | None             # "host:port/package.Service"
+    grpc_method: str | None
+    grpc_params: str | None              # JSON object text
+    fallback_grpc_service: str | None
+    fallback_grpc_method: str | None     # defaults to grpc_method
+    timeout: float                       # seconds, per call
+    max_retry: int                       # retries after the first attempt
+    retry_interval: float                # seconds between attempts
+    idempotency_key: str                 # "djs-<task id>-<scheduled epoch ms>", same for the whole fire
+    traceparent: str | None = None
+
+    @property
+    def has_fallback(self) -> bool:
+        if self.task_type == "GRPC":
+            return bool(self.fallback_grpc_service)
+        return bool(self.fallback_url)
+
+
+@dataclass
+class AttemptResult:
+    """One call: ``attempt`` 0 is the first try, 1.. the retries; ``target`` primary or fallback."""
+
+    attempt: int
+    target: str                          # "primary" | "fallback"
+    address: str | None                  # the URL or grpc service called
+    success: bool
+    status_code: int | None
+    error: str | None
+    cost_ms: int
+    started_at: float                    # epoch seconds
+    response_truncated: bool = False
+
+
+@dataclass
+class ExecutionOutcome:
+    """What the execution record keeps.
+
+    ``status_code``/``response`` come from the *deciding call*: the call that succeeded, or, when all
+    failed, the last call made. ``used_fallback`` is True exactly when that deciding call went to
+    the fallback target (so on success it means "the fallback answered"). ``error`` is None on
+    success; on failure it names every call of the last attempt (``primary: HTTP 500; fallback:
+    connection failed: ...``). ``retry_times`` counts attempts after the first. ``cost_ms`` is the
+    wall time of the whole execution including retry waits. HTTP status codes are HTTP's; gRPC ones
+    are the numeric ``grpc.StatusCode`` (0 = OK).
+    """
+
+    success: bool
+    status_code: int | None
+    response: str | None
+    error: str | None
+    cost_ms: int
+    retry_times: int
+    used_fallback: bool
+    attempts: list[AttemptResult] = field(default_factory=list)
+    response_truncated: bool = False
+
+
+class Executors:
+    """The shared clients of one scheduler process: HTTP pool, gRPC channels, worker limits.
+
+    Create once per process (per event loop), ``await start()`` inside the loop, ``await close()`` on
+    shutdown. Calls beyond ``http_workers``/``grpc_workers`` wait for a slot.
+    """
+
+    def __init__(self, http_workers: int, grpc_workers: int, egress: EgressPolicy,
+                 http_transport: str | None = None):
+        self.egress = egress
+        self.http = HttpExecutor(http_workers, egress, transport_kind=http_transport)
+        self.grpc = GrpcExecutor(grpc_workers, egress)
+        self._started = False
+
+    async def start(self) -> None:
+        await self.http.start()
+        await self.grpc.start()
+        self._started = True
+
+    async def close(self) -> None:
+        self._started = False
+        await self.http.close()
+        await self.grpc.close()
+
+    async def __aenter__(self) -> "Executors":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.close()
+
+    async def call(self, spec: ExecutionSpec, *, fallback: bool) -> tuple[str | None, CallResult]:
+        """One call to the primary or the fallback target; returns (address, result)."""
+        if spec.task_type == "HTTP":
+            url = spec.fallback_url if fallback else spec.url
+            return url, await self.http.call(
+                url=url or "", method=spec.http_method, headers=spec.headers, body=spec.body,
+                idempotency_key=spec.idempotency_key, traceparent=spec.traceparent, timeout=spec.timeout)
+        if spec.task_type == "GRPC":
+            service = spec.fallback_grpc_service if fallback else spec.grpc_service
+            method = (spec.fallback_grpc_method or spec.grpc_method) if fallback else spec.grpc_method
+            return service, await self.grpc.call(
+                service=service, method=method, params=spec.grpc_params,
+                idempotency_key=spec.idempotency_key, traceparent=spec.traceparent, timeout=spec.timeout)
+        return None, CallResult(False, error=f"unsupported task type {spec.task_type!r} "
+                                             f"(executors handle {', '.join(TASK_TYPES)})", permanent=True)
+
+
+async def execute(spec: ExecutionSpec, executors: Executors) -> ExecutionOutcome:
+    """Run one fire of a task to its final outcome. Raises only ``CancelledError`` (kill)."""
+    if not spec.timeout or spec.timeout <= 0:
+        return ExecutionOutcome(success=False, status_code=None, response=None, cost_ms=0, retry_times=0,
+                                error="invalid task: timeout must be positive", used_fallback=False)
+    started = time.monotonic()
+    attempts: list[AttemptResult] = []
+    max_retry = max(0, int(spec.max_retry))
+    deciding: tuple[AttemptResult, CallResult] | None = None
+    last_round: list[AttemptResult] = []
+
+    for attempt in range(max_retry + 1):
+        if attempt:
+            await asyncio.sleep(max(0.0, spec.retry_interval))
+        last_round = []
+        permanent = True
+        for fallback in (False, True):
+            if fallback and not spec.has_fallback:
+                break
+            call_started = time.monotonic()
+            wall = time.time()
+            address, result = await executors.call(spec, fallback=fallback)
+            record = AttemptResult(
+                attempt=attempt, target="fallback" if fallback else "primary", address=address,
+                success=result.success, status_code=result.status_code, error=result.error,
+                cost_ms=_ms(time.monotonic() - call_started), started_at=wall,
+                response_truncated=result.response_truncated)
+            attempts.append(record)
+            last_round.append(record)
+            deciding = (record, result)
+            if result.success:
+                return _outcome(spec, started, attempts, record, result, attempt)
+            permanent = permanent and result.permanent
+        if permanent:
+            break
+
+    assert deciding is not None
+    record, result = deciding
+    outcome = _outcome(spec, started, attempts, record, result, attempts[-1].attempt)
+    if len(last_round) > 1:
+        outcome.error = bound_error("; ".join(f"{r.target}: {r.error}" for r in last_round), ERROR_LIMIT)
+    return outcome
+
+
+def _outcome(spec: ExecutionSpec, started: float, attempts: list[AttemptResult], record: AttemptResult,
+             result: CallResult, attempt: int) -> ExecutionOutcome:
+    return ExecutionOutcome(
+        success=result.success, status_code=result.status_code, response=result.response,
+        error=None if result.success else result.error, cost_ms=_ms(time.monotonic() - started),
+        retry_times=attempt, used_fallback=record.target == "fallback", attempts=attempts,
+        response_truncated=result.response_truncated)
+
+
+def _ms(seconds: float) -> int:
+    return int(round(seconds * 1000))

@@ -1,0 +1,14 @@
+"""``manage.py runscheduler``: one scheduler node (run any number, on any machines)."""
+from django.core.management.base import BaseCommand
+
+from apps.tasks.scheduler import Node, NodeConfig
+
+
+class Command(BaseCommand):
+    help = "Run a scheduler node: claim due tasks, execute them, heartbeat, recover dead nodes' work."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--name", help="node name (default host-pid-random)")
+
+    def handle(self, *args, **options):
+        Node(NodeConfig.from_settings(), name=options.get("name")).run()

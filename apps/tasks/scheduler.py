@@ -1,0 +1,592 @@
+"""One scheduler node: claim due tasks, fire them at their exact instant, record, recover, drain.
+
+Threads and loops (why): executions are asyncio coroutines on one event loop, so thousands of in-flight
+HTTP/gRPC calls cost no threads and a kill is a ``Task.cancel()``. Django's ORM is synchronous, so all
+database work runs on two dedicated threads, each with its own connection: ``control`` (claims, triggers,
+kill polls, heartbeats, recovery) and ``records`` (batched record updates), so a burst of record writes
+never delays the next claim.
+
+Exactly once: a claim is ``UPDATE task SET next_execute_time=?, last_execute_time=?, version=version+1
+WHERE id=? AND version=?`` in the same transaction as the INSERT of the claimed fires' records (status
+running, no start time yet). Only the node whose UPDATE changed the row fires; the UNIQUE (task_id,
+scheduled_time, trigger_type) key of the month table is the database's own second guard. Because the
+records exist from the claim on, a node that dies between claim and fire leaves records a survivor marks
+``lost`` and re-runs (RECOVERY) — claimed work is never silently dropped.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from typing import Any, Callable
+
+from django.conf import settings
+from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db.models import F
+
+from apps.records.models import (
+    ERROR_LIMIT,
+    RESPONSE_LIMIT,
+    RecordStatus,
+    TriggerType,
+    ensure_record_table,
+    existing_record_tables,
+    month_of,
+    record_model,
+)
+from apps.tasks.egress import EgressPolicy
+from apps.tasks.engine import idempotency_key, plan_claim
+from apps.tasks.executors import ExecutionSpec, Executors, execute
+from apps.tasks.models import SchedulerNode, Task, TaskStatus, TriggerRequest
+from apps.tasks.schedule import Schedule, ScheduleError, parse_schedule
+
+log = logging.getLogger("djs.scheduler")
+VERSION = "1.0"
+
+TASK_FIELDS = ("id", "name", "department_id", "task_type", "cron_expression", "timezone", "url", "http_method",
+               "headers", "body", "fallback_url", "grpc_service", "grpc_method", "grpc_params",
+               "fallback_grpc_service", "fallback_grpc_method", "timeout", "max_retry", "retry_interval",
+               "concurrency_policy", "misfire_policy", "status", "next_execute_time", "version", "kill_seq")
+
+
+def utcnow() -> datetime:
+    return datetime.now(dt_timezone.utc)
+
+
+@dataclass
+class Fire:
+    """One execution this node owns: a claimed scheduled instant, a manual trigger or a recovery."""
+
+    task: dict[str, Any]
+    scheduled: datetime
+    trigger: str
+    record_id: int = 0
+    start_now: bool = False
+    overrides: dict[str, Any] | None = None
+    kill_seq: int = 0
+    retry_times: int = 0
+    handle: asyncio.Task | None = None
+    killed: bool = False
+
+    @property
+    def table(self) -> tuple[int, int]:
+        return month_of(self.scheduled)
+
+
+@dataclass
+class NodeConfig:
+    poll_interval: float = 0.5
+    lookahead: float = 2.0
+    claim_batch: int = 200
+    heartbeat_interval: float = 3.0
+    node_timeout: float = 15.0
+    misfire_threshold: float = 60.0
+    shutdown_grace: float = 25.0
+    http_workers: int = 50
+    grpc_workers: int = 20
+    queue_size: int = 100
+    keep_months: int = 0
+
+    @classmethod
+    def from_settings(cls) -> "NodeConfig":
+        conf = settings.SCHEDULER
+        return cls(poll_interval=conf["poll_interval"], lookahead=conf["lookahead"],
+                   claim_batch=conf["claim_batch"], heartbeat_interval=conf["heartbeat_interval"],
+                   node_timeout=conf["node_timeout"], misfire_threshold=conf["misfire_threshold"],
+                   shutdown_grace=conf["shutdown_grace"], http_workers=conf["http_workers"],
+                   grpc_workers=conf["grpc_workers"], queue_size=conf["queue_size"],
+                   keep_months=conf["keep_months"])
+
+
+class DbThread:
+    """A single worker thread with its own Django connection; coroutines await its results."""
+
+    def __init__(self, name: str):
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        def call() -> Any:
+            close_old_connections()
+            try:
+                return fn(*args)
+            except Exception:
+                connection.close_if_unusable_or_obsolete()
+                raise
+
+        return await asyncio.get_running_loop().run_in_executor(self.pool, call)
+
+    def shutdown(self) -> None:
+        def close() -> None:
+            connection.close()
+
+        self.pool.submit(close).result(timeout=10)
+        self.pool.shutdown(wait=True)
+
+
+class Node:
+    """The node. ``run()`` blocks until SIGTERM/SIGINT (or :meth:`stop`), then drains."""
+
+    def __init__(self, config: NodeConfig | None = None, name: str | None = None):
+        self.config = config or NodeConfig.from_settings()
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.node_id: int | None = None
+        self.control = DbThread("djs-control")
+        self.records = DbThread("djs-records")
+        self.schedules: dict[tuple[str, str], Schedule] = {}
+        self.running: dict[int, Fire] = {}                 # record id -> fire in flight or waiting
+        self.by_task: dict[int, set[int]] = defaultdict(set)
+        self.finished: list[tuple[Fire, dict[str, Any]]] = []
+        self.kill_seen: dict[int, int] = {}
+        self.stopping: asyncio.Event | None = None  # created on the loop
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.executors: Executors | None = None
+        self.last_heartbeat = 0.0
+        self.last_prune = 0.0
+        self.stats = defaultdict(int)
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        asyncio.run(self.main())
+
+    def stop(self) -> None:
+        """Ask the node to drain and exit (thread-safe, idempotent)."""
+        if self.loop and self.stopping is not None and not self.loop.is_closed():
+            try:
+                self.loop.call_soon_threadsafe(self.stopping.set)
+            except RuntimeError:  # the loop closed in between: already stopped
+                pass
+
+    async def main(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.stopping = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self.loop.add_signal_handler(sig, self.stopping.set)
+            except (ValueError, RuntimeError):  # not the main thread (tests run nodes in threads)
+                pass
+        self.executors = Executors(http_workers=self.config.http_workers, grpc_workers=self.config.grpc_workers,
+                                   egress=EgressPolicy.from_config(settings.EGRESS))
+        await self.executors.start()
+        await self.control.run(self._register)
+        log.info("scheduler node %s started (id %s)", self.name, self.node_id)
+        flusher = asyncio.create_task(self._flush_loop())
+        try:
+            while not self.stopping.is_set():
+                started = time.monotonic()
+                try:
+                    await self._tick()
+                except Exception:  # noqa: BLE001 - a database hiccup must not kill the node
+                    log.exception("scheduler tick failed; retrying")
+                    await asyncio.sleep(1.0)
+                delay = max(0.0, self.config.poll_interval - (time.monotonic() - started))
+                try:
+                    await asyncio.wait_for(self.stopping.wait(), timeout=delay)
+                except asyncio.TimeoutError:
+                    pass
+            await self._drain()
+        finally:
+            flusher.cancel()
+            await self._flush_records()
+            await self.control.run(self._deregister)
+            await self.executors.close()
+            self.control.shutdown()
+            self.records.shutdown()
+            log.info("scheduler node %s stopped", self.name)
+
+    async def _drain(self) -> None:
+        """SIGTERM: no new claims; claimed fires still start at their instant; wait for in-flight work."""
+        deadline = time.monotonic() + self.config.shutdown_grace
+        log.info("draining %d execution(s), grace %.0fs", len(self.running), self.config.shutdown_grace)
+        while self.running and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            if time.monotonic() - self.last_heartbeat > self.config.heartbeat_interval:
+                await self.control.run(self._heartbeat, "stopping")
+        for fire in list(self.running.values()):
+            fire.killed = True
+            if fire.handle:
+                fire.handle.cancel()
+        while self.running:
+            await asyncio.sleep(0.05)
+
+    # --- the tick --------------------------------------------------------------------------------
+
+    async def _tick(self) -> None:
+        now = time.monotonic()
+        if now - self.last_heartbeat >= self.config.heartbeat_interval:
+            alive = await self.control.run(self._heartbeat, "up")
+            if not alive:
+                await self._presumed_dead()
+            recovered = await self.control.run(self._recover_dead_nodes)
+            self._launch(recovered)
+            if self.config.keep_months and now - self.last_prune > 86400:
+                self.last_prune = now
+                await self.control.run(self._prune)
+        waiting = sum(1 for f in self.running.values() if f.handle is None)
+        if waiting < self.config.queue_size:
+            fires = await self.control.run(self._claim_due)
+            self._launch(fires)
+        self._launch(await self.control.run(self._claim_triggers))
+        if self.running:
+            await self._poll_kills()
+
+    def _launch(self, fires: list[Fire]) -> None:
+        assert self.loop is not None
+        for fire in fires:
+            self.running[fire.record_id] = fire
+            self.by_task[fire.task["id"]].add(fire.record_id)
+            delay = 0.0 if fire.start_now else (fire.scheduled - utcnow()).total_seconds()
+            if delay <= 0:
+                self._start(fire)
+            else:
+                self.loop.call_later(delay, self._start, fire)
+
+    def _start(self, fire: Fire) -> None:
+        if fire.record_id in self.running and fire.handle is None:
+            assert self.loop is not None
+            # A kill requested before this fire started does not apply to it.
+            fire.kill_seq = max(fire.kill_seq, self.kill_seen.get(fire.task["id"], 0))
+            fire.handle = self.loop.create_task(self._execute(fire))
+
+    # --- database work (control thread) ----------------------------------------------------------
+
+    def _register(self) -> None:
+        now = utcnow()
+        node = SchedulerNode.objects.create(name=self.name, host=socket.gethostname(), pid=os.getpid(),
+                                            started_at=now, heartbeat_at=now, status="up", version=VERSION)
+        self.node_id = node.pk
+        self.last_heartbeat = time.monotonic()
+
+    def _deregister(self) -> None:
+        SchedulerNode.objects.filter(pk=self.node_id).update(status="down", heartbeat_at=utcnow(), running=0)
+
+    def _heartbeat(self, status: str) -> bool:
+        """False when survivors already declared this node dead (e.g. after a long SIGSTOP)."""
+        self.last_heartbeat = time.monotonic()
+        return bool(SchedulerNode.objects.filter(pk=self.node_id, status__in=["up", "stopping"]).update(
+            heartbeat_at=utcnow(), status=status, running=len(self.running)))
+
+    async def _presumed_dead(self) -> None:
+        """Our work was declared lost and recovered elsewhere: drop it without writing, re-register."""
+        log.error("node %s was declared dead by a survivor; abandoning %d execution(s) and re-registering",
+                  self.name, len(self.running))
+        for fire in list(self.running.values()):
+            fire.killed = True
+            if fire.handle:
+                fire.handle.cancel()
+            self._forget(fire)
+        self.name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        await self.control.run(self._register)
+
+    def _schedule(self, cron: str, tz: str) -> Schedule:
+        key = (cron, tz)
+        schedule = self.schedules.get(key)
+        if schedule is None:
+            schedule = self.schedules[key] = parse_schedule(cron, tz)
+        return schedule
+
+    def _ensure_tables(self, instants: list[datetime]) -> None:
+        for ym in {month_of(i) for i in instants}:
+            ensure_record_table(*ym)
+
+    def _claim_due(self) -> list[Fire]:
+        now = utcnow()
+        horizon = now + timedelta(seconds=self.config.lookahead)
+        rows = list(Task.objects.filter(status__in=[TaskStatus.ENABLED, TaskStatus.ONE_SHOT],
+                                        next_execute_time__lte=horizon)
+                    .order_by("next_execute_time").values(*TASK_FIELDS)[: self.config.claim_batch])
+        if not rows:
+            return []
+        # Month tables must exist before the claim transaction (MySQL DDL commits implicitly).
+        self._ensure_tables([now, horizon] + [row["next_execute_time"] for row in rows])
+        claimed: list[Fire] = []
+        with transaction.atomic():
+            for row in rows:
+                try:
+                    schedule = self._schedule(row["cron_expression"], row["timezone"])
+                except ScheduleError as exc:
+                    log.error("task %s has an invalid schedule (%s); disabling it", row["id"], exc)
+                    Task.objects.filter(pk=row["id"], version=row["version"]).update(
+                        status=TaskStatus.DISABLED, next_execute_time=None, version=F("version") + 1)
+                    continue
+                plan = plan_claim(schedule=schedule, due=row["next_execute_time"], now=now, horizon=horizon,
+                                  status=row["status"], misfire_policy=row["misfire_policy"],
+                                  misfire_threshold=self.config.misfire_threshold)
+                won = Task.objects.filter(pk=row["id"], version=row["version"]).update(
+                    next_execute_time=plan.next_execute_time,
+                    last_execute_time=plan.last_execute_time or F("last_execute_time"),
+                    status=plan.status, version=F("version") + 1)
+                if not won:
+                    self.stats["claim_conflicts"] += 1
+                    continue
+                self.stats["misfires"] += plan.missed + (len(plan.fires) if plan.catch_up else 0)
+                if plan.catch_up and plan.fires:
+                    self._ensure_tables(plan.fires)  # old months (outside this txn's DDL guarantee)
+                for instant in plan.fires:
+                    claimed.append(Fire(task=row, scheduled=instant, trigger=TriggerType.SCHEDULE,
+                                        start_now=plan.catch_up, kill_seq=row["kill_seq"]))
+            self._insert_records(claimed)
+        return [f for f in claimed if f.record_id]
+
+    def _insert_records(self, fires: list[Fire]) -> None:
+        """INSERT the fires' records (running, not started). Duplicates are dropped, never fired twice."""
+        by_month: dict[tuple[int, int], list[Fire]] = defaultdict(list)
+        for fire in fires:
+            by_month[fire.table].append(fire)
+        now = utcnow()
+        for (year, month), group in by_month.items():
+            model = record_model(year, month)
+            objs = [model(task_id=f.task["id"], task_name=f.task["name"], department_id=f.task["department_id"],
+                          task_type=f.task["task_type"], trigger_type=f.trigger, scheduled_time=f.scheduled,
+                          status=RecordStatus.RUNNING, executor=self.name, retry_times=f.retry_times,
+                          create_time=now, update_time=now) for f in group]
+            try:
+                with transaction.atomic():
+                    model.objects.bulk_create(objs)
+                for fire, obj in zip(group, objs):
+                    fire.record_id = obj.pk
+            except IntegrityError:
+                # Someone recorded one of these already (the unique key did its job): go one by one.
+                for fire, obj in zip(group, objs):
+                    obj.pk = None
+                    try:
+                        with transaction.atomic():
+                            obj.save(force_insert=True)
+                        fire.record_id = obj.pk
+                    except IntegrityError:
+                        self.stats["duplicates_prevented"] += 1
+                        log.warning("task %s at %s already recorded; not firing again", fire.task["id"],
+                                    fire.scheduled.isoformat())
+
+    def _claim_triggers(self) -> list[Fire]:
+        pending = list(TriggerRequest.objects.filter(claimed_by__isnull=True).order_by("id")[:100])
+        if not pending:
+            return []
+        fires: list[Fire] = []
+        now = utcnow()
+        self._ensure_tables([r.requested_at for r in pending] + [now])
+        with transaction.atomic():
+            for request in pending:
+                if not TriggerRequest.objects.filter(pk=request.pk, claimed_by__isnull=True).update(
+                        claimed_by=self.name, claimed_at=now):
+                    continue
+                row = Task.objects.filter(pk=request.task_id).values(*TASK_FIELDS).first()
+                if row is None:
+                    continue
+                fires.append(Fire(task=row, scheduled=request.requested_at, trigger=TriggerType.MANUAL,
+                                  start_now=True, overrides=request.overrides, kill_seq=row["kill_seq"]))
+            self._insert_records(fires)
+        return [f for f in fires if f.record_id]
+
+    def _recover_dead_nodes(self) -> list[Fire]:
+        """Mark running records of silent nodes ``lost``; re-run each once (RECOVERY) if retries remain."""
+        cutoff = utcnow() - timedelta(seconds=self.config.node_timeout)
+        dead = list(SchedulerNode.objects.filter(status__in=["up", "stopping"], heartbeat_at__lt=cutoff)
+                    .exclude(pk=self.node_id).values("id", "name", "heartbeat_at"))
+        fires: list[Fire] = []
+        for node in dead:
+            # Only one survivor wins the node (compare-and-set on its last heartbeat).
+            if not SchedulerNode.objects.filter(pk=node["id"], heartbeat_at=node["heartbeat_at"],
+                                                status__in=["up", "stopping"]).update(status="dead"):
+                continue
+            log.warning("node %s is dead (silent since %s); recovering its work", node["name"], node["heartbeat_at"])
+            fires.extend(self._recover_records_of(node["name"]))
+        return fires
+
+    def _recent_months(self) -> list[tuple[int, int]]:
+        now = utcnow()
+        months = {month_of(now), month_of(now - timedelta(days=31)), month_of(now + timedelta(days=1))}
+        tables = existing_record_tables(refresh=True)
+        return [ym for ym in sorted(months) if f"record_{ym[0]:04d}{ym[1]:02d}" in tables]
+
+    def _recover_records_of(self, node_name: str) -> list[Fire]:
+        recovered: list[Fire] = []
+        now = utcnow()
+        for year, month in self._recent_months():
+            model = record_model(year, month)
+            fires: list[Fire] = []
+            with transaction.atomic():
+                lost = list(model.objects.select_for_update().filter(executor=node_name,
+                                                                      status=RecordStatus.RUNNING))
+                if not lost:
+                    continue
+                model.objects.filter(pk__in=[r.pk for r in lost], status=RecordStatus.RUNNING).update(
+                    status=RecordStatus.LOST, success=False, end_time=now, update_time=now,
+                    error=f"scheduler node {node_name} stopped heartbeating while this ran")
+                tasks = {t["id"]: t for t in Task.objects.filter(pk__in={r.task_id for r in lost})
+                         .values(*TASK_FIELDS)}
+                for record in lost:
+                    task = tasks.get(record.task_id)
+                    if task is None or record.trigger_type == TriggerType.RECOVERY:
+                        continue
+                    if record.retry_times >= task["max_retry"]:
+                        continue  # no retries left: lost stays lost
+                    fires.append(Fire(task=task, scheduled=record.scheduled_time, trigger=TriggerType.RECOVERY,
+                                      start_now=True, kill_seq=task["kill_seq"],
+                                      retry_times=record.retry_times + 1))
+                self._insert_records(fires)
+            recovered += [f for f in fires if f.record_id]
+        self.stats["recovered"] += len(recovered)
+        return recovered
+
+    def _running_elsewhere(self, task_id: int, before: datetime) -> list[int]:
+        ids: list[int] = []
+        for year, month in self._recent_months():
+            # Earlier fires still "running": started, or claimed and overdue (a claimed fire whose instant
+            # passed has started on its node).
+            ids += list(record_model(year, month).objects.filter(
+                task_id=task_id, status=RecordStatus.RUNNING, scheduled_time__lt=before).values_list("id", flat=True))
+        return ids
+
+    def _bump_kill(self, task_id: int) -> int:
+        Task.objects.filter(pk=task_id).update(kill_seq=F("kill_seq") + 1)
+        return Task.objects.filter(pk=task_id).values_list("kill_seq", flat=True).first() or 0
+
+    def _kill_state(self, task_ids: list[int]) -> dict[int, int]:
+        return dict(Task.objects.filter(pk__in=task_ids).values_list("id", "kill_seq"))
+
+    def _prune(self) -> None:
+        from apps.records.services import records_prune
+
+        records_prune(keep_months=self.config.keep_months)
+
+    # --- executing -------------------------------------------------------------------------------
+
+    async def _poll_kills(self) -> None:
+        state = await self.control.run(self._kill_state, list(self.by_task))
+        self.kill_seen.update(state)
+        for task_id, record_ids in list(self.by_task.items()):
+            current = state.get(task_id)
+            for rid in list(record_ids):
+                fire = self.running.get(rid)
+                if fire is None or fire.handle is None:
+                    continue
+                if current is None or current > fire.kill_seq:
+                    fire.killed = True
+                    fire.handle.cancel()
+
+    async def _execute(self, fire: Fire) -> None:
+        task = fire.task
+        started = utcnow()
+        result: dict[str, Any]
+        try:
+            policy = task["concurrency_policy"]
+            if policy != "allow" and fire.trigger == TriggerType.SCHEDULE:
+                busy = self._running_here(fire) or await self.control.run(
+                    self._running_elsewhere, task["id"], fire.scheduled)
+                if busy and policy == "forbid":
+                    self._finish(fire, {"status": RecordStatus.SKIPPED, "success": False, "start_time": started,
+                                        "error": "skipped: the previous run is still running (concurrency: forbid)"})
+                    return
+                if busy and policy == "replace":
+                    fire.kill_seq = await self.control.run(self._bump_kill, task["id"])
+                    await asyncio.sleep(self.config.poll_interval * 2)  # let the owners cancel theirs
+            spec = self._spec(fire)
+            outcome = await execute(spec, self.executors)
+            result = {"status": RecordStatus.SUCCESS if outcome.success else RecordStatus.FAILED,
+                      "success": outcome.success, "status_code": outcome.status_code,
+                      "response": _bound(outcome.response, RESPONSE_LIMIT), "error": _bound(outcome.error, ERROR_LIMIT),
+                      "cost_time": outcome.cost_ms, "retry_times": fire.retry_times + outcome.retry_times,
+                      "used_fallback": outcome.used_fallback, "start_time": started}
+        except asyncio.CancelledError:
+            result = {"status": RecordStatus.KILLED, "success": False, "start_time": started,
+                      "error": "killed" if fire.killed else "cancelled: scheduler node shutting down",
+                      "cost_time": int((utcnow() - started).total_seconds() * 1000)}
+        except Exception as exc:  # noqa: BLE001 - a bug in one execution must not take the node down
+            log.exception("execution of task %s failed unexpectedly", task["id"])
+            result = {"status": RecordStatus.FAILED, "success": False, "start_time": started,
+                      "error": _bound(f"internal error: {exc}", ERROR_LIMIT)}
+        self._finish(fire, result)
+
+    def _running_here(self, fire: Fire) -> bool:
+        return any(other.handle is not None and other.scheduled < fire.scheduled
+                   for rid in self.by_task.get(fire.task["id"], ()) if (other := self.running.get(rid)))
+
+    def _spec(self, fire: Fire) -> ExecutionSpec:
+        task = fire.task
+        overrides = fire.overrides or {}
+        headers = overrides.get("headers", task["headers"]) or {}
+        params = overrides.get("grpcParams")
+        return ExecutionSpec(
+            task_id=task["id"], task_type=task["task_type"], url=task["url"], http_method=task["http_method"],
+            headers=dict(headers), body=overrides.get("body", task["body"]), fallback_url=task["fallback_url"],
+            grpc_service=task["grpc_service"], grpc_method=task["grpc_method"],
+            grpc_params=json.dumps(params) if params is not None else task["grpc_params"],
+            fallback_grpc_service=task["fallback_grpc_service"], fallback_grpc_method=task["fallback_grpc_method"],
+            timeout=float(task["timeout"]), max_retry=max(0, task["max_retry"] - fire.retry_times),
+            retry_interval=float(task["retry_interval"]),
+            idempotency_key=idempotency_key(task["id"], fire.scheduled),
+        )
+
+    def _finish(self, fire: Fire, result: dict[str, Any]) -> None:
+        now = utcnow()
+        result.setdefault("end_time", now)
+        if result.get("cost_time") is None and result.get("start_time"):
+            result["cost_time"] = int((now - result["start_time"]).total_seconds() * 1000)
+        self.finished.append((fire, result))
+        self._forget(fire)
+
+    def _forget(self, fire: Fire) -> None:
+        self.running.pop(fire.record_id, None)
+        ids = self.by_task.get(fire.task["id"])
+        if ids is not None:
+            ids.discard(fire.record_id)
+            if not ids:
+                self.by_task.pop(fire.task["id"], None)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(0.1)
+            try:
+                await self._flush_records()
+            except Exception:  # noqa: BLE001
+                log.exception("record flush failed; will retry")
+                await asyncio.sleep(1.0)
+
+    async def _flush_records(self) -> None:
+        if not self.finished:
+            return
+        batch, self.finished = self.finished, []
+        try:
+            await self.records.run(self._write_results, batch)
+        except Exception:
+            self.finished = batch + self.finished
+            raise
+
+    def _write_results(self, batch: list[tuple[Fire, dict[str, Any]]]) -> None:
+        now = utcnow()
+        with transaction.atomic():
+            for fire, result in batch:
+                # Conditional: a record a survivor already marked lost is not overwritten.
+                record_model(*fire.table).objects.filter(
+                    pk=fire.record_id, status=RecordStatus.RUNNING, executor=self.name
+                ).update(update_time=now, **result)
+
+
+def _bound(text: str | None, limit: int) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit]
+
+
+def run_node(config: NodeConfig | None = None) -> None:
+    Node(config).run()
+
+
+def start_in_thread(config: NodeConfig | None = None, name: str | None = None) -> tuple[Node, threading.Thread]:
+    """For tests and embedding: a node on its own thread and event loop."""
+    node = Node(config, name)
+    thread = threading.Thread(target=node.run, name=f"node-{node.name}", daemon=True)
+    thread.start()
+    return node, thread

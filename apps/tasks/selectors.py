@@ -1,0 +1,41 @@
+"""Reads for tasks, always within the actor's scope."""
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from apps.accounts.models import User
+from apps.tasks.models import Task
+from djs_platform.tenancy import get_in_scope
+
+
+def task_list(*, user: User, keyword: str | None = None, department_id: int | None = None,
+              task_type: str | None = None, status: int | None = None) -> QuerySet[Task]:
+    qs = Task.objects.restrict(user, "task:view").select_related("department")
+    if keyword:
+        qs = qs.filter(name__icontains=keyword)
+    if department_id is not None:
+        qs = qs.filter(department_id=department_id)
+    if task_type:
+        qs = qs.filter(task_type=task_type)
+    if status is not None:
+        qs = qs.filter(status=status)
+    return qs.order_by("-id")
+
+
+def task_get(*, user: User, task_id: int) -> Task:
+    return get_in_scope(Task.objects.restrict(user, "task:view").select_related("department"), task_id, "task")
+
+
+def node_list() -> list:
+    """Scheduler nodes, newest first, with heartbeat age and liveness (platform-wide, no tenant data)."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from apps.tasks.models import SchedulerNode
+
+    now = timezone.now()
+    nodes = list(SchedulerNode.objects.order_by("-heartbeat_at")[:200])
+    for node in nodes:
+        node.heartbeat_age = round((now - node.heartbeat_at).total_seconds(), 1)
+        node.alive = node.status == "up" and node.heartbeat_age <= settings.SCHEDULER["node_timeout"]
+    return nodes

@@ -1,0 +1,163 @@
+"""Writes for tasks: create/update (HTTP, gRPC), delete, status, trigger, kill."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.accounts.services import audit_record, camel, diff
+from apps.tasks.models import SchedulerNode, Task, TaskStatus, TaskType, TriggerRequest
+from apps.tasks.schedule import Schedule, parse_schedule
+from djs_platform import errors
+from djs_platform.actor import Actor
+from djs_platform.tenancy import get_in_scope, require_department_in_scope, require_permission
+
+AUDITED_FIELDS = ("name", "description", "department_id", "cron_expression", "timezone", "url", "http_method",
+                  "headers", "body", "fallback_url", "grpc_service", "grpc_method", "grpc_params",
+                  "fallback_grpc_service", "fallback_grpc_method", "timeout", "max_retry", "retry_interval",
+                  "concurrency_policy", "misfire_policy", "status")
+
+
+def next_fire(schedule: Schedule, status: int, now: datetime | None = None) -> datetime | None:
+    """The next fire time for an enabled (or one-shot) task; disabled tasks have none."""
+    if status == TaskStatus.DISABLED:
+        return None
+    return schedule.next_after(now or timezone.now())
+
+
+def _values(task_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Map validated API fields (camelCase) onto columns; the other type's fields are cleared."""
+    values: dict[str, Any] = {
+        "name": data["name"],
+        "description": data.get("description") or None,
+        "department_id": data["departmentId"],
+        "task_type": task_type,
+        "cron_expression": data["cron"].strip(),
+        "timezone": data["timezone"],
+        "timeout": data.get("timeout", 30),
+        "max_retry": data.get("retryCount", 0),
+        "retry_interval": data.get("retryInterval", 0),
+        "concurrency_policy": data.get("concurrencyPolicy", "allow"),
+        "misfire_policy": data.get("misfirePolicy", "skip"),
+        "status": data["status"],
+        "url": None, "http_method": "GET", "headers": None, "body": None, "fallback_url": None,
+        "grpc_service": None, "grpc_method": None, "grpc_params": None,
+        "fallback_grpc_service": None, "fallback_grpc_method": None,
+    }
+    if task_type == TaskType.HTTP:
+        values.update(url=data["url"], http_method=data["httpMethod"], headers=data.get("headers") or None,
+                      body=data.get("body"), fallback_url=data.get("fallbackUrl") or None)
+    elif task_type == TaskType.GRPC:
+        params = data.get("grpcParams")
+        values.update(grpc_service=data["grpcService"], grpc_method=data["grpcMethod"],
+                      grpc_params=json.dumps(params) if params else None,
+                      fallback_grpc_service=data.get("fallbackGrpcService") or None,
+                      fallback_grpc_method=(data.get("fallbackGrpcMethod") or
+                                            (data["grpcMethod"] if data.get("fallbackGrpcService") else None)))
+    return values
+
+
+@transaction.atomic
+def task_create(*, actor: Actor, task_type: str, data: dict[str, Any]) -> Task:
+    require_permission(actor.user, "task:create")
+    require_department_in_scope(actor.user, data["departmentId"])
+    values = _values(task_type, data)
+    schedule = data.get("schedule") or parse_schedule(values["cron_expression"], values["timezone"])
+    task = Task.objects.create(**values, creator=actor.user,
+                               next_execute_time=next_fire(schedule, values["status"]))
+    audit_record(actor=actor, action="task.create", object_type="task", object_id=task.pk, object_repr=task.name,
+                 department_id=task.department_id,
+                 changes={camel(k): v for k, v in values.items() if v not in (None, "")})
+    return task
+
+
+def _task_for_write(actor: Actor, task_id: int, permission: str) -> Task:
+    return get_in_scope(Task.objects.restrict(actor.user, permission).select_for_update(), task_id, "task")
+
+
+@transaction.atomic
+def task_update(*, actor: Actor, task_id: int, task_type: str, data: dict[str, Any]) -> Task:
+    task = _task_for_write(actor, task_id, "task:update")
+    if task.task_type != task_type:
+        raise errors.InvalidArgument(
+            f"task {task.pk} is a {task.task_type} task; use PUT /tasks/{task.task_type.lower()}/{task.pk}")
+    if data["departmentId"] != task.department_id:
+        require_department_in_scope(actor.user, data["departmentId"])
+    values = _values(task_type, data)
+    changes = diff(task, {k: values[k] for k in AUDITED_FIELDS})
+    schedule_changed = {"cronExpression", "timezone", "status"} & changes.keys()
+    for field, value in values.items():
+        setattr(task, field, value)
+    if schedule_changed or task.next_execute_time is None:
+        schedule = data.get("schedule") or parse_schedule(task.cron_expression, task.timezone)
+        task.next_execute_time = next_fire(schedule, task.status)
+    task.version = F("version") + 1
+    task.save()
+    task.refresh_from_db()
+    audit_record(actor=actor, action="task.update", object_type="task", object_id=task.pk, object_repr=task.name,
+                 department_id=task.department_id, changes=changes)
+    return task
+
+
+@transaction.atomic
+def task_set_status(*, actor: Actor, task_id: int, status: int) -> Task:
+    task = _task_for_write(actor, task_id, "task:update")
+    old = task.status
+    if old != status:
+        task.status = status
+        task.next_execute_time = next_fire(parse_schedule(task.cron_expression, task.timezone), status)
+        task.version = F("version") + 1
+        task.save(update_fields=["status", "next_execute_time", "version", "update_time"])
+        task.refresh_from_db()
+    audit_record(actor=actor, action="task.status", object_type="task", object_id=task.pk, object_repr=task.name,
+                 department_id=task.department_id, changes={"status": {"old": old, "new": status}})
+    return task
+
+
+@transaction.atomic
+def task_delete(*, actor: Actor, task_id: int) -> None:
+    task = _task_for_write(actor, task_id, "task:delete")
+    audit_record(actor=actor, action="task.delete", object_type="task", object_id=task.pk, object_repr=task.name,
+                 department_id=task.department_id)
+    # Running executions are told to stop; their records stay (records outlive tasks).
+    task.delete()
+
+
+def live_nodes(now: datetime | None = None) -> int:
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.SCHEDULER["node_timeout"])
+    return SchedulerNode.objects.filter(status="up", heartbeat_at__gte=cutoff).count()
+
+
+@transaction.atomic
+def task_trigger(*, actor: Actor, task_id: int, overrides: dict[str, Any] | None = None) -> TriggerRequest:
+    """Queue a manual run; a live scheduler node picks it up within its poll interval (~0.5 s)."""
+    task = get_in_scope(Task.objects.restrict(actor.user, "task:execute"), task_id, "task")
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if "grpcParams" in overrides and task.task_type != TaskType.GRPC:
+        raise errors.invalid("grpcParams", "only for gRPC tasks")
+    if {"body", "headers"} & overrides.keys() and task.task_type != TaskType.HTTP:
+        raise errors.invalid(next(iter({"body", "headers"} & overrides.keys())), "only for HTTP tasks")
+    if not live_nodes():
+        raise errors.Conflict("no live scheduler node can run the task now; start `manage.py runscheduler`")
+    request = TriggerRequest.objects.create(task=task, overrides=overrides or None,
+                                            requested_by_id=actor.user.pk, requested_at=timezone.now())
+    audit_record(actor=actor, action="task.trigger", object_type="task", object_id=task.pk, object_repr=task.name,
+                 department_id=task.department_id, changes={"overrides": sorted(overrides)} if overrides else None)
+    return request
+
+
+@transaction.atomic
+def task_kill(*, actor: Actor, task_id: int) -> Task:
+    """Every execution of the task running now (on any node) is cancelled within about a second."""
+    task = _task_for_write(actor, task_id, "task:execute")
+    task.kill_seq = F("kill_seq") + 1
+    task.save(update_fields=["kill_seq", "update_time"])
+    task.refresh_from_db()
+    audit_record(actor=actor, action="task.kill", object_type="task", object_id=task.pk, object_repr=task.name,
+                 department_id=task.department_id)
+    return task

@@ -1,0 +1,269 @@
+"""The egress policy (DESIGN.md section 10): rules, configuration, and enforcement by the executors.
+
+Only a DNS answer is faked (StaticResolver). Proof that nothing was dialled comes from real servers
+that record zero hits and from OutboundGuard, which also refuses any non-loopback connection so a
+broken policy fails the test instead of sending a packet off this machine.
+"""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from apps.tasks.egress import EgressDenied, EgressPolicy, StaticResolver
+from apps.tasks.executors import ExecutionSpec, Executors, execute
+from tests.targets import GrpcTarget, HttpTarget, OutboundGuard
+
+LOOPBACK = ["127.0.0.0/8", "::1/128"]
+
+
+def http_spec(url: str, **kw) -> ExecutionSpec:
+    values = dict(task_id=7, task_type="HTTP", url=url, http_method="GET", headers={}, body=None,
+                  fallback_url=None, grpc_service=None, grpc_method=None, grpc_params=None,
+                  fallback_grpc_service=None, fallback_grpc_method=None, timeout=5, max_retry=0,
+                  retry_interval=0, idempotency_key="djs-7-1700000000000")
+    values.update(kw)
+    return ExecutionSpec(**values)
+
+
+def grpc_spec(service: str, **kw) -> ExecutionSpec:
+    return http_spec(None, task_type="GRPC", grpc_service=service, grpc_method="Echo",
+                     grpc_params='{"message": "hi"}', **kw)
+
+
+def run(spec: ExecutionSpec, policy: EgressPolicy, transport: str | None = None):
+    async def main():
+        async with Executors(http_workers=2, grpc_workers=2, egress=policy, http_transport=transport) as executors:
+            return await execute(spec, executors)
+    return asyncio.run(main())
+
+
+def denied(address: str, policy: EgressPolicy, host: str | None = None) -> str | None:
+    try:
+        policy.check_address(address, host)
+    except EgressDenied as exc:
+        return exc.reason
+    return None
+
+
+@pytest.fixture(scope="module")
+def http_target():
+    with HttpTarget() as target:
+        yield target
+
+
+@pytest.fixture(scope="module")
+def grpc_target():
+    with GrpcTarget() as target:
+        yield target
+
+
+# --- the rules ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("address, kind", [
+    ("127.0.0.1", "loopback"), ("127.8.9.10", "loopback"), ("::1", "loopback"),
+    ("::ffff:127.0.0.1", "loopback"), ("2002:7f00:1::", "loopback"),
+    ("169.254.169.254", "metadata"), ("fd00:ec2::254", "metadata"), ("100.100.100.200", "metadata"),
+    ("64:ff9b::a9fe:a9fe", "metadata"),
+    ("169.254.1.1", "link-local"), ("fe80::1", "link-local"),
+    ("10.0.0.5", "private"), ("172.16.3.4", "private"), ("192.168.1.1", "private"),
+    ("100.64.0.1", "private"), ("fd12:3456::1", "private"),
+    ("0.0.0.0", "unspecified"), ("::", "unspecified"), ("224.0.0.1", "multicast"),
+])
+def test_default_policy_denies_local_private_and_metadata_addresses(address, kind):
+    reason = denied(address, EgressPolicy())
+    assert reason is not None and kind in reason
+
+
+@pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700::1111"])
+def test_default_policy_allows_public_addresses(address):
+    assert denied(address, EgressPolicy()) is None
+
+
+def test_allow_cidrs_opens_loopback_but_nothing_else():
+    policy = EgressPolicy.from_config({"allowCidrs": LOOPBACK})
+    assert denied("127.0.0.1", policy) is None
+    assert denied("::1", policy) is None
+    assert "link-local" in denied("169.254.10.10", policy)
+    assert "private" in denied("10.0.0.5", policy)
+
+
+def test_allow_private_opens_private_ranges_but_not_loopback_or_metadata():
+    policy = EgressPolicy.from_config({"allowPrivate": True})
+    assert denied("10.0.0.5", policy) is None
+    assert denied("fd12::1", policy) is None
+    assert "loopback" in denied("127.0.0.1", policy)
+    assert "metadata" in denied("169.254.169.254", policy)
+
+
+def test_metadata_needs_an_explicit_cidr_even_for_an_allowed_host():
+    policy = EgressPolicy(allow_hosts=["metadata.corp.example"], allow_cidrs=["169.254.0.0/16"],
+                          deny_cidrs=[])
+    assert denied("169.254.169.254", policy, host="metadata.corp.example") is None  # the CIDR opened it
+    policy = EgressPolicy(allow_hosts=["metadata.corp.example"])
+    assert "metadata" in denied("169.254.169.254", policy, host="metadata.corp.example")
+
+
+def test_allow_hosts_lets_a_named_host_reach_a_private_address():
+    policy = EgressPolicy(allow_hosts=["*.internal.example"])
+    assert denied("10.1.2.3", policy, host="billing.internal.example") is None
+    assert "private" in denied("10.1.2.3", policy, host="billing.other.example")
+
+
+def test_deny_wins_over_allow():
+    policy = EgressPolicy(allow_cidrs=["10.0.0.0/8"], deny_cidrs=["10.9.0.0/16"],
+                          allow_hosts=["api.example"], deny_hosts=["api.example"])
+    assert denied("10.1.1.1", policy) is None
+    assert "denyCidrs" in denied("10.9.1.1", policy)
+    with pytest.raises(EgressDenied, match="denyHosts"):
+        policy.check_host("API.Example.")
+
+
+def test_metadata_host_names_are_denied_by_name():
+    with pytest.raises(EgressDenied, match="metadata"):
+        EgressPolicy(allow_cidrs=["0.0.0.0/0"]).check_host("metadata.google.internal")
+
+
+def test_from_config_rejects_typos_instead_of_guessing():
+    with pytest.raises(ValueError, match="allowCidrs"):
+        EgressPolicy.from_config({"allowCidrs": ["127.0.0.0/33"]})
+    with pytest.raises(ValueError, match="allowCIDRs"):
+        EgressPolicy.from_config({"allowCIDRs": ["127.0.0.0/8"]})
+    with pytest.raises(ValueError, match="allowPrivate"):
+        EgressPolicy.from_config({"allowPrivate": "yes"})
+    assert EgressPolicy.from_config(None).deny_private_by_default is True
+
+
+def test_every_resolved_address_must_pass():
+    resolver = StaticResolver({"mixed.example": ["127.0.0.1", "169.254.169.254"]})
+    policy = EgressPolicy(allow_cidrs=LOOPBACK, resolver=resolver)
+    with pytest.raises(EgressDenied, match="mixed.example -> 169.254.169.254 is a cloud metadata"):
+        asyncio.run(policy.resolve_checked("mixed.example", 80))
+
+
+# --- HTTP enforcement ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("answer, kind", [("10.0.0.5", "private"), ("169.254.169.254", "metadata"),
+                                          ("fd00:ec2::254", "metadata")])
+def test_http_call_to_a_name_resolving_to_a_forbidden_address_is_never_dialled(answer, kind):
+    resolver = StaticResolver({"evil.example": [answer]})
+    policy = EgressPolicy(allow_cidrs=LOOPBACK, resolver=resolver)
+    with OutboundGuard() as guard:
+        outcome = run(http_spec("http://evil.example:8080/steal", max_retry=3, retry_interval=1), policy)
+    assert not outcome.success
+    assert "egress denied" in outcome.error and kind in outcome.error
+    assert outcome.retry_times == 0  # a denial is final: no retry waits
+    assert resolver.queries == ["evil.example"]
+    assert guard.connects == []
+
+
+def test_http_call_to_an_ip_literal_metadata_address_is_never_dialled():
+    with OutboundGuard() as guard:
+        outcome = run(http_spec("http://169.254.169.254/latest/meta-data/"), EgressPolicy(allow_cidrs=LOOPBACK))
+    assert "egress denied" in outcome.error and "metadata" in outcome.error
+    assert guard.connects == []
+
+
+@pytest.mark.parametrize("url", ["http://127.1/", "http://2130706433/", "http://0x7f000001/",
+                                 "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/"])
+@pytest.mark.parametrize("transport", ["aiohttp", "native"])
+def test_http_odd_spellings_of_local_addresses_are_denied(url, transport):
+    with OutboundGuard() as guard:
+        outcome = run(http_spec(url), EgressPolicy(), transport)
+    assert not outcome.success
+    assert "egress denied" in outcome.error, outcome.error
+    assert guard.connects == []
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "native"])
+def test_both_http_transports_enforce_the_policy(http_target, transport):
+    http_target.on(f"/egress/{transport}", status=200)
+    resolver = StaticResolver({"evil.example": ["10.0.0.5"], "sneaky.example": ["127.0.0.1"]})
+    open_policy = EgressPolicy(allow_cidrs=["127.0.0.1/32"], resolver=resolver)
+    with OutboundGuard() as guard:
+        to_private = run(http_spec("http://evil.example/x"), open_policy, transport)
+        to_metadata = run(http_spec("http://169.254.169.254/"), open_policy, transport)
+        to_loopback = run(http_spec(f"http://sneaky.example:{http_target.port}/egress/{transport}"),
+                          EgressPolicy(resolver=resolver), transport)
+        allowed = run(http_spec(f"http://sneaky.example:{http_target.port}/egress/{transport}"), open_policy,
+                      transport)
+    assert "private" in to_private.error and "metadata" in to_metadata.error and "loopback" in to_loopback.error
+    assert allowed.success, allowed.error
+    assert http_target.hits(f"/egress/{transport}") == 1
+    assert http_target.requests(f"/egress/{transport}")[0].header("Host") == f"sneaky.example:{http_target.port}"
+    assert guard.non_loopback == []
+
+
+def test_http_denied_loopback_target_receives_nothing(http_target):
+    http_target.on("/egress/secret", status=200)
+    resolver = StaticResolver({"sneaky.example": ["127.0.0.1"]})
+    with OutboundGuard() as guard:
+        outcome = run(http_spec(f"http://sneaky.example:{http_target.port}/egress/secret"),
+                      EgressPolicy(resolver=resolver))
+        outcome_literal = run(http_spec(http_target.url("/egress/secret")), EgressPolicy())
+    assert "loopback" in outcome.error and "loopback" in outcome_literal.error
+    assert http_target.hits("/egress/secret") == 0
+    assert not guard.connected_to(http_target.port)
+
+
+def test_http_connects_to_the_checked_address_and_keeps_the_host_name(http_target):
+    http_target.on("/egress/ok", status=200)
+    resolver = StaticResolver({"sneaky.example": ["127.0.0.1"]})
+    outcome = run(http_spec(f"http://sneaky.example:{http_target.port}/egress/ok"),
+                  EgressPolicy(allow_cidrs=LOOPBACK, resolver=resolver))
+    assert outcome.success, outcome.error
+    assert http_target.requests("/egress/ok")[0].header("Host") == f"sneaky.example:{http_target.port}"
+
+
+def test_deny_hosts_wins_over_allow_cidrs(http_target):
+    http_target.on("/egress/denied-host", status=200)
+    resolver = StaticResolver({"sneaky.example": ["127.0.0.1"]})
+    policy = EgressPolicy(allow_cidrs=LOOPBACK, allow_hosts=["sneaky.example"], deny_hosts=["*.example"],
+                          resolver=resolver)
+    outcome = run(http_spec(f"http://sneaky.example:{http_target.port}/egress/denied-host"), policy)
+    assert "denyHosts" in outcome.error
+    assert http_target.hits("/egress/denied-host") == 0
+
+
+def test_redirect_to_a_forbidden_address_is_blocked_before_connecting(http_target):
+    with HttpTarget(host="127.0.0.2") as other:  # loopback too, but outside the allowed /32
+        other.on("/inside", status=200)
+        http_target.on("/egress/hop-ip", redirect=other.url("/inside"))
+        http_target.on("/egress/hop-metadata", redirect="http://169.254.169.254/latest/meta-data/")
+        http_target.on("/egress/hop-name", redirect="http://evil.example/x")
+        policy = EgressPolicy(allow_cidrs=["127.0.0.1/32"], resolver=StaticResolver({"evil.example": ["10.0.0.5"]}))
+        with OutboundGuard() as guard:
+            to_ip = run(http_spec(http_target.url("/egress/hop-ip")), policy)
+            to_metadata = run(http_spec(http_target.url("/egress/hop-metadata")), policy)
+            to_name = run(http_spec(http_target.url("/egress/hop-name")), policy)
+        assert "127.0.0.2 is a loopback address" in to_ip.error
+        assert "metadata" in to_metadata.error
+        assert "evil.example -> 10.0.0.5 is a private address" in to_name.error
+        assert not (to_ip.success or to_metadata.success or to_name.success)
+        assert other.hits() == 0
+        assert guard.non_loopback == [] and not guard.connected_to(other.port)
+        assert http_target.hits("/egress/hop-ip") == 1  # the first hop was allowed and made
+
+
+# --- gRPC enforcement ----------------------------------------------------------------------------
+
+def test_grpc_call_to_a_denied_address_is_never_made(grpc_target):
+    before = len(grpc_target.methods_seen())
+    resolver = StaticResolver({"grpc.evil.example": ["127.0.0.1"], "mixed.example": ["127.0.0.1", "169.254.169.254"]})
+    loopback_denied = run(grpc_spec(f"grpc.evil.example:{grpc_target.port}/djs.test.Target"),
+                          EgressPolicy(resolver=resolver))
+    metadata_mixed = run(grpc_spec(f"mixed.example:{grpc_target.port}/djs.test.Target"),
+                         EgressPolicy(allow_cidrs=LOOPBACK, resolver=resolver))
+    literal = run(grpc_spec("169.254.169.254:50051/djs.test.Target"), EgressPolicy(allow_cidrs=LOOPBACK))
+    assert "loopback" in loopback_denied.error
+    assert "metadata" in metadata_mixed.error and "metadata" in literal.error
+    assert len(grpc_target.methods_seen()) == before  # not even a reflection call reached the target
+
+
+def test_grpc_dials_the_checked_address_of_an_allowed_name(grpc_target):
+    resolver = StaticResolver({"svc.internal.example": ["127.0.0.1"]})
+    outcome = run(grpc_spec(f"svc.internal.example:{grpc_target.port}/djs.test.Target"),
+                  EgressPolicy(allow_cidrs=LOOPBACK, resolver=resolver))
+    assert outcome.success, outcome.error
+    assert resolver.queries == ["svc.internal.example"]
+

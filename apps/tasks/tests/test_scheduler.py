@@ -1,0 +1,244 @@
+"""A real scheduler node (its own thread and event loop) against real HTTP targets and the test database."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from apps.records.models import RecordStatus, existing_record_tables, month_of, record_model
+from apps.tasks import services
+from apps.tasks.models import SchedulerNode, Task, TriggerRequest
+from apps.tasks.scheduler import NodeConfig, start_in_thread
+from djs_platform.actor import Actor
+from tests.targets import HttpTarget, Respond
+
+UTC = timezone.utc
+pytestmark = pytest.mark.django_db(transaction=True)
+LOOPBACK_EGRESS = {"allowCidrs": ["127.0.0.0/8", "::1/128"]}
+
+
+def fast_config(**over) -> NodeConfig:
+    values = dict(poll_interval=0.2, lookahead=1.0, heartbeat_interval=0.5, node_timeout=3.0,
+                  misfire_threshold=5.0, shutdown_grace=5.0)
+    values.update(over)
+    return NodeConfig(**values)
+
+
+@pytest.fixture
+def target():
+    with HttpTarget() as server:
+        yield server
+
+
+@pytest.fixture
+def node_factory(settings):
+    settings.EGRESS = LOOPBACK_EGRESS
+    started = []
+
+    def start(**over):
+        node, thread = start_in_thread(fast_config(**over))
+        started.append((node, thread))
+        deadline = time.monotonic() + 10
+        while node.node_id is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert node.node_id is not None, "node did not register"
+        return node
+
+    yield start
+    for node, thread in started:
+        node.stop()
+        thread.join(20)
+
+
+@pytest.fixture
+def department(db):
+    from apps.departments.models import Department
+
+    return Department.objects.filter(parent__isnull=True).first()
+
+
+def make_task(department, url: str, **over) -> Task:
+    values = dict(name="t", department=department, task_type="HTTP", cron_expression="* * * * * *", timezone="UTC",
+                  url=url, http_method="GET", status=1, timeout=5)
+    values.update(over)
+    task = Task.objects.create(**values)
+    if "next_execute_time" not in over:
+        from apps.tasks.schedule import parse_schedule
+
+        task.next_execute_time = parse_schedule(task.cron_expression, task.timezone).next_after(
+            datetime.now(UTC))
+        task.save(update_fields=["next_execute_time"])
+    return task
+
+
+def records_of(task: Task, trigger: str | None = None) -> list:
+    rows = []
+    for name in sorted(existing_record_tables(refresh=True)):
+        model = record_model(int(name[7:11]), int(name[11:13]))
+        qs = model.objects.filter(task_id=task.pk)
+        if trigger:
+            qs = qs.filter(trigger_type=trigger)
+        rows += list(qs.order_by("scheduled_time"))
+    return rows
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def finished(task: Task, n: int, trigger: str | None = None):
+    def check():
+        rows = [r for r in records_of(task, trigger) if r.status != RecordStatus.RUNNING]
+        return rows if len(rows) >= n else None
+    return check
+
+
+def test_every_second_task_fires_on_time_exactly_once_per_second(node_factory, target, department):
+    task = make_task(department, target.url("/tick"))
+    node_factory()
+    rows = wait_until(finished(task, 4), timeout=10)
+    assert all(r.status == RecordStatus.SUCCESS and r.status_code == 200 for r in rows)
+    hits = target.wait_for(4, "/tick")
+    keys = [h.header("Idempotency-Key") for h in hits]
+    assert len(keys) == len(set(keys)), "a scheduled second was called twice"
+    scheduled = {f"djs-{task.pk}-{int(r.scheduled_time.timestamp() * 1000)}" for r in rows}
+    assert scheduled <= set(keys)
+    for hit in hits:
+        fired_at = int(hit.header("Idempotency-Key").rsplit("-", 1)[1]) / 1000
+        assert 0 <= hit.arrived_wall - fired_at < 0.5, "fire lag above 500 ms on an idle machine"
+    task.refresh_from_db()
+    assert task.last_execute_time is not None and task.next_execute_time > task.last_execute_time
+
+
+def test_failed_call_retries_then_uses_nothing_else(node_factory, target, department):
+    target.on("/flaky", Respond(status=500), Respond(status=200))
+    task = make_task(department, target.url("/flaky"), cron_expression="0 0 1 1 *", status=2,
+                     next_execute_time=datetime.now(UTC) + timedelta(seconds=1), max_retry=2, retry_interval=1)
+    node_factory()
+    (row,) = wait_until(finished(task, 1))
+    assert (row.status, row.retry_times, row.status_code, row.used_fallback) == (RecordStatus.SUCCESS, 1, 200, False)
+    task.refresh_from_db()
+    assert task.status == 0 and task.next_execute_time is None  # one-shot: disabled after its fire
+
+
+def test_fallback_answers_when_primary_fails(node_factory, target, department):
+    target.on("/down", status=503).on("/backup", status=200, body="from backup")
+    task = make_task(department, target.url("/down"), fallback_url=target.url("/backup"), status=2,
+                     next_execute_time=datetime.now(UTC) + timedelta(seconds=1), cron_expression="0 0 1 1 *")
+    node_factory()
+    (row,) = wait_until(finished(task, 1))
+    assert (row.success, row.used_fallback, row.response) == (True, True, "from backup")
+    assert target.requests("/down")[0].header("Idempotency-Key") == target.requests("/backup")[0].header(
+        "Idempotency-Key")
+
+
+def test_manual_trigger_runs_now_with_overrides(node_factory, target, department, org):
+    target.on("/echo", echo=True)
+    task = make_task(department, target.url("/echo"), status=0, http_method="POST", body="original",
+                     next_execute_time=None)
+    node_factory()
+    services.task_trigger(actor=Actor(user=org.admin), task_id=task.pk, overrides={"body": "override"})
+    (row,) = wait_until(finished(task, 1, "MANUAL"))
+    assert row.status == RecordStatus.SUCCESS and row.trigger_type == "MANUAL"
+    assert target.requests("/echo")[0].text == "override"
+    assert TriggerRequest.objects.get().claimed_by is not None
+
+
+def test_kill_stops_a_running_execution_within_a_second(node_factory, target, department, org):
+    target.on("/slow", hang=True)
+    task = make_task(department, target.url("/slow"), status=2, timeout=60, cron_expression="0 0 1 1 *",
+                     next_execute_time=datetime.now(UTC) + timedelta(seconds=1))
+    node_factory()
+    target.wait_for(1, "/slow", timeout=10)
+    asked = time.monotonic()
+    services.task_kill(actor=Actor(user=org.admin), task_id=task.pk)
+    (row,) = wait_until(finished(task, 1), timeout=5)
+    assert time.monotonic() - asked < 1.5
+    assert (row.status, row.success, row.error) == (RecordStatus.KILLED, False, "killed")
+
+
+@pytest.mark.parametrize("policy, expected", [("skip", 0), ("fire_once", 1), ("fire_all", 10)])
+def test_misfire_policies(node_factory, target, department, policy, expected):
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    task = make_task(department, target.url("/m"), cron_expression="* * * * *", misfire_policy=policy,
+                     next_execute_time=now - timedelta(minutes=9))
+    node_factory()
+    wait_until(lambda: Task.objects.get(pk=task.pk).version > 0)
+    if expected:
+        rows = wait_until(finished(task, expected))
+    else:
+        time.sleep(1.0)
+        rows = records_of(task)
+    assert len(rows) == expected
+    if policy == "fire_once":
+        assert rows[0].scheduled_time == now  # the latest missed instant
+    task.refresh_from_db()
+    assert task.next_execute_time > datetime.now(UTC)
+
+
+def test_forbid_skips_fires_while_the_previous_run_is_running(node_factory, target, department):
+    target.on("/long", delay=2.6)
+    task = make_task(department, target.url("/long"), concurrency_policy="forbid")
+    node_factory()
+    rows = wait_until(finished(task, 3), timeout=12)
+    statuses = [r.status for r in rows]
+    assert RecordStatus.SKIPPED in statuses
+    skipped = next(r for r in rows if r.status == RecordStatus.SKIPPED)
+    assert "still running" in skipped.error
+
+
+def test_replace_kills_the_previous_run(node_factory, target, department):
+    target.on("/long", delay=10)
+    task = make_task(department, target.url("/long"), concurrency_policy="replace", timeout=30)
+    node_factory()
+    rows = wait_until(lambda: [r for r in records_of(task) if r.status == RecordStatus.KILLED] or None, timeout=10)
+    assert rows[0].error == "killed"
+
+
+def test_records_land_in_the_month_of_their_scheduled_time(node_factory, target, department):
+    # Oct 31 23:59 and Nov 1 00:00 (UTC) missed, caught up with fire_all: two month tables.
+    task = make_task(department, target.url("/month"), cron_expression="0,59 0,23 1,31 10,11 *",
+                     misfire_policy="fire_all", next_execute_time=datetime(2026, 10, 31, 23, 59, tzinfo=UTC))
+    node_factory()
+    rows = wait_until(finished(task, 2))
+    by_table = {(r.scheduled_time, month_of(r.scheduled_time)) for r in rows}
+    assert (datetime(2026, 10, 31, 23, 59, tzinfo=UTC), (2026, 10)) in by_table
+    assert (datetime(2026, 11, 1, 0, 0, tzinfo=UTC), (2026, 11)) in by_table
+    oct_ids = set(record_model(2026, 10).objects.filter(task_id=task.pk).values_list("scheduled_time", flat=True))
+    assert datetime(2026, 10, 31, 23, 59, tzinfo=UTC) in oct_ids
+    assert datetime(2026, 11, 1, 0, 0, tzinfo=UTC) not in oct_ids
+
+
+def test_node_heartbeats_and_deregisters(node_factory):
+    node = node_factory()
+    first = SchedulerNode.objects.get(pk=node.node_id).heartbeat_at
+    wait_until(lambda: SchedulerNode.objects.get(pk=node.node_id).heartbeat_at > first, timeout=5)
+    node.stop()
+    wait_until(lambda: SchedulerNode.objects.get(pk=node.node_id).status == "down", timeout=10)
+
+
+def test_survivor_recovers_running_work_of_a_dead_node(node_factory, target, department):
+    """A node that stops heartbeating: its running record is marked lost and re-run once (RECOVERY)."""
+    target.on("/work", status=200)
+    task = make_task(department, target.url("/work"), status=0, max_retry=1, next_execute_time=None)
+    scheduled = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+    model = record_model(*month_of(scheduled))
+    stale = datetime.now(UTC) - timedelta(seconds=60)
+    SchedulerNode.objects.create(name="ghost", host="h", pid=1, started_at=stale, heartbeat_at=stale, status="up")
+    lost = model.objects.create(task_id=task.pk, task_name=task.name, department_id=department.pk,
+                                task_type="HTTP", trigger_type="SCHEDULE", scheduled_time=scheduled,
+                                start_time=scheduled, status=RecordStatus.RUNNING, executor="ghost")
+    node_factory()
+    (rerun,) = wait_until(finished(task, 1, "RECOVERY"))
+    lost.refresh_from_db()
+    assert lost.status == RecordStatus.LOST and "ghost" in lost.error
+    assert rerun.status == RecordStatus.SUCCESS and rerun.scheduled_time == scheduled
+    assert target.requests("/work")[0].header("Idempotency-Key") == f"djs-{task.pk}-{int(scheduled.timestamp() * 1000)}"
+    assert SchedulerNode.objects.get(name="ghost").status == "dead"

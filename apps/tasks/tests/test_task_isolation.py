@@ -1,0 +1,36 @@
+from apps.tasks.models import Task
+from tests.isolation import TenantIsolationCase
+
+
+def make_task(department, **over) -> Task:
+    values = dict(name=f"t-{department.name}", department=department, task_type="HTTP", cron_expression="0 * * * *",
+                  timezone="UTC", url="http://127.0.0.1:9/x", http_method="GET", status=0)
+    values.update(over)
+    return Task.objects.create(**values)
+
+
+class TestTaskIsolation(TenantIsolationCase):
+    list_path = "tasks"
+    detail_path = "tasks/{id}"
+    update_path = "tasks/http/{id}"
+    create_path = "tasks/http"
+    model = Task
+
+    def make(self, org, department):
+        return make_task(department)
+
+    def create_body(self, org, department):
+        return {"name": "n", "departmentId": department.pk, "cron": "0 * * * *", "url": "http://127.0.0.1:9/",
+                "httpMethod": "GET", "status": 0}
+
+    def update_body(self, org, obj):
+        return {"name": "n2", "departmentId": obj.department_id, "cron": "0 * * * *", "url": "http://127.0.0.1:9/",
+                "httpMethod": "GET", "status": 0}
+
+
+class TestTaskStatusIsolation(TestTaskIsolation):
+    update_method = "PATCH"
+    update_path = "tasks/{id}/status"
+
+    def update_body(self, org, obj):
+        return {"status": 1}
