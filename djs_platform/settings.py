@@ -304,5 +304,7 @@ LOGGING = {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
         "django.db.backends": {"level": "INFO"},
+        # httpx logs every request URL at INFO; task URLs may carry tokens.
+        "httpx": {"level": "WARNING"},
     },
 }

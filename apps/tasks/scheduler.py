@@ -305,7 +305,7 @@ class Node:
         horizon = now + timedelta(seconds=self.config.lookahead)
         rows = list(Task.objects.filter(status__in=[TaskStatus.ENABLED, TaskStatus.ONE_SHOT],
                                         next_execute_time__lte=horizon)
-                    .order_by("next_execute_time").values(*TASK_FIELDS)[: self.config.claim_batch])
+                    .order_by("next_execute_time", "id").values(*TASK_FIELDS)[: self.config.claim_batch])
         if not rows:
             return []
         # Month tables must exist before the claim transaction (MySQL DDL commits implicitly).
