@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import textwrap
+from collections import Counter
 import signal
 import socket
 import subprocess
@@ -39,9 +41,10 @@ def required_env(name: str) -> str:
 
 
 @contextmanager
-def fresh_database(tmp_path: Path) -> Iterator[str]:
-    """An empty database of the backend under test: a SQLite file, or a new MariaDB schema."""
-    current = os.environ.get("DJS_DATABASE_URL", "")
+def fresh_database(tmp_path: Path, server_url: str | None = None) -> Iterator[str]:
+    """An empty database of the backend under test (or of ``server_url``: "" = SQLite, mysql://... =
+    a new schema on that server)."""
+    current = os.environ.get("DJS_DATABASE_URL", "") if server_url is None else server_url
     if not current.startswith("mysql"):
         yield f"sqlite:///{tmp_path / 'platform.sqlite3'}"
         return
@@ -132,3 +135,86 @@ class WebProcess:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def scheduler_env(db_url: str, **extra: str) -> dict[str, str]:
+    """Platform environment whose egress policy lets tasks call loopback targets."""
+    return platform_env(db_url, DJS_SECURITY_EGRESS_ALLOW_CIDRS="[127.0.0.0/8]", **extra)
+
+
+def run_django(env: dict[str, str], code: str) -> str:
+    result = subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), "shell", "-c", textwrap.dedent(code)],
+                            env=env, cwd=BASE_DIR, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def create_tasks(env: dict[str, str], count: int, url: str, start_in: float, **fields) -> float:
+    """Create ``count`` every-second tasks whose first fire is a whole second ``start_in`` s from now."""
+    first = int(time.time() + start_in) + 1
+    run_django(env, f"""
+        from datetime import datetime, timezone
+        from apps.tasks.models import Task
+        from apps.departments.models import Department
+        dept = Department.objects.filter(parent__isnull=True).first()
+        first = datetime.fromtimestamp({first}, timezone.utc)
+        fields = {fields!r}
+        Task.objects.bulk_create([Task(name=f"t{{i}}", department=dept, task_type="HTTP",
+            cron_expression=fields.get("cron", "* * * * * *"), timezone="UTC", url="{url}/" + str(i),
+            http_method="GET", status=fields.get("status", 1), timeout=30, max_retry=fields.get("max_retry", 0),
+            next_execute_time=first) for i in range({count})])
+    """)
+    return float(first)
+
+
+class Nodes:
+    def __init__(self, env: dict[str, str], log_dir: Path):
+        self.env, self.log_dir, self.procs = env, log_dir, {}
+
+    def start(self, name: str) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "ab")
+        proc = subprocess.Popen([sys.executable, str(BASE_DIR / "manage.py"), "runscheduler", "--name", name],
+                                env=self.env, cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        self.procs[name] = proc
+        return proc
+
+    def stop_all(self, timeout: float = 40) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for name, proc in self.procs.items():
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise AssertionError(f"{name} did not drain within {timeout}s:\n{self.log(name)}")
+
+    def kill9(self, name: str) -> None:
+        os.killpg(self.procs[name].pid, signal.SIGKILL)
+        self.procs[name].wait()
+
+    def log(self, name: str) -> str:
+        return (self.log_dir / f"{name}.log").read_text(errors="replace")[-4000:]
+
+
+def fire_report(hits: list, tasks: int, first: float, stopped_at: float) -> dict:
+    """Duplicates, misses and lag of every-second tasks ``0..tasks-1`` (paths ``.../<index>``) from what a
+    target received. Every second from ``first`` to 1 s before ``stopped_at`` must arrive exactly once."""
+    keys = Counter(h.header("Idempotency-Key") for h in hits)
+    seconds = range(int(first), int(stopped_at) - 1)
+    expected = {(str(i), s * 1000) for s in seconds for i in range(tasks)}
+    seen = {(h.path.rsplit("/", 1)[1], int(h.header("Idempotency-Key").rsplit("-", 1)[1])) for h in hits}
+    lags = sorted(h.arrived_wall - int(h.header("Idempotency-Key").rsplit("-", 1)[1]) / 1000 for h in hits)
+    in_window = [h for h in hits if int(first) * 1000 <= int(h.header("Idempotency-Key").rsplit("-", 1)[1])
+                 < (int(stopped_at) - 1) * 1000]
+
+    def pct(p: float) -> float | None:
+        return round(lags[min(len(lags) - 1, int(len(lags) * p))] * 1000, 1) if lags else None
+
+    return {"tasks": tasks, "seconds": len(seconds), "expected": len(expected), "executed": len(hits),
+            "duplicates": sum(n - 1 for n in keys.values() if n > 1), "missed": len(expected - seen),
+            "executions_per_s": round(len(in_window) / max(1, len(seconds)), 1),
+            "lag_p50_ms": pct(0.50), "lag_p95_ms": pct(0.95), "lag_p99_ms": pct(0.99),
+            "lag_max_ms": round(lags[-1] * 1000, 1) if lags else None}

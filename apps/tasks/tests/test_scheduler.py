@@ -242,3 +242,31 @@ def test_survivor_recovers_running_work_of_a_dead_node(node_factory, target, dep
     assert rerun.status == RecordStatus.SUCCESS and rerun.scheduled_time == scheduled
     assert target.requests("/work")[0].header("Idempotency-Key") == f"djs-{task.pk}-{int(scheduled.timestamp() * 1000)}"
     assert SchedulerNode.objects.get(name="ghost").status == "dead"
+
+
+def test_nodes_api_shows_live_nodes_with_heartbeat_age(node_factory, org):
+    from conftest import Api
+
+    node = node_factory()
+    rows = Api(org.admin).get("nodes").expect(0).data
+    mine = next(r for r in rows if r["id"] == node.node_id)
+    assert mine["alive"] is True and mine["status"] == "up" and mine["heartbeatAge"] < 3
+    stale = datetime.now(UTC) - timedelta(seconds=120)
+    SchedulerNode.objects.create(name="old", host="h", pid=1, started_at=stale, heartbeat_at=stale, status="up")
+    old = next(r for r in Api(org.admin).get("nodes").expect(0).data if r["name"] == "old")
+    assert old["alive"] is False and old["heartbeatAge"] >= 120
+
+
+def test_trigger_through_the_api_produces_a_manual_record(node_factory, target, department, org):
+    from conftest import Api
+
+    target.on("/now", status=200)
+    task = make_task(department, target.url("/now"), status=0, next_execute_time=None)
+    node_factory()
+    reply = Api(org.admin).post(f"tasks/{task.pk}/trigger", {}).expect(0).data
+    assert reply["taskId"] == task.pk
+    (row,) = wait_until(finished(task, 1, "MANUAL"))
+    assert row.success is True
+    listed = Api(org.admin).get("records", year=row.scheduled_time.year, month=row.scheduled_time.month,
+                                taskId=task.pk, triggerType="MANUAL").expect(0).data
+    assert [r["id"] for r in listed["list"]] == [row.pk]
