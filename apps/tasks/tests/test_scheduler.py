@@ -270,3 +270,22 @@ def test_trigger_through_the_api_produces_a_manual_record(node_factory, target, 
     listed = Api(org.admin).get("records", year=row.scheduled_time.year, month=row.scheduled_time.month,
                                 taskId=task.pk, triggerType="MANUAL").expect(0).data
     assert [r["id"] for r in listed["list"]] == [row.pk]
+
+
+def test_grpc_task_fires_through_reflection_and_records_json(node_factory, department):
+    import json
+
+    from tests.targets import GrpcTarget
+
+    with GrpcTarget() as grpc_target:
+        task = make_task(department, None, task_type="GRPC", grpc_service=grpc_target.service_target,
+                         grpc_method="Echo", grpc_params=json.dumps({"message": "hello"}), status=2,
+                         cron_expression="0 0 1 1 *", next_execute_time=datetime.now(UTC) + timedelta(seconds=1))
+        node_factory()
+        (row,) = wait_until(finished(task, 1))
+        assert row.status == RecordStatus.SUCCESS and row.status_code == 0
+        reply = json.loads(row.response)
+        assert reply["message"] == "hello"
+        assert reply["idempotency_key"] == f"djs-{task.pk}-{int(row.scheduled_time.timestamp() * 1000)}"
+        (call,) = grpc_target.calls("Echo")
+        assert call.metadata["idempotency-key"] == reply["idempotency_key"]
