@@ -57,9 +57,10 @@ def test_killed_node_work_is_marked_lost_and_recovered(tmp_path):
         create_tasks(env, 20, target.url("/slow"), start_in=3, cron="0 0 1 1 *", status=2, max_retry=1)
         nodes = Nodes(env, tmp_path)
         nodes.start("victim")
+        target.wait_for(20, timeout=20)  # the victim claimed and is running all 20
         if ON_MARIADB:
-            nodes.start("survivor")
-        target.wait_for(20, timeout=20)
+            nodes.start("survivor")  # a second live node that must take over
+            time.sleep(1)
         nodes.kill9("victim")
         killed_at = time.monotonic()
         if not ON_MARIADB:
