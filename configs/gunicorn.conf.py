@@ -21,6 +21,26 @@ wsgi_app = "djs_platform.wsgi:application"
 def on_starting(server):
     # /v1/shutdown in any worker signals the master, which drains workers gracefully.
     os.environ.setdefault("DJS_SHUTDOWN_PID", str(os.getpid()))
+    # Prometheus multiprocess mode: every worker writes its samples here; /v1/metrics aggregates them.
+    # Set before the workers import prometheus_client; a fresh directory per master.
+    import shutil
+
+    directory = Path(__file__).resolve().parent.parent / "var" / f"prometheus-{os.getpid()}"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    import shutil
+
+    shutil.rmtree(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""), ignore_errors=True)
 
 # gunicorn's control socket defaults to one per-user path; several DJS web processes on one host
 # (tests, side-by-side instances) would fight over it, and DJS does not use it.

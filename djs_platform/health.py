@@ -64,6 +64,16 @@ class HealthView(APIView):
         return Response({"code": 5000, "message": "service unhealthy", "data": data}, status=503)
 
 
+def metrics_view(request):
+    """Prometheus text exposition (``server.metricsEnabled``); no envelope, it is for scrapers."""
+    from django.http import HttpResponse
+
+    from djs_platform.metrics import exposition
+
+    body, content_type = exposition()
+    return HttpResponse(body, content_type=content_type)
+
+
 class ShutdownQuery(serializers.Serializer):
     wait = serializers.IntegerField(min_value=1, max_value=3600)
 

@@ -1,7 +1,30 @@
 """Small cross-cutting HTTP middleware."""
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
+
+from djs_platform import metrics
+
+
+class MetricsMiddleware:
+    """Request count and latency per route template (bounded labels), method and status."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        route = "/" + match.route if match is not None and match.route else "unmatched"
+        if route.endswith(".*$"):  # the catch-all 4004 route
+            route = "unmatched"
+        if not route.endswith("/metrics"):
+            metrics.api_requests.labels(request.method, route, str(response.status_code)).inc()
+            metrics.api_latency.labels(request.method, route).observe(time.perf_counter() - started)
+        return response
 
 
 class SecurityHeadersMiddleware:

@@ -75,9 +75,11 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.tasks",
     "apps.records",
+    "rpc",
 ]
 
 MIDDLEWARE = [
+    "djs_platform.middleware.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "djs_platform.middleware.SecurityHeadersMiddleware",
@@ -262,8 +264,18 @@ SCHEDULER = {
     "misfire_threshold": float(config.get("job.misfireThreshold", 60)),
     "shutdown_grace": float(config.get("job.shutdownGrace", 25)),
     "metrics_port": int(config.get("job.metricsPort", 0)),
+    "metrics_host": str(config.get("job.metricsHost", "127.0.0.1")),
     "shell_enabled": bool(config.get("job.shell.enabled", False)),
     "keep_months": int(config.get("records.keepMonths", 0)),
+}
+RPC = {
+    "host": str(config.get("rpc.host") or "127.0.0.1"),
+    "port": int(config.get("rpc.port", 9090)),
+    "max_workers": int(config.get("rpc.maxWorkers", 16)),
+    "max_concurrent_streams": int(config.get("rpc.maxConcurrentStreams", 100)),
+    "keepalive_time": float(config.get("rpc.keepAliveTime", 30)),
+    "keepalive_timeout": float(config.get("rpc.keepAliveTimeout", 10)),
+    "metrics_port": int(config.get("rpc.metricsPort", 0)),
 }
 EGRESS = {
     "allowPrivate": bool(config.get("security.egress.allowPrivate", False)),

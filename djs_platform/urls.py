@@ -3,7 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from djs_platform.envelope import handler404 as not_found
-from djs_platform.health import HealthView, ShutdownView
+from djs_platform.health import HealthView, ShutdownView, metrics_view
 
 api = [
     path("health", HealthView.as_view(), name="health"),
@@ -13,6 +13,8 @@ api = [
     path("", include("apps.tasks.api.urls")),
     path("", include("apps.records.api.urls")),
 ]
+if settings.METRICS_ENABLED:
+    api.append(path("metrics", metrics_view, name="metrics"))
 if settings.DOCS_ENABLED:
     api += [
         path("schema", SpectacularJSONAPIView.as_view(), name="schema"),

@@ -88,3 +88,24 @@ def test_shutdown_from_loopback_stops_the_server_gracefully(tmp_path):
             assert "Shutting down" in web.log() or "Handling signal: term" in web.log()
         finally:
             web.stop()
+
+
+def test_metrics_aggregate_every_gunicorn_worker(tmp_path):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def health_count(web) -> float:
+        text = httpx.get(web.url + "/metrics", timeout=10).text
+        return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+                   if s.name == "djs_api_requests_total" and s.labels.get("route") == "/v1/health")
+
+    with fresh_database(tmp_path) as db_url:
+        env = platform_env(db_url, DJS_SERVER_WORKERS="3", DJS_SERVER_THREADS="1")
+        prepare_database(env)
+        with WebProcess(env, tmp_path / "web.log") as web:
+            before = health_count(web)
+            with httpx.Client() as client:  # a fresh connection per request spreads them over the workers
+                for _ in range(60):
+                    assert client.get(web.url + "/health", headers={"Connection": "close"}).status_code == 200
+            assert health_count(web) - before == 60
+            pids = {line.split("pid: ")[1].rstrip(")") for line in web.log().splitlines() if "Booting worker" in line}
+            assert len(pids) == 3

@@ -35,6 +35,7 @@ from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.db.models import F
 
+from djs_platform import metrics
 from apps.records.models import (
     ERROR_LIMIT,
     RESPONSE_LIMIT,
@@ -274,8 +275,13 @@ class Node:
     def _heartbeat(self, status: str) -> bool:
         """False when survivors already declared this node dead (e.g. after a long SIGSTOP)."""
         self.last_heartbeat = time.monotonic()
-        return bool(SchedulerNode.objects.filter(pk=self.node_id, status__in=["up", "stopping"]).update(
-            heartbeat_at=utcnow(), status=status, running=len(self.running)))
+        now = utcnow()
+        alive = bool(SchedulerNode.objects.filter(pk=self.node_id, status__in=["up", "stopping"]).update(
+            heartbeat_at=now, status=status, running=len(self.running)))
+        metrics.live_nodes.set(SchedulerNode.objects.filter(
+            status="up", heartbeat_at__gte=now - timedelta(seconds=self.config.node_timeout)).count())
+        metrics.claimed_waiting.set(sum(1 for f in self.running.values() if f.handle is None))
+        return alive
 
     async def _presumed_dead(self) -> None:
         """Our work was declared lost and recovered elsewhere: drop it without writing, re-register."""
@@ -329,8 +335,10 @@ class Node:
                     status=plan.status, version=F("version") + 1)
                 if not won:
                     self.stats["claim_conflicts"] += 1
+                    metrics.claim_conflicts.inc()
                     continue
-                self.stats["misfires"] += plan.missed + (len(plan.fires) if plan.catch_up else 0)
+                if plan.catch_up:
+                    metrics.misfires.labels(row["misfire_policy"]).inc(plan.missed + len(plan.fires))
                 if plan.catch_up and plan.fires:
                     self._ensure_tables(plan.fires)  # old months (outside this txn's DDL guarantee)
                 for instant in plan.fires:
@@ -438,6 +446,7 @@ class Node:
                 self._insert_records(fires)
             recovered += [f for f in fires if f.record_id]
         self.stats["recovered"] += len(recovered)
+        metrics.recovered.inc(len(recovered))
         return recovered
 
     def _running_elsewhere(self, task_id: int, before: datetime) -> list[int]:
@@ -480,6 +489,10 @@ class Node:
         task = fire.task
         started = utcnow()
         result: dict[str, Any]
+        metrics.fires.labels(fire.trigger).inc()
+        metrics.schedule_lag.labels(fire.trigger).observe(max(0.0, (started - fire.scheduled).total_seconds()))
+        gauge = metrics.in_flight.labels(task["task_type"])
+        gauge.inc()
         try:
             policy = task["concurrency_policy"]
             if policy != "allow" and fire.trigger == TriggerType.SCHEDULE:
@@ -507,6 +520,8 @@ class Node:
             log.exception("execution of task %s failed unexpectedly", task["id"])
             result = {"status": RecordStatus.FAILED, "success": False, "start_time": started,
                       "error": _bound(f"internal error: {exc}", ERROR_LIMIT)}
+        finally:
+            gauge.dec()
         self._finish(fire, result)
 
     def _running_here(self, fire: Fire) -> bool:
@@ -534,6 +549,14 @@ class Node:
         result.setdefault("end_time", now)
         if result.get("cost_time") is None and result.get("start_time"):
             result["cost_time"] = int((now - result["start_time"]).total_seconds() * 1000)
+        kind = fire.task["task_type"]
+        metrics.executions.labels(kind, RecordStatus(result["status"]).name.lower()).inc()
+        if result.get("cost_time") is not None:
+            metrics.execution_duration.labels(kind).observe(result["cost_time"] / 1000)
+        if result.get("retry_times"):
+            metrics.retries.labels(kind).inc(result["retry_times"] - fire.retry_times)
+        if result.get("used_fallback"):
+            metrics.fallbacks.labels(kind).inc()
         self.finished.append((fire, result))
         self._forget(fire)
 

@@ -289,3 +289,21 @@ def test_grpc_task_fires_through_reflection_and_records_json(node_factory, depar
         assert reply["idempotency_key"] == f"djs-{task.pk}-{int(row.scheduled_time.timestamp() * 1000)}"
         (call,) = grpc_target.calls("Echo")
         assert call.metadata["idempotency-key"] == reply["idempotency_key"]
+
+
+def test_scheduler_exports_fire_lag_and_execution_metrics(node_factory, target, department):
+    from prometheus_client import REGISTRY
+
+    def value(name, **labels):
+        return REGISTRY.get_sample_value(name, labels) or 0
+
+    before_fires = value("djs_scheduler_fires_total", trigger="SCHEDULE")
+    before_ok = value("djs_executions_total", type="HTTP", status="success")
+    before_lag = value("djs_schedule_lag_seconds_count", trigger="SCHEDULE")
+    task = make_task(department, target.url("/metered"))
+    node_factory()
+    wait_until(finished(task, 2))
+    assert value("djs_scheduler_fires_total", trigger="SCHEDULE") - before_fires >= 2
+    assert value("djs_executions_total", type="HTTP", status="success") - before_ok >= 2
+    assert value("djs_schedule_lag_seconds_count", trigger="SCHEDULE") - before_lag >= 2
+    assert value("djs_scheduler_live_nodes") >= 1

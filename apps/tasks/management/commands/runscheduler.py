@@ -11,4 +11,9 @@ class Command(BaseCommand):
         parser.add_argument("--name", help="node name (default host-pid-random)")
 
     def handle(self, *args, **options):
+        from django.conf import settings
+
+        from djs_platform.metrics import start_metrics_server
+
+        start_metrics_server(settings.SCHEDULER["metrics_port"], settings.SCHEDULER["metrics_host"])
         Node(NodeConfig.from_settings(), name=options.get("name")).run()

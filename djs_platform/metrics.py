@@ -1,0 +1,64 @@
+"""Prometheus metrics (prefix ``djs_``), one definition shared by web, gRPC and scheduler processes.
+
+Label sets stay bounded: route templates (never raw paths), task types, statuses, gRPC method names;
+never task, user or record ids. Under gunicorn with several workers, ``PROMETHEUS_MULTIPROC_DIR`` is set
+by configs/gunicorn.conf.py before workers import this module, and ``/v1/metrics`` aggregates all workers.
+"""
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
+# --- API ---------------------------------------------------------------------------------------
+api_requests = Counter("djs_api_requests_total", "REST API requests", ["method", "route", "status"])
+api_latency = Histogram("djs_api_request_duration_seconds", "REST API request latency", ["method", "route"],
+                        buckets=LATENCY_BUCKETS)
+
+# --- gRPC --------------------------------------------------------------------------------------
+grpc_requests = Counter("djs_grpc_requests_total", "gRPC calls", ["method", "code"])
+grpc_latency = Histogram("djs_grpc_request_duration_seconds", "gRPC call latency", ["method"],
+                         buckets=LATENCY_BUCKETS)
+
+# --- scheduler ---------------------------------------------------------------------------------
+fires = Counter("djs_scheduler_fires_total", "Executions started by the scheduler", ["trigger"])
+claim_conflicts = Counter("djs_scheduler_claim_conflicts_total",
+                          "Claims lost to another node (optimistic-lock UPDATE changed no row)")
+misfires = Counter("djs_scheduler_misfires_total", "Fire times older than the misfire threshold", ["policy"])
+schedule_lag = Histogram("djs_schedule_lag_seconds", "Actual start minus scheduled time", ["trigger"],
+                         buckets=LAG_BUCKETS)
+live_nodes = Gauge("djs_scheduler_live_nodes", "Scheduler nodes with a fresh heartbeat (as seen by a node)",
+                   multiprocess_mode="max")
+recovered = Counter("djs_scheduler_recovered_total", "Running records of dead nodes re-run (RECOVERY)")
+claimed_waiting = Gauge("djs_scheduler_claimed_waiting", "Claimed fires waiting for their instant",
+                        multiprocess_mode="livesum")
+
+# --- executions --------------------------------------------------------------------------------
+executions = Counter("djs_executions_total", "Finished executions", ["type", "status"])
+execution_duration = Histogram("djs_execution_duration_seconds", "Execution duration (all attempts)", ["type"],
+                               buckets=DURATION_BUCKETS)
+retries = Counter("djs_execution_retries_total", "Retries performed", ["type"])
+fallbacks = Counter("djs_execution_fallbacks_total", "Executions answered by the fallback target", ["type"])
+in_flight = Gauge("djs_executions_in_flight", "Executions running now", ["type"], multiprocess_mode="livesum")
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text exposition of this process, or of every gunicorn worker in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST
+
+
+def start_metrics_server(port: int, host: str = "127.0.0.1") -> None:
+    """A /metrics endpoint for the scheduler and gRPC processes (port 0 = off)."""
+    if port:
+        from prometheus_client import start_http_server
+
+        start_http_server(port, addr=host)
