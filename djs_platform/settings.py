@@ -84,6 +84,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "djs_platform.middleware.SecurityHeadersMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # The API authenticates with bearer tokens (DRF views are CSRF-exempt); CSRF protection still guards any
+    # cookie-authenticated view a future change might add.
+    "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -215,6 +218,17 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# HSTS is only sent on HTTPS requests, so it is safe to keep on when DJS also serves plain HTTP.
+SECURE_HSTS_SECONDS = int(config.get("server.hstsSeconds", 31536000))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = bool(config.get("server.hstsIncludeSubdomains", True))
+SECURE_HSTS_PRELOAD = bool(config.get("server.hstsPreload", True))
+SECURE_SSL_REDIRECT = bool(config.get("server.sslRedirect", False))
+if TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
+# TLS usually terminates at a proxy in front of DJS; redirecting plain HTTP is opt-in (server.sslRedirect),
+# because health checks, Prometheus and `make run` talk plain HTTP on loopback.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_SSL_REDIRECT else ["security.W008"]
 CORS_ALLOWED_ORIGINS: list[str] = list(config.get("server.corsAllowedOrigins") or [])
 
 # --- REST framework --------------------------------------------------------------------------
@@ -303,6 +317,13 @@ SPECTACULAR_SETTINGS = {
 }
 METRICS_ENABLED = bool(config.get("server.metricsEnabled", True))
 DOCS_ENABLED = bool(config.get("server.docsEnabled", True))
+# OpenTelemetry (djs_platform/tracing.py, docs/observability.md): exporter none | console | otlp.
+TRACING = {
+    "exporter": str(config.get("tracing.exporter") or "none").strip().lower(),
+    "otlpEndpoint": str(config.get("tracing.otlpEndpoint") or "http://127.0.0.1:4318/v1/traces"),
+    "serviceName": str(config.get("tracing.serviceName") or "djs"),
+    "sampleRatio": float(config.get("tracing.sampleRatio", 1.0)),
+}
 
 _level = str(config.get("log.level") or "INFO").upper()
 LOG_LEVEL = {"WARN": "WARNING"}.get(_level, _level)

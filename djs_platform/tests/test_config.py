@@ -108,3 +108,12 @@ def test_embedded_default_is_sqlite_under_var_with_database_cache():
     assert db["NAME"] == str(BASE_DIR / "var" / "djs.sqlite3")
     assert "journal_mode=WAL" in db["OPTIONS"]["init_command"]
     assert cache_backend == "django.core.cache.backends.db.DatabaseCache"
+
+
+def test_deploy_checks_are_clean_in_the_production_profile():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJS_")}
+    env.update(DJS_DEBUG="false", **PROD_SECRETS)
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                            env=env, cwd=BASE_DIR, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
