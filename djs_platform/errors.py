@@ -43,6 +43,13 @@ class Conflict(ApplicationError):
     code, http_status, default_message = 4009, 409, "conflict"
 
 
+class AlreadyExists(Conflict):
+    """A unique name is taken (username, role name, sibling department name): 4009/409 in REST,
+    ALREADY_EXISTS in gRPC, where other conflicts are FAILED_PRECONDITION."""
+
+    default_message = "already exists"
+
+
 class TooManyRequests(ApplicationError):
     code, http_status, default_message = 4029, 429, "too many requests"
 

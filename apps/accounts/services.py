@@ -165,12 +165,12 @@ def role_create(*, actor: Actor, name: str, description: str | None, permission_
     perms = _resolve_permissions(permission_ids)
     _require_can_grant(actor, {p.code for p in perms}, "create this role")
     if Role.objects.filter(name=name).exists():
-        raise errors.Conflict(f"role name '{name}' already exists")
+        raise errors.AlreadyExists(f"role name '{name}' already exists")
     try:
         with transaction.atomic():
             role = Role.objects.create(name=name, description=description, status=status)
     except IntegrityError:
-        raise errors.Conflict(f"role name '{name}' already exists") from None
+        raise errors.AlreadyExists(f"role name '{name}' already exists") from None
     role.permissions.set(perms)
     audit_record(actor=actor, action="role.create", object_type="role", object_id=role.pk, object_repr=role.name,
                  changes={"name": name, "status": status, "permissions": sorted(p.code for p in perms)})
@@ -192,7 +192,7 @@ def role_update(*, actor: Actor, role_id: int, name: str, description: str | Non
     new_codes = {p.code for p in perms}
     _require_can_grant(actor, new_codes, "update this role")
     if Role.objects.filter(name=name).exclude(pk=role.pk).exists():
-        raise errors.Conflict(f"role name '{name}' already exists")
+        raise errors.AlreadyExists(f"role name '{name}' already exists")
     if role.pk == actor.user.role_id and (status != 1 or not permission_codes(actor.user) <= new_codes):
         raise errors.Conflict("you cannot disable or reduce your own role")
     changes = diff(role, {"name": name, "description": description, "status": status})
@@ -255,13 +255,13 @@ def user_create(*, actor: Actor, username: str, password: str, real_name: str, e
                 department_id=department_id, role=role, status=status)
     _validate_password(password, user)
     if User.objects.filter(username=username).exists():
-        raise errors.Conflict(f"username '{username}' already exists")
+        raise errors.AlreadyExists(f"username '{username}' already exists")
     user.set_password(password)
     try:
         with transaction.atomic():
             user.save()
     except IntegrityError:
-        raise errors.Conflict(f"username '{username}' already exists") from None
+        raise errors.AlreadyExists(f"username '{username}' already exists") from None
     audit_record(actor=actor, action="user.create", object_type="user", object_id=user.pk, object_repr=username,
                  department_id=department_id,
                  changes={"username": username, "departmentId": department_id, "roleId": role_id, "status": status})
@@ -284,7 +284,7 @@ def user_update(*, actor: Actor, user_id: int, username: str, real_name: str, em
     if target.pk == actor.user.pk and status != 1:
         raise errors.Conflict("you cannot disable your own account")
     if username != target.username and User.objects.filter(username=username).exclude(pk=target.pk).exists():
-        raise errors.Conflict(f"username '{username}' already exists")
+        raise errors.AlreadyExists(f"username '{username}' already exists")
     values = {"username": username, "real_name": real_name, "email": email, "phone": phone,
               "department_id": department_id, "role_id": role_id, "status": status}
     changes = diff(target, values)
@@ -298,7 +298,7 @@ def user_update(*, actor: Actor, user_id: int, username: str, real_name: str, em
         with transaction.atomic():
             target.save()
     except IntegrityError:
-        raise errors.Conflict(f"username '{username}' already exists") from None
+        raise errors.AlreadyExists(f"username '{username}' already exists") from None
     if {"password", "status", "roleId", "username"} & changes.keys():
         tokens.revoke_user_tokens(target.pk)
     audit_record(actor=actor, action="user.update", object_type="user", object_id=target.pk,

@@ -28,7 +28,7 @@ def _check_unique_name(name: str, parent_id: int | None, exclude: int | None = N
     if exclude is not None:
         qs = qs.exclude(pk=exclude)
     if qs.exists():
-        raise errors.Conflict(f"a department named '{name}' already exists at this level")
+        raise errors.AlreadyExists(f"a department named '{name}' already exists at this level")
 
 
 @transaction.atomic
@@ -41,7 +41,7 @@ def department_create(*, actor: Actor, name: str, description: str | None, paren
         with transaction.atomic():
             dept = Department.objects.create(name=name, description=description, parent_id=parent_id, status=status)
     except IntegrityError:
-        raise errors.Conflict(f"a department named '{name}' already exists at this level") from None
+        raise errors.AlreadyExists(f"a department named '{name}' already exists at this level") from None
     audit_record(actor=actor, action="department.create", object_type="department", object_id=dept.pk,
                  object_repr=name, department_id=dept.pk,
                  changes={"name": name, "parentId": parent_id, "status": status})

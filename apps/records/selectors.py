@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Avg, Count, Q, QuerySet
+from django.db.models import Avg, Count, Q, QuerySet, Sum
 
 from apps.accounts.models import User
 from apps.records.models import RecordStatus, existing_record_tables, record_model, table_name
@@ -110,4 +110,116 @@ def record_stats(*, user: User, year: int, month: int, task_id: int | None = Non
                .annotate(failures=Count("id")).order_by("-failures", "task_id")[:10])
     result["topFailingTasks"] = [{"taskId": r["task_id"], "taskName": r["task_name"], "failures": r["failures"]}
                                  for r in failing]
+    return result
+
+
+# --- summaries across month tables (gRPC GetTaskStatus, GetTaskStatistics, GetModelContext) -----------
+
+def recent_months(count: int = 12, now: datetime | None = None) -> list[tuple[int, int]]:
+    """(year, month) of the current month in the platform time zone and the ``count - 1`` before it,
+    newest first."""
+    from django.utils import timezone
+
+    local = (now or timezone.now()).astimezone(ZoneInfo(settings.TIME_ZONE))
+    year, month = local.year, local.month
+    months = []
+    for _ in range(count):
+        months.append((year, month))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return months
+
+
+def months_between(start: datetime, end: datetime) -> list[tuple[int, int]]:
+    """(year, month) of every platform-zone month that [start, end) touches, oldest first."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    first = start.astimezone(zone)
+    last = (end - timedelta(microseconds=1)).astimezone(zone)
+    year, month, months = first.year, first.month, []
+    while (year, month) <= (last.year, last.month):
+        months.append((year, month))
+        year, month = (year, month + 1) if month < 12 else (year + 1, 1)
+    return months
+
+
+def _existing(months: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    tables = existing_record_tables(refresh=True)
+    return [(y, m) for y, m in months if table_name(y, m) in tables]
+
+
+def task_run_summary(*, user: User, task_id: int, months: int = 12) -> dict[str, Any]:
+    """Counts and average cost (ms) of one task's executions in the last ``months`` month tables, and the
+    retries its latest execution used.
+
+    The caller has already resolved the task in the user's scope (``task:view``); rows are still limited to
+    the scope, like every record query.
+    """
+    totals = {"successCount": 0, "failCount": 0, "runningCount": 0}
+    cost_sum, cost_n, last_retry_times = 0, 0, None
+    for year, month in _existing(recent_months(months)):
+        qs = record_model(year, month).objects.restrict(user).filter(task_id=task_id)
+        if last_retry_times is None:  # months run newest first: the first hit is the latest execution
+            last_retry_times = qs.order_by("-scheduled_time", "-id").values_list("retry_times", flat=True).first()
+        row = qs.order_by().aggregate(
+            successCount=Count("id", filter=Q(status=RecordStatus.SUCCESS)),
+            failCount=Count("id", filter=Q(status=RecordStatus.FAILED)),
+            runningCount=Count("id", filter=Q(status=RecordStatus.RUNNING)),
+            cost_sum=Sum("cost_time"), cost_n=Count("cost_time"))
+        for key in totals:
+            totals[key] += row[key]
+        cost_sum += int(row["cost_sum"] or 0)
+        cost_n += row["cost_n"]
+    return {**totals, "avgCostTime": round(cost_sum / cost_n, 1) if cost_n else None,
+            "lastRetryTimes": last_retry_times}
+
+
+def task_recent_records(*, user: User, task_id: int, limit: int = 10, months: int = 12) -> list:
+    """The task's latest ``limit`` records (newest scheduled time first) across recent month tables."""
+    require_permission(user, "record:view")
+    rows: list = []
+    for year, month in _existing(recent_months(months)):
+        qs = record_model(year, month).objects.restrict(user).filter(task_id=task_id)
+        rows += list(qs.order_by("-scheduled_time", "-id")[:limit - len(rows)])
+        if len(rows) >= limit:
+            break
+    return rows
+
+
+def record_window_stats(*, user: User, start: datetime, end: datetime,
+                        department_id: int | None = None) -> dict[str, Any]:
+    """Execution counts, success rate, average and p95 cost over scheduled times in [start, end), across
+    every month table the window touches. ``successRate`` = success / (success + failed), as in
+    :func:`record_stats`."""
+    require_permission(user, "record:view")
+    by_status = {"successCount": RecordStatus.SUCCESS, "failCount": RecordStatus.FAILED,
+                 "runningCount": RecordStatus.RUNNING, "killedCount": RecordStatus.KILLED,
+                 "skippedCount": RecordStatus.SKIPPED, "lostCount": RecordStatus.LOST}
+    result: dict[str, Any] = {"total": 0, **{key: 0 for key in by_status}}
+    cost_sum, cost_n, querysets = 0, 0, []
+    for year, month in (_existing(months_between(start, end)) if end > start else []):
+        qs = record_model(year, month).objects.restrict(user).filter(scheduled_time__gte=start,
+                                                                       scheduled_time__lt=end)
+        if department_id is not None:
+            qs = qs.filter(department_id=department_id)
+        qs = qs.order_by()
+        aggregates: dict[str, Any] = {"total": Count("id"), "cost_sum": Sum("cost_time"), "cost_n": Count("cost_time")}
+        aggregates.update({key: Count("id", filter=Q(status=status)) for key, status in by_status.items()})
+        row = qs.aggregate(**aggregates)
+        for key in result:
+            result[key] += row[key]
+        cost_sum += int(row["cost_sum"] or 0)
+        cost_n += row["cost_n"]
+        querysets.append(qs)
+    finished = result["successCount"] + result["failCount"]
+    result["successRate"] = round(result["successCount"] / finished, 4) if finished else None
+    result["avgCostTime"] = round(cost_sum / cost_n, 1) if cost_n else None
+    result["p95CostTime"] = None
+    if cost_n:
+        # Nearest-rank p95 (as record_stats) over several tables: it is the k-th largest cost, so each table
+        # contributes at most its k largest values (about 5 % of the rows), never the whole window.
+        k = cost_n - max(0, -(-95 * cost_n // 100) - 1)
+        largest: list[int] = []
+        for qs in querysets:
+            largest += qs.filter(cost_time__isnull=False).order_by("-cost_time").values_list(
+                "cost_time", flat=True)[:k]
+        result["p95CostTime"] = sorted(largest, reverse=True)[k - 1]
     return result

@@ -39,3 +39,17 @@ def node_list() -> list:
         node.heartbeat_age = round((now - node.heartbeat_at).total_seconds(), 1)
         node.alive = node.status == "up" and node.heartbeat_age <= settings.SCHEDULER["node_timeout"]
     return nodes
+
+
+def task_in_scope(*, user: User, task_id: int) -> Task:
+    """The task if it lies in the user's scope (else 4004), without a permission check: for callers gated by
+    another permission, e.g. execution history (``record:view``)."""
+    return get_in_scope(Task.objects.restrict(user), task_id, "task")
+
+
+def task_count(*, user: User, department_id: int | None = None) -> int:
+    """Tasks in the user's scope (of one department when given)."""
+    qs = Task.objects.restrict(user)
+    if department_id is not None:
+        qs = qs.filter(department_id=department_id)
+    return qs.count()

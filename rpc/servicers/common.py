@@ -1,0 +1,80 @@
+"""Small conversions shared by the servicers: times, ids, pages, proto-field error names."""
+from __future__ import annotations
+
+from datetime import datetime
+from datetime import timezone as dt_timezone
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils.dateparse import parse_datetime
+
+from djs_platform import errors
+
+MAX_PAGE_SIZE = 100
+
+
+def iso(value: datetime | None) -> str:
+    """ISO-8601 UTC with ``Z`` (``""`` for no time: proto3 strings cannot be null)."""
+    if value is None:
+        return ""
+    return value.astimezone(dt_timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(field: str, value: str) -> datetime | None:
+    """An ISO-8601 time (``2026-05-01T08:00:00Z``, ``...+08:00``); without an offset it is read in the platform
+    time zone. Empty = not given."""
+    if not value or not value.strip():
+        return None
+    try:
+        parsed = parse_datetime(value.strip())
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise errors.invalid(field, "must be an ISO-8601 time such as 2026-05-01T08:00:00Z")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(settings.TIME_ZONE))
+    return parsed
+
+
+def require_id(field: str, value: int) -> int:
+    if value <= 0:
+        raise errors.invalid(field, "required: a positive id")
+    return value
+
+
+def optional_id(field: str, value: int) -> int | None:
+    """0 = not given (proto3 default); negative is an error."""
+    if value < 0:
+        raise errors.invalid(field, "must be a positive id, or 0 for none")
+    return value or None
+
+
+def page_args(page: int, size: int, default_size: int = 10) -> tuple[int, int]:
+    """Like the REST ``page``/``size`` query (0 = default); out of range is INVALID_ARGUMENT, not clamped."""
+    if page < 0:
+        raise errors.invalid("page", "must be 1 or more (0 = first page)")
+    if size < 0 or size > MAX_PAGE_SIZE:
+        raise errors.invalid("size", f"must be between 1 and {MAX_PAGE_SIZE} (0 = {default_size})")
+    return page or 1, size or default_size
+
+
+def rename_fields(exc: errors.InvalidArgument, names: dict[str, str],
+                  default_prefix: str = "") -> errors.InvalidArgument:
+    """The same error with API field names replaced by the names the gRPC caller used.
+
+    ``names`` maps an API field (``cron``) to the request field it came from (``cron_expression``); any other
+    field gets ``default_prefix`` (``params.url``), so the message always points at what the caller sent.
+    """
+    if not exc.fields:
+        return exc
+    renamed: dict[str, list[str]] = {}
+    for key, messages in exc.fields.items():
+        if key in names:
+            new = names[key]
+        elif key == "non_field_errors":
+            new = default_prefix.rstrip(".") or "request"
+        else:
+            new = default_prefix + key
+        renamed[new] = list(messages) if isinstance(messages, (list, tuple)) else [str(messages)]
+    first, messages = next(iter(renamed.items()))
+    return errors.InvalidArgument(f"{first}: {messages[0]}", fields=renamed)

@@ -1,0 +1,140 @@
+"""``data.DataService``: history, users, departments and statistics through the selectors REST uses.
+
+Department scoping applies to every method: rows outside the caller's department and its descendants are
+never returned, and a task or department outside it answers NOT_FOUND, exactly like a missing one.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils import timezone
+
+from apps.accounts import selectors as account_selectors
+from apps.departments import selectors as department_selectors
+from apps.records import selectors as record_selectors
+from apps.records.models import month_of
+from apps.tasks import selectors as task_selectors
+from djs_platform import errors
+from djs_platform.tenancy import in_scope, require_permission
+from rpc.generated import data_pb2 as pb
+from rpc.generated import data_pb2_grpc
+from rpc.interceptors import current_actor
+from rpc.servicers.common import iso, optional_id, page_args, parse_time
+
+HISTORY_DEFAULT_LIMIT = 20
+HISTORY_MAX_LIMIT = 100
+MAX_STATS_WINDOW = timedelta(days=366)
+
+
+def _department_in_scope(user, department_id: int | None) -> int | None:
+    """A department filter: 0 = the whole scope; one outside the scope answers NOT_FOUND like a missing one."""
+    if department_id is not None and not in_scope(user, department_id):
+        raise errors.NotFound("department not found")
+    return department_id
+
+
+def _window(start_field: str, start_value: str, end_field: str, end_value: str):
+    start, end = parse_time(start_field, start_value), parse_time(end_field, end_value)
+    if start is not None and end is not None and start >= end:
+        raise errors.invalid(end_field, f"must be after {start_field}")
+    return start, end
+
+
+def history_record(row) -> pb.TaskHistoryRecord:
+    return pb.TaskHistoryRecord(
+        id=row.id, task_id=row.task_id, task_name=row.task_name, success=bool(row.success),
+        status_code=row.status_code or 0, response=row.response or "", cost_time=row.cost_time or 0,
+        execute_time=iso(row.start_time or row.scheduled_time), retry_times=row.retry_times, status=row.status,
+        error=row.error or "", trigger_type=row.trigger_type, scheduled_time=iso(row.scheduled_time))
+
+
+class DataServicer(data_pb2_grpc.DataServiceServicer):
+    def GetTaskHistory(self, request, context):
+        """One month table (``year``/``month``, default the current month in the platform zone), newest first.
+        ``task_id`` 0 lists every task in scope; ``start_time``/``end_time`` bound the scheduled time."""
+        user = current_actor().user
+        require_permission(user, "record:view")
+        if (request.year == 0) != (request.month == 0):
+            raise errors.invalid("month" if request.year else "year", "give year and month together (or neither)")
+        year, month = (request.year, request.month) if request.year else month_of(timezone.now())
+        if not 1970 <= year <= 9999:
+            raise errors.invalid("year", "must be between 1970 and 9999")
+        if not 1 <= month <= 12:
+            raise errors.invalid("month", "must be between 1 and 12")
+        if request.limit < 0 or request.limit > HISTORY_MAX_LIMIT:
+            raise errors.invalid("limit", f"must be between 1 and {HISTORY_MAX_LIMIT} (0 = {HISTORY_DEFAULT_LIMIT})")
+        if request.offset < 0:
+            raise errors.invalid("offset", "must be 0 or more")
+        start, end = _window("start_time", request.start_time, "end_time", request.end_time)
+        task_id = optional_id("task_id", request.task_id)
+        if task_id is not None:
+            task_selectors.task_in_scope(user=user, task_id=task_id)
+        qs = record_selectors.record_list(user=user, year=year, month=month, task_id=task_id)
+        if qs is None:
+            return pb.TaskHistoryResponse(success=True, total=0, message=f"no records in {year}-{month:02d}")
+        if start is not None:
+            qs = qs.filter(scheduled_time__gte=start)
+        if end is not None:
+            qs = qs.filter(scheduled_time__lt=end)
+        limit = request.limit or HISTORY_DEFAULT_LIMIT
+        total = qs.count()
+        rows = list(qs[request.offset:request.offset + limit])
+        return pb.TaskHistoryResponse(success=True, records=[history_record(r) for r in rows], total=total,
+                                      message=f"{len(rows)} of {total} records in {year}-{month:02d}")
+
+    def GetUserList(self, request, context):
+        user = current_actor().user
+        page, size = page_args(request.page, request.size)
+        require_permission(user, "user:manage")  # before the department check, as GET /users?departmentId=
+        department_id = _department_in_scope(user, optional_id("department_id", request.department_id))
+        qs = account_selectors.user_list(user=user, department_id=department_id)
+        total = qs.count()
+        users = [pb.UserInfo(id=u.pk, username=u.username, real_name=u.real_name, email=u.email or "",
+                             phone=u.phone or "", department_id=u.department_id, department_name=u.department.name,
+                             role_id=u.role_id, role_name=u.role.name, status=u.status, create_time=iso(u.create_time))
+                 for u in qs[(page - 1) * size: page * size]]
+        return pb.UserListResponse(success=True, users=users, total=total, message=f"page {page}")
+
+    def GetDepartmentList(self, request, context):
+        user = current_actor().user
+        page, size = page_args(request.page, request.size)
+        qs = department_selectors.department_list(user=user)
+        total = qs.count()
+        departments = [pb.Department(id=d.pk, name=d.name, description=d.description or "",
+                                     create_time=iso(d.create_time), parent_id=d.parent_id or 0, status=d.status)
+                       for d in qs[(page - 1) * size: page * size]]
+        return pb.DepartmentListResponse(success=True, departments=departments, total=total, message=f"page {page}")
+
+    def GetTaskStatistics(self, request, context):
+        """Window [start_time, end_time) of scheduled times, default from the start of the current month (platform
+        zone) to now, at most 366 days. ``department_id`` 0 = the caller's whole scope."""
+        user = current_actor().user
+        require_permission(user, "record:view")
+        department_id = _department_in_scope(user, optional_id("department_id", request.department_id))
+        start, end = _window("start_time", request.start_time, "end_time", request.end_time)
+        end = end or timezone.now()
+        if start is None:
+            start = month_start(end)
+        if start >= end:
+            raise errors.invalid("start_time", "must be before end_time (default: now)")
+        if end - start > MAX_STATS_WINDOW:
+            raise errors.invalid("start_time", "the window may span at most 366 days")
+        stats = record_selectors.record_window_stats(user=user, start=start, end=end, department_id=department_id)
+        execution_stats = {"total": stats["total"], "success": stats["successCount"], "failed": stats["failCount"],
+                           "running": stats["runningCount"], "killed": stats["killedCount"],
+                           "skipped": stats["skippedCount"], "lost": stats["lostCount"]}
+        if stats["p95CostTime"] is not None:
+            execution_stats["p95CostTime"] = stats["p95CostTime"]
+        return pb.TaskStatisticsResponse(
+            success=True, task_count=task_selectors.task_count(user=user, department_id=department_id),
+            success_rate=float(stats["successRate"] or 0), avg_execution_time=float(stats["avgCostTime"] or 0),
+            execution_stats={k: float(v) for k, v in execution_stats.items()},
+            message=f"{iso(start)} .. {iso(end)}")
+
+
+def month_start(moment: datetime) -> datetime:
+    """The first instant of ``moment``'s month in the platform time zone."""
+    local = moment.astimezone(ZoneInfo(settings.TIME_ZONE))
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)

@@ -1,0 +1,129 @@
+"""``scheduler.TaskScheduler``: thin calls into the task services and selectors REST uses."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from apps.records import selectors as record_selectors
+from apps.tasks import selectors as task_selectors
+from apps.tasks import services
+from apps.tasks.api.serializers import GrpcTaskInput, HttpTaskInput
+from apps.tasks.models import Task, TaskStatus, TaskType
+from djs_platform import errors
+from djs_platform.actor import Actor
+from djs_platform.envelope import validation_error
+from djs_platform.tenancy import require_permission
+from rpc.errors import item_message
+from rpc.generated import scheduler_pb2 as pb
+from rpc.generated import scheduler_pb2_grpc
+from rpc.interceptors import current_actor
+from rpc.servicers.common import iso, rename_fields, require_id
+
+MAX_BATCH = 100
+HANDLERS: dict[str, tuple[str, type]] = {"http": (TaskType.HTTP, HttpTaskInput), "grpc": (TaskType.GRPC, GrpcTaskInput)}
+# Top-level request fields that, when non-empty/non-zero, override the same field of the params body.
+OVERRIDES = {"name": "name", "cron_expression": "cron", "max_retry": "retryCount", "department_id": "departmentId",
+             "timeout": "timeout"}
+
+
+def task_input(request: pb.ScheduleTaskRequest) -> tuple[str, dict[str, Any], dict[str, str]]:
+    """(task type, validated REST create body, API field -> request field it came from).
+
+    ``params`` is the JSON body of ``POST /v1/tasks/http`` or ``/v1/tasks/grpc`` and is validated by the very
+    same serializer, so the rules (strict types, unknown keys refused, cron grammar, URL checks) are identical.
+    """
+    handler = request.handler.strip().lower()
+    if handler not in HANDLERS:
+        raise errors.invalid("handler", "must be 'http' or 'grpc'")
+    task_type, serializer_class = HANDLERS[handler]
+    try:
+        body = json.loads(request.params) if request.params.strip() else {}
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise errors.invalid("params", f"invalid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise errors.invalid("params", "must be a JSON object (the REST create body)")
+    names: dict[str, str] = {}
+    for proto_field, api_field in OVERRIDES.items():
+        value = getattr(request, proto_field)
+        if value:
+            body[api_field] = value
+            names[api_field] = proto_field
+    if request.HasField("status"):
+        body["status"] = request.status
+        names["status"] = "status"
+    else:
+        body.setdefault("status", TaskStatus.ENABLED)
+    serializer = serializer_class(data=body)
+    if not serializer.is_valid():
+        raise rename_fields(validation_error(serializer.errors), names, "params.")
+    return task_type, dict(serializer.validated_data), names
+
+
+def schedule_one(actor: Actor, request: pb.ScheduleTaskRequest) -> Task:
+    """Validate and create one task (``task_create`` is one transaction: all of it or nothing)."""
+    task_type, data, names = task_input(request)
+    try:
+        return services.task_create(actor=actor, task_type=task_type, data=data)
+    except errors.InvalidArgument as exc:
+        raise rename_fields(exc, names, "params.") from None
+
+
+class TaskSchedulerServicer(scheduler_pb2_grpc.TaskSchedulerServicer):
+    def ScheduleTask(self, request, context):
+        task = schedule_one(current_actor(), request)
+        return pb.ScheduleTaskResponse(task_id=task.pk, success=True, message=f"task {task.pk} created")
+
+    def BatchScheduleTasks(self, request, context):
+        actor = current_actor()
+        count = len(request.tasks)
+        if not count:
+            raise errors.invalid("tasks", "at least one task is required")
+        if count > MAX_BATCH:
+            raise errors.invalid("tasks", f"at most {MAX_BATCH} tasks per batch, got {count}")
+        require_permission(actor.user, "task:create")
+        results = []
+        for index, item in enumerate(request.tasks):
+            try:
+                task = schedule_one(actor, item)
+            except Exception as exc:  # noqa: BLE001 - reported per item; the other items still run
+                results.append(pb.ScheduleTaskResponse(
+                    success=False, message=f"tasks[{index}]: {item_message(exc, 'BatchScheduleTasks')}"))
+            else:
+                results.append(pb.ScheduleTaskResponse(task_id=task.pk, success=True,
+                                                       message=f"task {task.pk} created"))
+        created = sum(1 for r in results if r.success)
+        return pb.BatchScheduleTasksResponse(results=results, overall_success=created == count,
+                                             message=f"{created} of {count} tasks created")
+
+    def PauseTask(self, request, context):
+        task = services.task_set_status(actor=current_actor(), task_id=require_id("task_id", request.task_id),
+                                        status=TaskStatus.DISABLED)
+        return pb.TaskResponse(success=True, message=f"task {task.pk} paused")
+
+    def ResumeTask(self, request, context):
+        task = services.task_set_status(actor=current_actor(), task_id=require_id("task_id", request.task_id),
+                                        status=TaskStatus.ENABLED)
+        return pb.TaskResponse(success=True, message=f"task {task.pk} resumed; next fire {iso(task.next_execute_time)}")
+
+    def GetTaskStatus(self, request, context):
+        user = current_actor().user
+        task = task_selectors.task_get(user=user, task_id=require_id("task_id", request.task_id))
+        summary = record_selectors.task_run_summary(user=user, task_id=task.pk)
+        return pb.TaskStatusResponse(
+            task_id=task.pk, status=task.status, last_execute_time=iso(task.last_execute_time),
+            next_execute_time=iso(task.next_execute_time), retry_count=summary["lastRetryTimes"] or 0,
+            success_count=summary["successCount"], fail_count=summary["failCount"],
+            avg_execution_time=float(summary["avgCostTime"] or 0), running_count=summary["runningCount"])
+
+    def ExecuteTaskImmediately(self, request, context):
+        trigger = services.task_trigger(actor=current_actor(), task_id=require_id("task_id", request.task_id))
+        return pb.TaskResponse(success=True, message=f"task {trigger.task_id} queued to run now (trigger {trigger.pk})")
+
+    def DeleteTask(self, request, context):
+        task_id = require_id("task_id", request.task_id)
+        services.task_delete(actor=current_actor(), task_id=task_id)
+        return pb.TaskResponse(success=True, message=f"task {task_id} deleted")
+
+    def KillTask(self, request, context):
+        task = services.task_kill(actor=current_actor(), task_id=require_id("task_id", request.task_id))
+        return pb.TaskResponse(success=True, message=f"kill requested for every running execution of task {task.pk}")

@@ -1,0 +1,234 @@
+"""auth.AuthService and the Bearer-metadata check every other call goes through."""
+from __future__ import annotations
+
+import time
+
+import grpc
+import jwt
+import pytest
+from django.conf import settings as django_settings
+
+from apps.accounts.models import AuditLog
+from conftest import Api
+from djs_platform import tokens
+from rpc.generated import auth_pb2, data_pb2, scheduler_pb2
+from rpc.tests.conftest import Rpc, fails, make_task, trailer
+from tests.factories import DEFAULT_PASSWORD
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def login(rpc, username: str, password: str = DEFAULT_PASSWORD, **kw) -> auth_pb2.AuthenticateResponse:
+    return rpc(**kw).auth.Authenticate(auth_pb2.AuthenticateRequest(username=username, password=password))
+
+
+# --- Bearer metadata ---------------------------------------------------------------------------------
+
+def _protected(client):
+    return client.data.GetDepartmentList(data_pb2.DepartmentListRequest())
+
+
+@pytest.mark.parametrize("metadata, message", [
+    ([], "missing authorization metadata: send 'authorization: Bearer <token>'"),
+    ([("authorization", "Basic dXNlcjpwYXNz")], "malformed authorization metadata: use 'Bearer <token>'"),
+    ([("authorization", "Bearer")], "malformed authorization metadata: use 'Bearer <token>'"),
+    ([("authorization", "Bearer a b")], "malformed authorization metadata: use 'Bearer <token>'"),
+    ([("authorization", "Bearer not.a.jwt")], "token invalid"),
+])
+def test_calls_without_a_usable_token_are_unauthenticated(rpc, org, metadata, message):
+    err = fails(grpc.StatusCode.UNAUTHENTICATED, lambda: _protected(rpc(metadata=metadata)))
+    assert err.details() == message
+    assert trailer(err, "djs-code") == "4010"
+
+
+def test_every_method_but_authenticate_needs_the_token(rpc, org):
+    anonymous = rpc()
+    calls = [
+        lambda: anonymous.scheduler.ScheduleTask(scheduler_pb2.ScheduleTaskRequest()),
+        lambda: anonymous.scheduler.BatchScheduleTasks(scheduler_pb2.BatchScheduleTasksRequest()),
+        lambda: anonymous.scheduler.GetTaskStatus(scheduler_pb2.TaskRequest(task_id=1)),
+        lambda: anonymous.scheduler.KillTask(scheduler_pb2.TaskRequest(task_id=1)),
+        lambda: anonymous.auth.ValidateToken(auth_pb2.ValidateTokenRequest(token="x")),
+        lambda: anonymous.auth.RefreshToken(auth_pb2.RefreshTokenRequest(refresh_token="x")),
+        lambda: anonymous.auth.GetUserPermissions(auth_pb2.UserPermissionsRequest()),
+        lambda: anonymous.data.GetTaskHistory(data_pb2.TaskHistoryRequest()),
+        lambda: anonymous.data.GetUserList(data_pb2.UserListRequest()),
+        lambda: anonymous.data.GetTaskStatistics(data_pb2.TaskStatisticsRequest()),
+    ]
+    for call in calls:
+        fails(grpc.StatusCode.UNAUTHENTICATED, call)
+    assert not AuditLog.objects.exists()
+
+
+def test_expired_token_is_unauthenticated(rpc, org):
+    token = tokens.issue_pair(org.admin).access
+    claims = jwt.decode(token, options={"verify_signature": False})
+    expired = jwt.encode({**claims, "exp": int(time.time()) - 5}, django_settings.SIMPLE_JWT["SIGNING_KEY"],
+                         algorithm="HS256")
+    err = fails(grpc.StatusCode.UNAUTHENTICATED, lambda: _protected(rpc(token=expired)))
+    assert err.details() == "token expired"
+
+
+def test_refresh_token_is_not_an_access_token(rpc, org):
+    refresh = tokens.issue_pair(org.admin).refresh
+    fails(grpc.StatusCode.UNAUTHENTICATED, lambda: _protected(rpc(token=refresh)))
+
+
+def test_revoked_token_fails_at_once(rpc, org):
+    user = org.member(org.a)
+    client = rpc(user)
+    assert _protected(client).success
+    time.sleep(0.01)
+    Api(user, token=client.token).post("auth/logout", {}).expect(0)  # logout through REST
+    err = fails(grpc.StatusCode.UNAUTHENTICATED, lambda: _protected(client))
+    assert err.details() == "token revoked"
+
+
+def test_disabled_user_token_fails(rpc, org):
+    user = org.member(org.a)
+    client = rpc(user)
+    user.status = 0
+    user.save()
+    assert fails(grpc.StatusCode.UNAUTHENTICATED, lambda: _protected(client)).details() == "account disabled"
+
+
+# --- Authenticate ------------------------------------------------------------------------------------
+
+def test_authenticate_returns_tokens_that_work_for_other_calls(rpc, org):
+    user = org.member(org.a1, {"task:view"})
+    reply = login(rpc, user.username)
+    assert reply.success and reply.message == "login successful"
+    assert reply.expires_in == int(django_settings.ACCESS_TOKEN_LIFETIME.total_seconds())
+    info = reply.user_info
+    assert (info.user_id, info.username, info.real_name, info.department_id, info.department_name, info.role_id,
+            info.role_name) == (user.pk, user.username, user.real_name, org.a1.pk, "A1", user.role_id, user.role.name)
+    departments = rpc(token=reply.access_token).data.GetDepartmentList(data_pb2.DepartmentListRequest())
+    assert [d.name for d in departments.departments] == ["A1"]
+    row = AuditLog.objects.get(action="auth.login")
+    assert (row.user_id, row.via, row.client_ip) == (user.pk, "grpc", "127.0.0.1")
+
+
+def test_authenticate_user_agent_lands_in_the_audit_log(rpc_server, org):
+    user = org.member(org.a)
+    with grpc.insecure_channel(rpc_server.target, options=[("grpc.primary_user_agent", "djs-client/1.0")]) as chan:
+        Rpc(chan).auth.Authenticate(auth_pb2.AuthenticateRequest(username=user.username, password=DEFAULT_PASSWORD))
+    assert AuditLog.objects.get(action="auth.login").user_agent.startswith("djs-client/1.0 grpc-python/")
+
+
+def test_wrong_password_and_unknown_user_look_the_same(rpc, org):
+    user = org.member(org.a)
+    wrong = fails(grpc.StatusCode.UNAUTHENTICATED, lambda: login(rpc, user.username, "Wrong-password-1"))
+    unknown = fails(grpc.StatusCode.UNAUTHENTICATED, lambda: login(rpc, "nobody-here", "Wrong-password-1"))
+    assert wrong.details() == unknown.details() == "invalid username or password"
+    assert AuditLog.objects.filter(action="auth.login_failed", via="grpc").count() == 2
+
+
+def test_disabled_user_cannot_authenticate(rpc, org):
+    user = org.member(org.a, status=0)
+    assert fails(grpc.StatusCode.UNAUTHENTICATED, lambda: login(rpc, user.username)).details() == "account disabled"
+
+
+@pytest.mark.parametrize("username, password, field", [("", "x", "username"), ("x", "", "password"),
+                                                       ("x" * 51, "y", "username")])
+def test_authenticate_with_bad_input_is_invalid_argument(rpc, org, username, password, field):
+    err = fails(grpc.StatusCode.INVALID_ARGUMENT, lambda: login(rpc, username, password))
+    assert err.details().startswith(f"{field}: ")
+
+
+def test_repeated_failures_lock_the_account(rpc, org, settings):
+    settings.AUTH_SETTINGS = {**settings.AUTH_SETTINGS, "login_max_failures": 3}
+    user = org.member(org.a)
+    for _ in range(3):
+        fails(grpc.StatusCode.UNAUTHENTICATED, lambda: login(rpc, user.username, "Wrong-password-1"))
+    err = fails(grpc.StatusCode.RESOURCE_EXHAUSTED, lambda: login(rpc, user.username))
+    assert trailer(err, "retry-after") == str(settings.AUTH_SETTINGS["login_lockout_seconds"])
+    assert trailer(err, "djs-code") == "4029"
+
+
+def test_login_attempts_are_rate_limited_per_address(rpc, org, settings):
+    settings.AUTH_SETTINGS = {**settings.AUTH_SETTINGS, "login_rate_per_minute": 2}
+    users = [org.member(org.a) for _ in range(3)]
+    login(rpc, users[0].username)
+    login(rpc, users[1].username)
+    fails(grpc.StatusCode.RESOURCE_EXHAUSTED, lambda: login(rpc, users[2].username))
+
+
+# --- ValidateToken, RefreshToken ------------------------------------------------------------------------
+
+def test_validate_token_answers_valid_or_not(rpc, org):
+    user = org.member(org.a)
+    caller = rpc(org.admin)
+    good = caller.auth.ValidateToken(auth_pb2.ValidateTokenRequest(token=tokens.issue_pair(user).access))
+    assert (good.valid, good.user_id, good.message) == (True, user.pk, "token valid")
+    bad = caller.auth.ValidateToken(auth_pb2.ValidateTokenRequest(token="garbage"))
+    assert (bad.valid, bad.user_id, bad.message) == (False, 0, "token invalid")
+    refresh = caller.auth.ValidateToken(auth_pb2.ValidateTokenRequest(token=tokens.issue_pair(user).refresh))
+    assert not refresh.valid
+    to_revoke = tokens.issue_pair(user).access
+    time.sleep(0.01)
+    tokens.revoke_user_tokens(user.pk)
+    revoked = caller.auth.ValidateToken(auth_pb2.ValidateTokenRequest(token=to_revoke))
+    assert (revoked.valid, revoked.message) == (False, "token revoked")
+
+
+def test_refresh_token_rotates_and_detects_reuse(rpc, org):
+    user = org.member(org.a)
+    session = login(rpc, user.username)
+    client = rpc(token=session.access_token)
+    rotated = client.auth.RefreshToken(auth_pb2.RefreshTokenRequest(refresh_token=session.refresh_token))
+    assert rotated.success and rotated.access_token and rotated.refresh_token != session.refresh_token
+    assert rotated.expires_in > 0
+    assert _protected(rpc(token=rotated.access_token)).success
+    reuse = fails(grpc.StatusCode.UNAUTHENTICATED,
+                  lambda: client.auth.RefreshToken(auth_pb2.RefreshTokenRequest(refresh_token=session.refresh_token)))
+    assert "already used" in reuse.details()
+    # The whole login family is revoked: the rotated pair and the caller's own token die too.
+    fails(grpc.StatusCode.UNAUTHENTICATED, lambda: _protected(rpc(token=rotated.access_token)))
+
+
+def test_refresh_token_input_errors(rpc, org):
+    client = rpc(org.admin)
+    fails(grpc.StatusCode.INVALID_ARGUMENT, lambda: client.auth.RefreshToken(auth_pb2.RefreshTokenRequest()))
+    fails(grpc.StatusCode.UNAUTHENTICATED,
+          lambda: client.auth.RefreshToken(auth_pb2.RefreshTokenRequest(refresh_token="garbage")))
+    access = tokens.issue_pair(org.admin).access
+    fails(grpc.StatusCode.UNAUTHENTICATED,
+          lambda: client.auth.RefreshToken(auth_pb2.RefreshTokenRequest(refresh_token=access)))
+
+
+# --- GetUserPermissions ---------------------------------------------------------------------------------
+
+def test_own_permissions_need_no_permission(rpc, org):
+    user = org.member(org.a, {"task:view", "record:view"})
+    for user_id in (0, user.pk):
+        reply = rpc(user).auth.GetUserPermissions(auth_pb2.UserPermissionsRequest(user_id=user_id))
+        assert (reply.success, list(reply.permissions)) == (True, ["record:view", "task:view"])
+
+
+def test_permissions_of_others_need_user_manage_and_scope(rpc, org):
+    manager = org.member(org.a, {"user:manage"})
+    in_a1 = org.member(org.a1, {"task:view"})
+    in_b = org.member(org.b, {"task:view"})
+    reply = rpc(manager).auth.GetUserPermissions(auth_pb2.UserPermissionsRequest(user_id=in_a1.pk))
+    assert list(reply.permissions) == ["task:view"]
+    foreign = fails(grpc.StatusCode.NOT_FOUND,
+                    lambda: rpc(manager).auth.GetUserPermissions(auth_pb2.UserPermissionsRequest(user_id=in_b.pk)))
+    missing = fails(grpc.StatusCode.NOT_FOUND,
+                    lambda: rpc(manager).auth.GetUserPermissions(auth_pb2.UserPermissionsRequest(user_id=10**12)))
+    assert foreign.details() == missing.details() == "user not found"
+    plain = org.member(org.a, {"task:view"})
+    fails(grpc.StatusCode.PERMISSION_DENIED,
+          lambda: rpc(plain).auth.GetUserPermissions(auth_pb2.UserPermissionsRequest(user_id=in_a1.pk)))
+    fails(grpc.StatusCode.INVALID_ARGUMENT,
+          lambda: rpc(plain).auth.GetUserPermissions(auth_pb2.UserPermissionsRequest(user_id=-1)))
+
+
+def test_permissions_follow_role_changes_at_once(rpc, org):
+    user = org.member(org.a, {"task:view"})
+    client = rpc(user)
+    assert list(client.auth.GetUserPermissions(auth_pb2.UserPermissionsRequest()).permissions) == ["task:view"]
+    user.role.status = 0  # a disabled role grants nothing
+    user.role.save()
+    assert list(client.auth.GetUserPermissions(auth_pb2.UserPermissionsRequest()).permissions) == []
+    fails(grpc.StatusCode.PERMISSION_DENIED,
+          lambda: client.scheduler.GetTaskStatus(scheduler_pb2.TaskRequest(task_id=make_task(org.a).pk)))
