@@ -3,4 +3,8 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "djs_platform.settings")
+
+from djs_platform.tracing import setup_tracing  # noqa: E402
+
+setup_tracing("web")  # before the application loads its middleware (tracing.exporter, default none)
 application = get_wsgi_application()

@@ -35,7 +35,7 @@ from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.db.models import F
 
-from djs_platform import metrics
+from djs_platform import metrics, tracing
 from apps.records.models import (
     ERROR_LIMIT,
     RESPONSE_LIMIT,
@@ -486,6 +486,12 @@ class Node:
                     fire.handle.cancel()
 
     async def _execute(self, fire: Fire) -> None:
+        # A trace per fire: root span "djs.fire", a "djs.attempt" child per call (executors.execute).
+        with tracing.fire_span(task_id=fire.task["id"], task_type=fire.task["task_type"], trigger=fire.trigger,
+                               scheduled=fire.scheduled, record_id=fire.record_id, node=self.name):
+            await self._run_fire(fire)
+
+    async def _run_fire(self, fire: Fire) -> None:
         task = fire.task
         started = utcnow()
         result: dict[str, Any]
@@ -551,6 +557,7 @@ class Node:
             result["cost_time"] = int((now - result["start_time"]).total_seconds() * 1000)
         kind = fire.task["task_type"]
         metrics.executions.labels(kind, RecordStatus(result["status"]).name.lower()).inc()
+        tracing.fire_finished(RecordStatus(result["status"]).name.lower(), result)
         if result.get("cost_time") is not None:
             metrics.execution_duration.labels(kind).observe(result["cost_time"] / 1000)
         if result.get("retry_times"):

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 
 from apps.tasks.egress import EgressPolicy
+from djs_platform import tracing
 
 from .common import ERROR_LIMIT, CallResult, bound_error
 from .grpc import GrpcExecutor
@@ -169,7 +170,10 @@ async def execute(spec: ExecutionSpec, executors: Executors) -> ExecutionOutcome
                 break
             call_started = time.monotonic()
             wall = time.time()
-            address, result = await executors.call(spec, fallback=fallback)
+            # A "djs.attempt" span per call; the target receives that span's context as traceparent.
+            with tracing.attempt_span(spec, attempt=attempt, fallback=fallback) as traced:
+                address, result = await executors.call(traced.spec, fallback=fallback)
+                traced.done(address, result.success, result.status_code, result.error)
             record = AttemptResult(
                 attempt=attempt, target="fallback" if fallback else "primary", address=address,
                 success=result.success, status_code=result.status_code, error=result.error,

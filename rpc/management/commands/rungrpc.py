@@ -22,6 +22,9 @@ class Command(BaseCommand):
                                             max_workers=options["max_workers"])
         # /metrics of this process (rpc.metricsPort, 0 = off), on the gRPC listen address.
         start_metrics_server(settings.RPC["metrics_port"], config.host.strip("[]"))
+        from djs_platform.tracing import setup_tracing
+
+        setup_tracing("grpc")  # before the server is built: its grpc.server gets the tracing interceptor
 
         def ready(server) -> None:
             self.stdout.write(f"DJS gRPC listening on {server.config.address} (health and reflection enabled)")

@@ -14,6 +14,8 @@ class Command(BaseCommand):
         from django.conf import settings
 
         from djs_platform.metrics import start_metrics_server
+        from djs_platform.tracing import setup_tracing
 
+        setup_tracing("scheduler")
         start_metrics_server(settings.SCHEDULER["metrics_port"], settings.SCHEDULER["metrics_host"])
         Node(NodeConfig.from_settings(), name=options.get("name")).run()
