@@ -1,7 +1,8 @@
 # DJS developer entry points.  `make help` lists them.
 #
-#   make test   system packages (apt, root only) + venv + web-ui deps, then the
-#               two-pass suite (sqlite, mariadb) via scripts/run_tests.py
+#   make test   system packages (apt, root only) + venv + web-ui deps, console build and
+#               unit tests (Vitest), then the two-pass suite (sqlite, mariadb; it includes the
+#               Chromium end-to-end tests) via scripts/run_tests.py
 #   make run    venv + web-ui build, migrate, bootstrap, start the platform
 #
 # Extra pytest arguments: make test TEST_ARGS="--only mariadb -x -k revocation"
@@ -25,11 +26,11 @@ HAVE_WEB_UI := $(wildcard $(WEB_UI)/package.json)
 WEB_UI_LOCK := $(wildcard $(WEB_UI)/package-lock.json)
 WEB_UI_DEPS := $(WEB_UI)/node_modules/.djs-installed
 #
-# >>> HOOK for the web console test step (to be filled in by a later issue) <<<
-# Command run from the repo root by `make test` after the Python suite, e.g.
-#   WEB_UI_TEST_CMD := npm --prefix $(WEB_UI) test
-# Empty = no console tests yet.  Only runs when web-ui/package.json exists.
-WEB_UI_TEST_CMD ?=
+# The web console test step: its unit tests (Vitest), run from the repo root by `make test` after the
+# console is built and before the Python suite (whose closing summary line stays last).  The Chromium
+# end-to-end tests (tests/e2e) run inside the Python suite against the built web-ui/dist.
+# Only runs when web-ui/package.json exists.
+WEB_UI_TEST_CMD := npm --prefix $(WEB_UI) test
 
 .PHONY: help test run system-deps venv web-ui-deps web-ui-build test-python test-web-ui lint clean
 
@@ -93,7 +94,7 @@ else
 	@:
 endif
 
-test: system-deps $(VENV_STAMP) web-ui-deps test-python test-web-ui ## System deps + venv + both test passes (TEST_ARGS=...)
+test: system-deps $(VENV_STAMP) web-ui-deps web-ui-build test-web-ui test-python ## System deps + venv + console build and unit tests + both test passes (TEST_ARGS=...)
 
 # No apt here: `make run` must work for a developer without root, as long as
 # the Python deps can be installed.  DJS_DEBUG defaults to true (embedded dev

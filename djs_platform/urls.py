@@ -2,6 +2,7 @@ from django.conf import settings
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
+from djs_platform import web
 from djs_platform.envelope import handler404 as not_found
 from djs_platform.health import HealthView, ShutdownView, metrics_view
 
@@ -12,6 +13,7 @@ api = [
     path("", include("apps.departments.api.urls")),
     path("", include("apps.tasks.api.urls")),
     path("", include("apps.records.api.urls")),
+    re_path(r"^web(?:/(?P<path>.*))?$", web.console, name="web-console"),
 ]
 if settings.METRICS_ENABLED:
     api.append(path("metrics", metrics_view, name="metrics"))

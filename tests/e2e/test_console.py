@@ -1,0 +1,252 @@
+"""The admin console end to end: a real browser against a live platform.
+
+The admin signs in, builds a department, a limited role and a user through the UI, creates an HTTP task
+aimed at a loopback target, watches it fire, kills a hanging run; the limited user then sees only their
+department and no admin actions; language and theme switch and persist. Access tokens live a few seconds
+(ACCESS_TOKEN_SECONDS), so every test also exercises the client's single-flight refresh.
+"""
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime
+
+import httpx
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import ACCESS_TOKEN_SECONDS, Live
+from tests.e2e.console import Console, tid
+from tests.platform import ADMIN_PASSWORD
+
+DEPARTMENT = "E2E Ops"
+ROLE = "e2e-operator"
+ROLE_CODES = ["task:view", "task:create", "task:update", "task:execute", "record:view"]
+USER, USER_PASSWORD = "ops.alice", "Ops-Alice-Passw0rd!"
+
+
+def _top_department(api: httpx.Client) -> dict:
+    return next(d for d in api.get("/departments").json()["data"] if d["parentId"] is None)
+
+
+def _department(api: httpx.Client, name: str) -> dict:
+    return next(d for d in api.get("/departments").json()["data"] if d["name"] == name)
+
+
+def _create_task(api: httpx.Client, department_id: int, name: str, url: str, **extra) -> dict:
+    body = {"name": name, "departmentId": department_id, "cron": "0 0 1 1 *", "timezone": "UTC", "url": url,
+            "httpMethod": "GET", "status": 0, "timeout": 60, **extra}
+    reply = api.post("/tasks/http", json=body).json()
+    assert reply["code"] == 0, reply
+    return reply["data"]
+
+
+def test_login_page_history_mode_and_a_working_dashboard(console: Console, live: Live):
+    console.open("tasks/42/edit")  # a deep link, as after a reload: served by Django, routed by the app
+    expect(console.by("login-submit")).to_be_visible()
+    assert "/v1/web/login" in console.page.url and "redirect=" in console.page.url
+    console.shot("login")
+
+    console.by("login-username").fill("admin")
+    console.by("login-password").fill("not-the-password")
+    console.by("login-submit").click()
+    expect(console.by("login-error")).to_contain_text("invalid")
+
+    console.by("login-password").fill(ADMIN_PASSWORD)
+    console.by("login-submit").click()
+    expect(console.by("task-form")).to_be_visible()  # back where the deep link pointed
+    assert console.page.url.endswith("/v1/web/tasks/42/edit")
+    console.nav("dashboard", "dashboard")
+    expect(console.by("stat-nodes")).to_contain_text("1 / 1")
+    expect(console.by("stat-tasks")).to_be_visible()
+    expect(console.page.locator(f"{tid('chart-daily')} canvas")).to_have_count(1)
+    expect(console.by("live-nodes")).to_contain_text("e2e-node")
+    console.shot("dashboard")
+    console.page.reload()  # history mode: a reload of a console route comes back to it, still signed in
+    expect(console.by("dashboard")).to_be_visible()
+    console.assert_healthy()
+
+
+def test_admin_builds_a_tenant_runs_and_kills_tasks_and_the_limited_user_sees_only_their_department(
+        console: Console, live: Live):
+    target = live.target
+    page = console.page
+    console.open()
+    console.login("admin", ADMIN_PASSWORD)
+
+    # --- a department under the top one --------------------------------------------------------------
+    console.nav("departments", "department-page")
+    page.locator(tid("department-add-child")).first.click()
+    console.by("department-name").fill(DEPARTMENT)
+    console.by("department-save").click()
+    expect(console.by(f"department-row-{DEPARTMENT}")).to_be_visible()
+    console.shot("departments")
+
+    # --- a limited role: tasks and records, no delete, no administration -----------------------------
+    console.nav("roles", "role-page")
+    console.by("role-create").click()
+    console.by("role-name").fill(ROLE)
+    for code in ROLE_CODES:
+        console.by(f"perm-{code}").click()
+    console.by("role-save").click()
+    expect(console.by(f"role-row-{ROLE}")).to_be_visible()
+    expect(page.locator(f"{tid('role-table')} tr", has_text=ROLE)).to_contain_text("task:execute")
+    console.shot("roles")
+
+    # --- a user of that department with that role ----------------------------------------------------
+    console.nav("users", "user-page")
+    console.by("user-create").click()
+    console.by("user-username").fill(USER)
+    console.by("user-password").fill(USER_PASSWORD)
+    console.by("user-realname").fill("Alice Ops")
+    console.choose_tree("user-department", DEPARTMENT)
+    console.choose("user-role", ROLE)
+    console.by("user-save").click()
+    expect(console.by(f"user-row-{USER}")).to_be_visible()
+    console.shot("users")
+
+    # Tasks the limited user must (not) see: one in their department, one at the top (via the API).
+    with live.api() as api:
+        ops = _department(api, DEPARTMENT)
+        top = _top_department(api)
+        hang = _create_task(api, ops["id"], "e2e-hang", target.url("/hang"))
+        secret = _create_task(api, top["id"], "hq-secret-task", target.url("/ping"))
+        assert api.post(f"/tasks/{secret['id']}/trigger", json={}).json()["code"] == 0
+
+    # --- an HTTP task through the form: server field errors land on the field, live preview ---------
+    console.nav("tasks", "task-list")
+    console.by("task-create-http").click()
+    expect(console.by("task-form")).to_be_visible()
+    console.by("task-name").fill("e2e-ping")
+    console.choose_tree("task-department", DEPARTMENT)
+    console.by("task-url").fill(target.url("/ping"))
+    console.by("task-cron").fill("61 * * * *")
+    expect(console.by("cron-preview-error")).to_be_visible()
+    console.by("task-submit").click()
+    expect(console.field_error("task-cron")).to_be_visible()  # data.fields.cron from the 4001 answer
+    assert "/tasks/new" in page.url  # nothing was created
+
+    console.by("task-cron").fill("*/2 * * * * *")
+    fires = page.locator(f"{tid('cron-preview-list')} li .utc")
+    expect(fires).to_have_count(5)
+    first, second = (datetime.fromisoformat(fires.nth(i).inner_text().strip().replace("Z", "+00:00")) for i in (0, 1))
+    assert (second - first).total_seconds() == 2
+    console.shot("task-form")
+    console.by("task-submit").click()
+    expect(console.by("task-detail")).to_be_visible()
+    assert re.search(r"/v1/web/tasks/\d+$", page.url), page.url
+
+    # It fires on its own and the record appears in the detail page.
+    expect(page.locator(f"{tid('task-records')} [data-status='1']").first).to_be_visible(timeout=20_000)
+    hits = target.wait_for(1, "/ping", timeout=5)
+    assert all((h.header("Idempotency-Key") or "").startswith("djs-") for h in hits)
+    console.shot("task-detail")
+    console.by("task-toggle").click()  # disable: no more fires
+    expect(console.by("task-detail-status")).to_have_attribute("data-status", "0")
+
+    # --- run the hanging task now, then kill it ------------------------------------------------------
+    console.open(f"tasks/{hang['id']}")
+    expect(console.by("task-detail-name")).to_have_text("e2e-hang")
+    console.by("task-trigger").click()
+    target.wait_for(1, "/hang", timeout=10)
+    running = page.locator(f"{tid('task-records')} [data-status='0']")
+    expect(running).to_have_count(1)
+    console.by("task-kill").click()
+    console.confirm()
+    killed_at = time.monotonic()
+    expect(page.locator(f"{tid('task-records')} [data-status='3']")).to_have_count(1, timeout=10_000)
+    assert time.monotonic() - killed_at < 8
+    expect(running).to_have_count(0)
+    console.shot("task-killed")
+
+    # --- records, with the detail drawer -------------------------------------------------------------
+    console.nav("records", "record-list")
+    table = console.by("record-table")
+    expect(table).to_contain_text("hq-secret-task")  # the admin sees everything
+    page.locator(f"{tid('record-table')} .el-table__row", has_text="e2e-hang").first.click()
+    expect(console.by("record-target")).to_have_text(f"GET {target.url('/hang')}")
+    expect(console.by("record-error")).to_contain_text("killed")
+    console.shot("records-drawer")
+    page.keyboard.press("Escape")
+
+    console.nav("nodes", "node-page")
+    expect(console.by("node-alive-e2e-node")).to_have_text("Alive")
+    console.shot("nodes")
+    console.nav("audit", "audit-page")
+    expect(console.by("audit-table")).to_contain_text("task.kill")
+    console.shot("audit")
+    console.nav("tasks", "task-list")
+    expect(console.by("task-table")).to_contain_text("hq-secret-task")
+    console.shot("tasks")
+    console.assert_healthy()
+    console.logout()
+
+    # --- the limited user: their department only, no admin menus or buttons -------------------------
+    console.login(USER, USER_PASSWORD)
+    menu = console.by("nav-menu")
+    for hidden in ("users", "roles", "audit"):
+        expect(menu.locator(tid(f"nav-{hidden}"))).to_have_count(0)
+    expect(menu.locator(tid("nav-tasks"))).to_have_count(1)
+    console.nav("tasks", "task-list")
+    expect(page.locator(f"{tid('task-table')} [data-testid^='task-link-']")).to_have_count(2)
+    assert console.table_texts("task-table", "task-link-") == {"e2e-ping", "e2e-hang"}
+    expect(console.by("task-delete")).to_have_count(0)  # no task:delete
+    expect(console.by("task-trigger")).to_have_count(2)  # task:execute
+    console.shot("limited-tasks")
+    console.nav("records", "record-list")
+    expect(page.locator(f"{tid('record-table')} .el-table__row").first).to_be_visible()
+    expect(console.by("record-table")).not_to_contain_text("hq-secret-task")
+    console.nav("departments", "department-page")
+    expect(page.locator(f"{tid('department-table')} [data-testid^='department-row-']")).to_have_count(1)
+    assert console.table_texts("department-table", "department-row-") == {DEPARTMENT}
+    expect(console.by("department-add-child")).to_have_count(0)
+    expect(console.by("department-create-top")).to_have_count(0)
+    console.open("users")  # typed by hand: the page is refused (and the API would answer 4003)
+    expect(console.by("forbidden")).to_be_visible()
+    console.shot("limited-forbidden")
+    console.open(f"tasks/{secret['id']}")  # outside the scope: not found, like a missing task
+    expect(console.by("task-detail-name")).to_have_count(0)
+    console.assert_healthy()
+
+    # Access tokens expired several times during this test; the console renewed them transparently.
+    assert len(console.refresh_tokens) >= 2, f"expected token refreshes (tokens live {ACCESS_TOKEN_SECONDS}s)"
+
+
+def test_revoked_session_sends_the_user_back_to_login(console: Console, live: Live):
+    console.open()
+    console.login("admin", ADMIN_PASSWORD)
+    console.nav("departments", "department-page")  # a page that does not poll the API by itself
+    # Signing out elsewhere revokes every token of the user: the access token and the refresh token.
+    with live.api() as api:
+        assert api.post("/auth/logout", json={}).json()["code"] == 0
+    console.nav("nodes", "login-expired")
+    assert "/v1/web/login" in console.page.url and "redirect=/nodes" in console.page.url
+    console.login("admin", ADMIN_PASSWORD, landing="node-page")  # back where the user was
+    assert console.page.url.endswith("/v1/web/nodes")
+    console.assert_healthy()
+
+
+def test_language_and_theme_switch_and_persist(console: Console, live: Live):
+    console.open()
+    console.login("admin", ADMIN_PASSWORD)
+    html = console.page.locator("html")
+    expect(console.by("nav-tasks")).to_have_text("Tasks")
+    expect(html).not_to_have_class(re.compile(r"\bdark\b"))
+
+    console.by("lang-switch").click()
+    console.by("lang-zh-CN").click()
+    expect(console.by("nav-tasks")).to_have_text("任务管理")
+    expect(console.by("page-title")).to_have_text("仪表盘")
+    expect(html).to_have_attribute("lang", "zh-CN")
+
+    console.by("theme-toggle").click()
+    expect(html).to_have_class(re.compile(r"\bdark\b"))
+    background = console.page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background != "rgb(255, 255, 255)"
+
+    console.page.reload()
+    expect(console.by("nav-tasks")).to_have_text("任务管理")
+    expect(html).to_have_class(re.compile(r"\bdark\b"))
+    console.shot("dashboard-zh-dark")
+    console.logout()
+    expect(console.by("login-submit")).to_have_text(re.compile(r"登\s*录"))
+    console.assert_healthy()

@@ -1,0 +1,264 @@
+/** Shapes of the `/v1` API (camelCase JSON, ISO-8601 UTC times). See /v1/schema for the full contract. */
+
+export interface Page<T> {
+  list: T[]
+  total: number
+  page: number
+  size: number
+}
+
+export interface PageQuery {
+  page?: number
+  size?: number
+}
+
+export type Status01 = 0 | 1
+
+export interface User {
+  id: number
+  username: string
+  realName: string
+  email: string | null
+  phone: string | null
+  departmentId: number
+  departmentName: string
+  roleId: number
+  roleName: string
+  status: Status01
+  createTime: string
+  updateTime: string
+}
+
+export interface UserInfo extends User {
+  permissions: string[]
+}
+
+export interface LoginResult {
+  token: string
+  refreshToken: string
+  expiresIn: number
+  tokenType: string
+  user: UserInfo
+}
+
+export interface Department {
+  id: number
+  name: string
+  description: string | null
+  parentId: number | null
+  status: Status01
+  createTime: string
+  updateTime: string
+  children?: Department[]
+}
+
+export interface Permission {
+  id: number
+  name: string
+  code: string
+  description: string | null
+  status: Status01
+}
+
+export interface Role {
+  id: number
+  name: string
+  description: string | null
+  status: Status01
+  permissions: number[]
+  permissionCodes: string[]
+  createTime: string
+  updateTime: string
+}
+
+export type TaskType = 'HTTP' | 'GRPC' | 'SHELL'
+/** 0 disabled, 1 enabled, 2 one-shot (fires once, then disables itself). */
+export type TaskStatus = 0 | 1 | 2
+export type ConcurrencyPolicy = 'allow' | 'forbid' | 'replace'
+export type MisfirePolicy = 'skip' | 'fire_once' | 'fire_all'
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+
+export interface Task {
+  id: number
+  name: string
+  description: string | null
+  departmentId: number
+  departmentName: string
+  taskType: TaskType
+  cron: string
+  timezone: string
+  url: string | null
+  httpMethod: string
+  headers: Record<string, string> | null
+  body: string | null
+  fallbackUrl: string | null
+  grpcService: string | null
+  grpcMethod: string | null
+  grpcParams: string | null
+  fallbackGrpcService: string | null
+  fallbackGrpcMethod: string | null
+  timeout: number
+  retryCount: number
+  retryInterval: number
+  concurrencyPolicy: ConcurrencyPolicy
+  misfirePolicy: MisfirePolicy
+  status: TaskStatus
+  lastExecuteTime: string | null
+  nextExecuteTime: string | null
+  version: number
+  creatorId: number | null
+  createTime: string
+  updateTime: string
+}
+
+interface TaskCommonInput {
+  name: string
+  description?: string | null
+  departmentId: number
+  cron: string
+  timezone?: string
+  retryCount?: number
+  retryInterval?: number
+  timeout?: number
+  concurrencyPolicy?: ConcurrencyPolicy
+  misfirePolicy?: MisfirePolicy
+  status: TaskStatus
+}
+
+export interface HttpTaskInput extends TaskCommonInput {
+  url: string
+  httpMethod: HttpMethod
+  headers?: Record<string, string> | null
+  body?: string | null
+  fallbackUrl?: string | null
+}
+
+export interface GrpcTaskInput extends TaskCommonInput {
+  grpcService: string
+  grpcMethod: string
+  grpcParams?: Record<string, unknown> | null
+  fallbackGrpcService?: string | null
+  fallbackGrpcMethod?: string | null
+}
+
+export interface TaskQuery extends PageQuery {
+  keyword?: string
+  departmentId?: number
+  taskType?: TaskType
+  status?: TaskStatus
+}
+
+export interface FireTime {
+  local: string
+  utc: string
+}
+
+export interface CronPreview {
+  cron: string
+  timezone: string
+  list: FireTime[]
+}
+
+/** 0 running (startTime null: claimed, waiting for its instant), 1 success, 2 failed, 3 killed, 4 skipped, 5 lost. */
+export type RecordStatus = 0 | 1 | 2 | 3 | 4 | 5
+export type TriggerType = 'SCHEDULE' | 'MANUAL' | 'RETRY' | 'RECOVERY'
+
+export interface TaskRecord {
+  id: number
+  taskId: number
+  taskName: string
+  departmentId: number
+  taskType: TaskType
+  triggerType: TriggerType
+  scheduledTime: string
+  startTime: string | null
+  endTime: string | null
+  status: RecordStatus
+  success: boolean | null
+  statusCode: number | null
+  response: string | null
+  error: string | null
+  costTime: number | null
+  retryTimes: number
+  usedFallback: boolean
+  executor: string | null
+  createTime: string
+  updateTime: string
+}
+
+export interface MonthQuery {
+  year: number
+  month: number
+}
+
+export interface RecordQuery extends MonthQuery, PageQuery {
+  taskId?: number
+  departmentId?: number
+  success?: boolean
+  taskType?: TaskType
+  status?: RecordStatus
+  triggerType?: TriggerType
+}
+
+export interface DailyStat {
+  date: string
+  total: number
+  success: number
+  failed: number
+}
+
+export interface RecordStats {
+  year: number
+  month: number
+  total: number
+  successCount: number
+  failCount: number
+  runningCount: number
+  killedCount: number
+  skippedCount: number
+  lostCount: number
+  successRate: number | null
+  avgCostTime: number | null
+  p95CostTime: number | null
+  daily: DailyStat[]
+  topFailingTasks: { taskId: number; taskName: string; failures: number }[]
+}
+
+export interface SchedulerNode {
+  id: number
+  name: string
+  host: string
+  pid: number
+  status: string
+  alive: boolean
+  running: number
+  version: string
+  startedAt: string
+  heartbeatAt: string
+  heartbeatAge: number
+}
+
+export interface AuditLog {
+  id: number
+  userId: number | null
+  username: string
+  departmentId: number | null
+  action: string
+  objectType: string
+  objectId: string | null
+  objectRepr: string
+  changes: unknown
+  clientIp: string
+  userAgent: string
+  via: string
+  createTime: string
+}
+
+export interface AuditQuery extends PageQuery {
+  userId?: number
+  action?: string
+  objectType?: string
+  objectId?: string
+  start?: string
+  end?: string
+}

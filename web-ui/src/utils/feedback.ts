@@ -1,0 +1,34 @@
+import 'element-plus/es/components/message/style/css'
+import 'element-plus/es/components/message-box/style/css'
+import { ElMessage, ElMessageBox } from 'element-plus'
+import { i18n } from '@/i18n'
+import { isApiError } from '@/api/http'
+
+const t = (key: string, params?: Record<string, unknown>) => i18n.global.t(key, params ?? {})
+
+export function toastSuccess(message?: string): void {
+  ElMessage({ type: 'success', message: message ?? t('common.saved'), grouping: true })
+}
+
+/** Shows what went wrong; session expiry (4010) is handled by the redirect to the login page instead. */
+export function toastError(error: unknown): void {
+  if (isApiError(error) && error.code === 4010) return
+  const message = isApiError(error) ? error.message : error instanceof Error ? error.message : String(error)
+  ElMessage({ type: 'error', message, grouping: true, showClose: true, duration: 5000 })
+}
+
+/** Resolves true when the user confirms. */
+export async function confirmDanger(message: string, title?: string): Promise<boolean> {
+  try {
+    await ElMessageBox.confirm(message, title ?? t('common.confirmTitle'), {
+      type: 'warning',
+      confirmButtonText: t('common.confirm'),
+      cancelButtonText: t('common.cancel'),
+      confirmButtonClass: 'el-button--danger',
+      customClass: 'djs-confirm',
+    })
+    return true
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * Task form logic, free of Vue: the form model, task -> form (edit), form -> request body for
+ * `POST/PUT /tasks/http` and `/tasks/grpc`, and the client-side checks the server would refuse anyway.
+ */
+import type { FieldErrors } from '@/api/http'
+import type {
+  ConcurrencyPolicy,
+  GrpcTaskInput,
+  HttpMethod,
+  HttpTaskInput,
+  MisfirePolicy,
+  Task,
+  TaskStatus,
+} from '@/api/types'
+
+export type FormTaskType = 'HTTP' | 'GRPC'
+
+export interface HeaderRow {
+  name: string
+  value: string
+}
+
+export interface TaskFormModel {
+  taskType: FormTaskType
+  name: string
+  description: string
+  departmentId: number | null
+  cron: string
+  timezone: string
+  status: TaskStatus
+  timeout: number
+  retryCount: number
+  retryInterval: number
+  concurrencyPolicy: ConcurrencyPolicy
+  misfirePolicy: MisfirePolicy
+  // HTTP
+  url: string
+  httpMethod: HttpMethod
+  headers: HeaderRow[]
+  body: string
+  fallbackUrl: string
+  // gRPC
+  grpcService: string
+  grpcMethod: string
+  /** A JSON object as text (validated before sending). */
+  grpcParams: string
+  fallbackGrpcService: string
+  fallbackGrpcMethod: string
+}
+
+export const HTTP_METHODS: HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
+export const CONCURRENCY_POLICIES: ConcurrencyPolicy[] = ['allow', 'forbid', 'replace']
+export const MISFIRE_POLICIES: MisfirePolicy[] = ['skip', 'fire_once', 'fire_all']
+
+/** Form-item props; server `data.fields` keys with the same name land on them. */
+export const TASK_FORM_PROPS = [
+  'name',
+  'description',
+  'departmentId',
+  'cron',
+  'timezone',
+  'status',
+  'timeout',
+  'retryCount',
+  'retryInterval',
+  'concurrencyPolicy',
+  'misfirePolicy',
+  'url',
+  'httpMethod',
+  'headers',
+  'body',
+  'fallbackUrl',
+  'grpcService',
+  'grpcMethod',
+  'grpcParams',
+  'fallbackGrpcService',
+  'fallbackGrpcMethod',
+] as const
+
+export function emptyTaskForm(
+  taskType: FormTaskType,
+  defaults: { timezone: string; departmentId: number | null },
+): TaskFormModel {
+  return {
+    taskType,
+    name: '',
+    description: '',
+    departmentId: defaults.departmentId,
+    cron: '0 * * * *',
+    timezone: defaults.timezone,
+    status: 1,
+    timeout: 30,
+    retryCount: 0,
+    retryInterval: 0,
+    concurrencyPolicy: 'allow',
+    misfirePolicy: 'skip',
+    url: '',
+    httpMethod: 'GET',
+    headers: [],
+    body: '',
+    fallbackUrl: '',
+    grpcService: '',
+    grpcMethod: '',
+    grpcParams: '',
+    fallbackGrpcService: '',
+    fallbackGrpcMethod: '',
+  }
+}
+
+function prettyJson(text: string | null): string {
+  if (!text) return ''
+  try {
+    const value = JSON.parse(text)
+    return value && typeof value === 'object' && Object.keys(value).length === 0 ? '' : JSON.stringify(value, null, 2)
+  } catch {
+    return text
+  }
+}
+
+export function taskToForm(task: Task): TaskFormModel {
+  if (task.taskType !== 'HTTP' && task.taskType !== 'GRPC') {
+    throw new Error(`${task.taskType} tasks cannot be edited in the console`)
+  }
+  const base = emptyTaskForm(task.taskType, { timezone: task.timezone, departmentId: task.departmentId })
+  return {
+    ...base,
+    name: task.name,
+    description: task.description ?? '',
+    cron: task.cron,
+    status: task.status,
+    timeout: task.timeout,
+    retryCount: task.retryCount,
+    retryInterval: task.retryInterval,
+    concurrencyPolicy: task.concurrencyPolicy,
+    misfirePolicy: task.misfirePolicy,
+    url: task.url ?? '',
+    httpMethod: (HTTP_METHODS as string[]).includes(task.httpMethod) ? (task.httpMethod as HttpMethod) : 'GET',
+    headers: Object.entries(task.headers ?? {}).map(([name, value]) => ({ name, value: String(value) })),
+    body: task.body ?? '',
+    fallbackUrl: task.fallbackUrl ?? '',
+    grpcService: task.grpcService ?? '',
+    grpcMethod: task.grpcMethod ?? '',
+    grpcParams: prettyJson(task.grpcParams),
+    fallbackGrpcService: task.fallbackGrpcService ?? '',
+    fallbackGrpcMethod: task.fallbackGrpcMethod ?? '',
+  }
+}
+
+/** `null` when `text` is empty or a JSON object; otherwise the reason it is not one. */
+export function jsonObjectError(text: string): string | null {
+  if (!text.trim()) return null
+  try {
+    const value = JSON.parse(text)
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? null : 'must be a JSON object'
+  } catch (e) {
+    return `invalid JSON: ${(e as Error).message}`
+  }
+}
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/
+
+/** Checks the server would also make, done before sending so the message appears at once. */
+export function validateTaskForm(form: TaskFormModel): FieldErrors {
+  const errors: FieldErrors = {}
+  if (form.taskType === 'HTTP') {
+    const seen = new Set<string>()
+    for (const row of form.headers) {
+      const name = row.name.trim()
+      if (!name && !row.value) continue
+      if (!HEADER_NAME.test(name)) {
+        errors.headers = [`invalid header name ${JSON.stringify(row.name)}`]
+        break
+      }
+      if (seen.has(name.toLowerCase())) {
+        errors.headers = [`duplicate header ${JSON.stringify(name)}`]
+        break
+      }
+      seen.add(name.toLowerCase())
+    }
+  } else {
+    const reason = jsonObjectError(form.grpcParams)
+    if (reason) errors.grpcParams = [reason]
+    if (form.fallbackGrpcMethod.trim() && !form.fallbackGrpcService.trim()) {
+      errors.fallbackGrpcService = ['required when fallbackGrpcMethod is set']
+    }
+  }
+  return errors
+}
+
+const orNull = (value: string): string | null => (value.trim() ? value.trim() : null)
+
+function common(form: TaskFormModel) {
+  if (form.departmentId === null) throw new Error('departmentId is required')
+  return {
+    name: form.name.trim(),
+    description: orNull(form.description),
+    departmentId: form.departmentId,
+    cron: form.cron.trim(),
+    timezone: form.timezone,
+    status: form.status,
+    timeout: form.timeout,
+    retryCount: form.retryCount,
+    retryInterval: form.retryInterval,
+    concurrencyPolicy: form.concurrencyPolicy,
+    misfirePolicy: form.misfirePolicy,
+  }
+}
+
+export type TaskRequest = { taskType: 'HTTP'; body: HttpTaskInput } | { taskType: 'GRPC'; body: GrpcTaskInput }
+
+/** The request body for the form's task type; only that type's fields are sent (the API refuses unknown keys). */
+export function formToRequest(form: TaskFormModel): TaskRequest {
+  if (form.taskType === 'HTTP') {
+    const headers: Record<string, string> = {}
+    for (const row of form.headers) {
+      if (row.name.trim()) headers[row.name.trim()] = row.value
+    }
+    return {
+      taskType: 'HTTP',
+      body: {
+        ...common(form),
+        url: form.url.trim(),
+        httpMethod: form.httpMethod,
+        headers: Object.keys(headers).length ? headers : null,
+        // A body is sent as typed (whitespace matters to some targets); empty means none.
+        body: form.body === '' ? null : form.body,
+        fallbackUrl: orNull(form.fallbackUrl),
+      },
+    }
+  }
+  const params = form.grpcParams.trim() ? (JSON.parse(form.grpcParams) as Record<string, unknown>) : null
+  return {
+    taskType: 'GRPC',
+    body: {
+      ...common(form),
+      grpcService: form.grpcService.trim(),
+      grpcMethod: form.grpcMethod.trim(),
+      grpcParams: params,
+      fallbackGrpcService: orNull(form.fallbackGrpcService),
+      fallbackGrpcMethod: orNull(form.fallbackGrpcMethod),
+    },
+  }
+}
+
+/** Ready-made schedules for the cron helper (label keys under `cron.presets`). */
+export const CRON_PRESETS: { key: string; cron: string }[] = [
+  { key: 'everyMinute', cron: '* * * * *' },
+  { key: 'every5Minutes', cron: '*/5 * * * *' },
+  { key: 'hourly', cron: '0 * * * *' },
+  { key: 'daily2am', cron: '0 2 * * *' },
+  { key: 'weekdays9am', cron: '0 9 * * 1-5' },
+  { key: 'weeklyMonday', cron: '0 9 * * 1' },
+  { key: 'monthlyFirst', cron: '0 0 1 * *' },
+  { key: 'every30Seconds', cron: '@every 30s' },
+  { key: 'every10SecondsQuartz', cron: '*/10 * * * * *' },
+]

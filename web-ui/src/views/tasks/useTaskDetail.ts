@@ -1,0 +1,63 @@
+import { computed, onBeforeUnmount, onMounted, ref, shallowRef } from 'vue'
+import { useRoute } from 'vue-router'
+import { listRecords } from '@/api/records'
+import { getTask } from '@/api/tasks'
+import type { Task, TaskRecord } from '@/api/types'
+import { useAuthStore } from '@/stores/auth'
+import { toastError } from '@/utils/feedback'
+import { currentMonth } from '@/utils/format'
+
+const REFRESH_MS = 2000
+export const RECENT_RECORDS = 20
+
+/** One task and its most recent records of the current month, refreshed while the page is open. */
+export function useTaskDetail() {
+  const route = useRoute()
+  const auth = useAuthStore()
+  const id = computed(() => Number(route.params.id))
+  const task = shallowRef<Task | null>(null)
+  const records = shallowRef<TaskRecord[]>([])
+  const recordTotal = ref(0)
+  const loading = ref(false)
+  const missing = ref(false)
+  const month = currentMonth()
+  let timer: ReturnType<typeof setInterval> | undefined
+
+  async function loadRecords(): Promise<void> {
+    if (!auth.can('record:view')) return
+    const page = await listRecords({ ...month, taskId: id.value, page: 1, size: RECENT_RECORDS })
+    records.value = page.list
+    recordTotal.value = page.total
+  }
+
+  async function load(): Promise<void> {
+    loading.value = true
+    try {
+      task.value = await getTask(id.value)
+      await loadRecords()
+    } catch (error) {
+      missing.value = true
+      toastError(error)
+    } finally {
+      loading.value = false
+    }
+  }
+
+  async function poll(): Promise<void> {
+    if (document.hidden || missing.value) return
+    try {
+      const [fresh] = await Promise.all([getTask(id.value), loadRecords()])
+      task.value = fresh
+    } catch {
+      // A transient error while polling is not worth a toast; the next tick retries.
+    }
+  }
+
+  onMounted(async () => {
+    await load()
+    timer = setInterval(() => void poll(), REFRESH_MS)
+  })
+  onBeforeUnmount(() => clearInterval(timer))
+
+  return { id, task, records, recordTotal, loading, missing, month, load, poll }
+}

@@ -1,0 +1,166 @@
+import { computed, onBeforeUnmount, reactive, ref, shallowRef, watch } from 'vue'
+import { useRoute, useRouter } from 'vue-router'
+import { departmentTree } from '@/api/departments'
+import { isApiError } from '@/api/http'
+import { createGrpcTask, createHttpTask, cronPreview, getTask, updateGrpcTask, updateHttpTask } from '@/api/tasks'
+import type { Department, FireTime, Task } from '@/api/types'
+import { useAuthStore } from '@/stores/auth'
+import { toastError, toastSuccess } from '@/utils/feedback'
+import { useFieldErrors } from '@/utils/form'
+import { browserTimeZone } from '@/utils/format'
+import {
+  TASK_FORM_PROPS,
+  emptyTaskForm,
+  formToRequest,
+  taskToForm,
+  validateTaskForm,
+  type FormTaskType,
+  type TaskFormModel,
+} from './taskForm'
+
+const PREVIEW_DEBOUNCE_MS = 350
+export const PREVIEW_COUNT = 5
+
+export function useTaskForm() {
+  const route = useRoute()
+  const router = useRouter()
+  const auth = useAuthStore()
+  const taskId = computed(() => (route.params.id ? Number(route.params.id) : null))
+  const isEdit = computed(() => taskId.value !== null)
+  const initialType: FormTaskType = route.query.type === 'GRPC' ? 'GRPC' : 'HTTP'
+
+  const form = reactive<TaskFormModel>(
+    emptyTaskForm(initialType, { timezone: browserTimeZone(), departmentId: auth.user?.departmentId ?? null }),
+  )
+  const original = shallowRef<Task | null>(null)
+  const tree = shallowRef<Department[]>([])
+  const loading = ref(false)
+  const saving = ref(false)
+  const banner = ref<string[]>([])
+  const { errors, apply, clear } = useFieldErrors(TASK_FORM_PROPS, {}, form)
+
+  // Live preview of the next fire times, in the task's own time zone.
+  const preview = shallowRef<FireTime[]>([])
+  const previewError = ref('')
+  const previewLoading = ref(false)
+  let previewTimer: ReturnType<typeof setTimeout> | undefined
+  let previewAbort: AbortController | null = null
+
+  async function runPreview(): Promise<void> {
+    previewAbort?.abort()
+    const cron = form.cron.trim()
+    if (!cron) {
+      preview.value = []
+      previewError.value = ''
+      return
+    }
+    const abort = new AbortController()
+    previewAbort = abort
+    previewLoading.value = true
+    try {
+      const result = await cronPreview(cron, form.timezone, PREVIEW_COUNT, undefined, abort.signal)
+      if (abort.signal.aborted) return
+      preview.value = result.list
+      previewError.value = ''
+    } catch (error) {
+      if (abort.signal.aborted || (error as Error)?.name === 'AbortError') return
+      preview.value = []
+      previewError.value = isApiError(error)
+        ? (error.fields.cron ?? error.fields.timezone ?? [error.message]).join('; ')
+        : String(error)
+    } finally {
+      if (previewAbort === abort) previewLoading.value = false
+    }
+  }
+
+  watch(
+    () => [form.cron, form.timezone],
+    () => {
+      clearTimeout(previewTimer)
+      previewTimer = setTimeout(() => void runPreview(), PREVIEW_DEBOUNCE_MS)
+    },
+  )
+  onBeforeUnmount(() => {
+    clearTimeout(previewTimer)
+    previewAbort?.abort()
+  })
+
+  async function load(): Promise<void> {
+    loading.value = true
+    try {
+      const [departments, task] = await Promise.all([
+        departmentTree(),
+        taskId.value !== null ? getTask(taskId.value) : Promise.resolve(null),
+      ])
+      tree.value = departments
+      if (task) {
+        original.value = task
+        Object.assign(form, taskToForm(task))
+      } else if (form.departmentId === null && departments[0]) {
+        form.departmentId = departments[0].id
+      }
+    } catch (error) {
+      toastError(error)
+    } finally {
+      loading.value = false
+    }
+    await runPreview()
+  }
+
+  /** Returns true when saved. Server field errors land on their form items; others in the banner. */
+  async function submit(): Promise<boolean> {
+    clear()
+    banner.value = []
+    const local = validateTaskForm(form)
+    if (Object.keys(local).length) {
+      Object.assign(errors, Object.fromEntries(Object.entries(local).map(([k, v]) => [k, v.join('; ')])))
+      return false
+    }
+    saving.value = true
+    try {
+      const request = formToRequest(form)
+      let saved: Task
+      if (request.taskType === 'HTTP') {
+        saved = taskId.value !== null ? await updateHttpTask(taskId.value, request.body) : await createHttpTask(request.body)
+      } else {
+        saved = taskId.value !== null ? await updateGrpcTask(taskId.value, request.body) : await createGrpcTask(request.body)
+      }
+      toastSuccess()
+      await router.push({ name: 'task-detail', params: { id: saved.id } })
+      return true
+    } catch (error) {
+      const unmatched = apply(error)
+      if (unmatched === null) toastError(error)
+      else banner.value = unmatched
+      return false
+    } finally {
+      saving.value = false
+    }
+  }
+
+  function addHeader(): void {
+    form.headers.push({ name: '', value: '' })
+  }
+
+  function removeHeader(index: number): void {
+    form.headers.splice(index, 1)
+  }
+
+  return {
+    form,
+    original,
+    tree,
+    isEdit,
+    loading,
+    saving,
+    banner,
+    errors,
+    preview,
+    previewError,
+    previewLoading,
+    load,
+    submit,
+    addHeader,
+    removeHeader,
+  }
+}
