@@ -23,12 +23,18 @@ def on_starting(server):
     os.environ.setdefault("DJS_SHUTDOWN_PID", str(os.getpid()))
     # Prometheus multiprocess mode: every worker writes its samples here; /v1/metrics aggregates them.
     # Set before the workers import prometheus_client; a fresh directory per master.
+    # `manage.py runplatform` provides one directory for web, gRPC and scheduler together, so /v1/metrics
+    # of the embedded platform also shows the scheduler's series.
     import shutil
 
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["DJS_METRICS_DIR_OWNED"] = "0"
+        return
     directory = Path(__file__).resolve().parent.parent / "var" / f"prometheus-{os.getpid()}"
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    os.environ["DJS_METRICS_DIR_OWNED"] = "1"
 
 
 def child_exit(server, worker):
@@ -40,7 +46,8 @@ def child_exit(server, worker):
 def on_exit(server):
     import shutil
 
-    shutil.rmtree(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""), ignore_errors=True)
+    if os.environ.get("DJS_METRICS_DIR_OWNED") == "1":
+        shutil.rmtree(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""), ignore_errors=True)
 
 # gunicorn's control socket defaults to one per-user path; several DJS web processes on one host
 # (tests, side-by-side instances) would fight over it, and DJS does not use it.

@@ -6,6 +6,7 @@ if one component dies so a half-running platform is never mistaken for a healthy
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,7 +37,12 @@ class Command(BaseCommand):
         return found
 
     def handle(self, *args, **options):
-        env = {**os.environ, "DJS_SHUTDOWN_PID": str(os.getpid())}
+        # One Prometheus multiprocess directory for every component: /v1/metrics of the embedded platform
+        # aggregates the web workers, the gRPC server and the scheduler node.
+        metrics_dir = settings.BASE_DIR / "var" / f"prometheus-platform-{os.getpid()}"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        env = {**os.environ, "DJS_SHUTDOWN_PID": str(os.getpid()), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
         stopping = False
 
         def stop(signum, frame):  # noqa: ARG001
@@ -68,5 +74,6 @@ class Command(BaseCommand):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 proc.kill()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
         self.stdout.write("DJS stopped")
         sys.exit(exit_code)
