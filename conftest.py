@@ -146,3 +146,36 @@ def django_db_setup(django_db_setup, django_db_blocker):
         for year in RECORD_TEST_YEARS:
             for month in range(1, 13):
                 ensure_record_table(year, month)
+
+
+LOOPBACK_EGRESS = {"allowCidrs": ["127.0.0.0/8", "::1/128"]}
+
+
+@pytest.fixture
+def node_factory(settings):
+    """Start real scheduler nodes (own thread and event loop) with fast timings; stopped after the test.
+
+    Tasks may call loopback targets (egress policy opened for 127.0.0.0/8 and ::1)."""
+    import time
+
+    from apps.tasks.scheduler import NodeConfig, start_in_thread
+
+    settings.EGRESS = LOOPBACK_EGRESS
+    started = []
+
+    def start(**over):
+        values = dict(poll_interval=0.2, lookahead=1.0, heartbeat_interval=0.5, node_timeout=3.0,
+                      misfire_threshold=5.0, shutdown_grace=5.0)
+        values.update(over)
+        node, thread = start_in_thread(NodeConfig(**values))
+        started.append((node, thread))
+        deadline = time.monotonic() + 10
+        while node.node_id is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert node.node_id is not None, "node did not register"
+        return node
+
+    yield start
+    for node, thread in started:
+        node.stop()
+        thread.join(20)

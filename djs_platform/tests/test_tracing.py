@@ -16,12 +16,11 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from apps.tasks.egress import EgressPolicy
 from apps.tasks.executors import ExecutionSpec, Executors, execute
-from conftest import Api
+from conftest import LOOPBACK_EGRESS, Api
 from djs_platform import tracing
 from tests.targets import GrpcTarget, HttpTarget, Respond
 
 UTC = timezone.utc
-LOOPBACK_EGRESS = {"allowCidrs": ["127.0.0.0/8", "::1/128"]}
 
 
 def parse_traceparent(value: str | None) -> tuple[int, int]:
@@ -101,27 +100,8 @@ def test_an_incoming_traceparent_continues_the_callers_trace(org, traced):
 # --- fires run by a real scheduler node ----------------------------------------------------------
 
 @pytest.fixture
-def node(settings):
-    from apps.tasks.scheduler import NodeConfig, start_in_thread
-
-    settings.EGRESS = LOOPBACK_EGRESS
-    config = NodeConfig(poll_interval=0.2, lookahead=1.0, heartbeat_interval=0.5, node_timeout=3.0,
-                        misfire_threshold=5.0, shutdown_grace=5.0)
-    started = []
-
-    def start():
-        node, thread = start_in_thread(config)
-        started.append((node, thread))
-        deadline = time.monotonic() + 10
-        while node.node_id is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert node.node_id is not None, "node did not register"
-        return node
-
-    yield start
-    for node, thread in started:
-        node.stop()
-        thread.join(20)
+def node(node_factory):
+    return node_factory
 
 
 def one_shot_task(**fields):

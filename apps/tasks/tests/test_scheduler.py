@@ -9,46 +9,17 @@ import pytest
 from apps.records.models import RecordStatus, existing_record_tables, month_of, record_model
 from apps.tasks import services
 from apps.tasks.models import SchedulerNode, Task, TriggerRequest
-from apps.tasks.scheduler import NodeConfig, start_in_thread
 from djs_platform.actor import Actor
 from tests.targets import HttpTarget, Respond
 
 UTC = timezone.utc
 pytestmark = pytest.mark.django_db(transaction=True)
-LOOPBACK_EGRESS = {"allowCidrs": ["127.0.0.0/8", "::1/128"]}
-
-
-def fast_config(**over) -> NodeConfig:
-    values = dict(poll_interval=0.2, lookahead=1.0, heartbeat_interval=0.5, node_timeout=3.0,
-                  misfire_threshold=5.0, shutdown_grace=5.0)
-    values.update(over)
-    return NodeConfig(**values)
 
 
 @pytest.fixture
 def target():
     with HttpTarget() as server:
         yield server
-
-
-@pytest.fixture
-def node_factory(settings):
-    settings.EGRESS = LOOPBACK_EGRESS
-    started = []
-
-    def start(**over):
-        node, thread = start_in_thread(fast_config(**over))
-        started.append((node, thread))
-        deadline = time.monotonic() + 10
-        while node.node_id is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert node.node_id is not None, "node did not register"
-        return node
-
-    yield start
-    for node, thread in started:
-        node.stop()
-        thread.join(20)
 
 
 @pytest.fixture
