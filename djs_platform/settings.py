@@ -274,7 +274,7 @@ SCHEDULER = {
     "node_timeout": float(config.get("job.nodeTimeout", 15)),
     "poll_interval": float(config.get("job.pollInterval", 0.5)),
     "lookahead": float(config.get("job.lookahead", 2)),
-    "claim_batch": int(config.get("job.claimBatch", 200)),
+    "claim_batch": int(config.get("job.claimBatch", 500)),
     "misfire_threshold": float(config.get("job.misfireThreshold", 60)),
     "shutdown_grace": float(config.get("job.shutdownGrace", 25)),
     "metrics_port": int(config.get("job.metricsPort", 0)),

@@ -338,9 +338,12 @@ class MariaDBServer(_Server):
     ready_timeout = 90.0  # first start on a busy 2-core CI box can be slow
     stop_timeout = 60.0  # clean InnoDB shutdown flushes the buffer pool
 
-    def __init__(self, *, port: int | None = None, base_dir: str | None = None) -> None:
+    def __init__(self, *, port: int | None = None, base_dir: str | None = None, durable: bool = False) -> None:
         # Resolve binaries before creating the temp dir, so a missing package
         # does not leave an empty directory behind.
+        # durable: flush the redo log at every commit (innodb_flush_log_at_trx_commit=1, the production
+        # default; benchmarks use it). Tests use 2 (flush once a second): faster, same semantics.
+        self.durable = durable
         self._mariadbd = _which("mariadbd", "mysqld")
         self._client = _which("mariadb", "mysql")
         self._install_db = _which("mariadb-install-db", "mysql_install_db")
@@ -403,7 +406,7 @@ class MariaDBServer(_Server):
             *self._user_args(),
             "--skip-name-resolve",
             "--innodb-buffer-pool-size=256M",
-            "--innodb-flush-log-at-trx-commit=2",
+            f"--innodb-flush-log-at-trx-commit={1 if self.durable else 2}",
             "--skip-log-bin",
             "--max-connections=500",
             "--character-set-server=utf8mb4",
@@ -512,9 +515,10 @@ class RedisServer(_Server):
 
 
 @contextlib.contextmanager
-def mariadb(*, port: int | None = None, base_dir: str | None = None) -> Iterator[MariaDBServer]:
+def mariadb(*, port: int | None = None, base_dir: str | None = None,
+            durable: bool = False) -> Iterator[MariaDBServer]:
     """Start a throwaway MariaDB; stop it and delete its data on exit."""
-    server = MariaDBServer(port=port, base_dir=base_dir)
+    server = MariaDBServer(port=port, base_dir=base_dir, durable=durable)
     try:
         server.start()
         yield server

@@ -181,9 +181,9 @@ def test_a_failed_fire_is_an_error_span(transactional_db, traced, node):
     assert fire.status.status_code == StatusCode.ERROR and "500" in fire.status.description
 
 
-# --- executors directly: both HTTP transports, gRPC with an instrumented server --------------------
+# --- executors directly: every HTTP transport, gRPC with an instrumented server --------------------
 
-def run_traced(spec: ExecutionSpec, transport: str = "aiohttp"):
+def run_traced(spec: ExecutionSpec, transport: str = "direct"):
     async def main():
         async with Executors(http_workers=2, grpc_workers=2, egress=EgressPolicy.from_config(LOOPBACK_EGRESS),
                              http_transport=transport) as executors:
@@ -203,7 +203,7 @@ def http_spec(url: str, **over) -> ExecutionSpec:
     return ExecutionSpec(**values)
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "native"])
+@pytest.mark.parametrize("transport", ["direct", "aiohttp", "native"])
 def test_task_calls_are_not_doubled_by_the_generic_httpx_instrumentation(traced, transport):
     exporter = traced("scheduler")  # httpx is instrumented in every traced process
     with HttpTarget() as target:

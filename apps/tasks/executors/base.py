@@ -115,6 +115,11 @@ class Executors:
         self.grpc = GrpcExecutor(grpc_workers, egress)
         self._started = False
 
+    @property
+    def queued(self) -> int:
+        """Calls waiting for a worker slot (HTTP and gRPC)."""
+        return self.http.queued + self.grpc.queued
+
     async def start(self) -> None:
         await self.http.start()
         await self.grpc.start()

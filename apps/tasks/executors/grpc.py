@@ -134,6 +134,12 @@ class GrpcExecutor:
             await asyncio.gather(*self._closing, return_exceptions=True)
 
     @property
+    def queued(self) -> int:
+        """Calls waiting for a worker slot."""
+        waiters = getattr(self._sem, "_waiters", None)
+        return len(waiters) if waiters else 0
+
+    @property
     def in_use(self) -> int:
         return 0 if self._sem is None else self.workers - self._sem._value  # noqa: SLF001
 

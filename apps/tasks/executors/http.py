@@ -13,11 +13,12 @@ import json
 import re
 
 import httpx
+from yarl import URL
 
-from apps.tasks.egress import EgressDenied, EgressPolicy
+from apps.tasks.egress import EgressDenied, EgressPolicy, parse_ip
 
 from .common import BoundedCapture, CallResult, bound_error, decode_bounded, describe_exception
-from .transport import make_http_transport
+from .transport import make_aiohttp_session, make_http_transport, transport_kind
 
 MAX_REDIRECTS = 5
 USER_AGENT = "DJS/1.0"
@@ -46,10 +47,15 @@ class HttpExecutor:
         self.egress = egress
         self.transport_kind = transport_kind
         self._client: httpx.AsyncClient | None = None
+        self._session = None  # aiohttp.ClientSession of the "direct" transport
         self._sem: asyncio.Semaphore | None = None
 
     async def start(self) -> None:
         self._sem = asyncio.Semaphore(self.workers)
+        self.transport_kind = self.transport_kind or transport_kind()
+        if self.transport_kind == "direct":
+            self._session = make_aiohttp_session(self.egress, max_connections=max(2 * self.workers, 4))
+            return
         transport = make_http_transport(policy=self.egress, max_connections=max(2 * self.workers, 4),
                                         kind=self.transport_kind)
         self._client = httpx.AsyncClient(
@@ -59,19 +65,28 @@ class HttpExecutor:
         )
 
     async def close(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
+
+    @property
+    def queued(self) -> int:
+        """Calls waiting for a worker slot."""
+        waiters = getattr(self._sem, "_waiters", None)
+        return len(waiters) if waiters else 0
 
     @property
     def in_use(self) -> int:
         """Calls currently holding a worker slot."""
         return 0 if self._sem is None else self.workers - self._sem._value  # noqa: SLF001
 
-    def build_request(self, *, url: str, method: str, headers: dict[str, str], body: str | None,
-                      idempotency_key: str, traceparent: str | None, timeout: float) -> httpx.Request:
-        """The request of one call; raises ``ValueError``/``httpx.HTTPError`` for a bad task config."""
-        assert self._client is not None, "HttpExecutor.start() was not awaited"
+    def prepare(self, *, url: str, method: str, headers: dict[str, str], body: str | None,
+                idempotency_key: str, traceparent: str | None) -> tuple[str, httpx.URL, dict[str, str], bytes | None]:
+        """Validate one call: (method, URL, headers, body); raises ``ValueError``/``httpx.HTTPError`` for a
+        bad task configuration."""
         method = (method or "GET").strip().upper()
         if method not in METHODS:
             raise ValueError(f"unsupported HTTP method {method!r}")
@@ -80,36 +95,51 @@ class HttpExecutor:
         parsed = httpx.URL(url)
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise ValueError(f"URL must be absolute http(s)://, got {url!r}")
+        out: dict[str, str] = {}
         for name, value in (headers or {}).items():
             if not _TOKEN.match(str(name)):
                 raise ValueError(f"invalid header name {name!r}")
             if _BAD_VALUE.search(str(value)):  # no header injection through CR/LF
                 raise ValueError(f"invalid value for header {name!r}: control characters")
-        out = httpx.Headers({str(k): str(v) for k, v in (headers or {}).items()})
-        for name in ("Idempotency-Key", "traceparent"):
-            out.pop(name, None)  # ours, never the task's
+            if str(name).lower() not in ("idempotency-key", "traceparent"):  # ours, never the task's
+                out[str(name)] = str(value)
         out["Idempotency-Key"] = idempotency_key
         if traceparent:
             out["traceparent"] = traceparent
         content = body.encode("utf-8") if body else None
-        if content is not None and "content-type" not in out:
+        if content is not None and not any(k.lower() == "content-type" for k in out):
             out["Content-Type"] = _guess_content_type(body or "")
+        return method, parsed, out, content
+
+    def build_request(self, *, url: str, method: str, headers: dict[str, str], body: str | None,
+                      idempotency_key: str, traceparent: str | None, timeout: float) -> httpx.Request:
+        """The httpx request of one call (httpx-based transports)."""
+        method, parsed, out, content = self.prepare(url=url, method=method, headers=headers, body=body,
+                                                    idempotency_key=idempotency_key, traceparent=traceparent)
+        if self._client is None:
+            return httpx.Request(method, parsed, headers=out, content=content)
         return self._client.build_request(method, parsed, headers=out, content=content,
                                           timeout=httpx.Timeout(timeout))
 
     async def call(self, *, url: str, method: str, headers: dict[str, str], body: str | None,
                    idempotency_key: str, traceparent: str | None, timeout: float) -> CallResult:
         """One bounded call. Never raises except ``CancelledError`` (kill)."""
-        assert self._sem is not None and self._client is not None, "HttpExecutor.start() was not awaited"
+        assert self._sem is not None and (self._client or self._session), "HttpExecutor.start() was not awaited"
         try:
-            request = self.build_request(url=url, method=method, headers=headers, body=body,
-                                         idempotency_key=idempotency_key, traceparent=traceparent,
-                                         timeout=timeout)
+            if self._session is not None:
+                prepared = self.prepare(url=url, method=method, headers=headers, body=body,
+                                        idempotency_key=idempotency_key, traceparent=traceparent)
+            else:
+                request = self.build_request(url=url, method=method, headers=headers, body=body,
+                                             idempotency_key=idempotency_key, traceparent=traceparent,
+                                             timeout=timeout)
         except (ValueError, TypeError, httpx.HTTPError) as exc:
             return CallResult(False, error=bound_error(f"invalid HTTP request: {exc}"), permanent=True)
         async with self._sem:
             try:
                 async with asyncio.timeout(timeout):
+                    if self._session is not None:
+                        return await self._send_direct(*prepared)
                     return await self._send(request)
             except TimeoutError:
                 return CallResult(False, error=f"timed out after {timeout:g}s")
@@ -119,6 +149,58 @@ class HttpExecutor:
                 return CallResult(False, error=bound_error(f"unsupported URL: {exc}"), permanent=True)
             except Exception as exc:  # noqa: BLE001 - any transport failure is a failed attempt
                 return CallResult(False, error=bound_error(describe_exception(exc)))
+
+    def _check_hop(self, url: httpx.URL) -> None:
+        """Egress rules a hop's URL must pass before anything is dialled (names are checked again, with
+        their resolved addresses, by the session's resolver)."""
+        if url.scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"only http and https URLs are allowed, not {url.scheme!r}")
+        self.egress.check_host(url.host)
+        literal = parse_ip(url.host)
+        if literal is not None:
+            self.egress.check_address(literal, url.host)
+
+    async def _send_direct(self, method: str, url: httpx.URL, headers: dict[str, str],
+                           content: bytes | None) -> CallResult:
+        """The "direct" transport: aiohttp without the httpx layer, same rules as :meth:`_send`
+        (redirects by hand with httpx's method/header rules, each hop checked, bounded body)."""
+        assert self._session is not None
+        headers = {"User-Agent": USER_AGENT, **headers} if not any(
+            k.lower() == "user-agent" for k in headers) else headers
+        hops = 0
+        while True:
+            self._check_hop(url)
+            response = await self._session.request(method, URL(str(url), encoded=True), headers=headers,
+                                                   data=content, allow_redirects=False)
+            try:
+                location = response.headers.get("Location")
+                if response.status in _REDIRECTS and location is not None:
+                    if hops >= MAX_REDIRECTS:
+                        return CallResult(False, status_code=response.status,
+                                          error=f"too many redirects (more than {MAX_REDIRECTS})")
+                    hops += 1
+                    method, url, headers, content = _redirect(response.status, method, url, headers, content,
+                                                              location)
+                    continue
+                capture = BoundedCapture()
+                try:
+                    async for chunk in response.content.iter_any():
+                        if capture.feed(chunk):
+                            break
+                except Exception as exc:  # noqa: BLE001 - the body broke off: keep status and what arrived
+                    return CallResult(False, status_code=response.status,
+                                      response=decode_bounded(capture.value(), response.charset),
+                                      error=bound_error(f"reading the response failed: {describe_exception(exc)}"))
+                text = decode_bounded(capture.value(), response.charset)
+                ok = 200 <= response.status < 300
+                return CallResult(ok, status_code=response.status, response=text,
+                                  error=None if ok else f"HTTP {response.status} {response.reason or ''}".strip(),
+                                  response_truncated=capture.truncated)
+            finally:
+                if response.content.at_eof():
+                    response.release()   # connection back to the pool
+                else:
+                    response.close()     # an unread (redirect, truncated) body: drop the connection
 
     async def _send(self, request: httpx.Request) -> CallResult:
         assert self._client is not None
@@ -149,6 +231,29 @@ class HttpExecutor:
         return CallResult(ok, status_code=response.status_code, response=text,
                           error=None if ok else f"HTTP {response.status_code} {response.reason_phrase}".strip(),
                           response_truncated=capture.truncated)
+
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+def _redirect(status: int, method: str, url: httpx.URL, headers: dict[str, str], content: bytes | None,
+              location: str) -> tuple[str, httpx.URL, dict[str, str], bytes | None]:
+    """The next hop of a redirect, with httpx's rules (so both transports behave the same): 303 (and
+    301/302 after a POST) become GET without a body; Authorization is dropped when the origin changes."""
+    target = url.join(location)
+    if target.scheme in ("http", "https") and not target.host:
+        target = target.copy_with(host=url.host)
+    new_method = method
+    if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+        new_method = "GET"
+    drop = {"cookie"}
+    if (target.scheme, target.host, target.port) != (url.scheme, url.host, url.port):
+        drop |= {"authorization", "host"}
+    if new_method != method:
+        drop |= {"content-length", "transfer-encoding"}
+        content = None
+    out = {k: v for k, v in headers.items() if k.lower() not in drop}
+    return new_method, target, out, content
 
 
 def _guess_content_type(body: str) -> str:

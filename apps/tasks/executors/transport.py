@@ -25,8 +25,8 @@ import httpx
 
 from apps.tasks.egress import EgressPolicy, parse_ip
 
-TRANSPORTS = ("aiohttp", "native")
-DEFAULT_TRANSPORT = "aiohttp"
+TRANSPORTS = ("direct", "aiohttp", "native")
+DEFAULT_TRANSPORT = "direct"
 
 
 def transport_kind() -> str:
@@ -56,22 +56,32 @@ def make_http_transport(
 
 
 def _aiohttp_transport(policy: EgressPolicy, limits: httpx.Limits) -> httpx.AsyncBaseTransport:
-    import aiohttp
     from httpx_aiohttp import AiohttpTransport
+
+    session = make_aiohttp_session(policy, max_connections=limits.max_connections or 100,
+                                   keepalive_expiry=limits.keepalive_expiry, auto_decompress=False)
+    return AiohttpTransport(client=session)
+
+
+def make_aiohttp_session(policy: EgressPolicy, *, max_connections: int, keepalive_expiry: float = 30.0,
+                         auto_decompress: bool = True):
+    """The aiohttp session of one scheduler process: names resolved through the egress policy, no DNS
+    cache (every new connection is checked), no proxy from the environment, no cookies."""
+    import aiohttp
 
     connector = aiohttp.TCPConnector(
         resolver=PolicyResolver(policy),
         use_dns_cache=False,  # every new connection asks the policy again
-        limit=limits.max_connections or 100,
+        limit=max_connections,
         limit_per_host=0,
-        keepalive_timeout=limits.keepalive_expiry,
+        keepalive_timeout=keepalive_expiry,
         ssl=httpx.create_ssl_context(trust_env=False),
     )
     # trust_env=False: an http_proxy variable must not route task traffic around the policy.
     # DummyCookieJar: the session is shared by every task of every department; no cookie carries over.
-    session = aiohttp.ClientSession(connector=connector, trust_env=False, auto_decompress=False,
-                                    cookie_jar=aiohttp.DummyCookieJar())
-    return AiohttpTransport(client=session)
+    return aiohttp.ClientSession(connector=connector, trust_env=False, auto_decompress=auto_decompress,
+                                 cookie_jar=aiohttp.DummyCookieJar(),
+                                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=None))
 
 
 class PolicyResolver:

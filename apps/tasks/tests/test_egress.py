@@ -166,7 +166,7 @@ def test_http_call_to_an_ip_literal_metadata_address_is_never_dialled():
 
 @pytest.mark.parametrize("url", ["http://127.1/", "http://2130706433/", "http://0x7f000001/",
                                  "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/"])
-@pytest.mark.parametrize("transport", ["aiohttp", "native"])
+@pytest.mark.parametrize("transport", ["direct", "aiohttp", "native"])
 def test_http_odd_spellings_of_local_addresses_are_denied(url, transport):
     with OutboundGuard() as guard:
         outcome = run(http_spec(url), EgressPolicy(), transport)
@@ -175,7 +175,7 @@ def test_http_odd_spellings_of_local_addresses_are_denied(url, transport):
     assert guard.connects == []
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "native"])
+@pytest.mark.parametrize("transport", ["direct", "aiohttp", "native"])
 def test_both_http_transports_enforce_the_policy(http_target, transport):
     http_target.on(f"/egress/{transport}", status=200)
     resolver = StaticResolver({"evil.example": ["10.0.0.5"], "sneaky.example": ["127.0.0.1"]})

@@ -18,6 +18,23 @@ KEY = "djs-42-1700000000000"
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
+HTTP_TRANSPORTS = ("direct", "aiohttp", "native")
+
+
+def pytest_generate_tests(metafunc):
+    """Every HTTP executor test runs on each HTTP transport (DJS_HTTP_TRANSPORT): same behaviour."""
+    if metafunc.function.__name__.startswith("test_http_"):
+        metafunc.parametrize("http_transport", HTTP_TRANSPORTS, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def http_transport(request, monkeypatch):
+    kind = getattr(request, "param", None)
+    if kind:
+        monkeypatch.setenv("DJS_HTTP_TRANSPORT", kind)
+    return kind
+
+
 def spec(**kw) -> ExecutionSpec:
     values = dict(task_id=42, task_type="HTTP", url=None, http_method="GET", headers={}, body=None,
                   fallback_url=None, grpc_service=None, grpc_method=None, grpc_params=None,
@@ -46,9 +63,15 @@ def run(*specs: ExecutionSpec, http_workers: int = 4):
 
 
 @pytest.fixture(scope="module")
-def target():
+def target_server():
     with HttpTarget() as server:
         yield server
+
+
+@pytest.fixture
+def target(target_server):
+    target_server.clear()  # each test (and transport) starts with no recorded hits and no plans
+    return target_server
 
 
 @pytest.fixture(scope="module")
