@@ -32,6 +32,7 @@ class DjsSystem:
         self.db_name = "djs_bench_" + secrets.token_hex(3)
         self.url = self.server._replace(path="/" + self.db_name).geturl()
         self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
         self.target_url = target_url
         self.procs: list[subprocess.Popen] = []
         self._conn = MySQLdb.connect(host=self.server.hostname, port=self.server.port, user=self.server.username,

@@ -74,13 +74,14 @@ def run_case(system, target: Target, db: Mariadb, make_workload, *, processes: i
     """Load a workload, start the system, measure the window, stop. ``make_workload(first)`` builds it."""
     # idle_first: the first fire comes after an idle probe window (catalogue: statements/s while nothing
     # is due), so the workload's first instant is pushed back by the probe.
-    first = int(time.time() + startup + 2.0 + (idle_probe + 2 if idle_first else 0)) + 1.0
+    extra = idle_probe + LEAD + 4 if idle_first else 0.0
+    first = int(time.time() + startup + 2.0 + extra) + 1.0
     workload: Workload = make_workload(first)
     loaded = time.time()
     system.load(workload)
     load_s = time.time() - loaded
-    if time.time() > first - startup - (idle_probe + 2 if idle_first else 0):  # loading took long: move it later
-        first = int(time.time() + startup + (idle_probe + 2 if idle_first else 0)) + 1.0
+    if time.time() > first - startup - extra:  # loading took long: move it later
+        first = int(time.time() + startup + extra) + 1.0
         workload = make_workload(first)
         system.load(workload)
     target.dump()
@@ -89,7 +90,8 @@ def run_case(system, target: Target, db: Mariadb, make_workload, *, processes: i
     try:
         idle = None
         if idle_probe:
-            time.sleep(max(0.0, first - idle_probe - 1 - time.time()))
+            # Measured once the processes are up (LEAD) and ending before anything is due.
+            time.sleep(max(LEAD, first - idle_probe - 3 - time.time()))  # ends before the 2 s lookahead
             q = db.questions()
             time.sleep(idle_probe)
             idle = round((db.questions() - q - 2) / idle_probe / processes, 1)  # our own 2 SHOW STATUS excluded

@@ -48,6 +48,8 @@ class HttpExecutor:
         self.transport_kind = transport_kind
         self._client: httpx.AsyncClient | None = None
         self._session = None  # aiohttp.ClientSession of the "direct" transport
+        self._prepared: dict[tuple, tuple[str, httpx.URL, dict[str, str], bytes | None]] = {}
+        self._hop_checked: dict[tuple[str, str], None] = {}
         self._sem: asyncio.Semaphore | None = None
 
     async def start(self) -> None:
@@ -86,29 +88,24 @@ class HttpExecutor:
     def prepare(self, *, url: str, method: str, headers: dict[str, str], body: str | None,
                 idempotency_key: str, traceparent: str | None) -> tuple[str, httpx.URL, dict[str, str], bytes | None]:
         """Validate one call: (method, URL, headers, body); raises ``ValueError``/``httpx.HTTPError`` for a
-        bad task configuration."""
-        method = (method or "GET").strip().upper()
-        if method not in METHODS:
-            raise ValueError(f"unsupported HTTP method {method!r}")
-        if not url:
-            raise ValueError("the task has no URL")
-        parsed = httpx.URL(url)
-        if parsed.scheme not in ("http", "https") or not parsed.host:
-            raise ValueError(f"URL must be absolute http(s)://, got {url!r}")
-        out: dict[str, str] = {}
-        for name, value in (headers or {}).items():
-            if not _TOKEN.match(str(name)):
-                raise ValueError(f"invalid header name {name!r}")
-            if _BAD_VALUE.search(str(value)):  # no header injection through CR/LF
-                raise ValueError(f"invalid value for header {name!r}: control characters")
-            if str(name).lower() not in ("idempotency-key", "traceparent"):  # ours, never the task's
-                out[str(name)] = str(value)
+        bad task configuration. The validated task part is cached (a task fires the same request again
+        and again); only our per-fire headers are added each time."""
+        try:
+            key = (url, method, tuple((headers or {}).items()), body)
+            cached = self._prepared.get(key)
+        except TypeError:  # unhashable header values: validate without the cache
+            key, cached = None, None
+        if cached is None:
+            cached = _validate(url=url, method=method, headers=headers, body=body)
+            if key is not None:
+                if len(self._prepared) >= PREPARED_CACHE:
+                    self._prepared.clear()
+                self._prepared[key] = cached
+        method, parsed, base, content = cached
+        out = dict(base)
         out["Idempotency-Key"] = idempotency_key
         if traceparent:
             out["traceparent"] = traceparent
-        content = body.encode("utf-8") if body else None
-        if content is not None and not any(k.lower() == "content-type" for k in out):
-            out["Content-Type"] = _guess_content_type(body or "")
         return method, parsed, out, content
 
     def build_request(self, *, url: str, method: str, headers: dict[str, str], body: str | None,
@@ -155,10 +152,16 @@ class HttpExecutor:
         their resolved addresses, by the session's resolver)."""
         if url.scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(f"only http and https URLs are allowed, not {url.scheme!r}")
+        key = (url.scheme, url.host)
+        if key in self._hop_checked:  # passed before: the policy of a process does not change
+            return
         self.egress.check_host(url.host)
         literal = parse_ip(url.host)
         if literal is not None:
             self.egress.check_address(literal, url.host)
+        if len(self._hop_checked) >= PREPARED_CACHE:
+            self._hop_checked.clear()
+        self._hop_checked[key] = None
 
     async def _send_direct(self, method: str, url: httpx.URL, headers: dict[str, str],
                            content: bytes | None) -> CallResult:
@@ -234,6 +237,32 @@ class HttpExecutor:
 
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+PREPARED_CACHE = 10_000   # validated (url, method, headers, body) kept per process
+
+
+def _validate(*, url: str, method: str, headers: dict[str, str], body: str | None
+              ) -> tuple[str, httpx.URL, dict[str, str], bytes | None]:
+    """The task's part of a request, validated: (method, URL, task headers minus ours, body bytes)."""
+    method = (method or "GET").strip().upper()
+    if method not in METHODS:
+        raise ValueError(f"unsupported HTTP method {method!r}")
+    if not url:
+        raise ValueError("the task has no URL")
+    parsed = httpx.URL(url)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError(f"URL must be absolute http(s)://, got {url!r}")
+    out: dict[str, str] = {}
+    for name, value in (headers or {}).items():
+        if not _TOKEN.match(str(name)):
+            raise ValueError(f"invalid header name {name!r}")
+        if _BAD_VALUE.search(str(value)):  # no header injection through CR/LF
+            raise ValueError(f"invalid value for header {name!r}: control characters")
+        if str(name).lower() not in ("idempotency-key", "traceparent"):  # ours, never the task's
+            out[str(name)] = str(value)
+    content = body.encode("utf-8") if body else None
+    if content is not None and not any(k.lower() == "content-type" for k in out):
+        out["Content-Type"] = _guess_content_type(body or "")
+    return method, parsed, out, content
 
 
 def _redirect(status: int, method: str, url: httpx.URL, headers: dict[str, str], content: bytes | None,
