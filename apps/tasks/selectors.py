@@ -10,7 +10,10 @@ from djs_platform.tenancy import get_in_scope
 
 def task_list(*, user: User, keyword: str | None = None, department_id: int | None = None,
               task_type: str | None = None, status: int | None = None) -> QuerySet[Task]:
-    qs = Task.objects.restrict(user, "task:view").select_related("department")
+    # The department (for departmentName) comes from a second query over the page's rows, not a JOIN: with
+    # the join MySQL/MariaDB drive the plan from the small department table and filesort every task in scope
+    # to find one page (~100 ms at 10k tasks); alone, ``ORDER BY id DESC LIMIT n`` walks the primary key.
+    qs = Task.objects.restrict(user, "task:view").prefetch_related("department")
     if keyword:
         qs = qs.filter(name__icontains=keyword)
     if department_id is not None:

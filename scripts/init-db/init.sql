@@ -283,6 +283,7 @@ INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('auth', '0009
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('auth', '0010_alter_group_name_max_length', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('auth', '0011_update_proxy_permissions', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('auth', '0012_alter_user_first_name_max_length', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0001_record_list_index', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0001_initial', NOW(6));
 
 SET FOREIGN_KEY_CHECKS = 1;

@@ -1,0 +1,161 @@
+"""List endpoints run a fixed number of SQL queries, however many rows they return (no N+1).
+
+Every list route of the URLconf is covered: paginated ones are called with ``size=1`` and ``size=50`` over
+more than 50 rows that carry related data (tasks and users in several departments, users and roles with
+roles and permissions); the unpaginated ones (departments, nodes, permissions) with one row and with 50+.
+A new GET route fails :func:`test_every_get_route_is_classified` until it is added here, either as a list
+(then it gets the query check) or as a known non-list route.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone as dj_timezone
+
+from apps.accounts.models import AuditLog, Permission
+from apps.records.models import RecordStatus, record_model
+from apps.tasks.models import SchedulerNode, Task
+from conftest import Api, Org
+from tests.factories import DepartmentFactory, RoleFactory, UserFactory
+
+ROWS = 55  # > 50, so size=50 returns a full page
+YEAR, MONTH = 2026, 3  # a month table conftest creates before the test transactions
+
+
+@dataclass
+class ListCase:
+    """``path`` with ``small`` and ``large`` query parameters (paginated or filtered), or, for lists without
+    either, ``grow`` adds rows between the two calls."""
+
+    path: str
+    small: dict = field(default_factory=dict)
+    large: dict = field(default_factory=dict)
+    grow: Callable[[Org], None] | None = None
+    base: dict = field(default_factory=dict)
+
+
+def _add_nodes(org: Org) -> None:
+    now = dj_timezone.now()
+    SchedulerNode.objects.bulk_create([
+        SchedulerNode(name=f"node-{i}", host=f"host-{i % 3}", pid=1000 + i, started_at=now - timedelta(hours=1),
+                      heartbeat_at=now - timedelta(seconds=i), status="up" if i % 4 else "dead", running=i % 5,
+                      version="1.0") for i in range(1, ROWS)])
+
+
+def _add_permissions(org: Org) -> None:
+    Permission.objects.bulk_create([Permission(name=f"Extra {i}", code=f"zz:extra-{i}", description="test row")
+                                    for i in range(ROWS)])
+
+
+PAGED = {"small": {"size": 1}, "large": {"size": 50}}
+CASES: dict[str, ListCase] = {
+    "task-list": ListCase("tasks", **PAGED),
+    "record-list": ListCase("records", base={"year": YEAR, "month": MONTH}, **PAGED),
+    "user-list": ListCase("users", **PAGED),
+    "role-list": ListCase("roles", **PAGED),
+    "audit-log-list": ListCase("audit-logs", **PAGED),
+    "department-list": ListCase("departments", small={"keyword": "qd-001"}, large={"keyword": "qd-"}),
+    "department-list?tree": ListCase("departments", base={"tree": "true"}, small={"keyword": "qd-001"},
+                                     large={"keyword": "qd-"}),
+    "node-list": ListCase("nodes", grow=_add_nodes),
+    "permission-list": ListCase("permissions", grow=_add_permissions),
+}
+# GET routes that are not lists (single objects, summaries, docs, infrastructure).
+NOT_LISTS = {"health", "shutdown", "auth-userinfo", "user-detail", "role-detail", "department-detail",
+             "task-detail", "task-cron-preview", "record-detail", "record-stats", "schema", "docs", "metrics",
+             "web-console"}
+CATCH_ALL = "^.*$"
+
+
+@pytest.fixture
+def populated(org: Org) -> Org:
+    """More than 50 rows of every listed resource, with related rows spread out."""
+    departments = [org.a, org.a1, org.b, org.hq]
+    departments += [DepartmentFactory(name=f"qd-{i:03d}", parent=departments[i % 3]) for i in range(1, ROWS)]
+    roles = [RoleFactory(codes=codes) for codes in (["task:view"], ["task:view", "record:view"],
+                                                    ["user:manage", "role:manage", "task:view"])]
+    roles += [RoleFactory(codes=["task:view", "task:create"] if i % 2 else ["record:view"]) for i in range(ROWS)]
+    for i in range(ROWS):
+        UserFactory(department=departments[i % len(departments)], role=roles[i % len(roles)])
+    Task.objects.bulk_create([
+        Task(name=f"task-{i}", department=departments[i % 7], task_type="HTTP" if i % 3 else "GRPC",
+             cron_expression="*/5 * * * *", timezone="UTC", url=f"http://127.0.0.1:9/{i}", status=i % 2,
+             creator=org.admin) for i in range(ROWS)])
+    model = record_model(YEAR, MONTH)
+    start = datetime(YEAR, MONTH, 1, tzinfo=timezone.utc)
+    model.objects.bulk_create([
+        model(task_id=1 + i % 9, task_name=f"task-{i % 9}", department_id=departments[i % 7].pk,
+              task_type="HTTP", trigger_type="SCHEDULE", scheduled_time=start + timedelta(minutes=i),
+              status=RecordStatus.SUCCESS if i % 4 else RecordStatus.FAILED, executor="node-1")
+        for i in range(ROWS)])
+    AuditLog.objects.bulk_create([
+        AuditLog(user_id=org.admin.pk, username=org.admin.username, department_id=departments[i % 7].pk,
+                 action="task.update", object_type="task", object_id=str(i), object_repr=f"task-{i}",
+                 changes={"name": ["a", "b"]}) for i in range(ROWS)])
+    SchedulerNode.objects.create(name="node-0", host="host-0", pid=999, started_at=dj_timezone.now(),
+                                 heartbeat_at=dj_timezone.now())
+    return org
+
+
+def _rows(data) -> list:
+    return data["list"] if isinstance(data, dict) else data
+
+
+def _call(api: Api, path: str, params: dict) -> tuple[int, int]:
+    """(queries, rows) of one GET."""
+    with CaptureQueriesContext(connection) as ctx:
+        data = api.get(path, **params).expect(0).data
+    return len(ctx.captured_queries), len(_rows(data))
+
+
+@pytest.mark.parametrize("case_name", sorted(CASES))
+def test_list_queries_do_not_grow_with_the_page(case_name, populated, admin_api):
+    case = CASES[case_name]
+    small_params, large_params = {**case.base, **case.small}, {**case.base, **case.large}
+    _call(admin_api, case.path, small_params)  # warm per-process caches (record tables, ...)
+    small_queries, small_rows = _call(admin_api, case.path, small_params)
+    if case.grow:
+        case.grow(populated)
+    large_queries, large_rows = _call(admin_api, case.path, large_params)
+    assert small_rows <= 11 and large_rows >= 50, (small_rows, large_rows)
+    print(f"{case_name}: {small_queries} queries for {small_rows} row(s), {large_queries} for {large_rows}")
+    assert large_queries == small_queries, (
+        f"GET /v1/{case.path}: {small_queries} queries for {small_rows} row(s) but {large_queries} for "
+        f"{large_rows} rows (N+1?)")
+
+
+def _routes(patterns, prefix: str = ""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _routes(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern), pattern
+
+
+def test_every_get_route_is_classified():
+    """Each route answering GET is either a covered list or a known non-list; names ``*-list`` must be
+    covered. Fails when a route is added or renamed until this file says what it is."""
+    covered = {name.split("?")[0] for name in CASES}
+    unknown, uncovered_lists = [], []
+    for route, pattern in _routes(get_resolver().url_patterns):
+        view_class = getattr(pattern.callback, "view_class", None)
+        if view_class is not None and not hasattr(view_class, "get"):
+            continue  # write-only routes (login, create/update endpoints)
+        if pattern.name is None and str(pattern.pattern) == CATCH_ALL:
+            continue  # the JSON 404 for unknown routes
+        if pattern.name in covered:
+            continue
+        if (pattern.name or "").endswith("-list"):
+            uncovered_lists.append(route)
+        elif pattern.name not in NOT_LISTS:
+            unknown.append(f"{route} ({pattern.name})")
+    assert not uncovered_lists, f"list routes without a query-count case: {uncovered_lists}"
+    assert not unknown, f"GET routes neither covered as lists nor known as non-lists: {unknown}"
+    missing = covered - {p.name for _, p in _routes(get_resolver().url_patterns)}
+    assert not missing, f"cases for routes that no longer exist: {missing}"
