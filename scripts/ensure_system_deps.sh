@@ -25,6 +25,7 @@ PACKAGES=(
   build-essential             # gcc for mysqlclient and other sdists
   chromium                    # headless browser tests of the web console
   prometheus                  # promtool / metrics scrape checks
+  wrk                         # REST API throughput benchmark (make bench)
 )
 
 missing=()

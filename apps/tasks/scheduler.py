@@ -149,6 +149,7 @@ class Node:
         self.running: dict[int, Fire] = {}                 # record id -> fire in flight or waiting
         self.by_task: dict[int, set[int]] = defaultdict(set)
         self.finished: list[tuple[Fire, dict[str, Any]]] = []
+        self.unflushed: set[int] = set()                   # finished records whose result is not committed yet
         self.kill_seen: dict[int, int] = {}
         self.stopping: asyncio.Event | None = None  # created on the loop
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -156,6 +157,8 @@ class Node:
         self.last_heartbeat = 0.0
         self.last_prune = 0.0
         self.live_nodes = 1
+        self.alive_at = 0.0    # monotonic time of the last heartbeat that found this node alive
+        self.reconcile = False  # set after a database error: adopt running records of ours nobody runs
         self.stats = defaultdict(int)
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -190,9 +193,15 @@ class Node:
             while not self.stopping.is_set():
                 started = time.monotonic()
                 try:
+                    if self.reconcile:
+                        self._launch(await self.control.run(self._adopt_orphans))
+                        self.reconcile = False
                     await self._tick()
                 except Exception:  # noqa: BLE001 - a database hiccup must not kill the node
                     log.exception("scheduler tick failed; retrying")
+                    # A claim whose COMMIT was cut off may have committed: look for records of ours that no
+                    # coroutine owns once the database answers again.
+                    self.reconcile = True
                     await asyncio.sleep(1.0)
                 delay = max(0.0, self.config.poll_interval - (time.monotonic() - started))
                 try:
@@ -280,18 +289,31 @@ class Node:
     def _start(self, fire: Fire) -> None:
         if fire.record_id in self.running and fire.handle is None:
             assert self.loop is not None
+            if time.monotonic() - self.alive_at > self._alive_window:
+                # Liveness unconfirmed for most of the node timeout (the process was frozen, e.g. SIGSTOP, or
+                # the database is unreachable): survivors may be recovering this work right now. Start it
+                # only after the next heartbeat confirms this node alive; a node found dead drops it.
+                self.loop.call_later(0.2, self._start, fire)
+                return
             # A kill requested before this fire started does not apply to it.
             fire.kill_seq = max(fire.kill_seq, self.kill_seen.get(fire.task["id"], 0))
             fire.handle = self.loop.create_task(self._execute(fire))
 
     # --- database work (control thread) ----------------------------------------------------------
 
+    @property
+    def _alive_window(self) -> float:
+        """How long after a heartbeat that found it alive a node still starts claimed fires: two heartbeat
+        intervals, at least 60 % of the node timeout, always below the timeout itself."""
+        conf = self.config
+        return min(max(2 * conf.heartbeat_interval, 0.6 * conf.node_timeout), conf.node_timeout - 0.5)
+
     def _register(self) -> None:
         now = utcnow()
         node = SchedulerNode.objects.create(name=self.name, host=socket.gethostname(), pid=os.getpid(),
                                             started_at=now, heartbeat_at=now, status="up", version=VERSION)
         self.node_id = node.pk
-        self.last_heartbeat = time.monotonic()
+        self.last_heartbeat = self.alive_at = time.monotonic()
 
     def _deregister(self) -> None:
         SchedulerNode.objects.filter(pk=self.node_id).update(status="down", heartbeat_at=utcnow(), running=0)
@@ -302,6 +324,8 @@ class Node:
         now = utcnow()
         alive = bool(SchedulerNode.objects.filter(pk=self.node_id, status__in=["up", "stopping"]).update(
             heartbeat_at=now, status=status, running=len(self.running)))
+        if alive:
+            self.alive_at = time.monotonic()
         self.live_nodes = SchedulerNode.objects.filter(
             status="up", heartbeat_at__gte=now - timedelta(seconds=self.config.node_timeout)).count()
         metrics.live_nodes.set(self.live_nodes)
@@ -519,6 +543,32 @@ class Node:
         metrics.recovered.inc(len(recovered))
         return recovered
 
+    def _adopt_orphans(self) -> list[Fire]:
+        """Running records of this node that no coroutine owns: the claim committed but the node saw an
+        error (the connection died during COMMIT). Nobody else touches them while this node heartbeats,
+        so running them now keeps exactly-once; overdue ones start at once."""
+        fires: list[Fire] = []
+        for year, month in self._recent_months():
+            owned = list(self.running) + list(self.unflushed)
+            rows = list(record_model(year, month).objects.filter(executor=self.name, status=RecordStatus.RUNNING)
+                        .exclude(pk__in=owned)
+                        .values("id", "task_id", "scheduled_time", "trigger_type", "retry_times"))
+            if not rows:
+                continue
+            tasks = {t["id"]: t for t in Task.objects.filter(pk__in={r["task_id"] for r in rows}).values(*TASK_FIELDS)}
+            now = utcnow()
+            for row in rows:
+                task = tasks.get(row["task_id"])
+                if task is None:
+                    continue
+                log.warning("adopting record %s of task %s (claimed, then a database error hid it)", row["id"],
+                            row["task_id"])
+                fires.append(Fire(task=task, scheduled=row["scheduled_time"], trigger=row["trigger_type"],
+                                  record_id=row["id"], start_now=row["scheduled_time"] <= now,
+                                  kill_seq=task["kill_seq"], retry_times=row["retry_times"]))
+        self.stats["adopted"] += len(fires)
+        return fires
+
     def _running_elsewhere(self, task_id: int, before: datetime) -> list[int]:
         ids: list[int] = []
         for year, month in self._recent_months():
@@ -634,6 +684,7 @@ class Node:
             metrics.retries.labels(kind).inc(result["retry_times"] - fire.retry_times)
         if result.get("used_fallback"):
             metrics.fallbacks.labels(kind).inc()
+        self.unflushed.add(fire.record_id)
         self.finished.append((fire, result))
         self._forget(fire)
 
@@ -663,6 +714,7 @@ class Node:
         except Exception:
             self.finished = batch + self.finished
             raise
+        self.unflushed.difference_update(fire.record_id for fire, _ in batch)
 
     def _write_results(self, batch: list[tuple[Fire, dict[str, Any]]]) -> None:
         """Store finished fires: one UPDATE statement per month table and :data:`WRITE_CHUNK` records."""
