@@ -32,7 +32,7 @@ WEB_UI_DEPS := $(WEB_UI)/node_modules/.djs-installed
 # Only runs when web-ui/package.json exists.
 WEB_UI_TEST_CMD := npm --prefix $(WEB_UI) test
 
-.PHONY: help test run system-deps venv web-ui-deps web-ui-build test-python test-web-ui lint clean
+.PHONY: help test run system-deps venv web-ui-deps web-ui-build test-python test-web-ui lint clean bench bench-quick bench-deps
 
 help: ## Show this help
 	@echo "DJS make targets:"
@@ -104,6 +104,25 @@ run: $(VENV_STAMP) web-ui-build ## Migrate, bootstrap and start the platform (we
 	"$(PY)" manage.py migrate --noinput; \
 	"$(PY)" manage.py bootstrap; \
 	exec "$(PY)" manage.py runplatform
+
+# Benchmarks (bench/): the peers' packages (APScheduler, Celery, django-celery-beat) live in
+# requirements-bench.txt, installed into the same venv only when a bench target runs.
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(VENV_STAMP) requirements-bench.txt
+	@echo "venv: installing requirements-bench.txt"
+	@"$(PY)" -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	@touch $@
+
+bench-deps: system-deps $(BENCH_STAMP)
+
+bench: bench-deps ## Side-by-side benchmark vs APScheduler and Celery beat + REST API under wrk (~35 min)
+	@"$(PY)" bench/run.py
+	@"$(PY)" bench/rest_api.py
+
+bench-quick: bench-deps ## The same, short windows and fewer steps (a few minutes)
+	@"$(PY)" bench/run.py --quick
+	@"$(PY)" bench/rest_api.py --quick
 
 lint: $(VENV_STAMP) ## Static checks (ruff if installed in the venv, else a syntax check)
 	@if [ -x "$(VENV)/bin/ruff" ]; then \

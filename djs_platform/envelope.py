@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DatabaseError
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -96,6 +97,7 @@ def json_error(exc: errors.ApplicationError) -> JsonResponse:
     return JsonResponse(error_body(exc), status=exc.http_status, json_dumps_params={"ensure_ascii": False})
 
 
+@csrf_exempt  # also the /v1 catch-all route: an unknown POST/PUT/DELETE gets 4004, not Django's HTML CSRF page
 def handler404(request, exception=None) -> JsonResponse:  # noqa: ARG001 - Django signature
     return json_error(errors.NotFound(f"no route for {request.method} {request.path}"))
 

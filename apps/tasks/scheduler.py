@@ -289,6 +289,13 @@ class Node:
     def _start(self, fire: Fire) -> None:
         if fire.record_id in self.running and fire.handle is None:
             assert self.loop is not None
+            if not fire.start_now:
+                # call_later runs on the loop's monotonic clock and may call back up to its resolution
+                # early; the scheduled time is wall-clock: never fire before it.
+                early = (fire.scheduled - utcnow()).total_seconds()
+                if early > 0:
+                    self.loop.call_later(early + 0.0005, self._start, fire)
+                    return
             if time.monotonic() - self.alive_at > self._alive_window:
                 # Liveness unconfirmed for most of the node timeout (the process was frozen, e.g. SIGSTOP, or
                 # the database is unreachable): survivors may be recovering this work right now. Start it

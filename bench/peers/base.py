@@ -96,11 +96,14 @@ class PeerBase:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pass
-        for proc in self.procs:  # SIGKILL what is left of every session (prefork children included)
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        from common import session_processes
+
+        for proc in self.procs:  # SIGKILL what is left of each session (prefork children included)
+            if proc.poll() is None or session_processes([proc.pid]):
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:

@@ -35,9 +35,15 @@ class RecordDetailView(APIView):
 
 class RecordStatsView(APIView):
     @extend_schema(parameters=[s.StatsQuery], tags=["records"], responses=inline_serializer(
-        "RecordStats", {"total": serializers.IntegerField(), "successCount": serializers.IntegerField(),
-                        "failCount": serializers.IntegerField(), "successRate": serializers.FloatField(),
-                        "avgCostTime": serializers.FloatField(), "p95CostTime": serializers.IntegerField(),
+        "RecordStats", {"year": serializers.IntegerField(), "month": serializers.IntegerField(),
+                        "total": serializers.IntegerField(), "successCount": serializers.IntegerField(),
+                        "failCount": serializers.IntegerField(), "runningCount": serializers.IntegerField(),
+                        "killedCount": serializers.IntegerField(), "skippedCount": serializers.IntegerField(),
+                        "lostCount": serializers.IntegerField(),
+                        # null while nothing finished (rate) or nothing has a cost yet (averages)
+                        "successRate": serializers.FloatField(allow_null=True),
+                        "avgCostTime": serializers.FloatField(allow_null=True),
+                        "p95CostTime": serializers.IntegerField(allow_null=True),
                         "daily": serializers.ListField(child=serializers.DictField()),
                         "topFailingTasks": serializers.ListField(child=serializers.DictField())}))
     def get(self, request):
