@@ -32,7 +32,7 @@ WEB_UI_DEPS := $(WEB_UI)/node_modules/.djs-installed
 # Only runs when web-ui/package.json exists.
 WEB_UI_TEST_CMD := npm --prefix $(WEB_UI) test
 
-.PHONY: help test run system-deps venv web-ui-deps web-ui-build test-python test-web-ui lint clean bench bench-quick bench-deps
+.PHONY: help test run system-deps venv web-ui-deps web-ui-build test-python test-web-ui lint clean bench bench-quick bench-deps fuzz soak
 
 help: ## Show this help
 	@echo "DJS make targets:"
@@ -104,6 +104,14 @@ run: $(VENV_STAMP) web-ui-build ## Migrate, bootstrap and start the platform (we
 	"$(PY)" manage.py migrate --noinput; \
 	"$(PY)" manage.py bootstrap; \
 	exec "$(PY)" manage.py runplatform
+
+# Deeper versions of two suites that `make test` runs short (both backends, same services).
+fuzz: system-deps $(VENV_STAMP) ## API fuzzing, deep: 500 Schemathesis examples per operation and actor + invalid mutations
+	@DJS_TEST_FUZZ_EXAMPLES=500 "$(PY)" scripts/run_tests.py tests/test_fuzz_api.py $(TEST_ARGS)
+
+soak: system-deps $(VENV_STAMP) ## Load: 200 API clients for 60 s against gunicorn while the scheduler runs 300 fires/s
+	@DJS_TEST_SOAK_SECONDS=60 DJS_TEST_SOAK_FIRES=300 DJS_TEST_SOAK_CLIENTS=200 \
+	  "$(PY)" scripts/run_tests.py tests/test_soak.py -s $(TEST_ARGS)
 
 # Benchmarks (bench/): the peers' packages (APScheduler, Celery, django-celery-beat) live in
 # requirements-bench.txt, installed into the same venv only when a bench target runs.
