@@ -159,7 +159,7 @@ class Plan:
     def __init__(self, quick: bool, seconds: int | None, rates: list[int] | None):
         self.quick = quick
         self.seconds = seconds or (4 if quick else 12)
-        self.rates = rates or ([400] if quick else [100, 250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500])
+        self.rates = rates or ([400] if quick else [100, 250, 500, 750, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000])
         self.burst = 1000
         self.catalogue = (10_000, 1_000) if quick else (100_000, 1_000)
         self.catalogue_seconds = 65 if not quick else 20
