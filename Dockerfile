@@ -33,7 +33,7 @@ COPY rpc/ rpc/
 COPY configs/ configs/
 COPY scripts/init-db/ scripts/init-db/
 COPY --from=console /src/web-ui/dist/ web-ui/dist/
-RUN mkdir -p var && chown -R djs:djs var
+RUN mkdir -p var logs && chown -R djs:djs var logs
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     DJANGO_SETTINGS_MODULE=djs_platform.settings \

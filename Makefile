@@ -43,9 +43,9 @@ help: ## Show this help
 system-deps: ## Install missing Debian packages (as root; otherwise prints the sudo command)
 	@scripts/ensure_system_deps.sh
 
-# The venv is (re)built when a requirements file changes.  A venv whose Python
+# The venv is (re)built when a requirements file or pyproject.toml (djsctl) changes.  A venv whose Python
 # is missing or is not 3.11 (e.g. copied from elsewhere) is recreated.
-$(VENV_STAMP): requirements.txt requirements-dev.txt
+$(VENV_STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@if [ -x "$(PY)" ] && "$(PY)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then \
 	  :; \
 	else \
@@ -58,6 +58,8 @@ $(VENV_STAMP): requirements.txt requirements-dev.txt
 	@echo "venv: installing requirements-dev.txt"
 	@"$(PY)" -m pip install --quiet --disable-pip-version-check --upgrade pip
 	@"$(PY)" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@echo "venv: installing djsctl (pip install -e ., console script .venv/bin/djsctl; setuptools' editable-mode warning silenced)"
+	@PYTHONWARNINGS=ignore "$(PY)" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 
 venv: $(VENV_STAMP) ## Create/update .venv (Python deps only, no apt)

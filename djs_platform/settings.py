@@ -280,8 +280,14 @@ SCHEDULER = {
     "metrics_port": int(config.get("job.metricsPort", 0)),
     "metrics_host": str(config.get("job.metricsHost", "127.0.0.1")),
     "shell_enabled": bool(config.get("job.shell.enabled", False)),
+    # relative to the project directory unless absolute; one file per SHELL execution
+    "shell_log_dir": str(BASE_DIR / str(config.get("job.shell.logDir") or "logs")),
+    "shell_kill_grace": float(config.get("job.shell.killGrace", 5)),
+    "shell_workers": int(config.get("job.shell.workers", 20)),
     "keep_months": int(config.get("records.keepMonths", 0)),
 }
+#: ``scheduler.jobs``: declarative tasks ``manage.py bootstrap`` applies as the admin (docs/djsctl.md).
+SCHEDULER_JOBS = config.get("scheduler.jobs") or []
 RPC = {
     "host": str(config.get("rpc.host") or "127.0.0.1"),
     "port": int(config.get("rpc.port", 9090)),

@@ -86,6 +86,8 @@ class Cell:
 
     perm: str | tuple[str, ...] | None
     obj: str
+    #: codes needed besides ``perm`` (all of them): holders get them too, and one more actor lacks only these
+    also: tuple[str, ...] = ()
     #: expected code per location where the rule above does not apply, with the reason in the entry's comment
     override: dict[str, int] = field(default_factory=dict)
 
@@ -106,6 +108,7 @@ REST_MATRIX: dict[str, NoTenant | dict[str, Cell]] = {
     "auth-userinfo": NoTenant(OWN_SESSION),
     "permission-list": NoTenant("the platform's permission catalogue, readable by every user"),
     "node-list": NoTenant("scheduler nodes are platform-wide, readable by every user (docs/console.md)"),
+    "scheduler-state": NoTenant("the platform-wide maintenance switch, readable by every user (docs/maintenance.md)"),
     "task-cron-preview": NoTenant("computes fire times from the query; reads no row"),
     "user-list": {"GET": Cell("user:manage", "list:user"),
                   "POST": Cell("user:manage", "create")},
@@ -128,13 +131,22 @@ REST_MATRIX: dict[str, NoTenant | dict[str, Cell]] = {
     "task-create-grpc": {"POST": Cell("task:create", "create")},
     "task-update-http": {"PUT": Cell("task:update", "task")},
     "task-update-grpc": {"PUT": Cell("task:update", "grpc_task")},
+    # SHELL tasks also need task:shell (and job.shell.enabled, switched on for this test)
+    "task-create-shell": {"POST": Cell("task:create", "create", also=("task:shell",))},
+    "task-update-shell": {"PUT": Cell("task:update", "shell_task", also=("task:shell",))},
     "task-detail": {"GET": Cell("task:view", "task"), "DELETE": Cell("task:delete", "task")},
     "task-status": {"PATCH": Cell("task:update", "task")},
     "task-trigger": {"POST": Cell("task:execute", "task")},
     "task-kill": {"POST": Cell("task:execute", "task")},
+    # declarative apply of one new task (docs/djsctl.md): the rules of a single create, errors on tasks[0].*
+    "task-apply": {"POST": Cell("task:create", "create")},
     "record-list": {"GET": Cell("record:view", "list:record")},
     "record-stats": {"GET": Cell("record:view", "list:record")},
     "record-detail": {"GET": Cell("record:view", "record")},
+    "record-log": {"GET": Cell("record:view", "shell_record")},
+    # maintenance mode is platform-wide (no department), like roles
+    "scheduler-pause": {"POST": Cell("system:manage", "platform")},
+    "scheduler-resume": {"POST": Cell("system:manage", "platform")},
 }
 
 GRPC_MATRIX: dict[str, NoTenant | Cell] = {
@@ -150,6 +162,8 @@ GRPC_MATRIX: dict[str, NoTenant | Cell] = {
     "/scheduler.TaskScheduler/ExecuteTaskImmediately": Cell("task:execute", "task"),
     "/scheduler.TaskScheduler/DeleteTask": Cell("task:delete", "task"),
     "/scheduler.TaskScheduler/KillTask": Cell("task:execute", "task"),
+    "/scheduler.TaskScheduler/PauseScheduler": Cell("system:manage", "platform"),
+    "/scheduler.TaskScheduler/ResumeScheduler": Cell("system:manage", "platform"),
     "/data.DataService/GetTaskHistory": Cell("record:view", "task"),
     "/data.DataService/GetUserList": Cell("user:manage", "department"),
     "/data.DataService/GetDepartmentList": Cell(None, "list:department"),
@@ -172,6 +186,8 @@ GRPC_REQUESTS: dict[str, Callable[[int], dict[str, Any]]] = {
     "/data.DataService/GetDepartmentList": lambda i: {"size": 100},
     "/data.DataService/GetTaskStatistics": lambda i: {"department_id": i},
     "/rpc.proto.ModelContextService/GetModelContext": lambda i: {"model_id": f"task:{i}"},
+    "/scheduler.TaskScheduler/PauseScheduler": lambda i: {"reason": "access matrix"},
+    "/scheduler.TaskScheduler/ResumeScheduler": lambda i: {},
 }
 TASK_REQUEST = lambda i: {"task_id": i}  # noqa: E731 - the other TaskScheduler methods
 
@@ -260,13 +276,18 @@ class World:
     def codes_of(self, user: User) -> frozenset[str]:
         return next(codes for codes, u in self._actors.items() if u.pk == user.pk)
 
-    def actors_for(self, cell: Cell) -> tuple[list[User], User]:
-        """(actors holding the permission, one per alternative; the actor holding every other code)."""
+    def actors_for(self, cell: Cell) -> list[tuple[User, bool]]:
+        """(actor, holds the permission): one holder per alternative, the actor holding every other code,
+        and for ``also`` codes the actor holding every code but those."""
         if cell.perm is None:
-            return [self.actor(frozenset(PERMISSION_CODES))], self.actor(frozenset())
+            return [(self.actor(frozenset(PERMISSION_CODES)), True), (self.actor(frozenset()), True)]
         alternatives = (cell.perm,) if isinstance(cell.perm, str) else cell.perm
-        return ([self.actor(frozenset({code})) for code in alternatives],
-                self.actor(frozenset(PERMISSION_CODES - set(alternatives))))
+        also = frozenset(cell.also)
+        actors = [(self.actor(frozenset({code}) | also), True) for code in alternatives]
+        actors.append((self.actor(frozenset(PERMISSION_CODES - set(alternatives))), False))
+        if also:
+            actors.append((self.actor(frozenset(PERMISSION_CODES - also)), False))
+        return actors
 
     def name(self, prefix: str) -> str:
         self._seq += 1
@@ -281,6 +302,9 @@ class World:
             return dept.pk
         if kind == "task":
             return make_task(dept, self.name("matrix-task")).pk
+        if kind == "shell_task":
+            return make_task(dept, self.name("matrix-shell"), task_type="SHELL", url=None,
+                             shell_command="/bin/true").pk
         if kind == "grpc_task":
             return make_task(dept, self.name("matrix-grpc"), task_type="GRPC", url=None,
                              grpc_service="127.0.0.1:9/demo.Echo", grpc_method="Say").pk
@@ -288,6 +312,8 @@ class World:
             return UserFactory(username=self.name("matrix-user"), department=dept, role=self.empty_role).pk
         if kind == "record":
             return make_record(dept.pk, task_id=MISSING + self._next()).pk
+        if kind == "shell_record":
+            return make_record(dept.pk, task_id=MISSING + self._next(), task_type="SHELL").pk
         raise AssertionError(kind)
 
     def _next(self) -> int:
@@ -302,10 +328,10 @@ def make_task(department, name: str, **over) -> Task:
     return Task.objects.create(**values)
 
 
-def make_record(department_id: int, task_id: int):
+def make_record(department_id: int, task_id: int, task_type: str = "HTTP"):
     scheduled = datetime(*RECORD_MONTH, 10, 12, tzinfo=timezone.utc)
     return record_model(*RECORD_MONTH).objects.create(
-        task_id=task_id, task_name=f"matrix-{task_id}", department_id=department_id, task_type="HTTP",
+        task_id=task_id, task_name=f"matrix-{task_id}", department_id=department_id, task_type=task_type,
         trigger_type="SCHEDULE", scheduled_time=scheduled, start_time=scheduled, end_time=scheduled,
         status=RecordStatus.FAILED, success=False, status_code=500, cost_time=5, retry_times=0, executor="m")
 
@@ -318,6 +344,11 @@ def http_task_body(department_id: int, name: str) -> dict[str, Any]:
 def grpc_task_body(department_id: int, name: str) -> dict[str, Any]:
     return {"name": name, "departmentId": department_id, "cron": "0 3 * * *", "status": 0,
             "grpcService": "127.0.0.1:9/demo.Echo", "grpcMethod": "Say"}
+
+
+def shell_task_body(department_id: int, name: str) -> dict[str, Any]:
+    return {"name": name, "departmentId": department_id, "cron": "0 3 * * *", "status": 0,
+            "shellCommand": "/bin/echo", "shellArgs": ["matrix"]}
 
 
 def schedule_request(department_id: int) -> dict[str, Any]:
@@ -341,6 +372,10 @@ def rest_request(world: World, route: str, method: str, pk: int) -> tuple[str, d
         return r.path(), http_task_body(pk, world.name("matrix-new"))
     if route == "task-create-grpc":
         return r.path(), grpc_task_body(pk, world.name("matrix-new"))
+    if route == "task-apply":
+        return r.path(), {"tasks": [{"type": "HTTP", **http_task_body(pk, world.name("matrix-apply"))}]}
+    if route == "task-create-shell":
+        return r.path(), shell_task_body(pk, world.name("matrix-new"))
     if route == "user-detail" and method == "PUT":
         user = User.objects.filter(pk=pk).first()
         return r.path(pk), {"username": user.username if user else "ghost", "realName": "Renamed",
@@ -358,11 +393,14 @@ def rest_request(world: World, route: str, method: str, pk: int) -> tuple[str, d
     if route == "task-update-grpc":
         task = Task.objects.filter(pk=pk).first()
         return r.path(pk), grpc_task_body(task.department_id if task else world.org.a.pk, "renamed")
+    if route == "task-update-shell":
+        task = Task.objects.filter(pk=pk).first()
+        return r.path(pk), shell_task_body(task.department_id if task else world.org.a.pk, "renamed")
     if route == "task-status":
         return r.path(pk), {"status": 1}
     if route in ("task-trigger", "task-kill"):
         return r.path(pk), {}
-    if route == "record-detail":
+    if route in ("record-detail", "record-log"):
         return r.path(pk) + month, None
     if route in ("record-list", "record-stats"):
         return r.path() + month + "&size=100", None
@@ -380,7 +418,7 @@ ROUTES: dict[str, Route] = {}
 
 def row_of(kind: str, pk: int) -> Any:
     """The addressed row as it is now (to prove a refused call changed nothing)."""
-    model = {"task": Task, "grpc_task": Task, "user": User, "department": Department}.get(kind)
+    model = {"task": Task, "grpc_task": Task, "shell_task": Task, "user": User, "department": Department}.get(kind)
     if model is None or pk == MISSING:
         return None
     return list(model.objects.filter(pk=pk).values())
@@ -451,7 +489,8 @@ def run_rest_cell(world: World, tally: Tally, route: str, method: str, cell: Cel
         if want:
             assert row_of(cell.obj, pk) == before, f"{method} {path} answered {want} but changed the row"
         if want == 4001:
-            field_name = "parentId" if route == "department-list" else "departmentId"
+            field_name = {"department-list": "parentId", "task-apply": "tasks[0].departmentId"}.get(route,
+                                                                                              "departmentId")
             assert reply.data["fields"] == {field_name: [f"department {pk} not found"]}, reply.data
         transaction.set_rollback(True)
     cache.clear()
@@ -477,7 +516,8 @@ def run_rest_list_cells(world: World, tally: Tally, route: str, method: str, cel
     cache.clear()
 
 
-def test_rest_access_matrix(org, capsys):
+def test_rest_access_matrix(org, capsys, settings):
+    settings.SCHEDULER = {**settings.SCHEDULER, "shell_enabled": True}
     ROUTES.update({r.name: r for r in rest_routes()})
     world = World(org)
     tally = Tally()
@@ -487,9 +527,7 @@ def test_rest_access_matrix(org, capsys):
             continue
         for method in ROUTES[route].methods:
             cell = entry[method]
-            holders, lacker = world.actors_for(cell)
-            actors = [(a, True) for a in holders] + [(lacker, cell.perm is None)]
-            for actor, holds in actors:
+            for actor, holds in world.actors_for(cell):
                 if cell.obj.startswith("list:"):
                     run_rest_list_cells(world, tally, route, method, cell, actor, holds)
                     continue
@@ -555,8 +593,7 @@ def test_grpc_access_matrix(org, channel, capsys):
         if isinstance(cell, NoTenant):
             continue
         build = GRPC_REQUESTS.get(method, TASK_REQUEST)
-        holders, lacker = world.actors_for(cell)
-        for actor, holds in [(a, True) for a in holders] + [(lacker, cell.perm is None)]:
+        for actor, holds in world.actors_for(cell):
             if cell.obj.startswith("list:"):
                 markers = list_markers(world, cell.obj.split(":")[1])
                 code, details, response = grpc_call(channel, method, build(0), actor)
@@ -567,8 +604,9 @@ def test_grpc_access_matrix(org, channel, capsys):
                     tally.add("listed" if location in INSIDE else "hidden")
                 continue
             details_by_location = {}
-            for location in LOCATIONS:
-                pk = world.make(cell.obj, location)
+            # platform-wide methods (maintenance mode) address no object: one call per actor
+            for location in ("own",) if cell.obj == "platform" else LOCATIONS:
+                pk = 0 if cell.obj == "platform" else world.make(cell.obj, location)
                 before = row_of(cell.obj, pk)
                 want = expected_code(cell, location, holds)
                 code, details, response = grpc_call(channel, method, build(pk), actor)
@@ -584,7 +622,7 @@ def test_grpc_access_matrix(org, channel, capsys):
                     assert "department_id" in details and f"department {pk} not found" in details, details
                 details_by_location[location] = details
                 tally.add(GRPC_CODES[want].name)
-            if holds and cell.obj != "create":
+            if holds and cell.obj not in ("create", "platform"):
                 assert (details_by_location["sibling"] == details_by_location["parent"]
                         == details_by_location["missing"]), (method, details_by_location)
     with capsys.disabled():

@@ -21,8 +21,9 @@ Each case must satisfy:
 * invalid input is refused (``negative_data_rejection``), an operation needing a token refuses a request
   without one (``ignored_auth``);
 * bad input changes nothing: for every 4xx answer, a snapshot of the tenant tables (row counts and a
-  checksum of tasks, departments, users, roles, role permissions, manual triggers) is identical before and
-  after, and no audit row was written (except ``auth.login_failed``, which a wrong login must leave).
+  checksum of tasks, departments, users, roles, role permissions, manual triggers, the maintenance switch) is
+  identical before and after, and no audit row was written (except ``auth.login_failed``, which a wrong
+  login must leave).
 
 Destructive operations cannot break the run: each case runs in a savepoint that is rolled back afterwards,
 and the cache (token revocation marks, login throttling) is cleared after each case, so a DELETE, a logout,
@@ -63,7 +64,7 @@ from schemathesis.specs.openapi.checks import (
 
 from apps.accounts.models import AuditLog, Role, RolePermission, User
 from apps.departments.models import Department
-from apps.tasks.models import SchedulerNode, Task, TriggerRequest
+from apps.tasks.models import SchedulerNode, SchedulerState, Task, TriggerRequest
 from djs_platform import tokens
 from tests.factories import DepartmentFactory, RoleFactory, UserFactory
 
@@ -88,7 +89,8 @@ MISSING_ID = 10**12
 # --- what "changes nothing" means ------------------------------------------------------------------
 
 SNAPSHOT_MODELS = {"task": Task, "department": Department, "user": User, "role": Role,
-                   "role_permission": RolePermission, "trigger_request": TriggerRequest}
+                   "role_permission": RolePermission, "trigger_request": TriggerRequest,
+                   "scheduler_state": SchedulerState}
 
 
 def snapshot() -> dict[str, Any]:

@@ -69,7 +69,7 @@ CASES: dict[str, ListCase] = {
 # GET routes that are not lists (single objects, summaries, docs, infrastructure).
 NOT_LISTS = {"health", "shutdown", "auth-userinfo", "user-detail", "role-detail", "department-detail",
              "task-detail", "task-cron-preview", "record-detail", "record-stats", "schema", "docs", "metrics",
-             "web-console"}
+             "web-console", "scheduler-state", "record-log"}
 CATCH_ALL = "^.*$"
 
 

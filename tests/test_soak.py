@@ -66,7 +66,8 @@ def read_routes() -> tuple[str, ...]:
 
 def wrk(url: str, token: str) -> dict:
     cmd = [shutil.which("wrk") or "wrk", "-t2", f"-c{CLIENTS}", f"-d{SECONDS}s", "--timeout", "30s",
-           "-s", str(BASE_DIR / "tests" / "soak.lua"), "-H", f"Authorization: Bearer {token}", url, "--", *read_routes()]
+           "-s", str(BASE_DIR / "tests" / "soak.lua"), "-H", f"Authorization: Bearer {token}", url,
+           "--", *read_routes()]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=SECONDS + 60)
     assert result.returncode == 0, result.stderr
     out = {"statuses": {}, "raw": result.stdout}

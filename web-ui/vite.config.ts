@@ -100,5 +100,8 @@ export default defineConfig({
     include: ['src/**/__tests__/**/*.spec.ts'],
     restoreMocks: true,
     unstubGlobals: true,
+    // Element Plus modules import their CSS: let Vite transform them (Node cannot import .css) for the
+    // tests that mount components using them.
+    server: { deps: { inline: ['element-plus'] } },
   },
 })

@@ -1,6 +1,7 @@
 """Reads for execution records (monthly tables), always within the actor's scope."""
 from __future__ import annotations
 
+import os
 from calendar import monthrange
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -51,6 +52,56 @@ def record_get(*, user: User, year: int, month: int, record_id: int):
 
         raise errors.NotFound("record not found")
     return get_in_scope(qs, record_id, "record")
+
+
+#: Largest slice of a SHELL log answered by one request (the console pages through bigger files).
+LOG_PAGE_LIMIT = 1024 * 1024
+
+
+def record_log(*, user: User, year: int, month: int, record_id: int, offset: int = 0,
+               limit: int = 256 * 1024) -> dict[str, Any]:
+    """A slice of the SHELL log of a record (``job.shell.logDir/task_<id>_record_<id>.log``), in bytes
+    ``[offset, offset + limit)``. Same scope and permission as the record itself."""
+    from pathlib import Path
+
+    from apps.tasks.executors.shell import log_path
+    from djs_platform import errors
+
+    record = record_get(user=user, year=year, month=month, record_id=record_id)
+    if record.task_type != "SHELL":
+        raise errors.NotFound(f"record {record_id} has no log: only SHELL executions write one")
+    path = log_path(Path(settings.SCHEDULER["shell_log_dir"]), record.task_id, record.pk)
+    limit = max(1, min(int(limit), LOG_PAGE_LIMIT))
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            handle.seek(min(offset, size))
+            ahead = handle.read(limit + 3)  # up to 3 bytes more: the rest of a character cut at the limit
+    except FileNotFoundError:
+        return {"recordId": record.pk, "taskId": record.task_id, "exists": False, "size": 0, "offset": 0,
+                "content": "", "nextOffset": None, "executor": record.executor}
+    start = min(offset, size)
+    data = ahead[:limit]
+    cut = _incomplete_utf8_tail(data) if len(ahead) > limit else 0
+    if cut:  # a slice never ends inside a UTF-8 character: it stops before it, or (limit < 4) completes it
+        data = data[:-cut] if len(data) > cut else ahead[:_char_length(data[0])]
+    end = start + len(data)
+    return {"recordId": record.pk, "taskId": record.task_id, "exists": True, "size": size, "offset": start,
+            "content": data.decode("utf-8", errors="replace"), "nextOffset": end if end < size else None,
+            "executor": record.executor}
+
+
+def _char_length(lead: int) -> int:
+    return 2 if lead & 0xE0 == 0xC0 else 3 if lead & 0xF0 == 0xE0 else 4 if lead & 0xF8 == 0xF0 else 1
+
+
+def _incomplete_utf8_tail(data: bytes) -> int:
+    """How many bytes at the end of ``data`` start a UTF-8 character that continues after it (0-3)."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 != 0x80:  # not a continuation byte: the lead of the last character
+            return back if _char_length(byte) > back else 0
+    return 0
 
 
 def _local_days(year: int, month: int) -> list[tuple[date, datetime, datetime]]:

@@ -7,9 +7,27 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
-from apps.records.models import drop_record_table, existing_record_tables
+from apps.records.models import drop_record_table, existing_record_tables, record_model
 
 log = logging.getLogger("djs.records")
+
+
+def _remove_shell_logs(year: int, month: int) -> int:
+    """Delete the SHELL log files (on this host) of a month whose records are being dropped."""
+    from pathlib import Path
+
+    from apps.tasks.executors.shell import log_path
+
+    log_dir = Path(settings.SCHEDULER["shell_log_dir"])
+    removed = 0
+    rows = record_model(year, month).objects.filter(task_type="SHELL").values_list("task_id", "id")
+    for task_id, record_id in rows.iterator():
+        try:
+            log_path(log_dir, task_id, record_id).unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
 
 
 def records_prune(*, keep_months: int, now: datetime | None = None, dry_run: bool = False) -> list[str]:
@@ -27,6 +45,7 @@ def records_prune(*, keep_months: int, now: datetime | None = None, dry_run: boo
             continue
         if year * 12 + (month - 1) < oldest_kept:
             if not dry_run:
+                _remove_shell_logs(year, month)
                 drop_record_table(year, month)
                 log.warning("retention: dropped %s (keeping %d months, zone %s)", name, keep_months,
                             settings.TIME_ZONE)

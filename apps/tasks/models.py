@@ -49,6 +49,12 @@ class Task(models.Model):
     grpc_params = models.TextField(null=True, blank=True)
     fallback_grpc_service = models.CharField(max_length=255, null=True, blank=True)
     fallback_grpc_method = models.CharField(max_length=255, null=True, blank=True)
+    # SHELL tasks (job.shell.enabled, permission task:shell): argv = [shell_command, *shell_args], no shell
+    # interpolation unless the command itself is a shell ("sh", "-c", ...).
+    shell_command = models.CharField(max_length=1024, null=True, blank=True)
+    shell_args = models.JSONField(null=True, blank=True)      # list of strings
+    shell_workdir = models.CharField(max_length=1024, null=True, blank=True)
+    shell_env = models.JSONField(null=True, blank=True)       # {"NAME": "value"} added to a minimal environment
     timeout = models.IntegerField(default=30)
     max_retry = models.IntegerField(default=0)
     retry_interval = models.IntegerField(default=0)
@@ -123,3 +129,20 @@ class TriggerRequest(models.Model):
         db_table = "task_trigger"
         ordering = ["id"]
         indexes = [models.Index(fields=["claimed_by", "requested_at"], name="idx_trigger_pending")]
+
+
+class SchedulerState(models.Model):
+    """Platform-wide scheduler switches, one row (id 1). ``paused``: maintenance mode; every node stops
+    claiming scheduled fires and manual triggers (they wait) and keeps heartbeating."""
+
+    paused = models.BooleanField(default=False)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_by_id = models.BigIntegerField(null=True, blank=True)
+    reason = models.CharField(max_length=255, default="", blank=True)
+    update_time = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "scheduler_state"
+
+    def __str__(self) -> str:
+        return "paused" if self.paused else "running"

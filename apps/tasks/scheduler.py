@@ -33,7 +33,7 @@ from typing import Any, Callable
 
 from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connection, transaction
-from django.db.models import F
+from django.db.models import F, Max, Q
 
 from djs_platform import metrics, tracing
 from apps.records.models import (
@@ -49,8 +49,10 @@ from apps.records.models import (
 from apps.tasks.egress import EgressPolicy
 from apps.tasks.engine import idempotency_key, plan_claim
 from apps.tasks.executors import ExecutionSpec, Executors, execute
-from apps.tasks.models import SchedulerNode, Task, TaskStatus, TriggerRequest
+from apps.tasks.executors.shell import ShellSettings
+from apps.tasks.models import SchedulerNode, SchedulerState, Task, TaskStatus, TriggerRequest
 from apps.tasks.schedule import Schedule, ScheduleError, parse_schedule
+from apps.tasks.selectors import SCHEDULER_STATE_ID
 
 log = logging.getLogger("djs.scheduler")
 VERSION = "1.0"
@@ -58,7 +60,8 @@ VERSION = "1.0"
 CLAIM_ROUNDS = 8  # claim batches per tick at most (each batch is one transaction)
 TASK_FIELDS = ("id", "name", "department_id", "task_type", "cron_expression", "timezone", "url", "http_method",
                "headers", "body", "fallback_url", "grpc_service", "grpc_method", "grpc_params",
-               "fallback_grpc_service", "fallback_grpc_method", "timeout", "max_retry", "retry_interval",
+               "fallback_grpc_service", "fallback_grpc_method", "shell_command", "shell_args", "shell_workdir",
+               "shell_env", "timeout", "max_retry", "retry_interval",
                "concurrency_policy", "misfire_policy", "status", "next_execute_time", "version", "kill_seq")
 
 
@@ -159,6 +162,7 @@ class Node:
         self.live_nodes = 1
         self.alive_at = 0.0    # monotonic time of the last heartbeat that found this node alive
         self.reconcile = False  # set after a database error: adopt running records of ours nobody runs
+        self.paused = False     # maintenance mode (scheduler_state), as last read by _peek
         self.stats = defaultdict(int)
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -184,7 +188,8 @@ class Node:
             except (ValueError, RuntimeError):  # not the main thread (tests run nodes in threads)
                 pass
         self.executors = Executors(http_workers=self.config.http_workers, grpc_workers=self.config.grpc_workers,
-                                   egress=EgressPolicy.from_config(settings.EGRESS))
+                                   egress=EgressPolicy.from_config(settings.EGRESS),
+                                   shell=ShellSettings.from_settings())
         await self.executors.start()
         await self.control.run(self._register)
         log.info("scheduler node %s started (id %s)", self.name, self.node_id)
@@ -221,6 +226,14 @@ class Node:
     async def _drain(self) -> None:
         """SIGTERM: no new claims; claimed fires still start at their instant; wait for in-flight work."""
         deadline = time.monotonic() + self.config.shutdown_grace
+        if self.paused:
+            # Paused: claimed on-time fires go back to their tasks instead of waiting here; whatever could not
+            # be given back (database error) starts at its instant rather than being orphaned.
+            try:
+                await self._release_waiting()
+            except Exception:  # noqa: BLE001
+                log.exception("could not give back claimed fires while paused")
+            self.paused = False
         log.info("draining %d execution(s), grace %.0fs", len(self.running), self.config.shutdown_grace)
         while self.running and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
@@ -241,8 +254,9 @@ class Node:
             alive = await self.control.run(self._heartbeat, "up")
             if not alive:
                 await self._presumed_dead()
-            recovered = await self.control.run(self._recover_dead_nodes)
-            self._launch(recovered)
+            if not self.paused:  # maintenance: re-running a dead node's work is a new execution; it waits too
+                recovered = await self.control.run(self._recover_dead_nodes)
+                self._launch(recovered)
             if self.config.keep_months and now - self.last_prune > 86400:
                 self.last_prune = now
                 await self.control.run(self._prune)
@@ -250,8 +264,15 @@ class Node:
         # With other live nodes, work is shared: after the first batch a node only goes on for tasks due
         # within half the lookahead (the others poll in between and take the rest), and it stops claiming
         # while its backlog exceeds job.queueSize. Alone, it claims whatever is due.
-        # One cheap statement tells whether anything is due or triggered (an idle node costs ~3 queries/s).
-        next_due, triggered = await self.control.run(self._peek)
+        # One cheap statement tells whether anything is due or triggered (an idle node costs ~3 queries/s),
+        # and whether scheduling is paused (maintenance mode): then nothing is claimed, triggers wait.
+        next_due, triggered, paused = await self.control.run(self._peek)
+        if paused != self.paused:
+            log.warning("scheduling %s platform-wide (maintenance mode)", "paused" if paused else "resumed")
+            self.paused = paused
+        if paused:
+            await self._release_waiting()
+            next_due, triggered = None, False
         shared = self.live_nodes > 1
         horizon = utcnow() + timedelta(seconds=self.config.lookahead)
         for _ in range(CLAIM_ROUNDS if next_due is not None and next_due <= horizon else 0):
@@ -275,6 +296,19 @@ class Node:
         overdue = sum(1 for f in self.running.values() if f.handle is None and f.scheduled <= now)
         return overdue + self.executors.queued
 
+    async def _release_waiting(self) -> None:
+        """Paused: give back the on-time fires this node claimed but has not started (up to the lookahead
+        ahead), so none starts during the pause and after resume each task's misfire policy decides."""
+        waiting = [f for f in self.running.values() if releasable(f)]
+        if not waiting:
+            return
+        await self.control.run(self._release, waiting)
+        for fire in waiting:
+            self._forget(fire)
+        self.stats["released"] += len(waiting)
+        log.info("paused: gave back %d claimed fire(s) of %d task(s)", len(waiting),
+                 len({f.task["id"] for f in waiting}))
+
     def _launch(self, fires: list[Fire]) -> None:
         assert self.loop is not None
         for fire in fires:
@@ -296,6 +330,11 @@ class Node:
                 if early > 0:
                     self.loop.call_later(early + 0.0005, self._start, fire)
                     return
+            if self.paused and releasable(fire):
+                # Maintenance pause: an on-time fire claimed before this node saw the pause does not start; the
+                # tick gives it back (_release_waiting) and after resume the task's misfire policy decides.
+                self.loop.call_later(0.2, self._start, fire)
+                return
             if time.monotonic() - self.alive_at > self._alive_window:
                 # Liveness unconfirmed for most of the node timeout (the process was frozen, e.g. SIGSTOP, or
                 # the database is unreachable): survivors may be recovering this work right now. Start it
@@ -319,6 +358,9 @@ class Node:
         now = utcnow()
         node = SchedulerNode.objects.create(name=self.name, host=socket.gethostname(), pid=os.getpid(),
                                             started_at=now, heartbeat_at=now, status="up", version=VERSION)
+        # Known before the first tick (which would otherwise recover dead nodes' work while paused).
+        self.paused = bool(SchedulerState.objects.filter(pk=SCHEDULER_STATE_ID).values_list("paused", flat=True)
+                           .first())
         self.node_id = node.pk
         self.last_heartbeat = self.alive_at = time.monotonic()
 
@@ -362,21 +404,22 @@ class Node:
         for ym in {i if isinstance(i, tuple) else month_of(i) for i in instants}:
             ensure_record_table(*ym)
 
-    def _peek(self) -> tuple[datetime | None, bool]:
-        """(earliest next fire time of an enabled or one-shot task, whether a manual trigger is pending):
-        index-only lookups in one statement."""
+    def _peek(self) -> tuple[datetime | None, bool, bool]:
+        """(earliest next fire time of an enabled or one-shot task, whether a manual trigger is pending,
+        whether scheduling is paused): index-only lookups in one statement."""
         qn = connection.ops.quote_name
         sql = (f"SELECT (SELECT MIN({qn('next_execute_time')}) FROM {qn('task')} WHERE {qn('status')} = %s), "
                f"(SELECT MIN({qn('next_execute_time')}) FROM {qn('task')} WHERE {qn('status')} = %s), "
-               f"(SELECT MIN({qn('id')}) FROM {qn('task_trigger')} WHERE {qn('claimed_by')} IS NULL)")
+               f"(SELECT MIN({qn('id')}) FROM {qn('task_trigger')} WHERE {qn('claimed_by')} IS NULL), "
+               f"(SELECT {qn('paused')} FROM {qn(SchedulerState._meta.db_table)} WHERE {qn('id')} = %s)")
         with connection.cursor() as cursor:
-            cursor.execute(sql, [int(TaskStatus.ENABLED), int(TaskStatus.ONE_SHOT)])
-            enabled, one_shot, trigger = cursor.fetchone()
+            cursor.execute(sql, [int(TaskStatus.ENABLED), int(TaskStatus.ONE_SHOT), SCHEDULER_STATE_ID])
+            enabled, one_shot, trigger, paused = cursor.fetchone()
         field = Task._meta.get_field("next_execute_time")
         times = [field.to_python(connection.ops.convert_datetimefield_value(v, None, connection) if v else None)
                  for v in (enabled, one_shot)]
         times = [t for t in times if t is not None]
-        return (min(times) if times else None), trigger is not None
+        return (min(times) if times else None), trigger is not None, bool(paused)
 
     def _claim_due(self, earliest: datetime) -> tuple[list[Fire], bool, datetime | None]:
         """Claim a batch of due tasks: (fires, whether the batch was full, due time of its last task).
@@ -497,6 +540,54 @@ class Node:
                                   start_now=True, overrides=request.overrides, kill_seq=row["kill_seq"]))
             self._insert_records(fires)
         return [f for f in fires if f.record_id]
+
+    def _release(self, fires: list[Fire]) -> None:
+        """Undo the claim of fires that never started (maintenance pause), in one transaction.
+
+        Their records (running, not started, ours) are deleted, and each task's ``next_execute_time`` goes back
+        to its earliest given-back instant, with ``last_execute_time`` back to the last fire time still claimed
+        and a new version (a claim still in flight elsewhere then fails). A task that changed since is left as
+        it is: disabled or edited into another status, or already moved back to an earlier instant by another
+        node giving back its own claims; a one-shot task only while it is as its claim left it (disabled, no
+        next time, the claim's version).
+        """
+        by_month: dict[tuple[int, int], list[int]] = defaultdict(list)
+        by_task: dict[int, list[Fire]] = defaultdict(list)
+        for fire in fires:
+            by_month[fire.table].append(fire.record_id)
+            by_task[fire.task["id"]].append(fire)
+        with transaction.atomic():
+            for (year, month), ids in by_month.items():
+                for i in range(0, len(ids), WRITE_CHUNK):
+                    record_model(year, month).objects.filter(
+                        pk__in=ids[i:i + WRITE_CHUNK], status=RecordStatus.RUNNING, executor=self.name,
+                        start_time__isnull=True).delete()
+            for task_id, group in by_task.items():
+                first = min(f.scheduled for f in group)
+                row = group[0].task
+                task = Task.objects.filter(pk=task_id)
+                if row["status"] == TaskStatus.ONE_SHOT:
+                    task = task.filter(status=TaskStatus.DISABLED, next_execute_time__isnull=True,
+                                       version=max(f.task["version"] for f in group) + 1)
+                else:
+                    task = task.filter(Q(next_execute_time__gt=first) | Q(next_execute_time__isnull=True),
+                                       status=row["status"])
+                task.update(next_execute_time=first, last_execute_time=self._last_fire_before(task_id, first),
+                            status=row["status"], version=F("version") + 1)
+
+    def _last_fire_before(self, task_id: int, instant: datetime) -> datetime | None:
+        """The latest scheduled fire time of the task before ``instant`` (its month or the one before)."""
+        year, month = month_of(instant)
+        tables = existing_record_tables()
+        for ym in ((year, month), (year - 1, 12) if month == 1 else (year, month - 1)):
+            if f"record_{ym[0]:04d}{ym[1]:02d}" not in tables:
+                continue
+            latest = (record_model(*ym).objects.filter(task_id=task_id, trigger_type=TriggerType.SCHEDULE,
+                                                       scheduled_time__lt=instant)
+                      .aggregate(m=Max("scheduled_time"))["m"])
+            if latest is not None:
+                return latest
+        return None
 
     def _recover_dead_nodes(self) -> list[Fire]:
         """Mark running records of silent nodes ``lost``; re-run each once (RECOVERY) if retries remain."""
@@ -675,6 +766,9 @@ class Node:
             timeout=float(task["timeout"]), max_retry=max(0, task["max_retry"] - fire.retry_times),
             retry_interval=float(task["retry_interval"]),
             idempotency_key=idempotency_key(task["id"], fire.scheduled),
+            record_id=fire.record_id, shell_command=task["shell_command"],
+            shell_args=tuple(task["shell_args"] or ()), shell_workdir=task["shell_workdir"],
+            shell_env=dict(task["shell_env"]) if task["shell_env"] else None,
         )
 
     def _finish(self, fire: Fire, result: dict[str, Any]) -> None:
@@ -736,6 +830,12 @@ class Node:
                     sql, params = batch_update_sql(table, rows[i:i + WRITE_CHUNK], now, self.name)
                     with connection.cursor() as cursor:
                         cursor.execute(sql, params)
+
+
+def releasable(fire: Fire) -> bool:
+    """An on-time scheduled fire not started yet: the kind a maintenance pause gives back to its task
+    (manual, recovery and misfire catch-up runs start at once when claimed)."""
+    return fire.handle is None and fire.trigger == TriggerType.SCHEDULE and not fire.start_now
 
 
 def months_between(start: datetime, end: datetime) -> list[tuple[int, int]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from apps.accounts.models import User
-from apps.tasks.models import Task
+from apps.tasks.models import SchedulerState, Task
 from djs_platform.tenancy import get_in_scope
 
 
@@ -38,9 +38,15 @@ def node_list() -> list:
 
     now = timezone.now()
     nodes = list(SchedulerNode.objects.order_by("-heartbeat_at")[:200])
+    state = scheduler_state_get()
     for node in nodes:
         node.heartbeat_age = round((now - node.heartbeat_at).total_seconds(), 1)
         node.alive = node.status == "up" and node.heartbeat_age <= settings.SCHEDULER["node_timeout"]
+        # A node reads the switch on every poll, before it claims: one that heartbeated after the pause began
+        # has stopped claiming (``paused``, as of its last heartbeat). ``scheduler_paused`` is the switch itself.
+        node.paused = bool(state.paused and state.paused_at is not None and node.status in ("up", "stopping")
+                           and node.heartbeat_at >= state.paused_at)
+        node.scheduler_paused = state.paused
     return nodes
 
 
@@ -56,3 +62,19 @@ def task_count(*, user: User, department_id: int | None = None) -> int:
     if department_id is not None:
         qs = qs.filter(department_id=department_id)
     return qs.count()
+
+
+#: The one row of ``scheduler_state`` (created on the first pause).
+SCHEDULER_STATE_ID = 1
+
+
+def scheduler_state_get() -> SchedulerState:
+    """Maintenance mode, platform-wide and readable by every user (no tenant data). Not paused while the row
+    does not exist yet (it is not created by a read). ``paused_by`` is ``{"id", "username"}`` of the user who
+    paused (``username`` None once that user is deleted), None while running."""
+    state = SchedulerState.objects.filter(pk=SCHEDULER_STATE_ID).first() or SchedulerState(pk=SCHEDULER_STATE_ID)
+    state.paused_by = None
+    if state.paused and state.paused_by_id is not None:
+        username = User.objects.filter(pk=state.paused_by_id).values_list("username", flat=True).first()
+        state.paused_by = {"id": state.paused_by_id, "username": username}
+    return state

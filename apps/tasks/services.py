@@ -6,12 +6,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.services import audit_record, camel, diff
-from apps.tasks.models import SchedulerNode, Task, TaskStatus, TaskType, TriggerRequest
+from apps.tasks.models import SchedulerNode, SchedulerState, Task, TaskStatus, TaskType, TriggerRequest
 from apps.tasks.schedule import Schedule, parse_schedule
 from djs_platform import errors
 from djs_platform.actor import Actor
@@ -19,8 +19,9 @@ from djs_platform.tenancy import get_in_scope, require_department_in_scope, requ
 
 AUDITED_FIELDS = ("name", "description", "department_id", "cron_expression", "timezone", "url", "http_method",
                   "headers", "body", "fallback_url", "grpc_service", "grpc_method", "grpc_params",
-                  "fallback_grpc_service", "fallback_grpc_method", "timeout", "max_retry", "retry_interval",
-                  "concurrency_policy", "misfire_policy", "status")
+                  "fallback_grpc_service", "fallback_grpc_method", "shell_command", "shell_args", "shell_workdir",
+                  "shell_env", "timeout", "max_retry", "retry_interval", "concurrency_policy", "misfire_policy",
+                  "status")
 
 
 def next_fire(schedule: Schedule, status: int, now: datetime | None = None) -> datetime | None:
@@ -48,6 +49,7 @@ def _values(task_type: str, data: dict[str, Any]) -> dict[str, Any]:
         "url": None, "http_method": "GET", "headers": None, "body": None, "fallback_url": None,
         "grpc_service": None, "grpc_method": None, "grpc_params": None,
         "fallback_grpc_service": None, "fallback_grpc_method": None,
+        "shell_command": None, "shell_args": None, "shell_workdir": None, "shell_env": None,
     }
     if task_type == TaskType.HTTP:
         values.update(url=data["url"], http_method=data["httpMethod"], headers=data.get("headers") or None,
@@ -59,12 +61,26 @@ def _values(task_type: str, data: dict[str, Any]) -> dict[str, Any]:
                       fallback_grpc_service=data.get("fallbackGrpcService") or None,
                       fallback_grpc_method=(data.get("fallbackGrpcMethod") or
                                             (data["grpcMethod"] if data.get("fallbackGrpcService") else None)))
+    elif task_type == TaskType.SHELL:
+        values.update(shell_command=data["shellCommand"], shell_args=list(data.get("shellArgs") or []),
+                      shell_workdir=data.get("shellWorkdir") or None, shell_env=data.get("shellEnv") or None)
     return values
+
+
+def require_shell(actor: Actor, action: str) -> None:
+    """SHELL tasks run commands on the scheduler hosts: only where the platform allows them
+    (``job.shell.enabled``) and only for actors holding ``task:shell`` (besides the action's own code)."""
+    if not settings.SCHEDULER["shell_enabled"]:
+        raise errors.Forbidden(f"SHELL tasks are disabled on this platform (job.shell.enabled); "
+                                      f"cannot {action}")
+    require_permission(actor.user, "task:shell")
 
 
 @transaction.atomic
 def task_create(*, actor: Actor, task_type: str, data: dict[str, Any]) -> Task:
     require_permission(actor.user, "task:create")
+    if task_type == TaskType.SHELL:
+        require_shell(actor, "create a SHELL task")
     require_department_in_scope(actor.user, data["departmentId"])
     values = _values(task_type, data)
     schedule = data.get("schedule") or parse_schedule(values["cron_expression"], values["timezone"])
@@ -82,6 +98,9 @@ def _task_for_write(actor: Actor, task_id: int, permission: str) -> Task:
 
 @transaction.atomic
 def task_update(*, actor: Actor, task_id: int, task_type: str, data: dict[str, Any]) -> Task:
+    if task_type == TaskType.SHELL:  # before the lookup: a missing permission is 4003 wherever the task is
+        require_permission(actor.user, "task:update")
+        require_shell(actor, "change a SHELL task")
     task = _task_for_write(actor, task_id, "task:update")
     if task.task_type != task_type:
         raise errors.InvalidArgument(
@@ -137,6 +156,8 @@ def live_nodes(now: datetime | None = None) -> int:
 def task_trigger(*, actor: Actor, task_id: int, overrides: dict[str, Any] | None = None) -> TriggerRequest:
     """Queue a manual run; a live scheduler node picks it up within its poll interval (~0.5 s)."""
     task = get_in_scope(Task.objects.restrict(actor.user, "task:execute"), task_id, "task")
+    if task.task_type == TaskType.SHELL:
+        require_shell(actor, "run a SHELL task")
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     if "grpcParams" in overrides and task.task_type != TaskType.GRPC:
         raise errors.invalid("grpcParams", "only for gRPC tasks")
@@ -161,3 +182,51 @@ def task_kill(*, actor: Actor, task_id: int) -> Task:
     audit_record(actor=actor, action="task.kill", object_type="task", object_id=task.pk, object_repr=task.name,
                  department_id=task.department_id)
     return task
+
+
+# --- maintenance mode ---------------------------------------------------------------------------------
+
+def _scheduler_state_for_update() -> SchedulerState:
+    """The ``scheduler_state`` row, locked; created on first use (a concurrent creator wins, we lock theirs)."""
+    from apps.tasks.selectors import SCHEDULER_STATE_ID
+
+    try:
+        with transaction.atomic():
+            SchedulerState.objects.get_or_create(pk=SCHEDULER_STATE_ID)
+    except IntegrityError:
+        pass
+    return SchedulerState.objects.select_for_update().get(pk=SCHEDULER_STATE_ID)
+
+
+@transaction.atomic
+def scheduler_pause(*, actor: Actor, reason: str = "") -> SchedulerState:
+    """Maintenance mode on, platform-wide (``system:manage``). Every scheduler node sees it on its next poll
+    and stops claiming scheduled fires and manual triggers (triggers wait in ``task_trigger``); nodes keep
+    heartbeating, finish what they already started and honour kills. Pausing while paused changes nothing
+    (the first pause's time, user and reason stay)."""
+    require_permission(actor.user, "system:manage")
+    state = _scheduler_state_for_update()
+    was = state.paused
+    if not was:
+        state.paused, state.paused_at, state.paused_by_id, state.reason = True, timezone.now(), actor.user.pk, reason
+        state.save()
+    audit_record(actor=actor, action="scheduler.pause", object_type="scheduler", object_id=state.pk,
+                 object_repr="scheduler", changes={"paused": {"old": was, "new": True},
+                                                   **({"reason": reason} if not was and reason else {})})
+    return state
+
+
+@transaction.atomic
+def scheduler_resume(*, actor: Actor) -> SchedulerState:
+    """Maintenance mode off (``system:manage``): nodes claim again on their next poll; fire times missed
+    during the pause follow each task's misfire policy, waiting triggers run. Resuming while running changes
+    nothing."""
+    require_permission(actor.user, "system:manage")
+    state = _scheduler_state_for_update()
+    was = state.paused
+    if was:
+        state.paused, state.paused_at, state.paused_by_id, state.reason = False, None, None, ""
+        state.save()
+    audit_record(actor=actor, action="scheduler.resume", object_type="scheduler", object_id=state.pk,
+                 object_repr="scheduler", changes={"paused": {"old": was, "new": False}})
+    return state

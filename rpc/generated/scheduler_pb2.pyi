@@ -87,3 +87,31 @@ class BatchScheduleTasksResponse(_message.Message):
     overall_success: bool
     message: str
     def __init__(self, results: _Optional[_Iterable[_Union[ScheduleTaskResponse, _Mapping]]] = ..., overall_success: _Optional[bool] = ..., message: _Optional[str] = ...) -> None: ...
+
+class PauseSchedulerRequest(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class ResumeSchedulerRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SchedulerStateResponse(_message.Message):
+    __slots__ = ("success", "message", "paused", "paused_at", "paused_by", "paused_by_username", "reason")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_AT_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_BY_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_BY_USERNAME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    success: bool
+    message: str
+    paused: bool
+    paused_at: str
+    paused_by: int
+    paused_by_username: str
+    reason: str
+    def __init__(self, success: _Optional[bool] = ..., message: _Optional[str] = ..., paused: _Optional[bool] = ..., paused_at: _Optional[str] = ..., paused_by: _Optional[int] = ..., paused_by_username: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...

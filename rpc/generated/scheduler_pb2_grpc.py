@@ -74,6 +74,16 @@ class TaskSchedulerStub:
                 request_serializer=scheduler__pb2.TaskRequest.SerializeToString,
                 response_deserializer=scheduler__pb2.TaskResponse.FromString,
                 _registered_method=True)
+        self.PauseScheduler = channel.unary_unary(
+                '/scheduler.TaskScheduler/PauseScheduler',
+                request_serializer=scheduler__pb2.PauseSchedulerRequest.SerializeToString,
+                response_deserializer=scheduler__pb2.SchedulerStateResponse.FromString,
+                _registered_method=True)
+        self.ResumeScheduler = channel.unary_unary(
+                '/scheduler.TaskScheduler/ResumeScheduler',
+                request_serializer=scheduler__pb2.ResumeSchedulerRequest.SerializeToString,
+                response_deserializer=scheduler__pb2.SchedulerStateResponse.FromString,
+                _registered_method=True)
 
 
 class TaskSchedulerServicer:
@@ -128,6 +138,21 @@ class TaskSchedulerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PauseScheduler(self, request, context):
+        """DJS maintenance mode, platform-wide (permission system:manage; like POST /v1/scheduler/pause and
+        /v1/scheduler/resume): every scheduler node stops (restarts) claiming scheduled fires and manual
+        triggers; nodes keep heartbeating and finish what they already started. Both are idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeScheduler(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TaskSchedulerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -170,6 +195,16 @@ def add_TaskSchedulerServicer_to_server(servicer, server):
                     servicer.KillTask,
                     request_deserializer=scheduler__pb2.TaskRequest.FromString,
                     response_serializer=scheduler__pb2.TaskResponse.SerializeToString,
+            ),
+            'PauseScheduler': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseScheduler,
+                    request_deserializer=scheduler__pb2.PauseSchedulerRequest.FromString,
+                    response_serializer=scheduler__pb2.SchedulerStateResponse.SerializeToString,
+            ),
+            'ResumeScheduler': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeScheduler,
+                    request_deserializer=scheduler__pb2.ResumeSchedulerRequest.FromString,
+                    response_serializer=scheduler__pb2.SchedulerStateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -388,6 +423,60 @@ class TaskScheduler:
             '/scheduler.TaskScheduler/KillTask',
             scheduler__pb2.TaskRequest.SerializeToString,
             scheduler__pb2.TaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseScheduler(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scheduler.TaskScheduler/PauseScheduler',
+            scheduler__pb2.PauseSchedulerRequest.SerializeToString,
+            scheduler__pb2.SchedulerStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeScheduler(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scheduler.TaskScheduler/ResumeScheduler',
+            scheduler__pb2.ResumeSchedulerRequest.SerializeToString,
+            scheduler__pb2.SchedulerStateResponse.FromString,
             options,
             channel_credentials,
             insecure,

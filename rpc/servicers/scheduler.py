@@ -7,7 +7,7 @@ from typing import Any
 from apps.records import selectors as record_selectors
 from apps.tasks import selectors as task_selectors
 from apps.tasks import services
-from apps.tasks.api.serializers import GrpcTaskInput, HttpTaskInput
+from apps.tasks.api.serializers import GrpcTaskInput, HttpTaskInput, SchedulerPauseInput, ShellTaskInput
 from apps.tasks.models import Task, TaskStatus, TaskType
 from djs_platform import errors
 from djs_platform.actor import Actor
@@ -20,7 +20,8 @@ from rpc.interceptors import current_actor
 from rpc.servicers.common import iso, rename_fields, require_id
 
 MAX_BATCH = 100
-HANDLERS: dict[str, tuple[str, type]] = {"http": (TaskType.HTTP, HttpTaskInput), "grpc": (TaskType.GRPC, GrpcTaskInput)}
+HANDLERS: dict[str, tuple[str, type]] = {"http": (TaskType.HTTP, HttpTaskInput), "grpc": (TaskType.GRPC, GrpcTaskInput),
+                                         "shell": (TaskType.SHELL, ShellTaskInput)}
 # Top-level request fields that, when non-empty/non-zero, override the same field of the params body.
 OVERRIDES = {"name": "name", "cron_expression": "cron", "max_retry": "retryCount", "department_id": "departmentId",
              "timeout": "timeout"}
@@ -29,12 +30,12 @@ OVERRIDES = {"name": "name", "cron_expression": "cron", "max_retry": "retryCount
 def task_input(request: pb.ScheduleTaskRequest) -> tuple[str, dict[str, Any], dict[str, str]]:
     """(task type, validated REST create body, API field -> request field it came from).
 
-    ``params`` is the JSON body of ``POST /v1/tasks/http`` or ``/v1/tasks/grpc`` and is validated by the very
+    ``params`` is the JSON body of ``POST /v1/tasks/http``, ``/v1/tasks/grpc`` or ``/v1/tasks/shell`` and is validated by the very
     same serializer, so the rules (strict types, unknown keys refused, cron grammar, URL checks) are identical.
     """
     handler = request.handler.strip().lower()
     if handler not in HANDLERS:
-        raise errors.invalid("handler", "must be 'http' or 'grpc'")
+        raise errors.invalid("handler", "must be 'http', 'grpc' or 'shell'")
     task_type, serializer_class = HANDLERS[handler]
     try:
         body = json.loads(request.params) if request.params.strip() else {}
@@ -127,3 +128,23 @@ class TaskSchedulerServicer(scheduler_pb2_grpc.TaskSchedulerServicer):
     def KillTask(self, request, context):
         task = services.task_kill(actor=current_actor(), task_id=require_id("task_id", request.task_id))
         return pb.TaskResponse(success=True, message=f"kill requested for every running execution of task {task.pk}")
+
+    def PauseScheduler(self, request, context):
+        serializer = SchedulerPauseInput(data={"reason": request.reason})
+        if not serializer.is_valid():
+            raise validation_error(serializer.errors)
+        services.scheduler_pause(actor=current_actor(), reason=serializer.validated_data["reason"])
+        return scheduler_state_response("scheduling paused on every node")
+
+    def ResumeScheduler(self, request, context):
+        services.scheduler_resume(actor=current_actor())
+        return scheduler_state_response("scheduling resumed")
+
+
+def scheduler_state_response(message: str) -> pb.SchedulerStateResponse:
+    """The maintenance state after a pause/resume, as ``GET /v1/scheduler/state`` shows it."""
+    state = task_selectors.scheduler_state_get()
+    by = state.paused_by or {}
+    return pb.SchedulerStateResponse(success=True, message=message, paused=state.paused,
+                                     paused_at=iso(state.paused_at), paused_by=by.get("id") or 0,
+                                     paused_by_username=by.get("username") or "", reason=state.reason)

@@ -113,11 +113,14 @@ def test_services_keep_the_original_packages_and_methods(key):
         assert not method.client_streaming and not method.server_streaming
 
 
-def test_kill_task_is_added_to_the_scheduler():
+def test_kill_task_and_maintenance_mode_are_added_to_the_scheduler():
     methods = {m.name: m for m in scheduler_pb2.DESCRIPTOR.services_by_name["TaskScheduler"].methods}
-    assert set(methods) == set(ORIGINAL_SERVICES[(scheduler_pb2, "scheduler", "TaskScheduler")]) | {"KillTask"}
-    assert (methods["KillTask"].input_type.name, methods["KillTask"].output_type.name) == ("TaskRequest",
-                                                                                          "TaskResponse")
+    added = {"KillTask": ("TaskRequest", "TaskResponse"),
+             "PauseScheduler": ("PauseSchedulerRequest", "SchedulerStateResponse"),
+             "ResumeScheduler": ("ResumeSchedulerRequest", "SchedulerStateResponse")}
+    assert set(methods) == set(ORIGINAL_SERVICES[(scheduler_pb2, "scheduler", "TaskScheduler")]) | set(added)
+    for name, types in added.items():
+        assert (methods[name].input_type.name, methods[name].output_type.name) == types, name
 
 
 @pytest.mark.parametrize("module", list(ORIGINAL_FIELDS), ids=lambda m: m.__name__)

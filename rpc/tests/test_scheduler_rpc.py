@@ -84,8 +84,9 @@ def test_top_level_fields_override_params_and_zero_means_unset(rpc, org, member)
 
 
 @pytest.mark.parametrize("fields, params, message", [
-    ({"handler": "shell"}, None, "handler: must be 'http' or 'grpc'"),
-    ({"handler": ""}, None, "handler: must be 'http' or 'grpc'"),
+    ({"handler": "bash"}, None, "handler: must be 'http', 'grpc' or 'shell'"),
+    ({"handler": ""}, None, "handler: must be 'http', 'grpc' or 'shell'"),
+    ({"handler": "shell"}, None, "params.body: unknown field"),  # validated as a SHELL body
     ({}, b"{not json", "params: invalid JSON"),
     ({}, b"\xff\xfe", "params: invalid JSON"),
     ({}, b"[1, 2]", "params: must be a JSON object"),

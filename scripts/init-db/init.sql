@@ -142,6 +142,16 @@ CREATE TABLE `scheduler_node` (
   UNIQUE KEY `name` (`name`),
   KEY `idx_node_alive` (`status`,`heartbeat_at`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+DROP TABLE IF EXISTS `scheduler_state`;
+CREATE TABLE `scheduler_state` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT,
+  `paused` tinyint(1) NOT NULL,
+  `paused_at` datetime(6) DEFAULT NULL,
+  `paused_by_id` bigint(20) DEFAULT NULL,
+  `reason` varchar(255) NOT NULL,
+  `update_time` datetime(6) NOT NULL,
+  PRIMARY KEY (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 DROP TABLE IF EXISTS `task`;
 CREATE TABLE `task` (
   `id` bigint(20) NOT NULL AUTO_INCREMENT,
@@ -175,6 +185,10 @@ CREATE TABLE `task` (
   `update_time` datetime(6) NOT NULL,
   `creator_id` bigint(20) DEFAULT NULL,
   `department_id` bigint(20) NOT NULL,
+  `shell_args` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`shell_args`)),
+  `shell_command` varchar(1024) DEFAULT NULL,
+  `shell_env` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`shell_env`)),
+  `shell_workdir` varchar(1024) DEFAULT NULL,
   PRIMARY KEY (`id`),
   KEY `idx_task_due` (`status`,`next_execute_time`),
   KEY `task_creator_id_2cac31da_fk_user_id` (`creator_id`),
@@ -285,5 +299,6 @@ INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('auth', '0011
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('auth', '0012_alter_user_first_name_max_length', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0001_record_list_index', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0001_initial', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0002_shell_fields_and_scheduler_state', NOW(6));
 
 SET FOREIGN_KEY_CHECKS = 1;

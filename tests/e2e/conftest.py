@@ -71,9 +71,12 @@ def live(tmp_path_factory) -> Iterator[Live]:
         target = stack.enter_context(HttpTarget())
         target.on("/ping", Respond(body='{"pong": true}', headers={"Content-Type": "application/json"}))
         target.on("/hang", hang=True)
+        # SHELL tasks on (tests/e2e/test_shell_console.py); web and node share the log directory, as on
+        # one host, so the console can read every run's log.
         env = scheduler_env(db_url, DJS_JOB_POLL_INTERVAL="0.2", DJS_JOB_HEARTBEAT_INTERVAL="1",
                             DJS_JOB_SHUTDOWN_GRACE="2", DJS_SERVER_THREADS="8",
-                            DJS_AUTH_JWT_EXPIRE_HOURS=str(ACCESS_TOKEN_SECONDS / 3600), **redis)
+                            DJS_AUTH_JWT_EXPIRE_HOURS=str(ACCESS_TOKEN_SECONDS / 3600),
+                            DJS_JOB_SHELL_ENABLED="true", DJS_JOB_SHELL_LOG_DIR=str(tmp / "shell-logs"), **redis)
         prepare_database(env)
         web = stack.enter_context(WebProcess(env, tmp / "web.log"))
         nodes = Nodes(env, tmp)

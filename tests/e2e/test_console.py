@@ -250,3 +250,70 @@ def test_language_and_theme_switch_and_persist(console: Console, live: Live):
     console.logout()
     expect(console.by("login-submit")).to_have_text(re.compile(r"登\s*录"))
     console.assert_healthy()
+
+
+def test_maintenance_pause_shows_a_banner_to_everyone_and_resume_clears_it(console: Console, live: Live):
+    """The admin pauses all scheduling from the dashboard (with a reason, after a confirmation); every user
+    sees the banner on the dashboard and the nodes page, only system:manage holders see the control; the
+    node reports it has seen the pause; resuming from the nodes page clears the banner."""
+    viewer, viewer_password = "ops.viewer", "Ops-Viewer-Passw0rd!"
+    with live.api() as api:
+        codes = {p["code"]: p["id"] for p in api.get("/permissions").json()["data"]}
+        role = api.post("/roles", json={"name": "e2e-viewer", "permissions": [codes["task:view"]],
+                                        "status": 1}).json()
+        assert role["code"] == 0, role
+        user = api.post("/users", json={"username": viewer, "password": viewer_password, "realName": "Viewer",
+                                         "departmentId": _top_department(api)["id"], "roleId": role["data"]["id"],
+                                         "status": 1}).json()
+        assert user["code"] == 0, user
+    page = console.page
+    console.open()
+    console.login("admin", ADMIN_PASSWORD)
+    try:
+        expect(console.by("scheduler-pause")).to_be_visible()
+        expect(console.by("maintenance-banner")).to_have_count(0)
+        console.by("scheduler-pause").click()
+        page.locator(".djs-confirm .el-message-box__input input").fill("e2e maintenance window")
+        console.confirm()
+        banner = console.by("maintenance-banner")
+        expect(banner).to_contain_text("Scheduling is paused")
+        expect(banner).to_contain_text("Paused by admin")
+        expect(console.by("maintenance-reason")).to_have_text("Reason: e2e maintenance window")
+        expect(console.by("scheduler-resume")).to_be_visible()
+        with live.api() as api:
+            state = api.get("/scheduler/state").json()["data"]
+        assert (state["paused"], state["reason"], state["pausedBy"]["username"]) == (
+            True, "e2e maintenance window", "admin")
+        console.shot("maintenance-dashboard")
+        console.nav("nodes", "node-page")
+        expect(console.by("maintenance-banner")).to_be_visible()
+        expect(console.by("node-paused-e2e-node")).to_be_visible()  # the node heartbeated after the pause
+        console.shot("maintenance-nodes")
+        console.logout()
+
+        console.login(viewer, viewer_password)  # no system:manage: the banner, never the control
+        expect(console.by("maintenance-banner")).to_contain_text("e2e maintenance window")
+        expect(console.by("scheduler-pause")).to_have_count(0)
+        expect(console.by("scheduler-resume")).to_have_count(0)
+        console.nav("nodes", "node-page")
+        expect(console.by("maintenance-banner")).to_be_visible()
+        expect(console.by("scheduler-resume")).to_have_count(0)
+        console.logout()
+
+        console.login("admin", ADMIN_PASSWORD)
+        console.nav("nodes", "node-page")
+        console.by("scheduler-resume").click()
+        console.confirm()
+        expect(console.by("maintenance-banner")).to_have_count(0)
+        expect(console.by("scheduler-pause")).to_be_visible()
+        expect(console.by("node-paused-e2e-node")).to_have_count(0)
+        console.nav("dashboard", "dashboard")
+        expect(console.by("maintenance-banner")).to_have_count(0)
+    finally:
+        with live.api() as api:  # never leave the shared platform paused for the next test
+            api.post("/scheduler/resume", json={})
+    with live.api() as api:
+        assert api.get("/scheduler/state").json()["data"]["paused"] is False
+        actions = [row["action"] for row in api.get("/audit-logs?size=100").json()["data"]["list"]]
+        assert {"scheduler.pause", "scheduler.resume"} <= set(actions)
+    console.assert_healthy()

@@ -20,6 +20,23 @@ class RecordQuery(PageQuery, MonthQuery):
     triggerType = serializers.ChoiceField(choices=TriggerType.values, required=False)
 
 
+class LogQuery(MonthQuery):
+    offset = serializers.IntegerField(min_value=0, max_value=2**62, required=False, default=0)
+    limit = serializers.IntegerField(min_value=1, max_value=1024 * 1024, required=False, default=256 * 1024)
+
+
+class RecordLogOutput(serializers.Serializer):
+    recordId = serializers.IntegerField()
+    taskId = serializers.IntegerField()
+    exists = serializers.BooleanField(help_text="false: no file on this web host (not started yet, or written "
+                                                "on node `executor` whose job.shell.logDir is not shared)")
+    size = serializers.IntegerField(help_text="bytes in the whole file")
+    offset = serializers.IntegerField()
+    content = serializers.CharField(allow_blank=True)
+    nextOffset = serializers.IntegerField(allow_null=True, help_text="offset of the next slice; null at the end")
+    executor = serializers.CharField(allow_null=True)
+
+
 class StatsQuery(MonthQuery):
     taskId = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
     departmentId = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
@@ -60,3 +77,7 @@ class NodeOutput(serializers.Serializer):
     startedAt = serializers.DateTimeField(source="started_at")
     heartbeatAt = serializers.DateTimeField(source="heartbeat_at")
     heartbeatAge = serializers.FloatField(source="heartbeat_age")
+    paused = serializers.BooleanField(help_text="maintenance mode as this node last saw it: true once it heartbeated "
+                                                "after the pause began (it has stopped claiming)")
+    schedulerPaused = serializers.BooleanField(source="scheduler_paused",
+                                               help_text="the platform-wide switch now (GET /scheduler/state)")

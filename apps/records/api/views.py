@@ -33,6 +33,15 @@ class RecordDetailView(APIView):
         return ok(s.RecordOutput(record).data)
 
 
+class RecordLogView(APIView):
+    @extend_schema(parameters=[s.LogQuery], responses=s.RecordLogOutput, tags=["records"],
+                   description="The whole output of a SHELL execution, in byte slices (`offset`, `limit`).")
+    def get(self, request, pk: int):
+        q = parse_query(s.LogQuery, request)
+        return ok(selectors.record_log(user=request.user, year=q["year"], month=q["month"], record_id=pk,
+                                       offset=q["offset"], limit=q["limit"]))
+
+
 class RecordStatsView(APIView):
     @extend_schema(parameters=[s.StatsQuery], tags=["records"], responses=inline_serializer(
         "RecordStats", {"year": serializers.IntegerField(), "month": serializers.IntegerField(),

@@ -129,3 +129,23 @@ def test_prune_command_drops_tables(django_db_blocker):
     call_command("prune_records", "--keep-months", str(keep))
     assert table_name(2019, 6) not in existing_record_tables(refresh=True)
     assert table_name(2025, 1) in existing_record_tables(refresh=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_prune_removes_the_shell_logs_of_the_dropped_month(settings, tmp_path):
+    from apps.records.models import ensure_record_table, record_model
+    from apps.tasks.executors.shell import log_path
+
+    settings.SCHEDULER = {**settings.SCHEDULER, "shell_log_dir": str(tmp_path)}
+    ensure_record_table(2019, 7)
+    scheduled = datetime(2019, 7, 3, tzinfo=UTC)
+    rows = [record_model(2019, 7).objects.create(
+        task_id=5, task_name="s", department_id=1, task_type=kind, trigger_type="SCHEDULE", scheduled_time=scheduled
+        + timedelta(minutes=i), status=1, success=True, executor="n") for i, kind in enumerate(("SHELL", "HTTP"))]
+    kept = log_path(tmp_path, 5, 999_999)  # no record in the dropped month: not touched
+    for path in (log_path(tmp_path, 5, rows[0].pk), kept):
+        path.write_text("output")
+    now = datetime.now(UTC)
+    records_prune(keep_months=(now.year - 2019) * 12 + now.month - 7, now=now)
+    assert table_name(2019, 7) not in existing_record_tables(refresh=True)
+    assert not log_path(tmp_path, 5, rows[0].pk).exists() and kept.exists()

@@ -169,6 +169,62 @@ class GrpcTaskInput(TaskCommonInput):
         return attrs
 
 
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+def _no_nul(value: str, what: str) -> str:
+    if "\x00" in value:
+        raise serializers.ValidationError(f"{what} must not contain NUL characters")
+    return value
+
+
+@extend_schema_field({"oneOf": [{"type": "object", "additionalProperties": {"type": "string"}},
+                               {"type": "string", "description": "a JSON object as text"}], "nullable": True})
+class ShellEnvField(JsonObjectTextField):
+    """Environment variables added to a SHELL task's minimal environment; names DJS_* are set by DJS."""
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        env = super().to_internal_value(data)
+        if len(env) > 100:
+            raise serializers.ValidationError("at most 100 variables")
+        for name, value in env.items():
+            if not ENV_NAME.match(name):
+                raise serializers.ValidationError(f"invalid variable name {name!r}")
+            if name.upper().startswith("DJS_"):
+                raise serializers.ValidationError(f"variable {name!r}: names DJS_* are set by DJS")
+            if not isinstance(value, str) or "\x00" in value or len(value) > 8192:
+                raise serializers.ValidationError(f"variable {name!r} must be a string without NUL characters")
+        return env
+
+
+class ShellTaskInput(TaskCommonInput):
+    """A command run without a shell: argv = [shellCommand, *shellArgs]. For shell syntax, say so:
+    ``shellCommand: "sh"``, ``shellArgs: ["-c", "..."]``."""
+
+    shellCommand = StrictCharField(max_length=1024)
+    shellArgs = serializers.ListField(
+        child=StrictCharField(max_length=8192, allow_blank=True, trim_whitespace=False), max_length=200,
+        required=False, default=list)
+    shellWorkdir = StrictCharField(max_length=1024, required=False, allow_null=True, allow_blank=True)
+    shellEnv = ShellEnvField()
+
+    def validate_shellCommand(self, value: str) -> str:
+        return _no_nul(value, "the command")
+
+    def validate_shellArgs(self, value: list[str]) -> list[str]:
+        for arg in value:
+            _no_nul(arg, "arguments")
+        return value
+
+    def validate_shellWorkdir(self, value: str | None) -> str | None:
+        if not value:
+            return None
+        _no_nul(value, "the working directory")
+        if not value.startswith("/"):
+            raise serializers.ValidationError("must be an absolute path")
+        return value
+
+
 class StatusInput(InputSerializer):
     status = StrictIntegerField(min_value=0, max_value=2)
 
@@ -228,6 +284,10 @@ class TaskOutput(serializers.Serializer):
     grpcParams = serializers.CharField(source="grpc_params", allow_null=True)
     fallbackGrpcService = serializers.CharField(source="fallback_grpc_service", allow_null=True)
     fallbackGrpcMethod = serializers.CharField(source="fallback_grpc_method", allow_null=True)
+    shellCommand = serializers.CharField(source="shell_command", allow_null=True)
+    shellArgs = serializers.ListField(source="shell_args", child=serializers.CharField(), allow_null=True)
+    shellWorkdir = serializers.CharField(source="shell_workdir", allow_null=True)
+    shellEnv = serializers.DictField(source="shell_env", child=serializers.CharField(), allow_null=True)
     timeout = serializers.IntegerField()
     retryCount = serializers.IntegerField(source="max_retry")
     retryInterval = serializers.IntegerField(source="retry_interval")
@@ -240,3 +300,98 @@ class TaskOutput(serializers.Serializer):
     creatorId = serializers.IntegerField(source="creator_id", allow_null=True)
     createTime = serializers.DateTimeField(source="create_time")
     updateTime = serializers.DateTimeField(source="update_time")
+
+
+# --- declarative tasks (POST /tasks/apply; apps/tasks/declarative.py validates the entries) ---------------
+
+#: Most entries one document may hold (a file, a request, ``scheduler.jobs``).
+MAX_APPLY_ENTRIES = 1000
+#: Longest department reference by name path ("Headquarters/Ops/Billing").
+MAX_DEPARTMENT_PATH = 2000
+
+TASK_ENTRY_SCHEMA = {
+    "type": "object", "additionalProperties": True,
+    "description": "One task: the body of POST /tasks/http, /tasks/grpc or /tasks/shell plus `type` (HTTP, GRPC "
+                   "or SHELL; default HTTP); the department either as `departmentId` or as `department` (an id, "
+                   "or a name path from the top such as \"Headquarters/Ops\"). Keyed by (department, name).",
+}
+DEPARTMENT_REF_SCHEMA = {"anyOf": [{"type": "integer", "minimum": 1},
+                                   {"type": "string", "minLength": 1, "maxLength": MAX_DEPARTMENT_PATH}]}
+
+
+@extend_schema_field({"type": "array", "maxItems": MAX_APPLY_ENTRIES, "items": TASK_ENTRY_SCHEMA})
+class TaskEntriesField(serializers.Field):
+    """The ``tasks`` list, passed on as sent: the declarative service checks it entry by entry with the
+    same input serializers as the single-task routes, so the REST route, ``manage.py apply_tasks`` and
+    ``scheduler.jobs`` answer identical errors."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+@extend_schema_field({"type": "array", "maxItems": MAX_APPLY_ENTRIES, "items": DEPARTMENT_REF_SCHEMA})
+class DepartmentRefsField(TaskEntriesField):
+    """Extra departments the document owns (for ``prune``), checked by the declarative service."""
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON boolean; ``"true"``, ``1`` and ``"yes"`` are refused."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class TaskApplyInput(InputSerializer):
+    tasks = TaskEntriesField()
+    departments = DepartmentRefsField(required=False)
+    dryRun = StrictBooleanField(required=False, default=False)
+    prune = StrictBooleanField(required=False, default=False)
+
+
+class AppliedTaskOutput(serializers.Serializer):
+    index = serializers.IntegerField(allow_null=True, help_text="position in `tasks`; null for pruned tasks")
+    id = serializers.IntegerField(allow_null=True, help_text="null for a task a dry run would create")
+    name = serializers.CharField()
+    departmentId = serializers.IntegerField(source="department_id")
+    departmentName = serializers.CharField(source="department_name")
+    taskType = serializers.CharField(source="task_type")
+    changes = serializers.ListField(child=serializers.CharField(), help_text="fields an update changes")
+
+
+class TaskApplyOutput(serializers.Serializer):
+    dryRun = serializers.BooleanField(source="dry_run")
+    prune = serializers.BooleanField()
+    created = AppliedTaskOutput(many=True)
+    updated = AppliedTaskOutput(many=True)
+    unchanged = AppliedTaskOutput(many=True)
+    pruned = AppliedTaskOutput(many=True)
+
+
+# --- maintenance mode ---------------------------------------------------------------------------------
+
+class SchedulerPauseInput(InputSerializer):
+    """Optional body of ``POST /scheduler/pause``."""
+
+    reason = StrictCharField(max_length=255, required=False, allow_blank=True, default="",
+                             help_text="why scheduling is paused, shown to every user (at most 255 characters)")
+
+
+class SchedulerResumeInput(InputSerializer):
+    """``POST /scheduler/resume`` takes no fields (a body, if sent, is an empty JSON object)."""
+
+
+class PausedByOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField(allow_null=True, help_text="null once that user is deleted")
+
+
+class SchedulerStateOutput(serializers.Serializer):
+    paused = serializers.BooleanField(help_text="true: no node claims scheduled fires or manual triggers")
+    pausedAt = serializers.DateTimeField(source="paused_at", allow_null=True)
+    pausedBy = PausedByOutput(source="paused_by", allow_null=True)
+    reason = serializers.CharField(allow_blank=True)

@@ -5,12 +5,18 @@ from apps.tasks.api import views
 urlpatterns = [
     path("tasks", views.TaskListView.as_view(), name="task-list"),
     path("tasks/cron-preview", views.CronPreviewView.as_view(), name="task-cron-preview"),
+    path("tasks/apply", views.TaskApplyView.as_view(), name="task-apply"),
     path("tasks/http", views.HttpTaskCreateView.as_view(), name="task-create-http"),
     path("tasks/grpc", views.GrpcTaskCreateView.as_view(), name="task-create-grpc"),
+    path("tasks/shell", views.ShellTaskCreateView.as_view(), name="task-create-shell"),
     path("tasks/http/<int:pk>", views.HttpTaskUpdateView.as_view(), name="task-update-http"),
     path("tasks/grpc/<int:pk>", views.GrpcTaskUpdateView.as_view(), name="task-update-grpc"),
+    path("tasks/shell/<int:pk>", views.ShellTaskUpdateView.as_view(), name="task-update-shell"),
     path("tasks/<int:pk>", views.TaskDetailView.as_view(), name="task-detail"),
     path("tasks/<int:pk>/status", views.TaskStatusView.as_view(), name="task-status"),
     path("tasks/<int:pk>/trigger", views.TaskTriggerView.as_view(), name="task-trigger"),
     path("tasks/<int:pk>/kill", views.TaskKillView.as_view(), name="task-kill"),
+    path("scheduler/state", views.SchedulerStateView.as_view(), name="scheduler-state"),
+    path("scheduler/pause", views.SchedulerPauseView.as_view(), name="scheduler-pause"),
+    path("scheduler/resume", views.SchedulerResumeView.as_view(), name="scheduler-resume"),
 ]

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from rest_framework.views import APIView
 
 from apps.tasks import selectors, services
+from apps.tasks.declarative import tasks_apply
 from apps.tasks.api import serializers as s
 from apps.tasks.models import TaskType
 from djs_platform.actor import Actor
@@ -60,6 +61,15 @@ class GrpcTaskCreateView(TaskCreateView):
         return super().post(request)
 
 
+class ShellTaskCreateView(TaskCreateView):
+    task_type, input_class = TaskType.SHELL, s.ShellTaskInput
+
+    @extend_schema(request=s.ShellTaskInput, responses=s.TaskOutput, tags=["tasks"],
+                   description="Needs task:create and task:shell, and job.shell.enabled on the platform.")
+    def post(self, request):
+        return super().post(request)
+
+
 class TaskUpdateView(APIView):
     task_type: str = TaskType.HTTP
     input_class: type = s.HttpTaskInput
@@ -81,6 +91,15 @@ class GrpcTaskUpdateView(TaskUpdateView):
     task_type, input_class = TaskType.GRPC, s.GrpcTaskInput
 
     @extend_schema(request=s.GrpcTaskInput, responses=s.TaskOutput, tags=["tasks"])
+    def put(self, request, pk: int):
+        return super().put(request, pk)
+
+
+class ShellTaskUpdateView(TaskUpdateView):
+    task_type, input_class = TaskType.SHELL, s.ShellTaskInput
+
+    @extend_schema(request=s.ShellTaskInput, responses=s.TaskOutput, tags=["tasks"],
+                   description="Needs task:update and task:shell, and job.shell.enabled on the platform.")
     def put(self, request, pk: int):
         return super().put(request, pk)
 
@@ -141,3 +160,53 @@ class CronPreviewView(APIView):
         return ok({"cron": q["cron"], "timezone": q["timezone"], "list": [
             {"local": fire.astimezone(zone).isoformat(), "utc": fire.astimezone(dt_timezone.utc).isoformat()
              .replace("+00:00", "Z")} for fire in fires]})
+
+
+class TaskApplyView(APIView):
+    @extend_schema(
+        request=s.TaskApplyInput, responses=s.TaskApplyOutput, tags=["tasks"],
+        description="Declarative tasks (docs/djsctl.md): create or update the listed tasks by (department, name); "
+                    "`prune` also deletes the other tasks of the departments the request names; `dryRun` "
+                    "answers the same report and changes nothing. Needs task:create / task:update for the "
+                    "tasks it creates / updates and task:delete for `prune`. Any invalid entry answers 4001 "
+                    "(field `tasks[i].field`) and nothing is applied.")
+    def post(self, request):
+        data = parse_body(s.TaskApplyInput, request)
+        document = {"tasks": data["tasks"]}
+        if "departments" in data:
+            document["departments"] = data["departments"]
+        report = tasks_apply(actor=Actor.from_request(request), document=document, dry_run=data["dryRun"],
+                             prune=data["prune"])
+        return ok(s.TaskApplyOutput(report).data)
+
+
+def _scheduler_state():
+    return ok(s.SchedulerStateOutput(selectors.scheduler_state_get()).data)
+
+
+class SchedulerStateView(APIView):
+    @extend_schema(responses=s.SchedulerStateOutput, tags=["system"],
+                   description="Maintenance mode (platform-wide): whether scheduling is paused, since when, by whom "
+                               "and why. Readable by every signed-in user.")
+    def get(self, request):
+        return _scheduler_state()
+
+
+class SchedulerPauseView(APIView):
+    @extend_schema(request=s.SchedulerPauseInput, responses=s.SchedulerStateOutput, tags=["system"],
+                   description="Needs system:manage. Every node stops claiming scheduled fires and manual triggers "
+                               "within one poll interval; running executions finish. Idempotent.")
+    def post(self, request):
+        data = parse_body(s.SchedulerPauseInput, request)
+        services.scheduler_pause(actor=Actor.from_request(request), reason=data.get("reason", ""))
+        return _scheduler_state()
+
+
+class SchedulerResumeView(APIView):
+    @extend_schema(request=None, responses=s.SchedulerStateOutput, tags=["system"],
+                   description="Needs system:manage. Nodes claim again; missed fire times follow each task's "
+                               "misfire policy, waiting manual triggers run. Idempotent.")
+    def post(self, request):
+        parse_body(s.SchedulerResumeInput, request)
+        services.scheduler_resume(actor=Actor.from_request(request))
+        return _scheduler_state()

@@ -29,8 +29,9 @@ from djs_platform import tracing
 from .common import ERROR_LIMIT, CallResult, bound_error
 from .grpc import GrpcExecutor
 from .http import HttpExecutor
+from .shell import ShellExecutor, ShellSettings
 
-TASK_TYPES = ("HTTP", "GRPC")
+TASK_TYPES = ("HTTP", "GRPC", "SHELL")
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class ExecutionSpec:
     """A snapshot of the task taken at fire time (no Django models)."""
 
     task_id: int
-    task_type: str                       # "HTTP" | "GRPC"
+    task_type: str                       # "HTTP" | "GRPC" | "SHELL"
     url: str | None
     http_method: str
     headers: dict[str, str]
@@ -54,9 +55,16 @@ class ExecutionSpec:
     retry_interval: float                # seconds between attempts
     idempotency_key: str                 # "djs-<task id>-<scheduled epoch ms>", same for the whole fire
     traceparent: str | None = None
+    record_id: int = 0                   # names the SHELL log file
+    shell_command: str | None = None
+    shell_args: tuple[str, ...] = ()
+    shell_workdir: str | None = None
+    shell_env: dict[str, str] | None = None
 
     @property
     def has_fallback(self) -> bool:
+        if self.task_type == "SHELL":
+            return False
         if self.task_type == "GRPC":
             return bool(self.fallback_grpc_service)
         return bool(self.fallback_url)
@@ -109,26 +117,29 @@ class Executors:
     """
 
     def __init__(self, http_workers: int, grpc_workers: int, egress: EgressPolicy,
-                 http_transport: str | None = None):
+                 http_transport: str | None = None, shell: ShellSettings | None = None):
         self.egress = egress
         self.http = HttpExecutor(http_workers, egress, transport_kind=http_transport)
         self.grpc = GrpcExecutor(grpc_workers, egress)
+        self.shell = ShellExecutor(shell or ShellSettings())
         self._started = False
 
     @property
     def queued(self) -> int:
-        """Calls waiting for a worker slot (HTTP and gRPC)."""
-        return self.http.queued + self.grpc.queued
+        """Calls waiting for a worker slot (HTTP, gRPC and SHELL)."""
+        return self.http.queued + self.grpc.queued + self.shell.queued
 
     async def start(self) -> None:
         await self.http.start()
         await self.grpc.start()
+        await self.shell.start()
         self._started = True
 
     async def close(self) -> None:
         self._started = False
         await self.http.close()
         await self.grpc.close()
+        await self.shell.close()
 
     async def __aenter__(self) -> "Executors":
         await self.start()
@@ -137,8 +148,18 @@ class Executors:
     async def __aexit__(self, *exc_info) -> None:
         await self.close()
 
-    async def call(self, spec: ExecutionSpec, *, fallback: bool) -> tuple[str | None, CallResult]:
+    async def call(self, spec: ExecutionSpec, *, fallback: bool, attempt: int = 0) -> tuple[str | None, CallResult]:
         """One call to the primary or the fallback target; returns (address, result)."""
+        if spec.task_type == "SHELL":
+            extra = {"DJS_TASK_ID": str(spec.task_id), "DJS_RECORD_ID": str(spec.record_id),
+                     "DJS_IDEMPOTENCY_KEY": spec.idempotency_key,
+                     "DJS_SCHEDULED_MS": spec.idempotency_key.rsplit("-", 1)[-1]}
+            if spec.traceparent:
+                extra["TRACEPARENT"] = spec.traceparent
+            return spec.shell_command, await self.shell.call(
+                task_id=spec.task_id, record_id=spec.record_id, command=spec.shell_command, args=spec.shell_args,
+                workdir=spec.shell_workdir, env=spec.shell_env, timeout=spec.timeout, attempt=attempt,
+                extra_env=extra)
         if spec.task_type == "HTTP":
             url = spec.fallback_url if fallback else spec.url
             return url, await self.http.call(
@@ -177,7 +198,7 @@ async def execute(spec: ExecutionSpec, executors: Executors) -> ExecutionOutcome
             wall = time.time()
             # A "djs.attempt" span per call; the target receives that span's context as traceparent.
             with tracing.attempt_span(spec, attempt=attempt, fallback=fallback) as traced:
-                address, result = await executors.call(traced.spec, fallback=fallback)
+                address, result = await executors.call(traced.spec, fallback=fallback, attempt=attempt)
                 traced.done(address, result.success, result.status_code, result.error)
             record = AttemptResult(
                 attempt=attempt, target="fallback" if fallback else "primary", address=address,

@@ -337,8 +337,8 @@ def test_both_transports_reach_the_target_through_the_egress_check(target, kind)
 
 
 def test_unknown_task_type_is_a_failure_not_a_crash():
-    outcome = run(spec(task_type="SHELL"))
-    assert not outcome.success and "unsupported task type 'SHELL'" in outcome.error
+    outcome = run(spec(task_type="FTP"))
+    assert not outcome.success and "unsupported task type 'FTP' (executors handle HTTP, GRPC, SHELL)" in outcome.error
 
 
 # --- gRPC ----------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 import { http } from './http'
-import type { CronPreview, GrpcTaskInput, HttpTaskInput, Page, Task, TaskQuery, TaskStatus } from './types'
+import type { CronPreview, GrpcTaskInput, HttpTaskInput, Page, ShellTaskInput, Task, TaskQuery, TaskStatus } from './types'
 
 export function listTasks(query: TaskQuery): Promise<Page<Task>> {
   return http.get<Page<Task>>('/tasks', { ...query })
@@ -17,12 +17,22 @@ export function createGrpcTask(body: GrpcTaskInput): Promise<Task> {
   return http.post<Task>('/tasks/grpc', body)
 }
 
+/** Needs task:create and task:shell, and job.shell.enabled on the platform (otherwise 4003). */
+export function createShellTask(body: ShellTaskInput): Promise<Task> {
+  return http.post<Task>('/tasks/shell', body)
+}
+
 export function updateHttpTask(id: number, body: HttpTaskInput): Promise<Task> {
   return http.put<Task>(`/tasks/http/${id}`, body)
 }
 
 export function updateGrpcTask(id: number, body: GrpcTaskInput): Promise<Task> {
   return http.put<Task>(`/tasks/grpc/${id}`, body)
+}
+
+/** Needs task:update and task:shell, and job.shell.enabled on the platform (otherwise 4003). */
+export function updateShellTask(id: number, body: ShellTaskInput): Promise<Task> {
+  return http.put<Task>(`/tasks/shell/${id}`, body)
 }
 
 export function setTaskStatus(id: number, status: TaskStatus): Promise<Task> {

@@ -97,6 +97,11 @@ export interface Task {
   grpcParams: string | null
   fallbackGrpcService: string | null
   fallbackGrpcMethod: string | null
+  /** SHELL: argv = [shellCommand, ...shellArgs], run without a shell. All four are null for other types. */
+  shellCommand: string | null
+  shellArgs: string[] | null
+  shellWorkdir: string | null
+  shellEnv: Record<string, string> | null
   timeout: number
   retryCount: number
   retryInterval: number
@@ -139,6 +144,16 @@ export interface GrpcTaskInput extends TaskCommonInput {
   grpcParams?: Record<string, unknown> | null
   fallbackGrpcService?: string | null
   fallbackGrpcMethod?: string | null
+}
+
+/** Each `shellArgs` item is one argv element: nothing splits or expands it (shell syntax needs `sh`, `-c`). */
+export interface ShellTaskInput extends TaskCommonInput {
+  shellCommand: string
+  shellArgs?: string[]
+  /** An absolute path; null: the scheduler node's working directory. */
+  shellWorkdir?: string | null
+  /** Names `[A-Za-z_][A-Za-z0-9_]*`, not starting with `DJS_` (DJS sets those). */
+  shellEnv?: Record<string, string> | null
 }
 
 export interface TaskQuery extends PageQuery {
@@ -184,6 +199,26 @@ export interface TaskRecord {
   executor: string | null
   createTime: string
   updateTime: string
+}
+
+/** One slice of a SHELL execution's log (bytes `[offset, nextOffset)` of the file, decoded as UTF-8). */
+export interface RecordLog {
+  recordId: number
+  taskId: number
+  /** false: no file on the web host (not started yet, or written on node `executor` with a local log dir). */
+  exists: boolean
+  /** Bytes in the whole file. */
+  size: number
+  offset: number
+  content: string
+  /** Where the next slice starts; null at the end of the file. */
+  nextOffset: number | null
+  executor: string | null
+}
+
+export interface LogQuery {
+  offset?: number
+  limit?: number
 }
 
 export interface MonthQuery {
@@ -236,6 +271,19 @@ export interface SchedulerNode {
   startedAt: string
   heartbeatAt: string
   heartbeatAge: number
+  /** Maintenance mode as this node last saw it: it heartbeated after the pause began, so it stopped claiming. */
+  paused: boolean
+  /** The platform-wide switch now (GET /scheduler/state). */
+  schedulerPaused: boolean
+}
+
+/** Maintenance mode (`GET /scheduler/state`): while paused no node starts scheduled fires or manual runs. */
+export interface SchedulerState {
+  paused: boolean
+  pausedAt: string | null
+  /** Who paused; `username` is null once that user is deleted. */
+  pausedBy: { id: number; username: string | null } | null
+  reason: string
 }
 
 export interface AuditLog {

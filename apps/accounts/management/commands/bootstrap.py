@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from apps.accounts.models import Permission, Role, RolePermission, User
@@ -38,8 +38,25 @@ class Command(BaseCommand):
                 self.stdout.write(f"reset the password of '{username}'")
             else:
                 self.stdout.write(f"admin user '{username}' already exists; password unchanged")
+        if settings.SCHEDULER_JOBS:
+            self.apply_declared_jobs(admin)
         if password in DEFAULT_ADMIN_PASSWORDS and admin.check_password(password):
             self.stderr.write(self.style.WARNING(
                 f"WARNING: '{username}' uses the default password '{password}' (embedded dev profile only). "
                 "Set DJS_ADMIN_PASSWORD and run `manage.py bootstrap --reset-admin-password` before exposing DJS."
             ))
+
+    def apply_declared_jobs(self, admin: User) -> None:
+        """``scheduler.jobs``: created or updated as the admin, never pruned; idempotent (docs/djsctl.md)."""
+        from apps.tasks.declarative import tasks_apply
+        from djs_platform import errors
+        from djs_platform.actor import Actor
+        from djs_platform.cli.output import error_lines
+
+        try:
+            report = tasks_apply(actor=Actor(user=admin, via="config"), document={"tasks": settings.SCHEDULER_JOBS})
+        except errors.ApplicationError as exc:
+            raise CommandError("scheduler.jobs in the configuration: "
+                               + error_lines(exc.code, exc.message, {"fields": exc.fields})) from None
+        self.stdout.write(f"scheduler.jobs: {len(report.created)} created, {len(report.updated)} updated, "
+                          f"{len(report.unchanged)} unchanged")

@@ -33,7 +33,7 @@ describe('locales', () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined)
     const error = vi.spyOn(console, 'error').mockImplementation(() => undefined)
     const i18n = createI18n({ legacy: false, locale: 'en', messages: { en: en.messages, 'zh-CN': zh.messages } })
-    const params = { n: 3, name: 'nightly', id: 7, zone: 'UTC' }
+    const params = { n: 3, name: 'nightly', id: 7, zone: 'UTC', user: 'admin', time: '2026-05-01 08:00:00', reason: 'upgrade' }
     for (const locale of ['en', 'zh-CN'] as const) {
       i18n.global.locale.value = locale
       for (const key of Object.keys(enLeaves)) {

@@ -74,5 +74,5 @@ export function useDashboard() {
   })
   onBeforeUnmount(() => clearInterval(timer))
 
-  return { month, loading, stats, counts, lag, nodes, liveNodes, runningNow, canRecords, canTasks, load }
+  return { month, loading, stats, counts, lag, nodes, liveNodes, runningNow, canRecords, canTasks, load, loadNodes }
 }

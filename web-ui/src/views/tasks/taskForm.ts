@@ -1,6 +1,7 @@
 /**
  * Task form logic, free of Vue: the form model, task -> form (edit), form -> request body for
- * `POST/PUT /tasks/http` and `/tasks/grpc`, and the client-side checks the server would refuse anyway.
+ * `POST/PUT /tasks/http`, `/tasks/grpc` and `/tasks/shell`, and the client-side checks the server would
+ * refuse anyway.
  */
 import type { FieldErrors } from '@/api/http'
 import type {
@@ -9,16 +10,20 @@ import type {
   HttpMethod,
   HttpTaskInput,
   MisfirePolicy,
+  ShellTaskInput,
   Task,
   TaskStatus,
 } from '@/api/types'
 
-export type FormTaskType = 'HTTP' | 'GRPC'
+export type FormTaskType = 'HTTP' | 'GRPC' | 'SHELL'
 
 export interface HeaderRow {
   name: string
   value: string
 }
+
+/** One environment variable of a SHELL task. */
+export type EnvRow = HeaderRow
 
 export interface TaskFormModel {
   taskType: FormTaskType
@@ -46,6 +51,12 @@ export interface TaskFormModel {
   grpcParams: string
   fallbackGrpcService: string
   fallbackGrpcMethod: string
+  // SHELL
+  shellCommand: string
+  /** One entry per argv element, sent exactly as typed (an empty row is an empty argument). */
+  shellArgs: string[]
+  shellWorkdir: string
+  shellEnv: EnvRow[]
 }
 
 export const HTTP_METHODS: HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
@@ -75,6 +86,10 @@ export const TASK_FORM_PROPS = [
   'grpcParams',
   'fallbackGrpcService',
   'fallbackGrpcMethod',
+  'shellCommand',
+  'shellArgs',
+  'shellWorkdir',
+  'shellEnv',
 ] as const
 
 export function emptyTaskForm(
@@ -104,6 +119,10 @@ export function emptyTaskForm(
     grpcParams: '',
     fallbackGrpcService: '',
     fallbackGrpcMethod: '',
+    shellCommand: '',
+    shellArgs: [],
+    shellWorkdir: '',
+    shellEnv: [],
   }
 }
 
@@ -117,8 +136,10 @@ function prettyJson(text: string | null): string {
   }
 }
 
+const FORM_TASK_TYPES: readonly string[] = ['HTTP', 'GRPC', 'SHELL'] satisfies FormTaskType[]
+
 export function taskToForm(task: Task): TaskFormModel {
-  if (task.taskType !== 'HTTP' && task.taskType !== 'GRPC') {
+  if (!FORM_TASK_TYPES.includes(task.taskType)) {
     throw new Error(`${task.taskType} tasks cannot be edited in the console`)
   }
   const base = emptyTaskForm(task.taskType, { timezone: task.timezone, departmentId: task.departmentId })
@@ -143,6 +164,10 @@ export function taskToForm(task: Task): TaskFormModel {
     grpcParams: prettyJson(task.grpcParams),
     fallbackGrpcService: task.fallbackGrpcService ?? '',
     fallbackGrpcMethod: task.fallbackGrpcMethod ?? '',
+    shellCommand: task.shellCommand ?? '',
+    shellArgs: [...(task.shellArgs ?? [])],
+    shellWorkdir: task.shellWorkdir ?? '',
+    shellEnv: Object.entries(task.shellEnv ?? {}).map(([name, value]) => ({ name, value: String(value) })),
   }
 }
 
@@ -158,11 +183,58 @@ export function jsonObjectError(text: string): string | null {
 }
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/
+/** The server's limits for SHELL tasks (apps/tasks/api/serializers.py ShellTaskInput). */
+export const SHELL_LIMITS = { command: 1024, args: 200, arg: 8192, workdir: 1024, env: 100, envValue: 8192 } as const
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/
+const hasNul = (text: string) => text.includes('\0')
+
+/** `null` when the rows are a valid environment (blank rows ignored); otherwise the first problem. */
+export function envRowsError(rows: EnvRow[]): string | null {
+  const seen = new Set<string>()
+  let count = 0
+  for (const row of rows) {
+    const name = row.name.trim()
+    if (!name && !row.value) continue
+    if (!ENV_NAME.test(name)) return `invalid variable name ${JSON.stringify(row.name)}`
+    if (name.toUpperCase().startsWith('DJS_')) return `variable ${JSON.stringify(name)}: names DJS_* are set by DJS`
+    if (seen.has(name)) return `duplicate variable ${JSON.stringify(name)}`
+    if (hasNul(row.value) || row.value.length > SHELL_LIMITS.envValue) {
+      return `variable ${JSON.stringify(name)} must be a string without NUL characters, at most ${SHELL_LIMITS.envValue} characters`
+    }
+    seen.add(name)
+    count += 1
+  }
+  return count > SHELL_LIMITS.env ? `at most ${SHELL_LIMITS.env} variables` : null
+}
+
+function shellErrors(form: TaskFormModel, errors: FieldErrors): void {
+  if (hasNul(form.shellCommand)) errors.shellCommand = ['the command must not contain NUL characters']
+  else if (form.shellCommand.trim().length > SHELL_LIMITS.command) {
+    errors.shellCommand = [`at most ${SHELL_LIMITS.command} characters`]
+  }
+  if (form.shellArgs.length > SHELL_LIMITS.args) errors.shellArgs = [`at most ${SHELL_LIMITS.args} arguments`]
+  else {
+    const index = form.shellArgs.findIndex((arg) => hasNul(arg) || arg.length > SHELL_LIMITS.arg)
+    if (index >= 0) {
+      errors.shellArgs = [`argument ${index + 1} must be at most ${SHELL_LIMITS.arg} characters, without NUL characters`]
+    }
+  }
+  const workdir = form.shellWorkdir.trim()
+  if (workdir) {
+    if (!workdir.startsWith('/')) errors.shellWorkdir = ['must be an absolute path']
+    else if (hasNul(workdir)) errors.shellWorkdir = ['the working directory must not contain NUL characters']
+    else if (workdir.length > SHELL_LIMITS.workdir) errors.shellWorkdir = [`at most ${SHELL_LIMITS.workdir} characters`]
+  }
+  const env = envRowsError(form.shellEnv)
+  if (env) errors.shellEnv = [env]
+}
 
 /** Checks the server would also make, done before sending so the message appears at once. */
 export function validateTaskForm(form: TaskFormModel): FieldErrors {
   const errors: FieldErrors = {}
-  if (form.taskType === 'HTTP') {
+  if (form.taskType === 'SHELL') {
+    shellErrors(form, errors)
+  } else if (form.taskType === 'HTTP') {
     const seen = new Set<string>()
     for (const row of form.headers) {
       const name = row.name.trim()
@@ -206,10 +278,30 @@ function common(form: TaskFormModel) {
   }
 }
 
-export type TaskRequest = { taskType: 'HTTP'; body: HttpTaskInput } | { taskType: 'GRPC'; body: GrpcTaskInput }
+export type TaskRequest =
+  | { taskType: 'HTTP'; body: HttpTaskInput }
+  | { taskType: 'GRPC'; body: GrpcTaskInput }
+  | { taskType: 'SHELL'; body: ShellTaskInput }
 
 /** The request body for the form's task type; only that type's fields are sent (the API refuses unknown keys). */
 export function formToRequest(form: TaskFormModel): TaskRequest {
+  if (form.taskType === 'SHELL') {
+    const env: Record<string, string> = {}
+    for (const row of form.shellEnv) {
+      if (row.name.trim()) env[row.name.trim()] = row.value
+    }
+    return {
+      taskType: 'SHELL',
+      body: {
+        ...common(form),
+        shellCommand: form.shellCommand.trim(),
+        // Each row is one argv element: no trimming, no splitting (nothing parses them on the node either).
+        shellArgs: [...form.shellArgs],
+        shellWorkdir: orNull(form.shellWorkdir),
+        shellEnv: Object.keys(env).length ? env : null,
+      },
+    }
+  }
   if (form.taskType === 'HTTP') {
     const headers: Record<string, string> = {}
     for (const row of form.headers) {
@@ -240,6 +332,16 @@ export function formToRequest(form: TaskFormModel): TaskRequest {
       fallbackGrpcMethod: orNull(form.fallbackGrpcMethod),
     },
   }
+}
+
+const PLAIN_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/
+
+/**
+ * argv as one line for display only, each element quoted the way `sh` would need it to stay one word
+ * (`'it'\''s'`). DJS never runs this line through a shell: the node starts argv as is.
+ */
+export function formatArgv(argv: readonly string[]): string {
+  return argv.map((arg) => (PLAIN_WORD.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ')
 }
 
 /** Ready-made schedules for the cron helper (label keys under `cron.presets`). */

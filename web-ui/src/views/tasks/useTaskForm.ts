@@ -2,7 +2,16 @@ import { computed, onBeforeUnmount, reactive, ref, shallowRef, watch } from 'vue
 import { useRoute, useRouter } from 'vue-router'
 import { departmentTree } from '@/api/departments'
 import { isApiError } from '@/api/http'
-import { createGrpcTask, createHttpTask, cronPreview, getTask, updateGrpcTask, updateHttpTask } from '@/api/tasks'
+import {
+  createGrpcTask,
+  createHttpTask,
+  createShellTask,
+  cronPreview,
+  getTask,
+  updateGrpcTask,
+  updateHttpTask,
+  updateShellTask,
+} from '@/api/tasks'
 import type { Department, FireTime, Task } from '@/api/types'
 import { useAuthStore } from '@/stores/auth'
 import { toastError, toastSuccess } from '@/utils/feedback'
@@ -27,7 +36,10 @@ export function useTaskForm() {
   const auth = useAuthStore()
   const taskId = computed(() => (route.params.id ? Number(route.params.id) : null))
   const isEdit = computed(() => taskId.value !== null)
-  const initialType: FormTaskType = route.query.type === 'GRPC' ? 'GRPC' : 'HTTP'
+  /** SHELL is offered only to holders of task:shell (the API refuses the others anyway). */
+  const canShell = computed(() => auth.can('task:shell'))
+  const initialType: FormTaskType =
+    route.query.type === 'GRPC' ? 'GRPC' : route.query.type === 'SHELL' && canShell.value ? 'SHELL' : 'HTTP'
 
   const form = reactive<TaskFormModel>(
     emptyTaskForm(initialType, { timezone: browserTimeZone(), departmentId: auth.user?.departmentId ?? null }),
@@ -122,6 +134,8 @@ export function useTaskForm() {
       let saved: Task
       if (request.taskType === 'HTTP') {
         saved = taskId.value !== null ? await updateHttpTask(taskId.value, request.body) : await createHttpTask(request.body)
+      } else if (request.taskType === 'SHELL') {
+        saved = taskId.value !== null ? await updateShellTask(taskId.value, request.body) : await createShellTask(request.body)
       } else {
         saved = taskId.value !== null ? await updateGrpcTask(taskId.value, request.body) : await createGrpcTask(request.body)
       }
@@ -146,11 +160,28 @@ export function useTaskForm() {
     form.headers.splice(index, 1)
   }
 
+  function addArg(): void {
+    form.shellArgs.push('')
+  }
+
+  function removeArg(index: number): void {
+    form.shellArgs.splice(index, 1)
+  }
+
+  function addEnv(): void {
+    form.shellEnv.push({ name: '', value: '' })
+  }
+
+  function removeEnv(index: number): void {
+    form.shellEnv.splice(index, 1)
+  }
+
   return {
     form,
     original,
     tree,
     isEdit,
+    canShell,
     loading,
     saving,
     banner,
@@ -162,5 +193,9 @@ export function useTaskForm() {
     submit,
     addHeader,
     removeHeader,
+    addArg,
+    removeArg,
+    addEnv,
+    removeEnv,
   }
 }

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest'
 import type { Task } from '@/api/types'
-import { emptyTaskForm, formToRequest, jsonObjectError, taskToForm, validateTaskForm } from '../taskForm'
+import {
+  emptyTaskForm,
+  envRowsError,
+  formToRequest,
+  formatArgv,
+  jsonObjectError,
+  taskToForm,
+  validateTaskForm,
+} from '../taskForm'
 
 const defaults = { timezone: 'Asia/Shanghai', departmentId: 3 }
 
@@ -9,7 +17,8 @@ function httpTask(overrides: Partial<Task> = {}): Task {
     id: 9, name: 'nightly', description: null, departmentId: 3, departmentName: 'Ops', taskType: 'HTTP',
     cron: '0 2 * * *', timezone: 'Europe/Berlin', url: 'https://jobs.example/run', httpMethod: 'POST',
     headers: { 'X-Token': 'abc' }, body: '{"a":1}', fallbackUrl: null, grpcService: null, grpcMethod: null,
-    grpcParams: null, fallbackGrpcService: null, fallbackGrpcMethod: null, timeout: 60, retryCount: 2,
+    grpcParams: null, fallbackGrpcService: null, fallbackGrpcMethod: null, shellCommand: null, shellArgs: null,
+    shellWorkdir: null, shellEnv: null, timeout: 60, retryCount: 2,
     retryInterval: 5, concurrencyPolicy: 'forbid', misfirePolicy: 'fire_once', status: 1,
     lastExecuteTime: null, nextExecuteTime: null, version: 4, creatorId: 1,
     createTime: '2026-01-01T00:00:00Z', updateTime: '2026-01-01T00:00:00Z', ...overrides,
@@ -82,8 +91,8 @@ describe('taskToForm', () => {
     expect(taskToForm(httpTask({ taskType: 'GRPC', grpcParams: '{}' })).grpcParams).toBe('')
   })
 
-  it('refuses task types the console cannot edit', () => {
-    expect(() => taskToForm(httpTask({ taskType: 'SHELL' }))).toThrow(/SHELL/)
+  it('refuses task types the console does not know', () => {
+    expect(() => taskToForm(httpTask({ taskType: 'PYTHON' as unknown as Task['taskType'] }))).toThrow(/PYTHON/)
   })
 })
 
@@ -113,5 +122,122 @@ describe('validateTaskForm', () => {
     expect(jsonObjectError('{"a": 1}')).toBeNull()
     expect(jsonObjectError('{a: 1}')).toMatch(/^invalid JSON/)
     expect(jsonObjectError('null')).toBe('must be a JSON object')
+  })
+})
+
+function shellTask(overrides: Partial<Task> = {}): Task {
+  return httpTask({
+    taskType: 'SHELL', url: null, httpMethod: 'GET', headers: null, body: null,
+    shellCommand: 'sh', shellArgs: ['-c', 'echo "$GREETING" > out.txt', '', '  two  spaces  '],
+    shellWorkdir: '/var/lib/jobs', shellEnv: { GREETING: 'hello world', empty: '' }, ...overrides,
+  })
+}
+
+function shellForm(overrides: Partial<ReturnType<typeof emptyTaskForm>> = {}) {
+  return Object.assign(emptyTaskForm('SHELL', defaults), { name: 'backup', shellCommand: '/usr/local/bin/backup' }, overrides)
+}
+
+describe('SHELL tasks', () => {
+  it('build a body with only SHELL fields: arguments exactly as typed, env as an object, blanks as null', () => {
+    const form = shellForm({
+      name: ' backup ', shellCommand: '  /usr/local/bin/backup ', shellArgs: ['--db', ' main ', '', 'a b'],
+      shellWorkdir: '  ', shellEnv: [{ name: ' MODE ', value: ' full ' }, { name: '', value: '' }],
+      url: 'http://ignored/', grpcService: 'ignored:1/a.B', headers: [{ name: 'X-A', value: '1' }],
+    })
+    const request = formToRequest(form)
+    expect(request).toEqual({
+      taskType: 'SHELL',
+      body: {
+        name: 'backup', description: null, departmentId: 3, cron: '0 * * * *', timezone: 'Asia/Shanghai', status: 1,
+        timeout: 30, retryCount: 0, retryInterval: 0, concurrencyPolicy: 'allow', misfirePolicy: 'skip',
+        shellCommand: '/usr/local/bin/backup', shellArgs: ['--db', ' main ', '', 'a b'], shellWorkdir: null,
+        shellEnv: { MODE: ' full ' },
+      },
+    })
+    for (const key of ['url', 'headers', 'grpcService', 'grpcParams']) expect(Object.keys(request.body)).not.toContain(key)
+  })
+
+  it('send no arguments and no environment when there are no rows', () => {
+    expect(formToRequest(shellForm()).body).toMatchObject({ shellArgs: [], shellEnv: null, shellWorkdir: null })
+    expect(formToRequest(shellForm({ shellWorkdir: ' /srv/jobs ' })).body).toMatchObject({ shellWorkdir: '/srv/jobs' })
+  })
+
+  it('never split an argument: a whole script stays one argv element', () => {
+    const form = shellForm({ shellCommand: 'sh', shellArgs: ['-c', 'tar czf /backup/db.tgz /var/db && echo done'] })
+    expect(formToRequest(form).body).toMatchObject({ shellArgs: ['-c', 'tar czf /backup/db.tgz /var/db && echo done'] })
+  })
+
+  it('round-trip through the form, the edit copy of the arguments detached from the task', () => {
+    const task = shellTask()
+    const form = taskToForm(task)
+    expect(form).toMatchObject({
+      taskType: 'SHELL', shellCommand: 'sh', shellArgs: ['-c', 'echo "$GREETING" > out.txt', '', '  two  spaces  '],
+      shellWorkdir: '/var/lib/jobs',
+      shellEnv: [{ name: 'GREETING', value: 'hello world' }, { name: 'empty', value: '' }],
+    })
+    form.shellArgs.push('extra')
+    expect(task.shellArgs).toHaveLength(4)
+    form.shellArgs.pop()
+    expect(formToRequest(form)).toEqual({
+      taskType: 'SHELL',
+      body: expect.objectContaining({
+        shellCommand: 'sh', shellArgs: ['-c', 'echo "$GREETING" > out.txt', '', '  two  spaces  '],
+        shellWorkdir: '/var/lib/jobs', shellEnv: { GREETING: 'hello world', empty: '' }, timezone: 'Europe/Berlin',
+      }),
+    })
+  })
+
+  it('accept a SHELL task without arguments, directory or environment', () => {
+    const form = taskToForm(shellTask({ shellCommand: '/bin/true', shellArgs: null, shellWorkdir: null, shellEnv: null }))
+    expect(form).toMatchObject({ shellCommand: '/bin/true', shellArgs: [], shellWorkdir: '', shellEnv: [] })
+  })
+
+  it('refuse a relative working directory', () => {
+    expect(validateTaskForm(shellForm({ shellWorkdir: 'jobs/tmp' }))).toEqual({ shellWorkdir: ['must be an absolute path'] })
+    expect(validateTaskForm(shellForm({ shellWorkdir: ' /srv/jobs ' }))).toEqual({})
+    expect(validateTaskForm(shellForm({ shellWorkdir: '' }))).toEqual({})
+  })
+
+  it('check environment names like the server: identifier syntax, no DJS_ prefix, no duplicates', () => {
+    expect(envRowsError([{ name: 'GOOD_1', value: 'x' }, { name: '_x', value: '' }, { name: '', value: '' }])).toBeNull()
+    expect(envRowsError([{ name: '1BAD', value: 'x' }])).toBe('invalid variable name "1BAD"')
+    expect(envRowsError([{ name: 'A-B', value: 'x' }])).toBe('invalid variable name "A-B"')
+    expect(envRowsError([{ name: '', value: 'orphan value' }])).toBe('invalid variable name ""')
+    expect(envRowsError([{ name: 'DJS_TASK_ID', value: '1' }])).toBe('variable "DJS_TASK_ID": names DJS_* are set by DJS')
+    expect(envRowsError([{ name: 'djs_token', value: '1' }])).toMatch(/names DJS_\* are set by DJS/)
+    expect(envRowsError([{ name: 'DJSX', value: '1' }])).toBeNull()
+    expect(envRowsError([{ name: 'A', value: '1' }, { name: ' A ', value: '2' }])).toBe('duplicate variable "A"')
+    expect(envRowsError([{ name: 'A', value: 'x\u0000y' }])).toMatch(/without NUL/)
+    const many = Array.from({ length: 101 }, (_, i) => ({ name: `V${i}`, value: '' }))
+    expect(envRowsError(many)).toBe('at most 100 variables')
+    expect(validateTaskForm(shellForm({ shellEnv: [{ name: 'DJS_X', value: '1' }] }))).toEqual({
+      shellEnv: ['variable "DJS_X": names DJS_* are set by DJS'],
+    })
+  })
+
+  it('check command and argument limits and NUL characters', () => {
+    expect(validateTaskForm(shellForm({ shellCommand: 'a\u0000b' }))).toEqual({
+      shellCommand: ['the command must not contain NUL characters'],
+    })
+    expect(validateTaskForm(shellForm({ shellCommand: 'x'.repeat(1025) }))).toEqual({ shellCommand: ['at most 1024 characters'] })
+    expect(validateTaskForm(shellForm({ shellArgs: Array.from({ length: 201 }, () => 'a') }))).toEqual({
+      shellArgs: ['at most 200 arguments'],
+    })
+    expect(validateTaskForm(shellForm({ shellArgs: ['ok', 'bad\u0000'] }))).toEqual({
+      shellArgs: ['argument 2 must be at most 8192 characters, without NUL characters'],
+    })
+    expect(validateTaskForm(shellForm({ shellArgs: Array.from({ length: 200 }, () => '') }))).toEqual({})
+  })
+
+  it('leave HTTP and gRPC checks out of a SHELL form', () => {
+    expect(validateTaskForm(shellForm({ headers: [{ name: 'Bad Name', value: '' }], grpcParams: '[1]' }))).toEqual({})
+  })
+})
+
+describe('formatArgv', () => {
+  it('shows argv on one line, quoting only what a shell would split or expand', () => {
+    expect(formatArgv(['/usr/bin/backup', '--db=main', '-v'])).toBe('/usr/bin/backup --db=main -v')
+    expect(formatArgv(['sh', '-c', 'echo "$HOME" > out'])).toBe(`sh -c 'echo "$HOME" > out'`)
+    expect(formatArgv(['echo', "it's", '', ' '])).toBe(`echo 'it'\\''s' '' ' '`)
   })
 })

@@ -1,0 +1,313 @@
+"""Declarative tasks: make the tasks of a document exist as written (``manage.py apply_tasks``,
+``POST /v1/tasks/apply`` / ``djsctl tasks apply``, ``scheduler.jobs`` at bootstrap).
+
+A document is ``{"tasks": [...], "departments": [...]}`` (or a bare list of tasks). Each entry is the body of
+``POST /tasks/http``, ``/tasks/grpc`` or ``/tasks/shell`` plus ``type`` (default HTTP), validated by the very
+serializer that route uses; its department is ``departmentId`` (as in the API) or ``department`` (an id, or a
+name path from the top: ``"Headquarters/Ops"``). A task is identified by (department, name): an entry
+whose task exists is an update (or unchanged when every field already matches), otherwise a create. With
+``prune``, tasks of the document's departments (those of its entries, plus ``departments``) that no entry
+names are deleted.
+
+Everything happens in one transaction, in two steps: a plan (validation, permissions and scope, exactly
+as the single-task services check them) and the writes, done by those same services (``task_create``,
+``task_update``, ``task_delete``: audit rows, next fire times, SHELL rules). A dry run stops after the plan,
+so it answers the same report, and the same errors, as the real run would, and changes nothing. Any error
+leaves the database as it was.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+
+from apps.accounts.services import camel
+from apps.departments.models import Department
+from apps.tasks import services
+from apps.tasks.api.serializers import (
+    MAX_APPLY_ENTRIES,
+    MAX_DEPARTMENT_PATH,
+    GrpcTaskInput,
+    HttpTaskInput,
+    ShellTaskInput,
+)
+from apps.tasks.models import Task, TaskType
+from djs_platform import errors
+from djs_platform.actor import Actor
+from djs_platform.envelope import validation_error
+from djs_platform.tenancy import department_scope_ids, require_permission
+
+#: The input serializer of each task type: the same classes the REST routes and gRPC ScheduleTask use.
+INPUTS = {TaskType.HTTP: HttpTaskInput, TaskType.GRPC: GrpcTaskInput, TaskType.SHELL: ShellTaskInput}
+#: Column -> the API field name an update report lists (the others are the camelCase column names).
+FIELD_NAMES = {"cron_expression": "cron", "max_retry": "retryCount"}
+#: Columns holding JSON as text: compared as parsed values, so key order in the file does not matter.
+JSON_TEXT_COLUMNS = {"grpc_params"}
+#: Placeholder id the serializer sees while a ``department`` reference is resolved separately.
+_PLACEHOLDER_DEPARTMENT = 1
+
+
+@dataclass
+class AppliedTask:
+    """One line of the report."""
+
+    index: int | None
+    id: int | None
+    name: str
+    department_id: int
+    department_name: str
+    task_type: str
+    changes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ApplyReport:
+    dry_run: bool
+    prune: bool
+    created: list[AppliedTask] = field(default_factory=list)
+    updated: list[AppliedTask] = field(default_factory=list)
+    unchanged: list[AppliedTask] = field(default_factory=list)
+    pruned: list[AppliedTask] = field(default_factory=list)
+
+
+@dataclass
+class _Entry:
+    index: int
+    task_type: str
+    ref: int | str  # department id or name path, as written
+    ref_field: str  # "department" or "departmentId": where an unknown department is reported
+    data: dict[str, Any]
+
+
+# --- step 0: the document's shape and every entry's fields (no database access) --------------------------
+
+def _department_ref(value: Any) -> int | str | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    if isinstance(value, str) and value.strip("/ ") and len(value) <= MAX_DEPARTMENT_PATH:
+        return value
+    return None
+
+
+REF_HELP = "must be a department id (an integer) or a name path such as \"Headquarters/Ops\""
+
+
+def _parse(document: Any) -> tuple[list[_Entry], list[int | str]]:
+    """Validated entries and extra department references; every invalid entry is reported (4001), with its
+    index and field, before anything is looked up."""
+    if isinstance(document, list):
+        document = {"tasks": document}
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise errors.InvalidArgument("document: must be a mapping with `tasks` (and optionally `departments`)")
+    problems: dict[str, list[str]] = {key: ["unknown field"] for key in sorted(set(document) - {"tasks",
+                                                                                                 "departments"},
+                                                                                key=str)}
+    tasks, departments = document.get("tasks"), document.get("departments", [])
+    if "tasks" not in document:
+        problems["tasks"] = ["This field is required."]
+    elif not isinstance(tasks, list):
+        problems["tasks"] = ["must be a list of tasks"]
+    elif len(tasks) > MAX_APPLY_ENTRIES:
+        problems["tasks"] = [f"at most {MAX_APPLY_ENTRIES} tasks per document"]
+    refs: list[int | str] = []
+    if not isinstance(departments, list):
+        problems["departments"] = ["must be a list of departments"]
+    elif len(departments) > MAX_APPLY_ENTRIES:
+        problems["departments"] = [f"at most {MAX_APPLY_ENTRIES} departments per document"]
+    else:
+        for k, value in enumerate(departments):
+            ref = _department_ref(value)
+            if ref is None:
+                problems[f"departments[{k}]"] = [REF_HELP]
+            refs.append(ref)  # type: ignore[arg-type]
+    entries: list[_Entry] = []
+    for index, raw in enumerate(tasks if isinstance(tasks, list) and "tasks" not in problems else []):
+        entry = _parse_entry(index, raw, problems)
+        if entry is not None:
+            entries.append(entry)
+    if problems:
+        first, messages = next(iter(problems.items()))
+        raise errors.InvalidArgument(f"{first}: {messages[0]}", fields=problems)
+    return entries, refs
+
+
+def _parse_entry(index: int, raw: Any, problems: dict[str, list[str]]) -> _Entry | None:
+    prefix = f"tasks[{index}]"
+    if not isinstance(raw, dict):
+        problems[prefix] = ["must be a mapping (one task)"]
+        return None
+    body = dict(raw)
+    kind = body.pop("type", TaskType.HTTP)
+    if not isinstance(kind, str) or kind.upper() not in INPUTS:
+        problems[f"{prefix}.type"] = [f"must be one of {', '.join(INPUTS)}"]
+        return None
+    kind = kind.upper()
+    ref_field, ref = "departmentId", None
+    if "department" in body:
+        ref_field, ref = "department", _department_ref(body.pop("department"))
+        if "departmentId" in body:
+            problems[f"{prefix}.department"] = ["give department or departmentId, not both"]
+            return None
+        if ref is None:
+            problems[f"{prefix}.department"] = [REF_HELP]
+            return None
+        body["departmentId"] = _PLACEHOLDER_DEPARTMENT
+    serializer = INPUTS[kind](data=body)
+    if not serializer.is_valid():
+        for key, messages in (validation_error(serializer.errors).fields or {}).items():
+            problems[prefix if key == "non_field_errors" else f"{prefix}.{key}"] = messages
+        return None
+    data = dict(serializer.validated_data)
+    return _Entry(index=index, task_type=kind, ref=data["departmentId"] if ref is None else ref, ref_field=ref_field,
+                  data=data)
+
+
+# --- step 1: the plan ---------------------------------------------------------------------------------
+
+class _Departments:
+    """Every department's id, parent and name, to resolve name paths. Lookups are unscoped; the caller
+    checks the result against the actor's scope, and an unknown and a foreign department read the same."""
+
+    def __init__(self) -> None:
+        rows = list(Department.objects.values_list("id", "parent_id", "name"))
+        self.names = {pk: name for pk, _, name in rows}
+        self.children: dict[tuple[int | None, str], list[int]] = {}
+        for pk, parent_id, name in rows:
+            self.children.setdefault((parent_id, name), []).append(pk)
+
+    def resolve(self, ref: int | str) -> int | None:
+        if isinstance(ref, int):
+            return ref if ref in self.names else None
+        parent: int | None = None
+        for part in [p.strip() for p in ref.strip("/ ").split("/")]:
+            found = self.children.get((parent, part), [])
+            if len(found) != 1:  # missing, or two top-level departments of that name: use the id
+                return None
+            parent = found[0]
+        return parent
+
+
+@dataclass
+class _Step:
+    action: str  # create | update | unchanged
+    entry: _Entry
+    department_id: int
+    task: Task | None = None
+    changes: list[str] = field(default_factory=list)
+
+
+def _changes(task: Task, values: dict[str, Any]) -> list[str]:
+    changed = []
+    for column, new in values.items():
+        old = getattr(task, column)
+        if column in JSON_TEXT_COLUMNS and old is not None and new is not None:
+            try:
+                old, new = json.loads(old), json.loads(new)
+            except ValueError:  # a row written around the API; the update rewrites it
+                pass
+        if old != new:
+            changed.append(FIELD_NAMES.get(column) or camel(column))
+    return changed
+
+
+def _plan(actor: Actor, entries: list[_Entry], refs: list[int | str], prune: bool, lock: bool,
+          departments: _Departments) -> tuple[list[_Step], list[Task]]:
+    user = actor.user
+    if prune:
+        require_permission(user, "task:delete")
+    scope = department_scope_ids(user)
+    resolved = [departments.resolve(e.ref) for e in entries]
+    prune_departments: set[int] = {d for d in resolved if d is not None and d in scope}
+    for k, ref in enumerate(refs):
+        dept_id = departments.resolve(ref)
+        if dept_id is None or dept_id not in scope:
+            raise errors.invalid(f"departments[{k}]", f"department {ref} not found")
+        prune_departments.add(dept_id)
+    touched = sorted(prune_departments)
+    if lock:  # concurrent applies to the same departments run one after the other
+        list(Department.objects.select_for_update().filter(pk__in=touched).values_list("id", flat=True))
+    existing = Task.objects.restrict(user).filter(department_id__in=touched).order_by("id")
+    if lock:
+        existing = existing.select_for_update()
+    by_key: dict[tuple[int, str], list[Task]] = {}
+    for task in existing:
+        by_key.setdefault((task.department_id, task.name), []).append(task)
+
+    steps: list[_Step] = []
+    seen: dict[tuple[int, str], int] = {}
+    for entry, dept_id in zip(entries, resolved):
+        prefix = f"tasks[{entry.index}]"
+        name = entry.data["name"]
+        inside = dept_id is not None and dept_id in scope
+        if inside:
+            key = (dept_id, name)
+            if key in seen:
+                raise errors.invalid(f"{prefix}.name",
+                                     f"tasks[{seen[key]}] already declares {name!r} in this department")
+            seen[key] = entry.index
+        matches = by_key.get((dept_id, name), []) if inside else []
+        if len(matches) > 1:
+            raise errors.Conflict(f"{prefix}: department {entry.ref} holds {len(matches)} tasks named {name!r} "
+                                  f"(ids {', '.join(str(t.pk) for t in matches)}); rename or delete all but one")
+        data = {**entry.data, "departmentId": dept_id}
+        if matches:
+            task = matches[0]
+            require_permission(user, "task:update")
+            if task.task_type != entry.task_type:
+                raise errors.invalid(f"{prefix}.type", f"task {task.pk} is a {task.task_type} task; its type "
+                                                       "cannot change (delete it, or rename the entry)")
+            if entry.task_type == TaskType.SHELL:
+                services.require_shell(actor, "change a SHELL task")
+            changes = _changes(task, services._values(entry.task_type, data))
+            steps.append(_Step("update" if changes else "unchanged", entry, dept_id, task, changes))
+        else:
+            # the order of task_create: permission, SHELL rules, then the department (4001 if foreign)
+            require_permission(user, "task:create")
+            if entry.task_type == TaskType.SHELL:
+                services.require_shell(actor, "create a SHELL task")
+            if not inside:
+                raise errors.invalid(f"{prefix}.{entry.ref_field}", f"department {entry.ref} not found")
+            entry.data = data
+            steps.append(_Step("create", entry, dept_id))
+    listed = {step.task.pk for step in steps if step.task is not None}
+    doomed = [task for task in existing if task.pk not in listed] if prune else []
+    return steps, doomed
+
+
+# --- step 2: the writes -------------------------------------------------------------------------------
+
+def tasks_apply(*, actor: Actor, document: Any, dry_run: bool = False, prune: bool = False) -> ApplyReport:
+    """Create, update (and with ``prune`` delete) tasks so that they match ``document``, as ``actor``.
+
+    Permissions: ``task:create`` for each new task, ``task:update`` for each existing one (also when it is
+    unchanged), ``task:delete`` whenever ``prune`` is asked; SHELL entries also ``task:shell``. Departments
+    must lie in the actor's scope (else 4001 "department ... not found", as for a single create)."""
+    entries, refs = _parse(document)
+    report = ApplyReport(dry_run=dry_run, prune=prune)
+    with transaction.atomic():
+        departments = _Departments()
+        steps, doomed = _plan(actor, entries, refs, prune, lock=not dry_run, departments=departments)
+        for step in steps:
+            entry, task = step.entry, step.task
+            if step.action == "create" and not dry_run:
+                task = services.task_create(actor=actor, task_type=entry.task_type, data=entry.data)
+            elif step.action == "update" and not dry_run:
+                task = services.task_update(actor=actor, task_id=task.pk, task_type=entry.task_type,
+                                            data={**entry.data, "departmentId": step.department_id})
+            line = AppliedTask(index=entry.index, id=task.pk if task else None, name=entry.data["name"],
+                               department_id=step.department_id,
+                               department_name=departments.names[step.department_id],
+                               task_type=entry.task_type, changes=step.changes)
+            {"create": report.created, "update": report.updated, "unchanged": report.unchanged}[step.action] \
+                .append(line)
+        for task in doomed:
+            if not dry_run:
+                services.task_delete(actor=actor, task_id=task.pk)
+            report.pruned.append(AppliedTask(index=None, id=task.pk, name=task.name, department_id=task.department_id,
+                                             department_name=departments.names[task.department_id],
+                                             task_type=task.task_type))
+    return report

@@ -1,0 +1,201 @@
+"""SHELL executor: one local process per call (docs/executors.md, "SHELL tasks").
+
+* argv is ``[command, *args]``, started with ``exec`` semantics: no shell parses it, so arguments are never
+  interpolated; shell syntax needs an explicit shell (``command: sh``, ``args: ["-c", "..."]``).
+* Environment: a minimal one (``PATH``, ``HOME``, ``LANG``, ``TZ`` of the node), then the task's own
+  variables, then ``DJS_TASK_ID``, ``DJS_RECORD_ID``, ``DJS_SCHEDULED_MS`` (epoch ms), ``DJS_IDEMPOTENCY_KEY`` (and
+  ``TRACEPARENT`` when traced). The node's own environment (database URL, secrets) is never passed on.
+* Each run is a new session (``start_new_session``): its process group holds the command and everything it
+  starts. Timeout, kill and node shutdown signal the whole group: SIGTERM, then SIGKILL after
+  ``job.shell.killGrace`` seconds. A run ends when its command exits; processes it left behind in its group
+  are killed then, so nothing outlives its record.
+* Output: stdout and stderr, in arrival order, go whole to ``<job.shell.logDir>/task_<id>_record_<id>.log``
+  (every attempt appends, after a header line); the record keeps the first RESPONSE_LIMIT bytes of stdout as
+  the response and, on failure, the exit status and the tail of stderr as the error.
+* Exit status 0 is success. ``status_code`` is the exit status, or minus the signal number that ended it.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .common import ERROR_LIMIT, RESPONSE_LIMIT, BoundedCapture, CallResult, bound_error, decode_bounded
+
+#: Bytes of stderr kept for the record's error (its tail: the last lines usually say what went wrong).
+STDERR_TAIL = 2 * 1024
+#: After the command exits, how long its pipes may stay open (a child it left behind) before the group dies.
+PIPE_DRAIN = 1.0
+CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ShellSettings:
+    enabled: bool = False
+    log_dir: Path = Path("logs")
+    kill_grace: float = 5.0
+    workers: int = 20
+
+    @classmethod
+    def from_settings(cls) -> "ShellSettings":
+        from django.conf import settings
+
+        conf = settings.SCHEDULER
+        return cls(enabled=conf["shell_enabled"], log_dir=Path(conf["shell_log_dir"]),
+                   kill_grace=conf["shell_kill_grace"], workers=conf["shell_workers"])
+
+
+def log_path(log_dir: Path, task_id: int, record_id: int) -> Path:
+    return log_dir / f"task_{int(task_id)}_record_{int(record_id)}.log"
+
+
+def child_environment(task_env: dict[str, str] | None, extra: dict[str, str]) -> dict[str, str]:
+    env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "LANG": "C.UTF-8"}
+    for name in ("HOME", "TZ"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    env.update(task_env or {})
+    env.update(extra)
+    return env
+
+
+class _Tail:
+    """The last ``limit`` bytes of a stream."""
+
+    def __init__(self, limit: int):
+        self.limit, self.data, self.dropped = limit, b"", False
+
+    def feed(self, chunk: bytes) -> None:
+        self.data += chunk
+        if len(self.data) > self.limit:
+            self.data, self.dropped = self.data[-self.limit:], True
+
+
+class ShellExecutor:
+    def __init__(self, config: ShellSettings):
+        self.config = config
+        self.queued = 0
+        self._slots: asyncio.Semaphore | None = None
+
+    async def start(self) -> None:
+        self._slots = asyncio.Semaphore(max(1, self.config.workers))
+
+    async def close(self) -> None:
+        self._slots = None
+
+    async def call(self, *, task_id: int, record_id: int, command: str | None, args: tuple[str, ...],
+                   workdir: str | None, env: dict[str, str] | None, timeout: float, attempt: int,
+                   extra_env: dict[str, str]) -> CallResult:
+        if not self.config.enabled:
+            return CallResult(False, error="SHELL tasks are disabled on this node (job.shell.enabled: false)",
+                              permanent=True)
+        if not command:
+            return CallResult(False, error="invalid task: no command", permanent=True)
+        if workdir and not os.path.isdir(workdir):
+            return CallResult(False, error=f"working directory {workdir} does not exist", permanent=True)
+        if self._slots is None:
+            await self.start()
+        assert self._slots is not None
+        self.queued += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self.queued -= 1
+        try:
+            return await self._run(task_id, record_id, command, args, workdir, env, timeout, attempt, extra_env)
+        finally:
+            self._slots.release()
+
+    async def _run(self, task_id: int, record_id: int, command: str, args: tuple[str, ...], workdir: str | None,
+                   env: dict[str, str] | None, timeout: float, attempt: int, extra_env: dict[str, str]) -> CallResult:
+        path = log_path(self.config.log_dir, task_id, record_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab") as log:
+            os.chmod(path, 0o640)
+            log.write(f"=== attempt {attempt} at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}: "
+                      f"{command} {' '.join(args)}\n".encode())
+            log.flush()
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    command, *args, cwd=workdir or None, env=child_environment(env, extra_env),
+                    stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE, start_new_session=True)
+            except (FileNotFoundError, PermissionError, NotADirectoryError, OSError) as exc:
+                message = f"cannot start {command}: {exc.strerror or exc}"
+                log.write(f"=== {message}\n".encode())
+                return CallResult(False, error=message, permanent=isinstance(exc, (FileNotFoundError,
+                                                                                     PermissionError)))
+            stdout = BoundedCapture(RESPONSE_LIMIT)
+            stderr = _Tail(STDERR_TAIL)
+
+            async def pump(stream: asyncio.StreamReader, keep) -> None:
+                while chunk := await stream.read(CHUNK):
+                    log.write(chunk)
+                    keep(chunk)
+
+            def keep_out(chunk: bytes) -> None:
+                if not stdout.truncated:
+                    stdout.feed(chunk)
+
+            pumps = [asyncio.ensure_future(pump(proc.stdout, keep_out)),  # type: ignore[arg-type]
+                     asyncio.ensure_future(pump(proc.stderr, stderr.feed))]  # type: ignore[arg-type]
+            timed_out = False
+            try:
+                try:
+                    await asyncio.wait_for(proc.wait(), timeout)
+                except (TimeoutError, asyncio.TimeoutError):
+                    timed_out = True
+                    await _terminate(proc, self.config.kill_grace)
+                # The command is gone; its pipes close unless something it started still holds them.
+                done, pending = await asyncio.wait(pumps, timeout=PIPE_DRAIN)
+                _kill_group(proc.pid, signal.SIGKILL)
+                if pending:
+                    await asyncio.wait(pending, timeout=PIPE_DRAIN)
+            except asyncio.CancelledError:  # killed (API kill, node shutdown): the whole group goes
+                await asyncio.shield(_terminate(proc, self.config.kill_grace))
+                log.write(b"\n=== killed\n")
+                raise
+            finally:
+                for task in pumps:
+                    task.cancel()
+            code = proc.returncode
+            log.write(f"\n=== exit status {code}{' (timed out)' if timed_out else ''}\n".encode())
+
+        response = decode_bounded(stdout.value(), "utf-8")
+        tail = decode_bounded(stderr.data, "utf-8").strip()
+        if timed_out:
+            return CallResult(False, status_code=code, response=response, response_truncated=stdout.truncated,
+                              error=bound_error(f"timed out after {timeout:g}s: process group terminated"
+                                                + (f"; stderr: {tail}" if tail else ""), ERROR_LIMIT))
+        if code == 0:
+            return CallResult(True, status_code=0, response=response, response_truncated=stdout.truncated)
+        what = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+        return CallResult(False, status_code=code, response=response, response_truncated=stdout.truncated,
+                          error=bound_error(what + (f"; stderr: {'…' if stderr.dropped else ''}{tail}" if tail
+                                                    else ""), ERROR_LIMIT))
+
+
+def _kill_group(pgid: int, sig: int) -> bool:
+    try:
+        os.killpg(pgid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+async def _terminate(proc: asyncio.subprocess.Process, grace: float) -> None:
+    """SIGTERM to the group; SIGKILL to whatever of it is left after ``grace`` seconds; reaps the command."""
+    deadline = time.monotonic() + grace
+    _kill_group(proc.pid, signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), grace)
+    except (TimeoutError, asyncio.TimeoutError):
+        pass
+    while time.monotonic() < deadline and _kill_group(proc.pid, 0):  # children still shutting down
+        await asyncio.sleep(0.05)
+    _kill_group(proc.pid, signal.SIGKILL)
+    if proc.returncode is None:
+        await proc.wait()
