@@ -111,7 +111,9 @@ def _local_days(year: int, month: int) -> list[tuple[date, datetime, datetime]]:
     for day in range(1, monthrange(year, month)[1] + 1):
         d = date(year, month, day)
         start = datetime.combine(d, time.min, tzinfo=zone)
-        end = datetime.combine(d + timedelta(days=1), time.min, tzinfo=zone)
+        # the last day of year 9999 has no next day: its end is the last representable instant
+        end = (datetime.combine(d + timedelta(days=1), time.min, tzinfo=zone) if d < date.max
+               else datetime.combine(d, time.max, tzinfo=zone))
         days.append((d, start, end))
     return days
 

@@ -172,3 +172,12 @@ def test_login_with_bad_input_answers_4001(db, body):
 
 def test_logout_requires_authentication(db):
     Api().post("auth/logout", {}).expect(4010)
+
+
+@pytest.mark.parametrize("route", ["auth/refresh", "auth/logout"])
+def test_overlong_refresh_token_is_refused_even_with_trailing_blanks(org, route):
+    """Found by `make fuzz`: 4,096 characters plus blanks were trimmed to fit the limit and accepted."""
+    from conftest import Api
+
+    reply = Api(org.admin).post(route, {"refreshToken": "x" * 4096 + "  "}).expect(4001)
+    assert "refreshToken" in reply.data["fields"]

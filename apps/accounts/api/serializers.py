@@ -19,11 +19,11 @@ class LoginInput(InputSerializer):
 
 
 class RefreshInput(InputSerializer):
-    refreshToken = StrictCharField(max_length=4096)
+    refreshToken = StrictCharField(max_length=4096, trim_whitespace=False)  # a token is never trimmed
 
 
 class LogoutInput(InputSerializer):
-    refreshToken = StrictCharField(max_length=4096, required=False)
+    refreshToken = StrictCharField(max_length=4096, required=False, trim_whitespace=False)
 
 
 # --- users ------------------------------------------------------------------------------------

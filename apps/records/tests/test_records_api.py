@@ -149,3 +149,9 @@ def test_prune_removes_the_shell_logs_of_the_dropped_month(settings, tmp_path):
     records_prune(keep_months=(now.year - 2019) * 12 + now.month - 7, now=now)
     assert table_name(2019, 7) not in existing_record_tables(refresh=True)
     assert not log_path(tmp_path, 5, rows[0].pk).exists() and kept.exists()
+
+
+def test_stats_of_the_last_representable_month(admin_api):
+    """Found by `make fuzz`: December 9999 has no next day; its stats are an empty month, not a 500."""
+    data = admin_api.get("records/stats?year=9999&month=12").expect(0).data
+    assert data["total"] == 0 and len(data["daily"]) == 31
