@@ -150,7 +150,7 @@ class ShellExecutor:
                     timed_out = True
                     await _terminate(proc, self.config.kill_grace)
                 # The command is gone; its pipes close unless something it started still holds them.
-                done, pending = await asyncio.wait(pumps, timeout=PIPE_DRAIN)
+                _, pending = await asyncio.wait(pumps, timeout=PIPE_DRAIN)
                 _kill_group(proc.pid, signal.SIGKILL)
                 if pending:
                     await asyncio.wait(pending, timeout=PIPE_DRAIN)

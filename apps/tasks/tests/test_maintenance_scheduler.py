@@ -12,26 +12,13 @@ import pytest
 from apps.records.models import RecordStatus
 from apps.tasks import services
 from apps.tasks.models import SchedulerNode, Task, TriggerRequest
-from apps.tasks.tests.test_scheduler import finished, make_task, records_of, wait_until
+from apps.tasks.tests.test_scheduler import (department, finished, make_task, records_of,  # noqa: F401
+                                             target, wait_until)  # department, target: the same fixtures
 from conftest import Api
 from djs_platform.actor import Actor
-from tests.targets import HttpTarget
 
 UTC = timezone.utc
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def target():
-    with HttpTarget() as server:
-        yield server
-
-
-@pytest.fixture
-def department(db):
-    from apps.departments.models import Department
-
-    return Department.objects.filter(parent__isnull=True).first()
 
 
 def pause(org, node=None, reason: str = "maintenance") -> datetime:

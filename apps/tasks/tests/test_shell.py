@@ -275,12 +275,6 @@ def shell_node(node_factory, settings, tmp_path):
     return node_factory
 
 
-def _records(task):
-    from apps.tasks.tests.test_scheduler import records_of
-
-    return records_of(task)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_node_runs_a_shell_task_and_the_log_is_served(shell_node, org, admin_api, tmp_path):
     from apps.records.models import RecordStatus
