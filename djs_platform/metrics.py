@@ -35,6 +35,10 @@ schedule_lag = Histogram("djs_schedule_lag_seconds", "Actual start minus schedul
 live_nodes = Gauge("djs_scheduler_live_nodes", "Scheduler nodes with a fresh heartbeat (as seen by a node)",
                    multiprocess_mode="max")
 recovered = Counter("djs_scheduler_recovered_total", "Running records of dead nodes re-run (RECOVERY)")
+alerts = Counter("djs_alerts_total", "Alerts opened by scheduler nodes and the test endpoint", ["kind", "status"])
+alerts_suppressed = Counter("djs_alerts_suppressed_total", "Alerts folded into an earlier one (cooldown, rate limit)",
+                            ["kind"])
+alert_events_dropped = Counter("djs_alert_events_dropped_total", "Alert events dropped: the node's queue was full")
 claimed_waiting = Gauge("djs_scheduler_claimed_waiting", "Claimed fires waiting for their instant",
                         multiprocess_mode="livesum")
 

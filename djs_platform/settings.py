@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.tasks",
     "apps.records",
+    "apps.alerts",
     "rpc",
 ]
 
@@ -277,6 +278,8 @@ SCHEDULER = {
     "claim_batch": int(config.get("job.claimBatch", 500)),
     "misfire_threshold": float(config.get("job.misfireThreshold", 60)),
     "shutdown_grace": float(config.get("job.shutdownGrace", 25)),
+    # most links in a chain of child tasks (A -> B -> C is 2); docs/child-tasks.md
+    "child_depth": int(config.get("job.childDepth", 5)),
     "metrics_port": int(config.get("job.metricsPort", 0)),
     "metrics_host": str(config.get("job.metricsHost", "127.0.0.1")),
     "shell_enabled": bool(config.get("job.shell.enabled", False)),
@@ -324,6 +327,25 @@ SPECTACULAR_SETTINGS = {
 METRICS_ENABLED = bool(config.get("server.metricsEnabled", True))
 DOCS_ENABLED = bool(config.get("server.docsEnabled", True))
 # OpenTelemetry (djs_platform/tracing.py, docs/observability.md): exporter none | console | otlp.
+#: Alerts (apps/alerts, docs/alerts.md): policies per task / department default, evaluated by scheduler nodes.
+ALERTS = {
+    "enabled": bool(config.get("alerts.enabled", True)),
+    "cooldown": int(config.get("alerts.cooldown", 300)),
+    "max_per_minute": int(config.get("alerts.maxPerMinute", 30)),
+    "webhook_timeout": float(config.get("alerts.webhookTimeout", 5)),
+    "queue_size": int(config.get("alerts.queueSize", 1000)),
+    "console_url": str(config.get("alerts.consoleUrl") or ""),
+    "smtp": {
+        "host": str(config.get("alerts.smtp.host") or ""),
+        "port": int(config.get("alerts.smtp.port", 25)),
+        "username": str(config.get("alerts.smtp.username") or ""),
+        "password": str(config.get("alerts.smtp.password") or ""),
+        "from": str(config.get("alerts.smtp.from") or "djs@localhost"),
+        "starttls": bool(config.get("alerts.smtp.starttls", False)),
+        "ssl": bool(config.get("alerts.smtp.ssl", False)),
+        "timeout": float(config.get("alerts.smtp.timeout", 10)),
+    },
+}
 TRACING = {
     "exporter": str(config.get("tracing.exporter") or "none").strip().lower(),
     "otlpEndpoint": str(config.get("tracing.otlpEndpoint") or "http://127.0.0.1:4318/v1/traces"),

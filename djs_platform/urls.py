@@ -13,6 +13,7 @@ api = [
     path("", include("apps.departments.api.urls")),
     path("", include("apps.tasks.api.urls")),
     path("", include("apps.records.api.urls")),
+    path("", include("apps.alerts.api.urls")),
     re_path(r"^web(?:/(?P<path>.*))?$", web.console, name="web-console"),
 ]
 if settings.METRICS_ENABLED:

@@ -30,7 +30,8 @@ from concurrent import futures
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["GrpcTarget", "HttpTarget", "OutboundGuard", "RecordedCall", "RecordedRequest", "Respond", "free_port"]
+__all__ = ["GrpcTarget", "HttpTarget", "OutboundGuard", "ReceivedMail", "RecordedCall", "RecordedRequest", "Respond",
+           "SmtpSink", "free_port"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -542,3 +543,78 @@ def _is_loopback(address: Any) -> bool:
     except ValueError:
         return False
     return ip.is_loopback or (ip.version == 6 and ip.ipv4_mapped is not None and ip.ipv4_mapped.is_loopback)
+
+
+# --- SMTP ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReceivedMail:
+    sender: str
+    recipients: list[str]
+    message: Any                 # email.message.EmailMessage
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+    @property
+    def text(self) -> str:
+        part = self.message.get_body(("plain",)) if self.message.is_multipart() else self.message
+        return part.get_content()
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps every message it accepts.
+
+    ``refuse`` makes it answer ``550`` to every recipient (a mail server rejecting the alert)."""
+
+    def __init__(self, refuse: bool = False):
+        self.refuse = refuse
+        self.port = 0
+        self._controller = None
+        self._lock = threading.Condition()
+        self._mails: list[ReceivedMail] = []
+
+    def __enter__(self) -> "SmtpSink":
+        from aiosmtpd.controller import Controller
+
+        self.port = free_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+
+    # aiosmtpd handler hooks
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if self.refuse:
+            return "550 5.7.1 recipient refused by the test server"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        import email
+        import email.policy
+
+        message = email.message_from_bytes(envelope.original_content or envelope.content,
+                                           policy=email.policy.default)
+        with self._lock:
+            self._mails.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message))
+            self._lock.notify_all()
+        return "250 Message accepted"
+
+    def mails(self) -> list[ReceivedMail]:
+        with self._lock:
+            return list(self._mails)
+
+    def wait_for(self, n: int, timeout: float = 10.0) -> list[ReceivedMail]:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while len(self._mails) < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"expected {n} mail(s), got {len(self._mails)}")
+                self._lock.wait(left)
+            return list(self._mails)

@@ -51,6 +51,7 @@ from google.protobuf import descriptor_pool
 from google.protobuf.message_factory import GetMessageClass
 
 from apps.accounts.models import AuditLog, Role, User
+from apps.alerts.models import Alert, AlertPolicy
 from apps.departments.models import Department
 from apps.records.models import RecordStatus, record_model
 from apps.tasks.models import SchedulerNode, Task
@@ -146,6 +147,14 @@ REST_MATRIX: dict[str, NoTenant | dict[str, Cell]] = {
     "record-log": {"GET": Cell("record:view", "shell_record")},
     # maintenance mode is platform-wide (no department), like roles
     "scheduler-pause": {"POST": Cell("system:manage", "platform")},
+    # alert policies: every write needs task:update, a department default department:manage as well
+    "alert-policy-list": {"GET": Cell("task:view", "list:alert_policy"),
+                          "POST": Cell("task:update", "create", also=("department:manage",))},
+    "alert-policy-detail": {"GET": Cell("task:view", "alert_policy"), "PUT": Cell("task:update", "alert_policy"),
+                            "DELETE": Cell("task:update", "alert_policy")},
+    "alert-policy-test": {"POST": Cell("task:update", "alert_policy")},
+    "alert-list": {"GET": Cell("record:view", "list:alert")},
+    "alert-detail": {"GET": Cell("record:view", "alert")},
     "scheduler-resume": {"POST": Cell("system:manage", "platform")},
 }
 
@@ -314,6 +323,10 @@ class World:
             return make_record(dept.pk, task_id=MISSING + self._next()).pk
         if kind == "shell_record":
             return make_record(dept.pk, task_id=MISSING + self._next(), task_type="SHELL").pk
+        if kind == "alert_policy":
+            return make_alert_policy(make_task(dept, self.name("matrix-alerted"))).pk
+        if kind == "alert":
+            return make_alert(dept.pk, self.name("matrix-alert")).pk
         raise AssertionError(kind)
 
     def _next(self) -> int:
@@ -334,6 +347,17 @@ def make_record(department_id: int, task_id: int, task_type: str = "HTTP"):
         task_id=task_id, task_name=f"matrix-{task_id}", department_id=department_id, task_type=task_type,
         trigger_type="SCHEDULE", scheduled_time=scheduled, start_time=scheduled, end_time=scheduled,
         status=RecordStatus.FAILED, success=False, status_code=500, cost_time=5, retry_times=0, executor="m")
+
+
+def make_alert_policy(task: Task) -> AlertPolicy:
+    # loopback port 9 (discard): a test alert sent by a holder is refused at once, nothing leaves the machine
+    return AlertPolicy.objects.create(department_id=task.department_id, task=task, scope_key=f"task:{task.pk}",
+                                      webhook_url="http://127.0.0.1:9/hook")
+
+
+def make_alert(department_id: int, key: str) -> Alert:
+    return Alert.objects.create(department_id=department_id, task_id=MISSING, task_name=key, kind="failure",
+                                message="matrix", dedup_key=key, status="sent")
 
 
 def http_task_body(department_id: int, name: str) -> dict[str, Any]:
@@ -402,6 +426,12 @@ def rest_request(world: World, route: str, method: str, pk: int) -> tuple[str, d
         return r.path(pk), {}
     if route in ("record-detail", "record-log"):
         return r.path(pk) + month, None
+    if route == "alert-policy-list" and method == "POST":
+        return r.path(), {"departmentId": pk, "onFailure": True, "webhookUrl": "http://127.0.0.1:9/hook"}
+    if route == "alert-policy-detail" and method == "PUT":
+        return r.path(pk), {"lagSeconds": 5}
+    if route in ("alert-policy-list", "alert-list"):
+        return r.path() + "?size=100", None
     if route in ("record-list", "record-stats"):
         return r.path() + month + "&size=100", None
     if route in ("user-list", "task-list", "audit-log-list"):
@@ -418,7 +448,8 @@ ROUTES: dict[str, Route] = {}
 
 def row_of(kind: str, pk: int) -> Any:
     """The addressed row as it is now (to prove a refused call changed nothing)."""
-    model = {"task": Task, "grpc_task": Task, "shell_task": Task, "user": User, "department": Department}.get(kind)
+    model = {"task": Task, "grpc_task": Task, "shell_task": Task, "user": User, "department": Department,
+             "alert_policy": AlertPolicy, "alert": Alert}.get(kind)
     if model is None or pk == MISSING:
         return None
     return list(model.objects.filter(pk=pk).values())
@@ -437,6 +468,10 @@ def list_markers(world: World, kind: str) -> dict[str, Any]:
             markers[location] = dept.pk
         elif kind == "record":
             markers[location] = make_record(dept.pk, task_id=MISSING + world._next()).task_id
+        elif kind == "alert_policy":
+            markers[location] = make_alert_policy(make_task(dept, world.name("matrix-list"))).pk
+        elif kind == "alert":
+            markers[location] = make_alert(dept.pk, world.name("matrix-list")).pk
         elif kind == "audit":
             markers[location] = AuditLog.objects.create(action="matrix.mark", object_type="task",
                                                         department_id=dept.pk).pk

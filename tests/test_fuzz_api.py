@@ -63,8 +63,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from apps.accounts.models import AuditLog, Role, RolePermission, User
+from apps.alerts.models import Alert, AlertPolicy
 from apps.departments.models import Department
-from apps.tasks.models import SchedulerNode, SchedulerState, Task, TriggerRequest
+from apps.tasks.models import SchedulerNode, SchedulerState, Task, TaskChild, TriggerRequest
 from djs_platform import tokens
 from tests.factories import DepartmentFactory, RoleFactory, UserFactory
 
@@ -90,7 +91,8 @@ MISSING_ID = 10**12
 
 SNAPSHOT_MODELS = {"task": Task, "department": Department, "user": User, "role": Role,
                    "role_permission": RolePermission, "trigger_request": TriggerRequest,
-                   "scheduler_state": SchedulerState}
+                   "scheduler_state": SchedulerState, "task_child": TaskChild, "alert_policy": AlertPolicy,
+                   "alert": Alert}
 
 
 def snapshot() -> dict[str, Any]:
@@ -125,7 +127,8 @@ class Actor:
 
 #: Path prefix -> the kind of object ``{id}`` addresses.
 ID_KINDS = (("/v1/users/", "user"), ("/v1/roles/", "role"), ("/v1/departments/", "department"),
-            ("/v1/tasks/", "task"), ("/v1/records/", "record"))
+            ("/v1/tasks/", "task"), ("/v1/records/", "record"), ("/v1/alert-policies/", "alert_policy"),
+            ("/v1/alerts/", "alert"))
 
 
 def _kind(path: str) -> str | None:
@@ -164,7 +167,16 @@ def fuzz_world(org):
                                role=RoleFactory(codes=["task:view"])) for name in ("a", "a1", "b")}
     spare_role = RoleFactory(name="fuzz-spare", codes=["task:view", "task:create"])
     departments = [org.hq.pk, org.a.pk, org.a1.pk, org.b.pk, leaf.pk]
+    # alert policies with a loopback discard-port webhook: a test alert is refused at once, nothing leaves
+    policies = [AlertPolicy.objects.create(department_id=t.department_id, task=t, scope_key=f"task:{t.pk}",
+                                           webhook_url="http://127.0.0.1:9/hook") for t in tasks.values()]
+    policies.append(AlertPolicy.objects.create(department=org.a, scope_key=f"department:{org.a.pk}",
+                                               emails=["ops@example.com"], lag_seconds=60))
+    alerts = [Alert.objects.create(department_id=t.department_id, task_id=t.pk, task_name=t.name, kind="failure",
+                                   message="fuzz", dedup_key=f"fuzz:{t.pk}", status="sent") for t in tasks.values()]
     common = {
+        "alert_policy": [p.pk for p in policies] + [MISSING_ID],
+        "alert": [a.pk for a in alerts] + [MISSING_ID],
         "task": [t.pk for t in tasks.values()] + [grpc_task.pk, MISSING_ID],
         "department": departments + [MISSING_ID],
         "role": [spare_role.pk, org.admin.role_id, limited.role_id, MISSING_ID],

@@ -19,6 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone as dj_timezone
 
 from apps.accounts.models import AuditLog, Permission
+from apps.alerts.models import Alert, AlertPolicy
 from apps.records.models import RecordStatus, record_model
 from apps.tasks.models import SchedulerNode, Task
 from conftest import Api, Org
@@ -64,12 +65,14 @@ CASES: dict[str, ListCase] = {
     "department-list?tree": ListCase("departments", base={"tree": "true"}, small={"keyword": "qd-001"},
                                      large={"keyword": "qd-"}),
     "node-list": ListCase("nodes", grow=_add_nodes),
+    "alert-policy-list": ListCase("alert-policies", **PAGED),
+    "alert-list": ListCase("alerts", **PAGED),
     "permission-list": ListCase("permissions", grow=_add_permissions),
 }
 # GET routes that are not lists (single objects, summaries, docs, infrastructure).
 NOT_LISTS = {"health", "shutdown", "auth-userinfo", "user-detail", "role-detail", "department-detail",
              "task-detail", "task-cron-preview", "record-detail", "record-stats", "schema", "docs", "metrics",
-             "web-console", "scheduler-state", "record-log"}
+             "web-console", "scheduler-state", "record-log", "alert-policy-detail", "alert-detail"}
 CATCH_ALL = "^.*$"
 
 
@@ -98,6 +101,17 @@ def populated(org: Org) -> Org:
         AuditLog(user_id=org.admin.pk, username=org.admin.username, department_id=departments[i % 7].pk,
                  action="task.update", object_type="task", object_id=str(i), object_repr=f"task-{i}",
                  changes={"name": ["a", "b"]}) for i in range(ROWS)])
+    tasks = list(Task.objects.filter(name__startswith="task-").order_by("id"))
+    AlertPolicy.objects.bulk_create([
+        AlertPolicy(department_id=task.department_id, task=task, scope_key=f"task:{task.pk}", creator=org.admin,
+                    webhook_url=f"https://hooks.example.com/{i}", emails=["ops@example.com"])
+        for i, task in enumerate(tasks)])
+    Alert.objects.bulk_create([
+        Alert(department_id=task.department_id, policy_id=None, task_id=task.pk, task_name=task.name,
+              kind="failure", record_id=i, record_month=YEAR * 100 + MONTH, message=f"failed {i}",
+              dedup_key=f"failure:{i}", status="sent", deliveries=[{"channel": "webhook", "target": "t", "ok": True,
+                                                                     "statusCode": 200, "error": None}])
+        for i, task in enumerate(tasks)])
     SchedulerNode.objects.create(name="node-0", host="host-0", pid=999, started_at=dj_timezone.now(),
                                  heartbeat_at=dj_timezone.now())
     return org

@@ -21,6 +21,7 @@ class TriggerType(models.TextChoices):
     MANUAL = "MANUAL"
     RETRY = "RETRY"
     RECOVERY = "RECOVERY"
+    CHILD = "CHILD"  # run after the parent task's run (parent_record_id / parent_month) succeeded
 
 
 class RecordStatus(models.IntegerChoices):
@@ -61,6 +62,10 @@ class RecordBase(models.Model):
     retry_times = models.IntegerField(default=0)
     used_fallback = models.BooleanField(default=False)
     executor = models.CharField(max_length=100, null=True, blank=True)
+    # CHILD runs: the parent task's record that triggered this one (its id in record_<parent_month>, YYYYMM).
+    # Added later: migration records.0002 puts them on month tables created before.
+    parent_record_id = models.BigIntegerField(null=True, blank=True)
+    parent_month = models.IntegerField(null=True, blank=True)
     create_time = models.DateTimeField(auto_now_add=True)
     update_time = models.DateTimeField(auto_now=True)
 
@@ -110,6 +115,8 @@ def record_model(year: int, month: int) -> type[RecordBase]:
                     # it on month tables created before.
                     models.Index(fields=["department_id", "status", "task_type", "trigger_type"],
                                  name=f"ix_{name}_list"),
+                    # GET /records?parentRecordId=: the child runs of one record (migration records.0002).
+                    models.Index(fields=["parent_record_id"], name=f"ix_{name}_parent"),
                 ],
             })
             model = type(f"Record{year:04d}{month:02d}", (RecordBase,), {"__module__": __name__, "Meta": meta})

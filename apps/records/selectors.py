@@ -25,7 +25,8 @@ def records_queryset(*, user: User, year: int, month: int) -> QuerySet | None:
 
 def record_list(*, user: User, year: int, month: int, task_id: int | None = None,
                 department_id: int | None = None, success: bool | None = None, task_type: str | None = None,
-                status: int | None = None, trigger_type: str | None = None) -> QuerySet | None:
+                status: int | None = None, trigger_type: str | None = None, parent_record_id: int | None = None,
+                parent_month: int | None = None) -> QuerySet | None:
     qs = records_queryset(user=user, year=year, month=month)
     if qs is None:
         return None
@@ -42,6 +43,10 @@ def record_list(*, user: User, year: int, month: int, task_id: int | None = None
         filters["status"] = status
     if trigger_type:
         filters["trigger_type"] = trigger_type
+    if parent_record_id is not None:  # the child runs of one record (parent_month: YYYYMM of its table)
+        filters["parent_record_id"] = parent_record_id
+        if parent_month is not None:
+            filters["parent_month"] = parent_month
     return qs.filter(**filters).order_by("-id")
 
 

@@ -50,4 +50,20 @@ def records_prune(*, keep_months: int, now: datetime | None = None, dry_run: boo
                 log.warning("retention: dropped %s (keeping %d months, zone %s)", name, keep_months,
                             settings.TIME_ZONE)
             dropped.append(name)
+    if not dry_run:
+        _prune_alerts(oldest_kept)
     return dropped
+
+
+def _prune_alerts(oldest_kept_index: int) -> int:
+    """Alerts follow their records: those created before the oldest kept month go too."""
+    from datetime import datetime as dt
+
+    from apps.alerts.models import Alert
+
+    year, month = divmod(oldest_kept_index, 12)
+    cutoff = dt(year, month + 1, 1, tzinfo=timezone.get_default_timezone())
+    deleted, _ = Alert.objects.filter(create_time__lt=cutoff).delete()
+    if deleted:
+        log.warning("retention: deleted %d alert(s) created before %s", deleted, cutoff.date().isoformat())
+    return deleted

@@ -263,6 +263,9 @@ def _plan(actor: Actor, entries: list[_Entry], refs: list[int | str], prune: boo
             if entry.task_type == TaskType.SHELL:
                 services.require_shell(actor, "change a SHELL task")
             changes = _changes(task, services._values(entry.task_type, data))
+            if "childTaskIds" in data and list(data["childTaskIds"]) != [
+                    link.child_id for link in task.child_links.order_by("position", "id")]:
+                changes.append("childTaskIds")  # ids only; `children` by name is not supported (docs)
             steps.append(_Step("update" if changes else "unchanged", entry, dept_id, task, changes))
         else:
             # the order of task_create: permission, SHELL rules, then the department (4001 if foreign)
@@ -289,6 +292,8 @@ def tasks_apply(*, actor: Actor, document: Any, dry_run: bool = False, prune: bo
     entries, refs = _parse(document)
     report = ApplyReport(dry_run=dry_run, prune=prune)
     with transaction.atomic():
+        if not dry_run and any("childTaskIds" in entry.data for entry in entries):
+            services._graph_lock()  # before the plan locks task rows: the order every child-graph edit takes
         departments = _Departments()
         steps, doomed = _plan(actor, entries, refs, prune, lock=not dry_run, departments=departments)
         for step in steps:

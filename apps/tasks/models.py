@@ -115,13 +115,38 @@ class SchedulerNode(models.Model):
         return self.name
 
 
+class TaskChild(models.Model):
+    """``parent`` triggers ``child`` after each of its successful runs (``position`` orders a parent's children).
+
+    The API keeps the graph acyclic, within the parent's department scope and at most ``job.childDepth``
+    levels deep (docs/child-tasks.md); deleting either task removes the link."""
+
+    parent = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="child_links")
+    child = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="parent_links")
+    position = models.IntegerField(default=0)
+
+    class Meta:
+        db_table = "task_child"
+        ordering = ["parent_id", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["parent", "child"], name="uq_task_child"),
+            models.CheckConstraint(condition=~models.Q(parent=models.F("child")), name="task_child_not_self"),
+        ]
+
+
 class TriggerRequest(models.Model):
-    """A "run now" request (REST trigger, gRPC ExecuteTaskImmediately) waiting for a scheduler node."""
+    """A run waiting for a scheduler node: "run now" (REST trigger, gRPC ExecuteTaskImmediately, trigger MANUAL)
+    or a child task after its parent succeeded (trigger CHILD: ``parent_record_id``/``parent_month`` name the
+    parent's record, ``requested_at`` is the parent's end time, so a repeated request makes the same record)."""
 
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="+")
     overrides = models.JSONField(null=True, blank=True)
     requested_by_id = models.BigIntegerField(null=True, blank=True)
     requested_at = models.DateTimeField()
+    trigger_type = models.CharField(max_length=10, default="MANUAL")
+    parent_record_id = models.BigIntegerField(null=True, blank=True)
+    parent_month = models.IntegerField(null=True, blank=True)  # YYYYMM of the parent record's table
+    depth = models.IntegerField(default=0)  # child level below the run that started the chain
     claimed_by = models.CharField(max_length=100, null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
 

@@ -46,11 +46,12 @@ from apps.records.models import (
     month_of,
     record_model,
 )
+from apps.alerts.watcher import AlertWatcher
 from apps.tasks.egress import EgressPolicy
 from apps.tasks.engine import idempotency_key, plan_claim
 from apps.tasks.executors import ExecutionSpec, Executors, execute
 from apps.tasks.executors.shell import ShellSettings
-from apps.tasks.models import SchedulerNode, SchedulerState, Task, TaskStatus, TriggerRequest
+from apps.tasks.models import SchedulerNode, SchedulerState, Task, TaskChild, TaskStatus, TriggerRequest
 from apps.tasks.schedule import Schedule, ScheduleError, parse_schedule
 from apps.tasks.selectors import SCHEDULER_STATE_ID
 
@@ -83,6 +84,10 @@ class Fire:
     retry_times: int = 0
     handle: asyncio.Task | None = None
     killed: bool = False
+    # CHILD runs: the parent's record (id in record_<parent_month>, YYYYMM) and the level below the chain's start
+    parent_record_id: int | None = None
+    parent_month: int | None = None
+    depth: int = 0
 
     @property
     def table(self) -> tuple[int, int]:
@@ -148,6 +153,7 @@ class Node:
         self.node_id: int | None = None
         self.control = DbThread("djs-control")
         self.records = DbThread("djs-records")
+        self.alerts = AlertWatcher(self, DbThread("djs-alerts"))
         self.schedules: dict[tuple[str, str], Schedule] = {}
         self.running: dict[int, Fire] = {}                 # record id -> fire in flight or waiting
         self.by_task: dict[int, set[int]] = defaultdict(set)
@@ -192,6 +198,7 @@ class Node:
                                    shell=ShellSettings.from_settings())
         await self.executors.start()
         await self.control.run(self._register)
+        await self.alerts.start()
         log.info("scheduler node %s started (id %s)", self.name, self.node_id)
         flusher = asyncio.create_task(self._flush_loop())
         try:
@@ -218,6 +225,7 @@ class Node:
             flusher.cancel()
             await self._flush_records()
             await self.control.run(self._deregister)
+            await self.alerts.close()
             await self.executors.close()
             self.control.shutdown()
             self.records.shutdown()
@@ -287,6 +295,7 @@ class Node:
             self._launch(await self.control.run(self._claim_triggers))
         if self.running:
             await self._poll_kills()
+        self.alerts.tick()
 
     def _backlog(self) -> int:
         """Executions this node is behind on: overdue fires not started yet, and calls queued for a worker
@@ -511,6 +520,7 @@ class Node:
                                 department_id=fire.task["department_id"], task_type=fire.task["task_type"],
                                 trigger_type=fire.trigger, scheduled_time=fire.scheduled,
                                 status=RecordStatus.RUNNING, executor=self.name, retry_times=fire.retry_times,
+                                parent_record_id=fire.parent_record_id, parent_month=fire.parent_month,
                                 create_time=now, update_time=now)
                     try:
                         with transaction.atomic():
@@ -536,8 +546,15 @@ class Node:
                 row = Task.objects.filter(pk=request.task_id).values(*TASK_FIELDS).first()
                 if row is None:
                     continue
-                fires.append(Fire(task=row, scheduled=request.requested_at, trigger=TriggerType.MANUAL,
-                                  start_now=True, overrides=request.overrides, kill_seq=row["kill_seq"]))
+                child = request.trigger_type == TriggerType.CHILD
+                if child and row["status"] == TaskStatus.DISABLED:
+                    log.info("child task %s was disabled after its parent succeeded; not running it", row["id"])
+                    continue
+                fires.append(Fire(task=row, scheduled=request.requested_at,
+                                  trigger=TriggerType.CHILD if child else TriggerType.MANUAL,
+                                  start_now=True, overrides=request.overrides, kill_seq=row["kill_seq"],
+                                  parent_record_id=request.parent_record_id, parent_month=request.parent_month,
+                                  depth=request.depth))
             self._insert_records(fires)
         return [f for f in fires if f.record_id]
 
@@ -634,7 +651,8 @@ class Node:
                         continue  # no retries left: lost stays lost
                     fires.append(Fire(task=task, scheduled=record.scheduled_time, trigger=TriggerType.RECOVERY,
                                       start_now=True, kill_seq=task["kill_seq"],
-                                      retry_times=record.retry_times + 1))
+                                      retry_times=record.retry_times + 1, parent_record_id=record.parent_record_id,
+                                      parent_month=record.parent_month))
                 self._insert_records(fires)
             recovered += [f for f in fires if f.record_id]
         self.stats["recovered"] += len(recovered)
@@ -715,6 +733,7 @@ class Node:
         result: dict[str, Any]
         metrics.fires.labels(fire.trigger).inc()
         metrics.schedule_lag.labels(fire.trigger).observe(max(0.0, (started - fire.scheduled).total_seconds()))
+        self.alerts.started(fire, started)
         gauge = metrics.in_flight.labels(task["task_type"])
         gauge.inc()
         try:
@@ -816,6 +835,7 @@ class Node:
             self.finished = batch + self.finished
             raise
         self.unflushed.difference_update(fire.record_id for fire, _ in batch)
+        self.alerts.flushed(batch)
 
     def _write_results(self, batch: list[tuple[Fire, dict[str, Any]]]) -> None:
         """Store finished fires: one UPDATE statement per month table and :data:`WRITE_CHUNK` records."""
@@ -830,6 +850,53 @@ class Node:
                     sql, params = batch_update_sql(table, rows[i:i + WRITE_CHUNK], now, self.name)
                     with connection.cursor() as cursor:
                         cursor.execute(sql, params)
+            self._trigger_children(batch)
+
+    def _trigger_children(self, batch: list[tuple[Fire, dict[str, Any]]]) -> None:
+        """Queue a CHILD trigger for each enabled child of every task that succeeded in ``batch``, in the
+        transaction of the results UPDATE (so a trigger exists exactly when the success is committed).
+
+        Only records the UPDATE really finished count (it is conditional: a record a survivor marked lost
+        stays lost). A flush retried after a commit whose acknowledgement was lost queues the triggers again;
+        each is keyed by (child, parent's end time, CHILD), so the month table's unique key runs the child
+        once. Children below ``job.childDepth`` levels are not run (the API refuses such chains; this guards
+        a lowered setting)."""
+        succeeded = [(fire, result) for fire, result in batch if result.get("status") == RecordStatus.SUCCESS]
+        if not succeeded:
+            return
+        links: dict[int, list[int]] = defaultdict(list)
+        for parent_id, child_id in (TaskChild.objects
+                                    .filter(parent_id__in={fire.task["id"] for fire, _ in succeeded},
+                                            child__status__in=[TaskStatus.ENABLED, TaskStatus.ONE_SHOT])
+                                    .order_by("parent_id", "position", "id").values_list("parent_id", "child_id")):
+            links[parent_id].append(child_id)
+        if not links:
+            return
+        by_table: dict[tuple[int, int], list[Fire]] = defaultdict(list)
+        for fire, _ in succeeded:
+            if fire.task["id"] in links:
+                by_table[fire.table].append(fire)
+        limit = int(settings.SCHEDULER["child_depth"])
+        requests: list[TriggerRequest] = []
+        for (year, month), fires in by_table.items():
+            model, ids, done = record_model(year, month), [f.record_id for f in fires], {}
+            for i in range(0, len(ids), WRITE_CHUNK):
+                done.update(model.objects.filter(pk__in=ids[i:i + WRITE_CHUNK], status=RecordStatus.SUCCESS,
+                                                 executor=self.name).values_list("id", "end_time"))
+            for fire in fires:
+                if fire.record_id not in done:
+                    continue
+                if fire.depth + 1 > limit:
+                    log.warning("task %s succeeded (record %s) at child level %s: its children are not run "
+                                "(job.childDepth %s)", fire.task["id"], fire.record_id, fire.depth, limit)
+                    continue
+                for child_id in links[fire.task["id"]]:
+                    requests.append(TriggerRequest(
+                        task_id=child_id, requested_at=done[fire.record_id], trigger_type=TriggerType.CHILD,
+                        parent_record_id=fire.record_id, parent_month=year * 100 + month, depth=fire.depth + 1))
+        if requests:
+            TriggerRequest.objects.bulk_create(requests)
+            self.stats["child_triggers"] += len(requests)
 
 
 def releasable(fire: Fire) -> bool:
@@ -875,7 +942,8 @@ def _claim_rows(plan: Any, ids_versions: list[tuple[int, int]]) -> int:
 
 WRITE_CHUNK = 200
 INSERT_COLUMNS = ("task_id", "task_name", "department_id", "task_type", "trigger_type", "scheduled_time", "status",
-                  "executor", "retry_times", "used_fallback", "create_time", "update_time")
+                  "executor", "retry_times", "used_fallback", "parent_record_id", "parent_month", "create_time",
+                  "update_time")
 
 
 def insert_records_sql(table: str, fires: list["Fire"], now: datetime, executor: str) -> list[int]:
@@ -893,7 +961,8 @@ def insert_records_sql(table: str, fires: list["Fire"], now: datetime, executor:
         params: list[Any] = []
         for f in chunk:
             params += [f.task["id"], f.task["name"], f.task["department_id"], f.task["task_type"], str(f.trigger),
-                       adapt(f.scheduled), int(RecordStatus.RUNNING), executor, f.retry_times, False, created, created]
+                       adapt(f.scheduled), int(RecordStatus.RUNNING), executor, f.retry_times, False,
+                       f.parent_record_id, f.parent_month, created, created]
         sql = (f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in INSERT_COLUMNS)}) VALUES "
                + ", ".join(row_sql for _ in chunk) + f" RETURNING {qn('id')}")
         with connection.cursor() as cursor:

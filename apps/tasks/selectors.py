@@ -13,7 +13,7 @@ def task_list(*, user: User, keyword: str | None = None, department_id: int | No
     # The department (for departmentName) comes from a second query over the page's rows, not a JOIN: with
     # the join MySQL/MariaDB drive the plan from the small department table and filesort every task in scope
     # to find one page (~100 ms at 10k tasks); alone, ``ORDER BY id DESC LIMIT n`` walks the primary key.
-    qs = Task.objects.restrict(user, "task:view").prefetch_related("department")
+    qs = Task.objects.restrict(user, "task:view").prefetch_related("department", "child_links")
     if keyword:
         qs = qs.filter(name__icontains=keyword)
     if department_id is not None:
@@ -26,7 +26,8 @@ def task_list(*, user: User, keyword: str | None = None, department_id: int | No
 
 
 def task_get(*, user: User, task_id: int) -> Task:
-    return get_in_scope(Task.objects.restrict(user, "task:view").select_related("department"), task_id, "task")
+    return get_in_scope(Task.objects.restrict(user, "task:view").select_related("department")
+                        .prefetch_related("child_links"), task_id, "task")
 
 
 def node_list() -> list:

@@ -11,11 +11,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.services import audit_record, camel, diff
-from apps.tasks.models import SchedulerNode, SchedulerState, Task, TaskStatus, TaskType, TriggerRequest
+from apps.tasks.models import SchedulerNode, SchedulerState, Task, TaskChild, TaskStatus, TaskType, TriggerRequest
 from apps.tasks.schedule import Schedule, parse_schedule
 from djs_platform import errors
 from djs_platform.actor import Actor
-from djs_platform.tenancy import get_in_scope, require_department_in_scope, require_permission
+from djs_platform.tenancy import descendants_of, get_in_scope, require_department_in_scope, require_permission
 
 AUDITED_FIELDS = ("name", "description", "department_id", "cron_expression", "timezone", "url", "http_method",
                   "headers", "body", "fallback_url", "grpc_service", "grpc_method", "grpc_params",
@@ -86,9 +86,12 @@ def task_create(*, actor: Actor, task_type: str, data: dict[str, Any]) -> Task:
     schedule = data.get("schedule") or parse_schedule(values["cron_expression"], values["timezone"])
     task = Task.objects.create(**values, creator=actor.user,
                                next_execute_time=next_fire(schedule, values["status"]))
+    changes = {camel(k): v for k, v in values.items() if v not in (None, "")}
+    if data.get("childTaskIds"):
+        _set_children(actor=actor, task=task, child_ids=data["childTaskIds"])
+        changes["childTaskIds"] = list(data["childTaskIds"])
     audit_record(actor=actor, action="task.create", object_type="task", object_id=task.pk, object_repr=task.name,
-                 department_id=task.department_id,
-                 changes={camel(k): v for k, v in values.items() if v not in (None, "")})
+                 department_id=task.department_id, changes=changes)
     return task
 
 
@@ -101,6 +104,12 @@ def task_update(*, actor: Actor, task_id: int, task_type: str, data: dict[str, A
     if task_type == TaskType.SHELL:  # before the lookup: a missing permission is 4003 wherever the task is
         require_permission(actor.user, "task:update")
         require_shell(actor, "change a SHELL task")
+    if "childTaskIds" in data or data["departmentId"] != Task.objects.filter(pk=task_id).values_list(
+            "department_id", flat=True).first():
+        # A graph edit (children, or a move re-checked against the graph) takes the graph lock before the task's
+        # row lock, as every graph edit does: the other order deadlocks on MariaDB (the new task_child rows
+        # share-lock their child task, which a concurrent editor of that task would hold while waiting here).
+        _graph_lock()
     task = _task_for_write(actor, task_id, "task:update")
     if task.task_type != task_type:
         raise errors.InvalidArgument(
@@ -109,6 +118,12 @@ def task_update(*, actor: Actor, task_id: int, task_type: str, data: dict[str, A
         require_department_in_scope(actor.user, data["departmentId"])
     values = _values(task_type, data)
     changes = diff(task, {k: values[k] for k in AUDITED_FIELDS})
+    if "childTaskIds" in data or values["department_id"] != task.department_id:
+        # Before anything is written: an invalid child list answers 4001 and changes nothing.
+        children = _set_children(actor=actor, task=task, child_ids=data.get("childTaskIds"),
+                                 department_id=values["department_id"])
+        if children is not None:
+            changes["childTaskIds"] = children
     schedule_changed = {"cronExpression", "timezone", "status"} & changes.keys()
     for field, value in values.items():
         setattr(task, field, value)
@@ -145,6 +160,92 @@ def task_delete(*, actor: Actor, task_id: int) -> None:
                  department_id=task.department_id)
     # Running executions are told to stop; their records stay (records outlive tasks).
     task.delete()
+
+
+# --- child tasks (docs/child-tasks.md) -----------------------------------------------------------------
+
+CHILD_FIELD = "childTaskIds"
+
+
+def _graph_lock() -> None:
+    """Serialise edits of the child graph platform-wide: lock the one ``scheduler_state`` row (held until the
+    transaction ends; taking it again in the same transaction is free). Callers take it before any task row."""
+    _scheduler_state_for_update()
+
+
+def _levels(start: set[int], up: bool, limit: int) -> tuple[int, set[int]]:
+    """Walk the child graph from ``start`` (towards parents when ``up``): (the longest path in links, capped at
+    ``limit + 1``; every task reached). One query per level; the graph is acyclic, the cap guards the loop."""
+    frontier, seen, depth = set(start), set(), 0
+    src, dst = ("child_id", "parent_id") if up else ("parent_id", "child_id")
+    while frontier and depth <= limit:
+        frontier = set(TaskChild.objects.filter(**{f"{src}__in": frontier}).values_list(dst, flat=True))
+        if frontier:
+            depth += 1
+            seen |= frontier
+    return depth, seen
+
+
+def _set_children(*, actor: Actor, task: Task, child_ids: list[int] | None,
+                  department_id: int | None = None) -> dict[str, list[int]] | None:
+    """Check and store ``task``'s children (``None``: keep them, only re-check them against a new department).
+
+    Rules, each a 4001 on ``childTaskIds`` (or ``departmentId``) that changes nothing: every child is a task the
+    actor can see ("task N not found" otherwise, whether it exists or not), in the task's department or below;
+    not the task itself; no cycle; the longest chain through the task (ancestors and descendants) at most
+    ``job.childDepth`` links. Graph edits are serialised platform-wide by locking the ``scheduler_state`` row
+    first, so two concurrent edits cannot each add half of a cycle (both backends read committed data after the
+    lock: MariaDB runs READ COMMITTED, SQLite has one writer). Returns the audit change, None when unchanged."""
+    _graph_lock()
+    department_id = department_id or task.department_id
+    old = list(TaskChild.objects.filter(parent=task).order_by("position", "id").values_list("child_id", flat=True))
+    new = old if child_ids is None else list(child_ids)
+    from apps.departments.models import Department
+
+    edges = list(Department.objects.values_list("id", "parent_id"))
+    below = descendants_of(department_id, edges)
+    if department_id != task.department_id:
+        # Moving the task: its parents must still hold it in their scope.
+        for parent_id, parent_dept, parent_name in (TaskChild.objects.filter(child=task)
+                                                     .values_list("parent_id", "parent__department_id",
+                                                                  "parent__name")):
+            if department_id not in descendants_of(parent_dept, edges):
+                raise errors.invalid("departmentId", f"task {task.pk} is a child of task {parent_id} "
+                                                     f"({parent_name}), whose department scope does not hold "
+                                                     "that department; remove it from that task's children first")
+    if task.pk in new:
+        raise errors.invalid(CHILD_FIELD, "a task cannot be its own child")
+    visible = dict(Task.objects.restrict(actor.user).filter(pk__in=new).values_list("id", "department_id"))
+    if child_ids is None:  # kept children: only the department rule applies (the actor need not see them)
+        visible = dict(Task.objects.filter(pk__in=new).values_list("id", "department_id"))
+    for child_id in new:
+        if child_id not in visible:
+            raise errors.invalid(CHILD_FIELD, f"task {child_id} not found")
+        if visible[child_id] not in below:
+            raise errors.invalid(CHILD_FIELD if child_ids is not None else "departmentId",
+                                 f"task {child_id} not found in the department of task {task.pk} or below")
+    if child_ids is None:
+        return None
+    added = set(new) - set(old)
+    if added and Task.objects.filter(pk__in=added, task_type=TaskType.SHELL).exists():
+        require_shell(actor, "make a SHELL task a child")  # naming it is running it, as a manual trigger would
+    limit = int(settings.SCHEDULER["child_depth"])
+    up, ancestors = _levels({task.pk}, up=True, limit=limit)
+    for child_id in new:
+        if child_id in ancestors:
+            raise errors.invalid(CHILD_FIELD, f"task {child_id} already runs before task {task.pk} (it is one of "
+                                              "its parents or their parents): the link would make a cycle")
+    # level k below the children is reached iff some child starts a path of k links
+    down = 1 + _levels(set(new), up=False, limit=limit)[0] if new else 0
+    if up + down > limit:
+        raise errors.invalid(CHILD_FIELD, f"the chain of child tasks through task {task.pk} would be {up + down} "
+                                          f"levels deep; at most {limit} (job.childDepth)")
+    if new == old:
+        return None
+    TaskChild.objects.filter(parent=task).delete()
+    TaskChild.objects.bulk_create([TaskChild(parent=task, child_id=child_id, position=i)
+                                   for i, child_id in enumerate(new)])
+    return {"old": old, "new": new}
 
 
 def live_nodes(now: datetime | None = None) -> int:

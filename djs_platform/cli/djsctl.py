@@ -342,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", choices=[str(k) for k in output.RECORD_STATUS],
                    help="0 running, 1 success, 2 failed, 3 killed, 4 skipped, 5 lost")
     p.add_argument("--success", choices=("yes", "no"))
-    p.add_argument("--trigger", type=str.upper, choices=("SCHEDULE", "MANUAL", "RETRY", "RECOVERY"))
+    p.add_argument("--trigger", type=str.upper, choices=("SCHEDULE", "MANUAL", "RETRY", "RECOVERY", "CHILD"))
     p.add_argument("--type", type=str.upper, choices=TASK_TYPES)
     pages(p)
     p = sub(record_cmds, "get", cmd_records_get, "show one record (response and error in full)")

@@ -9,6 +9,58 @@ SET FOREIGN_KEY_CHECKS = 0;
 /*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */;
 /*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */;
 /*!40111 SET @OLD_SQL_NOTES=@@SQL_NOTES, SQL_NOTES=0 */;
+DROP TABLE IF EXISTS `alert`;
+CREATE TABLE `alert` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT,
+  `department_id` bigint(20) NOT NULL,
+  `policy_id` bigint(20) DEFAULT NULL,
+  `task_id` bigint(20) DEFAULT NULL,
+  `task_name` varchar(255) NOT NULL,
+  `kind` varchar(16) NOT NULL,
+  `record_id` bigint(20) DEFAULT NULL,
+  `record_month` int(11) DEFAULT NULL,
+  `message` longtext NOT NULL,
+  `dedup_key` varchar(191) NOT NULL,
+  `status` varchar(10) NOT NULL,
+  `deliveries` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`deliveries`)),
+  `suppressed` int(11) NOT NULL,
+  `node` varchar(100) NOT NULL,
+  `create_time` datetime(6) NOT NULL,
+  `update_time` datetime(6) NOT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `dedup_key` (`dedup_key`),
+  KEY `idx_alert_dept` (`department_id`,`create_time`),
+  KEY `idx_alert_task` (`task_id`,`kind`,`create_time`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+DROP TABLE IF EXISTS `alert_policy`;
+CREATE TABLE `alert_policy` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT,
+  `scope_key` varchar(40) NOT NULL,
+  `enabled` tinyint(1) NOT NULL,
+  `on_failure` tinyint(1) NOT NULL,
+  `consecutive_failures` int(11) NOT NULL,
+  `auto_pause` tinyint(1) NOT NULL,
+  `overrun_seconds` int(11) DEFAULT NULL,
+  `lag_seconds` int(11) DEFAULT NULL,
+  `webhook_url` varchar(2048) DEFAULT NULL,
+  `webhook_secret` varchar(255) DEFAULT NULL,
+  `emails` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`emails`)),
+  `cooldown_seconds` int(11) DEFAULT NULL,
+  `create_time` datetime(6) NOT NULL,
+  `update_time` datetime(6) NOT NULL,
+  `creator_id` bigint(20) DEFAULT NULL,
+  `department_id` bigint(20) NOT NULL,
+  `task_id` bigint(20) DEFAULT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `scope_key` (`scope_key`),
+  KEY `alert_policy_creator_id_b441a180_fk_user_id` (`creator_id`),
+  KEY `alert_policy_department_id_b922e22e_fk_department_id` (`department_id`),
+  KEY `alert_policy_task_id_968a2052_fk_task_id` (`task_id`),
+  CONSTRAINT `alert_policy_creator_id_b441a180_fk_user_id` FOREIGN KEY (`creator_id`) REFERENCES `user` (`id`),
+  CONSTRAINT `alert_policy_department_id_b922e22e_fk_department_id` FOREIGN KEY (`department_id`) REFERENCES `department` (`id`),
+  CONSTRAINT `alert_policy_task_id_968a2052_fk_task_id` FOREIGN KEY (`task_id`) REFERENCES `task` (`id`),
+  CONSTRAINT `alert_policy_consecutive_non_negative` CHECK (`consecutive_failures` >= 0)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 DROP TABLE IF EXISTS `audit_log`;
 CREATE TABLE `audit_log` (
   `id` bigint(20) NOT NULL AUTO_INCREMENT,
@@ -201,6 +253,19 @@ CREATE TABLE `task` (
   CONSTRAINT `task_max_retry_non_negative` CHECK (`max_retry` >= 0),
   CONSTRAINT `task_retry_interval_non_negative` CHECK (`retry_interval` >= 0)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+DROP TABLE IF EXISTS `task_child`;
+CREATE TABLE `task_child` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT,
+  `position` int(11) NOT NULL,
+  `child_id` bigint(20) NOT NULL,
+  `parent_id` bigint(20) NOT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_task_child` (`parent_id`,`child_id`),
+  KEY `task_child_child_id_42d1953a_fk_task_id` (`child_id`),
+  CONSTRAINT `task_child_child_id_42d1953a_fk_task_id` FOREIGN KEY (`child_id`) REFERENCES `task` (`id`),
+  CONSTRAINT `task_child_parent_id_7788db96_fk_task_id` FOREIGN KEY (`parent_id`) REFERENCES `task` (`id`),
+  CONSTRAINT `task_child_not_self` CHECK (`parent_id` <> `child_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 DROP TABLE IF EXISTS `task_trigger`;
 CREATE TABLE `task_trigger` (
   `id` bigint(20) NOT NULL AUTO_INCREMENT,
@@ -210,6 +275,10 @@ CREATE TABLE `task_trigger` (
   `claimed_by` varchar(100) DEFAULT NULL,
   `claimed_at` datetime(6) DEFAULT NULL,
   `task_id` bigint(20) NOT NULL,
+  `depth` int(11) NOT NULL,
+  `parent_month` int(11) DEFAULT NULL,
+  `parent_record_id` bigint(20) DEFAULT NULL,
+  `trigger_type` varchar(10) NOT NULL,
   PRIMARY KEY (`id`),
   KEY `idx_trigger_pending` (`claimed_by`,`requested_at`),
   KEY `task_trigger_task_id_91015bb0_fk_task_id` (`task_id`),
@@ -283,6 +352,9 @@ INSERT INTO `department` VALUES (1,'Headquarters','Top-level department',1,NOW(6
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('departments', '0001_initial', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '0001_initial', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '0002_seed_reference_data', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0001_initial', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0002_shell_fields_and_scheduler_state', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('alerts', '0001_initial', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('contenttypes', '0001_initial', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('contenttypes', '0002_remove_content_type_name', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('auth', '0001_initial', NOW(6));
@@ -298,7 +370,7 @@ INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('auth', '0010
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('auth', '0011_update_proxy_permissions', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('auth', '0012_alter_user_first_name_max_length', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0001_record_list_index', NOW(6));
-INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0001_initial', NOW(6));
-INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0002_shell_fields_and_scheduler_state', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0002_record_parent_columns', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0003_task_child_and_child_triggers', NOW(6));
 
 SET FOREIGN_KEY_CHECKS = 1;

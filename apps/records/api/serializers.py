@@ -18,6 +18,21 @@ class RecordQuery(PageQuery, MonthQuery):
     taskType = serializers.ChoiceField(choices=["HTTP", "GRPC", "SHELL"], required=False)
     status = serializers.ChoiceField(choices=[str(v) for v in RecordStatus.values], required=False)
     triggerType = serializers.ChoiceField(choices=TriggerType.values, required=False)
+    parentRecordId = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, required=False,
+        help_text="child runs (trigger CHILD) of this record; with parentYear/parentMonth, of that month's record")
+    parentYear = serializers.IntegerField(min_value=1970, max_value=9999, required=False)
+    parentMonth = serializers.IntegerField(min_value=1, max_value=12, required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        attrs = super().validate(attrs)
+        given = [k for k in ("parentYear", "parentMonth") if k in attrs]
+        if given and len(given) != 2:
+            missing = "parentMonth" if "parentYear" in attrs else "parentYear"
+            raise serializers.ValidationError({missing: ["required with " + given[0]]})
+        if given and "parentRecordId" not in attrs:
+            raise serializers.ValidationError({"parentRecordId": ["required with parentYear and parentMonth"]})
+        return attrs
 
 
 class LogQuery(MonthQuery):
@@ -61,8 +76,18 @@ class RecordOutput(serializers.Serializer):
     retryTimes = serializers.IntegerField(source="retry_times")
     usedFallback = serializers.BooleanField(source="used_fallback")
     executor = serializers.CharField(allow_null=True)
+    parentRecordId = serializers.IntegerField(source="parent_record_id", allow_null=True,
+                                              help_text="CHILD runs: the parent task's record that triggered this one")
+    parentYear = serializers.SerializerMethodField(help_text="year of the parent record's month table")
+    parentMonth = serializers.SerializerMethodField(help_text="month of the parent record's month table")
     createTime = serializers.DateTimeField(source="create_time")
     updateTime = serializers.DateTimeField(source="update_time")
+
+    def get_parentYear(self, record) -> int | None:
+        return record.parent_month // 100 if record.parent_month else None
+
+    def get_parentMonth(self, record) -> int | None:
+        return record.parent_month % 100 if record.parent_month else None
 
 
 class NodeOutput(serializers.Serializer):

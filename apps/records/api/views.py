@@ -19,7 +19,8 @@ class RecordListView(APIView):
                                    department_id=q.get("departmentId"), success=success,
                                    task_type=q.get("taskType"),
                                    status=int(q["status"]) if "status" in q else None,
-                                   trigger_type=q.get("triggerType"))
+                                   trigger_type=q.get("triggerType"), parent_record_id=q.get("parentRecordId"),
+                                   parent_month=q["parentYear"] * 100 + q["parentMonth"] if "parentYear" in q else None)
         if qs is None:
             return ok({"list": [], "total": 0, "page": q["page"], "size": q["size"]})
         return paginated(qs, q, s.RecordOutput)

@@ -23,6 +23,8 @@ GRPC_SERVICE = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253}):(
                           r"(?P<service>[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+)$")
 GRPC_METHOD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 MAX_BODY = 65536
+#: Most child tasks one task may name (childTaskIds).
+MAX_CHILDREN = 20
 
 
 def validate_http_url(value: str) -> str:
@@ -108,6 +110,15 @@ class TaskCommonInput(InputSerializer):
                                                 default=ConcurrencyPolicy.ALLOW)
     misfirePolicy = serializers.ChoiceField(choices=MisfirePolicy.values, required=False, default=MisfirePolicy.SKIP)
     status = StrictIntegerField(min_value=0, max_value=2)
+    childTaskIds = serializers.ListField(
+        child=IdField(), max_length=MAX_CHILDREN, required=False,
+        help_text=f"tasks to trigger after each successful run, in order (at most {MAX_CHILDREN}; the same "
+                  "department or below; no cycles; job.childDepth levels). On update: omitted = unchanged, [] = none")
+
+    def validate_childTaskIds(self, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("lists a task more than once")
+        return value
 
     def validate_timezone(self, value: str) -> str:
         try:
@@ -298,8 +309,13 @@ class TaskOutput(serializers.Serializer):
     nextExecuteTime = serializers.DateTimeField(source="next_execute_time", allow_null=True)
     version = serializers.IntegerField()
     creatorId = serializers.IntegerField(source="creator_id", allow_null=True)
+    childTaskIds = serializers.SerializerMethodField(help_text="tasks triggered after each successful run, in order")
     createTime = serializers.DateTimeField(source="create_time")
     updateTime = serializers.DateTimeField(source="update_time")
+
+    @extend_schema_field({"type": "array", "items": {"type": "integer"}})
+    def get_childTaskIds(self, task) -> list[int]:
+        return [link.child_id for link in task.child_links.all()]  # prefetched by the list and detail selectors
 
 
 # --- declarative tasks (POST /tasks/apply; apps/tasks/declarative.py validates the entries) ---------------

@@ -112,6 +112,8 @@ export interface Task {
   nextExecuteTime: string | null
   version: number
   creatorId: number | null
+  /** Tasks triggered after each successful run of this one, in order (docs/child-tasks.md). */
+  childTaskIds: number[]
   createTime: string
   updateTime: string
 }
@@ -128,6 +130,8 @@ interface TaskCommonInput {
   concurrencyPolicy?: ConcurrencyPolicy
   misfirePolicy?: MisfirePolicy
   status: TaskStatus
+  /** At most 20; the task's department or below; no cycles. On update: omitted = unchanged, [] = none. */
+  childTaskIds?: number[]
 }
 
 export interface HttpTaskInput extends TaskCommonInput {
@@ -176,7 +180,8 @@ export interface CronPreview {
 
 /** 0 running (startTime null: claimed, waiting for its instant), 1 success, 2 failed, 3 killed, 4 skipped, 5 lost. */
 export type RecordStatus = 0 | 1 | 2 | 3 | 4 | 5
-export type TriggerType = 'SCHEDULE' | 'MANUAL' | 'RETRY' | 'RECOVERY'
+/** CHILD: run after the parent task's run (`parentRecordId`) succeeded. */
+export type TriggerType = 'SCHEDULE' | 'MANUAL' | 'RETRY' | 'RECOVERY' | 'CHILD'
 
 export interface TaskRecord {
   id: number
@@ -197,6 +202,10 @@ export interface TaskRecord {
   retryTimes: number
   usedFallback: boolean
   executor: string | null
+  /** CHILD runs: the parent task's record (in the month table parentYear/parentMonth); null otherwise. */
+  parentRecordId: number | null
+  parentYear: number | null
+  parentMonth: number | null
   createTime: string
   updateTime: string
 }
@@ -233,6 +242,10 @@ export interface RecordQuery extends MonthQuery, PageQuery {
   taskType?: TaskType
   status?: RecordStatus
   triggerType?: TriggerType
+  /** The child runs of this record (with parentYear/parentMonth: of that month's record). */
+  parentRecordId?: number
+  parentYear?: number
+  parentMonth?: number
 }
 
 export interface DailyStat {
@@ -284,6 +297,99 @@ export interface SchedulerState {
   /** Who paused; `username` is null once that user is deleted. */
   pausedBy: { id: number; username: string | null } | null
   reason: string
+}
+
+/** failure: a run failed after its retries; consecutive: N failures in a row; overrun/lag: too long/too late. */
+export type AlertKind = 'failure' | 'consecutive' | 'overrun' | 'lag' | 'test'
+/** sent: every channel accepted it; partial: some failed; failed: all failed. */
+export type AlertStatus = 'sending' | 'sent' | 'partial' | 'failed'
+
+/** A task's own alert policy (taskId set) or a department default (taskId null) (docs/alerts.md). */
+export interface AlertPolicy {
+  id: number
+  departmentId: number
+  departmentName: string
+  taskId: number | null
+  taskName: string | null
+  enabled: boolean
+  onFailure: boolean
+  /** 0: off. */
+  consecutiveFailures: number
+  /** Disables the task when the consecutive-failure streak is reached. */
+  autoPause: boolean
+  overrunSeconds: number | null
+  lagSeconds: number | null
+  webhookUrl: string | null
+  /** The secret itself is write-only. */
+  hasWebhookSecret: boolean
+  emails: string[] | null
+  /** null: the platform default (alerts.cooldown, 300 s); 0: no cooldown. */
+  cooldownSeconds: number | null
+  createTime: string
+  updateTime: string
+}
+
+/** Create and update body; on update a field left out keeps its value. */
+export interface AlertPolicyFields {
+  enabled?: boolean
+  onFailure?: boolean
+  consecutiveFailures?: number
+  autoPause?: boolean
+  overrunSeconds?: number | null
+  lagSeconds?: number | null
+  webhookUrl?: string | null
+  /** HMAC-SHA256 key of the webhook signature; "" removes it, omitted keeps it. */
+  webhookSecret?: string
+  emails?: string[] | null
+  cooldownSeconds?: number | null
+}
+
+/** Exactly one of taskId (needs task:update) and departmentId (needs department:manage). */
+export interface AlertPolicyCreateInput extends AlertPolicyFields {
+  taskId?: number
+  departmentId?: number
+}
+
+export interface AlertPolicyQuery extends PageQuery {
+  departmentId?: number
+  taskId?: number
+  scope?: 'task' | 'department'
+}
+
+export interface AlertDelivery {
+  channel: 'webhook' | 'email'
+  target: string
+  ok: boolean
+  statusCode: number | null
+  error: string | null
+}
+
+export interface Alert {
+  id: number
+  departmentId: number
+  policyId: number | null
+  taskId: number | null
+  taskName: string
+  kind: AlertKind
+  /** The execution the alert is about, in the month table recordYear/recordMonth. */
+  recordId: number | null
+  recordYear: number | null
+  recordMonth: number | null
+  message: string
+  status: AlertStatus
+  deliveries: AlertDelivery[] | null
+  /** Similar alerts folded into this one (cooldown, rate limit). */
+  suppressed: number
+  node: string
+  createTime: string
+  updateTime: string
+}
+
+export interface AlertQuery extends PageQuery {
+  taskId?: number
+  departmentId?: number
+  kind?: AlertKind
+  status?: AlertStatus
 }
 
 export interface AuditLog {

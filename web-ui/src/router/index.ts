@@ -10,6 +10,8 @@ declare module 'vue-router' {
     public?: boolean
     /** Permission code(s) the page needs (all of them); missing -> the forbidden page. */
     permission?: string | string[]
+    /** 'any': one of the listed permissions is enough (default 'all'). */
+    permissionMode?: 'all' | 'any'
   }
 }
 
@@ -61,6 +63,12 @@ export const routes: RouteRecordRaw[] = [
         name: 'records',
         component: () => import('@/views/records/RecordListView.vue'),
         meta: { title: 'menu.records', permission: 'record:view' },
+      },
+      {
+        path: 'alerts',
+        name: 'alerts',
+        component: () => import('@/views/alerts/AlertsView.vue'),
+        meta: { title: 'menu.alerts', permission: ['task:view', 'record:view'], permissionMode: 'any' },
       },
       {
         path: 'departments',
@@ -158,7 +166,7 @@ router.beforeEach(async (to) => {
       return loginLocation(to)
     }
   }
-  if (!hasPermission(auth.permissions, to.meta.permission)) {
+  if (!hasPermission(auth.permissions, to.meta.permission, to.meta.permissionMode)) {
     return { name: 'forbidden', query: { from: to.fullPath } }
   }
   return true

@@ -57,6 +57,8 @@ export interface TaskFormModel {
   shellArgs: string[]
   shellWorkdir: string
   shellEnv: EnvRow[]
+  /** Tasks to run after each successful run, in order (any type). */
+  childTaskIds: number[]
 }
 
 export const HTTP_METHODS: HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
@@ -90,7 +92,11 @@ export const TASK_FORM_PROPS = [
   'shellArgs',
   'shellWorkdir',
   'shellEnv',
+  'childTaskIds',
 ] as const
+
+/** The server's limit on child tasks (apps/tasks/api/serializers.py MAX_CHILDREN). */
+export const MAX_CHILDREN = 20
 
 export function emptyTaskForm(
   taskType: FormTaskType,
@@ -123,6 +129,7 @@ export function emptyTaskForm(
     shellArgs: [],
     shellWorkdir: '',
     shellEnv: [],
+    childTaskIds: [],
   }
 }
 
@@ -168,6 +175,7 @@ export function taskToForm(task: Task): TaskFormModel {
     shellArgs: [...(task.shellArgs ?? [])],
     shellWorkdir: task.shellWorkdir ?? '',
     shellEnv: Object.entries(task.shellEnv ?? {}).map(([name, value]) => ({ name, value: String(value) })),
+    childTaskIds: [...(task.childTaskIds ?? [])],
   }
 }
 
@@ -229,9 +237,19 @@ function shellErrors(form: TaskFormModel, errors: FieldErrors): void {
   if (env) errors.shellEnv = [env]
 }
 
+/** `null` when the child list is acceptable to send; the server checks scope, cycles and depth. */
+export function childTasksError(form: TaskFormModel, taskId: number | null): string | null {
+  if (form.childTaskIds.length > MAX_CHILDREN) return `at most ${MAX_CHILDREN} child tasks`
+  if (new Set(form.childTaskIds).size !== form.childTaskIds.length) return 'lists a task more than once'
+  if (taskId !== null && form.childTaskIds.includes(taskId)) return 'a task cannot be its own child'
+  return null
+}
+
 /** Checks the server would also make, done before sending so the message appears at once. */
-export function validateTaskForm(form: TaskFormModel): FieldErrors {
+export function validateTaskForm(form: TaskFormModel, taskId: number | null = null): FieldErrors {
   const errors: FieldErrors = {}
+  const children = childTasksError(form, taskId)
+  if (children) errors.childTaskIds = [children]
   if (form.taskType === 'SHELL') {
     shellErrors(form, errors)
   } else if (form.taskType === 'HTTP') {
@@ -275,6 +293,7 @@ function common(form: TaskFormModel) {
     retryInterval: form.retryInterval,
     concurrencyPolicy: form.concurrencyPolicy,
     misfirePolicy: form.misfirePolicy,
+    childTaskIds: [...form.childTaskIds],
   }
 }
 

@@ -18,6 +18,8 @@ export function useTaskDetail() {
   const task = shallowRef<Task | null>(null)
   const records = shallowRef<TaskRecord[]>([])
   const recordTotal = ref(0)
+  /** The task's child tasks in order (name unknown: null, e.g. deleted meanwhile). */
+  const children = shallowRef<{ id: number; name: string | null }[]>([])
   const loading = ref(false)
   const missing = ref(false)
   const month = currentMonth()
@@ -30,11 +32,19 @@ export function useTaskDetail() {
     recordTotal.value = page.total
   }
 
+  async function loadChildren(ids: number[]): Promise<void> {
+    const known = new Map(children.value.map((child) => [child.id, child.name]))
+    const missingIds = ids.filter((childId) => !known.get(childId))
+    const fetched = await Promise.allSettled(missingIds.map((childId) => getTask(childId)))
+    fetched.forEach((result, index) => known.set(missingIds[index], result.status === 'fulfilled' ? result.value.name : null))
+    children.value = ids.map((childId) => ({ id: childId, name: known.get(childId) ?? null }))
+  }
+
   async function load(): Promise<void> {
     loading.value = true
     try {
       task.value = await getTask(id.value)
-      await loadRecords()
+      await Promise.all([loadRecords(), loadChildren(task.value.childTaskIds ?? [])])
     } catch (error) {
       missing.value = true
       toastError(error)
@@ -48,6 +58,8 @@ export function useTaskDetail() {
     try {
       const [fresh] = await Promise.all([getTask(id.value), loadRecords()])
       task.value = fresh
+      const ids = fresh.childTaskIds ?? []
+      if (ids.join() !== children.value.map((child) => child.id).join()) await loadChildren(ids)
     } catch {
       // A transient error while polling is not worth a toast; the next tick retries.
     }
@@ -59,5 +71,5 @@ export function useTaskDetail() {
   })
   onBeforeUnmount(() => clearInterval(timer))
 
-  return { id, task, records, recordTotal, loading, missing, month, load, poll }
+  return { id, task, records, recordTotal, children, loading, missing, month, load, poll }
 }

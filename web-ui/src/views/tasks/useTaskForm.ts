@@ -8,6 +8,7 @@ import {
   createShellTask,
   cronPreview,
   getTask,
+  listTasks,
   updateGrpcTask,
   updateHttpTask,
   updateShellTask,
@@ -29,6 +30,15 @@ import {
 
 const PREVIEW_DEBOUNCE_MS = 350
 export const PREVIEW_COUNT = 5
+/** Tasks one child-task search offers (the select searches the server by name as the user types). */
+export const CHILD_SEARCH_SIZE = 50
+
+/** A task offered in the "Child tasks" select. */
+export interface ChildOption {
+  id: number
+  name: string
+  departmentName: string
+}
 
 export function useTaskForm() {
   const route = useRoute()
@@ -50,6 +60,35 @@ export function useTaskForm() {
   const saving = ref(false)
   const banner = ref<string[]>([])
   const { errors, apply, clear } = useFieldErrors(TASK_FORM_PROPS, {}, form)
+
+  // Child tasks: tasks the user can see, never this one; the chosen ones stay listed (with their names).
+  const childOptions = shallowRef<ChildOption[]>([])
+  const childLoading = ref(false)
+  const knownTasks = new Map<number, ChildOption>()
+  const toOption = (task: Task): ChildOption => ({ id: task.id, name: task.name, departmentName: task.departmentName })
+
+  async function searchChildren(keyword = ''): Promise<void> {
+    childLoading.value = true
+    try {
+      const page = await listTasks({ keyword: keyword.trim() || undefined, page: 1, size: CHILD_SEARCH_SIZE })
+      for (const task of page.list) knownTasks.set(task.id, toOption(task))
+      const found = new Set(page.list.map((task) => task.id))
+      const chosen = form.childTaskIds
+        .filter((id) => !found.has(id))
+        .map((id) => knownTasks.get(id) ?? { id, name: `#${id}`, departmentName: '' })
+      childOptions.value = [...chosen, ...page.list.map(toOption)].filter((option) => option.id !== taskId.value)
+    } catch {
+      // Without task:view the select still shows the chosen tasks; the server checks every id anyway.
+      childOptions.value = form.childTaskIds.map((id) => knownTasks.get(id) ?? { id, name: `#${id}`, departmentName: '' })
+    } finally {
+      childLoading.value = false
+    }
+  }
+
+  async function loadChildNames(ids: number[]): Promise<void> {
+    const tasks = await Promise.allSettled(ids.filter((id) => !knownTasks.has(id)).map((id) => getTask(id)))
+    for (const result of tasks) if (result.status === 'fulfilled') knownTasks.set(result.value.id, toOption(result.value))
+  }
 
   // Live preview of the next fire times, in the task's own time zone.
   const preview = shallowRef<FireTime[]>([])
@@ -108,6 +147,7 @@ export function useTaskForm() {
       if (task) {
         original.value = task
         Object.assign(form, taskToForm(task))
+        await loadChildNames(form.childTaskIds)
       } else if (form.departmentId === null && departments[0]) {
         form.departmentId = departments[0].id
       }
@@ -116,14 +156,14 @@ export function useTaskForm() {
     } finally {
       loading.value = false
     }
-    await runPreview()
+    await Promise.all([runPreview(), searchChildren()])
   }
 
   /** Returns true when saved. Server field errors land on their form items; others in the banner. */
   async function submit(): Promise<boolean> {
     clear()
     banner.value = []
-    const local = validateTaskForm(form)
+    const local = validateTaskForm(form, taskId.value)
     if (Object.keys(local).length) {
       Object.assign(errors, Object.fromEntries(Object.entries(local).map(([k, v]) => [k, v.join('; ')])))
       return false
@@ -189,6 +229,9 @@ export function useTaskForm() {
     preview,
     previewError,
     previewLoading,
+    childOptions,
+    childLoading,
+    searchChildren,
     load,
     submit,
     addHeader,

@@ -8,6 +8,7 @@ import {
   jsonObjectError,
   taskToForm,
   validateTaskForm,
+  childTasksError,
 } from '../taskForm'
 
 const defaults = { timezone: 'Asia/Shanghai', departmentId: 3 }
@@ -20,7 +21,7 @@ function httpTask(overrides: Partial<Task> = {}): Task {
     grpcParams: null, fallbackGrpcService: null, fallbackGrpcMethod: null, shellCommand: null, shellArgs: null,
     shellWorkdir: null, shellEnv: null, timeout: 60, retryCount: 2,
     retryInterval: 5, concurrencyPolicy: 'forbid', misfirePolicy: 'fire_once', status: 1,
-    lastExecuteTime: null, nextExecuteTime: null, version: 4, creatorId: 1,
+    lastExecuteTime: null, nextExecuteTime: null, version: 4, creatorId: 1, childTaskIds: [],
     createTime: '2026-01-01T00:00:00Z', updateTime: '2026-01-01T00:00:00Z', ...overrides,
   }
 }
@@ -40,7 +41,7 @@ describe('formToRequest', () => {
         name: 'ping', description: null, departmentId: 3, cron: '*/5 * * * *', timezone: 'Asia/Shanghai',
         status: 1, timeout: 30, retryCount: 0, retryInterval: 0, concurrencyPolicy: 'allow', misfirePolicy: 'skip',
         url: 'http://127.0.0.1:8080/ping', httpMethod: 'PUT', headers: { 'X-A': '1', 'X-B': 'two words' },
-        body: null, fallbackUrl: null,
+        body: null, fallbackUrl: null, childTaskIds: [],
       },
     })
     expect(Object.keys(request.body)).not.toContain('grpcService')
@@ -151,7 +152,7 @@ describe('SHELL tasks', () => {
         name: 'backup', description: null, departmentId: 3, cron: '0 * * * *', timezone: 'Asia/Shanghai', status: 1,
         timeout: 30, retryCount: 0, retryInterval: 0, concurrencyPolicy: 'allow', misfirePolicy: 'skip',
         shellCommand: '/usr/local/bin/backup', shellArgs: ['--db', ' main ', '', 'a b'], shellWorkdir: null,
-        shellEnv: { MODE: ' full ' },
+        shellEnv: { MODE: ' full ' }, childTaskIds: [],
       },
     })
     for (const key of ['url', 'headers', 'grpcService', 'grpcParams']) expect(Object.keys(request.body)).not.toContain(key)
@@ -239,5 +240,31 @@ describe('formatArgv', () => {
     expect(formatArgv(['/usr/bin/backup', '--db=main', '-v'])).toBe('/usr/bin/backup --db=main -v')
     expect(formatArgv(['sh', '-c', 'echo "$HOME" > out'])).toBe(`sh -c 'echo "$HOME" > out'`)
     expect(formatArgv(['echo', "it's", '', ' '])).toBe(`echo 'it'\\''s' '' ' '`)
+  })
+})
+
+describe('child tasks', () => {
+  it('round-trip in order, the edit copy detached from the task, for every task type', () => {
+    const task = httpTask({ childTaskIds: [12, 7] })
+    const form = taskToForm(task)
+    expect(form.childTaskIds).toEqual([12, 7])
+    form.childTaskIds.push(3)
+    expect(task.childTaskIds).toEqual([12, 7])
+    expect(formToRequest(form).body).toMatchObject({ childTaskIds: [12, 7, 3] })
+    const grpc = Object.assign(emptyTaskForm('GRPC', defaults), { name: 'g', grpcService: 'h:1/a.B', grpcMethod: 'M', childTaskIds: [5] })
+    expect(formToRequest(grpc).body).toMatchObject({ childTaskIds: [5] })
+    const shell = Object.assign(emptyTaskForm('SHELL', defaults), { name: 's', shellCommand: 'true', childTaskIds: [] })
+    expect(formToRequest(shell).body).toMatchObject({ childTaskIds: [] })
+  })
+
+  it('refuse the task itself, duplicates and more than 20 before sending', () => {
+    const form = emptyTaskForm('HTTP', defaults)
+    form.childTaskIds = [9]
+    expect(validateTaskForm(form, 9)).toEqual({ childTaskIds: ['a task cannot be its own child'] })
+    expect(childTasksError(form, null)).toBeNull()
+    form.childTaskIds = [4, 4]
+    expect(childTasksError(form, 9)).toBe('lists a task more than once')
+    form.childTaskIds = Array.from({ length: 21 }, (_, i) => i + 1)
+    expect(childTasksError(form, null)).toBe('at most 20 child tasks')
   })
 })
