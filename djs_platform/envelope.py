@@ -4,7 +4,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import DatabaseError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -57,6 +59,10 @@ def to_application_error(exc: BaseException) -> errors.ApplicationError | None:
         return exc
     if isinstance(exc, (serializers.ValidationError, drf_exceptions.ValidationError)):
         return validation_error(exc.detail)
+    if isinstance(exc, RequestDataTooBig):
+        return errors.InvalidArgument(f"request body too large: at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes")
+    if isinstance(exc, TooManyFieldsSent):
+        return errors.InvalidArgument("too many fields in the request")
     if isinstance(exc, drf_exceptions.ParseError):
         return errors.InvalidArgument(f"malformed request body: {exc.detail}")
     if isinstance(exc, drf_exceptions.UnsupportedMediaType):
@@ -115,6 +121,10 @@ class PageQuery(serializers.Serializer):
 
 def parse_query(serializer_class: type[serializers.Serializer], request) -> dict[str, Any]:
     """Validate query parameters with a serializer; unknown types/values answer 4001."""
+    repeated = sorted(k for k, values in request.query_params.lists() if len(values) > 1)
+    if repeated:  # no parameter is a list: "?status=1&status=2" is a mistake, not "the last one wins"
+        raise errors.InvalidArgument(f"{repeated[0]}: given more than once",
+                                     fields={k: ["given more than once"] for k in repeated})
     data = {k: v for k, v in request.query_params.items()}
     serializer = serializer_class(data=data)
     if not serializer.is_valid():

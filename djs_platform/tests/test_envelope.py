@@ -66,3 +66,24 @@ def test_security_headers_present(api, db):
     assert resp["X-Content-Type-Options"] == "nosniff"
     assert resp["X-Frame-Options"] == "DENY"
     assert "default-src 'none'" in resp["Content-Security-Policy"]
+
+
+def test_repeated_query_parameter_answers_4001(admin_api):
+    """Found by the deep fuzz on MariaDB: ``?status=[]&status=0.0`` answered 200 (the last value won)."""
+    reply = admin_api.call("GET", "/v1/users?status=1&status=0").expect(4001)
+    assert reply.data["fields"] == {"status": ["given more than once"]}
+    admin_api.call("GET", "/v1/tasks?page=1&size=5&page=2").expect(4001)
+    admin_api.get("users", status=1).expect(0)
+
+
+def test_body_over_the_upload_limit_answers_4001_and_changes_nothing(admin_api, settings):
+    """Found by the deep fuzz on MariaDB: a body over DATA_UPLOAD_MAX_MEMORY_SIZE answered 500."""
+    from apps.tasks.models import Task
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    before = Task.objects.count()
+    body = {"tasks": [{"type": "HTTP", "name": "x" * 2000, "cron": "0 3 * * *", "url": "http://127.0.0.1:9/"}]}
+    reply = admin_api.post("tasks/apply", body).expect(4001)
+    assert reply.message == "request body too large: at most 1024 bytes"
+    admin_api.post("tasks/http", {"name": "y" * 2000}).expect(4001)
+    assert Task.objects.count() == before
