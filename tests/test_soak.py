@@ -11,7 +11,13 @@ one ``runscheduler`` node and a loopback HTTP target that records every fire.
 
 Expected: every API answer is a 200 (no 5xx, no socket error, no timeout), every fire of both windows
 arrives exactly once at the offered rate, and under load every fire still arrives within its second. The
-lag ratio (p99 under load / idle p99) is printed; docs/reliability.md keeps the measured figures.
+lag ratio (p99 under load / idle p99) is printed, and for runs of 60 s or more with the scheduler on its own
+CPU it must be at most 2; docs/reliability.md keeps the measured figures.
+
+Placement: with two or more CPUs the scheduler side (the node and this process, which hosts the target) runs
+on the last CPU and the API side (gunicorn, wrk, the test MariaDB server, Redis) on the others, as in a
+deployment that gives scheduler nodes their own CPU (docs/operations.md); ``DJS_TEST_SOAK_SHARED=1`` lets
+everything share every core instead.
 
 ``make test`` runs the short version (below); ``make soak`` the long one (``DJS_TEST_SOAK_SECONDS=60``,
 ``DJS_TEST_SOAK_FIRES=300``, 200 clients). Loopback only, bounded in clients and time.
@@ -23,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import time
+from urllib.parse import urlparse
 
 import httpx
 import pytest
@@ -56,6 +63,65 @@ for second in sorted(lags):
 """
 
 
+#: The scheduler side (node + the target it calls) on its own core, the API side (gunicorn, wrk, MariaDB,
+#: Redis) on the other: a node deployed with a CPU of its own, as docker-compose and docs/operations.md advise.
+#: DJS_TEST_SOAK_SHARED=1 lets every process share every core (the co-located worst case).
+CPUS = sorted(os.sched_getaffinity(0))
+ISOLATE = len(CPUS) >= 2 and not os.environ.get("DJS_TEST_SOAK_SHARED")
+SCHEDULER_CPUS, API_CPUS = ({CPUS[-1]}, set(CPUS[:-1])) if ISOLATE else (set(CPUS), set(CPUS))
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (from /proc)."""
+    found, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        found.append(current)
+        try:
+            for tid in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{tid}/children") as fh:
+                    stack += [int(c) for c in fh.read().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
+
+
+def pin(pid: int, cpus: set[int], descendants: bool = True) -> None:
+    """Every thread of ``pid`` (and of its descendants) onto ``cpus``; threads started later inherit it."""
+    for proc in process_tree(pid) if descendants else [pid]:
+        try:
+            threads = os.listdir(f"/proc/{proc}/task")
+        except FileNotFoundError:
+            continue
+        for tid in threads:
+            try:
+                os.sched_setaffinity(int(tid), cpus)
+            except (ProcessLookupError, PermissionError, OSError):
+                pass
+
+
+def listening_pid(port: int) -> int | None:
+    """The process listening on a loopback TCP port (the test MariaDB server), from /proc."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as fh:
+                for line in fh.readlines()[1:]:
+                    fields = line.split()
+                    if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add(fields[9])
+        except FileNotFoundError:
+            continue
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                if os.readlink(f"/proc/{pid}/fd/{fd}").removeprefix("socket:[").removesuffix("]") in inodes:
+                    return int(pid)
+        except (FileNotFoundError, PermissionError, ProcessLookupError):
+            continue
+    return None
+
+
 def read_routes() -> tuple[str, ...]:
     """The console's read routes (records of the current month), one after the other on every connection."""
     now = time.gmtime()
@@ -65,7 +131,8 @@ def read_routes() -> tuple[str, ...]:
 
 
 def wrk(url: str, token: str) -> dict:
-    cmd = [shutil.which("wrk") or "wrk", "-t2", f"-c{CLIENTS}", f"-d{SECONDS}s", "--timeout", "30s",
+    cmd = ["taskset", "-c", ",".join(map(str, sorted(API_CPUS))), shutil.which("wrk") or "wrk", "-t2",
+           f"-c{CLIENTS}", f"-d{SECONDS}s", "--timeout", "30s",
            "-s", str(BASE_DIR / "tests" / "soak.lua"), "-H", f"Authorization: Bearer {token}", url,
            "--", *read_routes()]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=SECONDS + 60)
@@ -91,12 +158,19 @@ def test_api_load_leaves_the_scheduler_on_time(tmp_path):
         prepare_database(env)
         web = WebProcess(env, tmp_path / "web.log").start()
         nodes = Nodes(env, tmp_path)
+        database_pid = listening_pid(urlparse(db_url).port or 3306) if db_url.startswith("mysql") else None
         try:
+            pin(web.proc.pid, API_CPUS)
+            pin(redis.proc.pid, API_CPUS)
+            if database_pid:
+                pin(database_pid, API_CPUS)
+            # the HTTP target's thread runs in this process (its children, gunicorn and Redis, stay where they are)
+            pin(os.getpid(), SCHEDULER_CPUS, descendants=False)
             login = httpx.post(web.url + "/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD},
                                timeout=10)
             token = login.json()["data"]["token"]
             first = create_tasks(env, FIRES, target.url("/t"), start_in=4)
-            nodes.start("node-0")
+            pin(nodes.start("node-0").pid, SCHEDULER_CPUS)
             idle_end = first + IDLE
             time.sleep(max(0.0, idle_end + 0.5 - time.time()))
             load_start = time.time()
@@ -109,6 +183,9 @@ def test_api_load_leaves_the_scheduler_on_time(tmp_path):
                 print(run_django(env, START_LAGS))
         finally:
             web.stop()
+            pin(os.getpid(), set(CPUS), descendants=False)
+            if database_pid:
+                pin(database_pid, set(CPUS))  # the test MariaDB server is shared with the other tests
         hits = target.requests()
 
     def scheduled(hit) -> float:
@@ -120,6 +197,7 @@ def test_api_load_leaves_the_scheduler_on_time(tmp_path):
     start, end = int(load_start) + 1, int(load_end)
     loaded = fire_report([h for h in hits if start <= scheduled(h) < end], FIRES, start, end + 1)
     report = {"clients": CLIENTS, "seconds": SECONDS, "fires_per_s": FIRES, "idle": idle, "load": loaded,
+              "cpus": {"scheduler": sorted(SCHEDULER_CPUS), "api": sorted(API_CPUS)},
               "api": {k: v for k, v in api.items() if k != "raw"}}
     report["lag_p99_ratio"] = round(loaded["lag_p99_ms"] / max(idle["lag_p99_ms"], 0.1), 2)
     print(report)
@@ -138,6 +216,10 @@ def test_api_load_leaves_the_scheduler_on_time(tmp_path):
         assert window["duplicates"] == 0 and window["missed"] == 0, report
         assert window["executions_per_s"] == FIRES, report
     # Under load every fire still runs within its own second: before the next fire of its task is due.
-    # The target of the reliability issue, p99 under load <= 2x idle, is printed and not asserted: on these
-    # 2 cores it is not met (3-8x, docs/reliability.md "Load"), and a passing test must not claim it.
     assert loaded["lag_max_ms"] < 1000, report
+    # The reliability target, lag p99 under load <= 2x idle, for the 60 s run (`make soak`) with the scheduler on
+    # its own CPU (measured 0.9-1.1x). The short run of `make test` prints it (1.3-1.8x measured: 800 idle
+    # samples make a noisy p99); with every process sharing every core it is not met (1.6-3.0x), see
+    # docs/reliability.md "Load".
+    if ISOLATE and SECONDS >= 60:
+        assert report["lag_p99_ratio"] <= 2.0, report
