@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -143,7 +144,8 @@ def policy_test(*, actor: Actor, policy_id: int) -> Alert:
         task = policy.task
         alert = Alert.objects.create(
             department_id=policy.department_id, policy_id=policy.pk, task_id=task.pk if task else None,
-            task_name=task.name if task else "", kind=AlertKind.TEST, dedup_key=f"test:{policy.pk}:{_unique()}",
+            task_name=task.name if task else "", kind=AlertKind.TEST,
+            dedup_key=f"test:{policy.pk}:{uuid.uuid4().hex}",
             message=f"Test alert of alert policy #{policy.pk} ({policy.scope_key}), sent by {actor.user.username}",
             node="api")
         audit_record(actor=actor, action="alert_policy.test", object_type="alert_policy", object_id=policy.pk,
@@ -153,12 +155,6 @@ def policy_test(*, actor: Actor, policy_id: int) -> Alert:
                             if task else None)
     deliveries = asyncio.run(deliver(channels, payload, http=None))
     return close_alert(alert.pk, deliveries)
-
-
-def _unique() -> str:
-    import uuid
-
-    return uuid.uuid4().hex
 
 
 # --- what scheduler nodes watch ------------------------------------------------------------------
