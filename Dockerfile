@@ -14,8 +14,8 @@ FROM python:3.11-slim-bookworm AS wheels
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential default-libmysqlclient-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
-COPY requirements.txt /tmp/requirements.txt
-RUN pip wheel --no-cache-dir --wheel-dir /wheels -r /tmp/requirements.txt
+COPY requirements.txt requirements-mysql.txt /tmp/
+RUN pip wheel --no-cache-dir --wheel-dir /wheels -r /tmp/requirements.txt -r /tmp/requirements-mysql.txt
 
 # --- stage 3: runtime --------------------------------------------------------------------------
 FROM python:3.11-slim-bookworm AS runtime

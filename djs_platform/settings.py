@@ -103,6 +103,21 @@ TEMPLATES = [
 ]
 
 
+MYSQL_DRIVER_MISSING = (
+    "database.url names MySQL/MariaDB but its driver (mysqlclient) is not installed: install the Debian packages "
+    "default-libmysqlclient-dev pkg-config build-essential, then run `make run` again "
+    "(or .venv/bin/pip install -r requirements-mysql.txt)"
+)
+
+
+def _mysql_driver_installed() -> bool:
+    try:
+        import MySQLdb  # noqa: F401  (Django's MySQL backend imports it anyway)
+    except ImportError:
+        return False
+    return True
+
+
 def database_from_url(url: str) -> dict:
     """``sqlite:///relative/or//abs/path`` or ``mysql://user:pass@host:port/schema?opt=v``.
 
@@ -131,6 +146,8 @@ def database_from_url(url: str) -> dict:
             "TEST": {"NAME": str(BASE_DIR / "var" / f"test-djs-{os.getpid()}.sqlite3")},
         }
     if parsed.scheme in {"mysql", "mariadb"}:
+        if not _mysql_driver_installed():
+            raise ImproperlyConfigured(MYSQL_DRIVER_MISSING)
         options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
         return {
             "ENGINE": "django.db.backends.mysql",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure the Debian packages the test suite needs are installed.
+# Make sure the Debian packages the test suite (or `make run`) needs are installed.
 #
 # Why: CI runs on a fresh Debian machine with no services and no Docker; the
 # tests start private MariaDB/Redis servers from these packages themselves
@@ -17,16 +17,35 @@
 # listen on all interfaces (*:9090), which must not happen here.
 set -euo pipefail
 
-PACKAGES=(
-  mariadb-server              # mariadbd + mariadb-install-db + mariadb client
-  redis-server
+# Profiles: `test` (default; `make test`, benchmarks) and `run` (`make run`: only what the MySQL driver
+# build needs; a non-root user without them still gets the embedded SQLite profile, so this is not fatal).
+PROFILE="${1:-test}"
+
+RUN_PACKAGES=(
   default-libmysqlclient-dev  # mysqlclient (MySQLdb) build
   pkg-config                  # mysqlclient locates libmariadb via pkg-config
   build-essential             # gcc for mysqlclient and other sdists
-  chromium                    # headless browser tests of the web console
-  prometheus                  # promtool / metrics scrape checks
-  wrk                         # REST API throughput benchmark (make bench)
 )
+
+case "$PROFILE" in
+  run)
+    PACKAGES=("${RUN_PACKAGES[@]}")
+    ;;
+  test)
+    PACKAGES=(
+      "${RUN_PACKAGES[@]}"
+      mariadb-server              # mariadbd + mariadb-install-db + mariadb client
+      redis-server
+      chromium                    # headless browser tests of the web console
+      prometheus                  # promtool / metrics scrape checks
+      wrk                         # REST API throughput benchmark (make bench)
+    )
+    ;;
+  *)
+    echo "usage: $0 [test|run]" >&2
+    exit 2
+    ;;
+esac
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -41,6 +60,12 @@ if [[ ${#missing[@]} -eq 0 ]]; then
 fi
 
 echo "system-deps: missing Debian packages: ${missing[*]}"
+
+if [[ "$(id -u)" -ne 0 && "$PROFILE" == run ]]; then
+  echo "system-deps: not root, so not installing them; the embedded SQLite profile runs without them" \
+    "(MySQL/MariaDB needs: sudo apt-get install -y --no-install-recommends ${missing[*]})"
+  exit 0
+fi
 
 if [[ "$(id -u)" -ne 0 ]]; then
   cat >&2 <<EOF

@@ -11,6 +11,12 @@ stay green.
 * ``mariadb`` - the production profile (DJS_DATABASE_URL=mysql://...,
   DJS_REDIS_URL=redis://...).
 
+Each pass runs in two phases: the in-process tests in parallel (pytest-xdist, ``DJS_TEST_WORKERS``, 4 by
+default; each worker has its own test database and Redis database, see ``tests/worker_env.py``), then the
+tests marked ``processes`` (real gunicorn, scheduler nodes, Chromium) serially. Platform-level suites are
+marked ``single_backend`` and leave the SQLite pass at collection (``conftest.py``). The 15 slowest tests and
+the pytest wall time of each pass are printed at the end.
+
 Why strict: in this project a skipped test is a defect (it usually means a
 service was missing and the test silently did nothing), so any skip fails the
 run, as does a pass that collected no tests.
@@ -19,7 +25,7 @@ Usage::
 
     .venv/bin/python scripts/run_tests.py                 # both passes
     .venv/bin/python scripts/run_tests.py --only mariadb -x -k revocation
-    DJS_TEST_WORKERS=2 .venv/bin/python scripts/run_tests.py   # pytest-xdist
+    DJS_TEST_WORKERS=0 .venv/bin/python scripts/run_tests.py   # in-process phase serially
 
 Unknown arguments are passed to pytest unchanged (``--`` also works). Stdlib
 only; the servers come from ``scripts/services.py`` and are always stopped,
@@ -73,6 +79,8 @@ class PassResult:
     errors: int = 0
     skipped: int = 0
     problems: list[str] = field(default_factory=list)
+    phase_walls: dict[str, float] = field(default_factory=dict)
+    durations: list[tuple[float, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -126,27 +134,62 @@ def pass_env(name: str, common: dict[str, str], db_url: str, redis_url: str) -> 
     return env
 
 
-def worker_args() -> list[str]:
-    """``-n N`` when DJS_TEST_WORKERS asks for parallelism; serial by default.
+#: Workers for the in-process phase. The in-process tests mostly wait (on scheduler ticks, on targets,
+#: on the database), so more workers than cores pays; each has its own test database and Redis database.
+DEFAULT_WORKERS = "4"
 
-    Serial is the default because some tests start their own platform
-    processes and ports; parallel workers are opt-in.
-    """
-    raw = os.environ.get("DJS_TEST_WORKERS", "").strip()
-    if not raw or raw in {"0", "1"}:
+
+def worker_args() -> list[str]:
+    """``-n N`` for the in-process phase (DJS_TEST_WORKERS, default 4; 0 or 1 = serial)."""
+    raw = os.environ.get("DJS_TEST_WORKERS", "").strip() or DEFAULT_WORKERS
+    if raw in {"0", "1"}:
         return []
     if raw != "auto" and not raw.isdigit():
         raise SystemExit(f"DJS_TEST_WORKERS must be a number or 'auto', got {raw!r}")
-    return ["-p", "xdist", "-n", raw]
+    return ["-p", "xdist", "-n", raw, "--dist", "loadfile"]
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One pytest run inside a pass: the in-process tests in parallel, then the process-level ones serially."""
+
+    name: str
+    marker: str | None
+    parallel: bool
+
+
+PHASES = (Phase("in-process", "not processes", True), Phase("processes", "processes", False))
+ONE_PHASE = (Phase("all", None, False),)
+
+
+def phases_for(extra: Sequence[str]) -> tuple[Phase, ...]:
+    """A caller's own ``-m`` or ``-n`` takes over: then one serial run with exactly what was asked."""
+    if any(arg in {"-m", "-n"} or arg.startswith(("-m=", "-n=", "--numprocesses")) for arg in extra):
+        return ONE_PHASE
+    return PHASES
 
 
 # --------------------------------------------------------------------------- running
 
 
 def run_pytest(name: str, env: dict[str, str], extra: Sequence[str]) -> PassResult:
-    """Run one pass in the repo root and evaluate it."""
+    """Run one pass (its phases, in the repo root) and evaluate it."""
     result = PassResult(name)
-    junit = RESULTS_DIR / f"{name}.xml"
+    start = time.monotonic()
+    try:
+        for phase in phases_for(extra):
+            run_phase(result, phase, env, extra)
+    finally:
+        result.wall = time.monotonic() - start
+    if result.tests == 0:
+        result.problems.append("collected 0 tests")
+    return result
+
+
+def run_phase(result: PassResult, phase: Phase, env: dict[str, str], extra: Sequence[str]) -> None:
+    # A report of this run only (two runners at once must not read or delete each other's reports); kept
+    # under the phase's plain name once evaluated.
+    junit = RESULTS_DIR / f"{result.name}-{phase.name}.{os.getpid()}.xml"
     junit.unlink(missing_ok=True)  # never evaluate a stale report
     cmd = [
         str(VENV_PYTHON),
@@ -154,15 +197,16 @@ def run_pytest(name: str, env: dict[str, str], extra: Sequence[str]) -> PassResu
         "pytest",
         f"--junitxml={junit}",
         "-o",
-        f"junit_suite_name={name}",
-        *worker_args(),
+        f"junit_suite_name={result.name}-{phase.name}",
+        *(["-m", phase.marker] if phase.marker else []),
+        *(worker_args() if phase.parallel else []),
         *extra,
     ]
-    log(f"pass {name}: {' '.join(cmd[1:])}")
+    log(f"pass {result.name}, {phase.name}: {' '.join(cmd[1:])}")
     start = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env)
     try:
-        result.returncode = proc.wait()
+        returncode = proc.wait()
     except KeyboardInterrupt:
         # The terminal already sent SIGINT to pytest (same process group); for
         # SIGTERM it did not. Give pytest a moment to finish its teardown.
@@ -174,45 +218,62 @@ def run_pytest(name: str, env: dict[str, str], extra: Sequence[str]) -> PassResu
             proc.kill()
             proc.wait()
         raise
-    finally:
-        result.wall = time.monotonic() - start
-    evaluate(result, junit)
-    return result
+    wall = time.monotonic() - start
+    result.phase_walls[phase.name] = wall
+    if returncode == 5 and phase.marker:
+        junit.unlink(missing_ok=True)
+        return  # this phase selected nothing (e.g. -k matched only the other phase's tests)
+    result.returncode = returncode if result.returncode in (0, None) else result.returncode
+    evaluate(result, junit, returncode)
+    if junit.exists():
+        junit.replace(RESULTS_DIR / f"{result.name}-{phase.name}.xml")
 
 
-def evaluate(result: PassResult, junit: Path) -> None:
-    """Fill counts from the JUnit XML and list every reason the pass is not OK.
+def evaluate(result: PassResult, junit: Path, returncode: int) -> None:
+    """Add counts from the JUnit XML and list every reason the pass is not OK.
 
     Counts come from the individual <testcase> elements (a case with both a
     failure and a teardown error counts once, as failed). xfail/xpass are
     reported by pytest as <skipped>, and count as skipped: they hide defects too.
     """
     if not junit.exists():
-        result.problems.append(f"no JUnit report at {junit} (pytest exit code {result.returncode})")
+        result.problems.append(f"no JUnit report at {junit} (pytest exit code {returncode})")
         return
     try:
         root = ET.parse(junit).getroot()
     except ET.ParseError as exc:
         result.problems.append(f"unreadable JUnit report {junit}: {exc}")
         return
+    failed = errors = skipped = 0
     for case in root.iter("testcase"):
         result.tests += 1
+        result.durations.append((float(case.get("time") or 0), f"{case.get('classname')}::{case.get('name')}"))
         if case.find("failure") is not None:
-            result.failed += 1
+            failed += 1
         elif case.find("error") is not None:
-            result.errors += 1
+            errors += 1
         elif case.find("skipped") is not None:
-            result.skipped += 1
+            skipped += 1
         else:
             result.passed += 1
-    if result.returncode not in (0, None):
-        result.problems.append(f"pytest exit code {result.returncode}")
-    if result.tests == 0:
-        result.problems.append("collected 0 tests")
-    if result.failed or result.errors:
-        result.problems.append(f"{result.failed} failed, {result.errors} errors")
-    if result.skipped:
-        result.problems.append(f"{result.skipped} skipped (skips are defects here)")
+    result.failed += failed
+    result.errors += errors
+    result.skipped += skipped
+    if returncode != 0:
+        result.problems.append(f"pytest exit code {returncode} ({junit.stem})")
+    if failed or errors:
+        result.problems.append(f"{failed} failed, {errors} errors ({junit.stem})")
+    if skipped:
+        result.problems.append(f"{skipped} skipped (skips are defects here; deselect by marker instead)")
+
+
+def print_slowest(results: Sequence[PassResult], count: int = 15) -> None:
+    for r in results:
+        if not r.durations:
+            continue
+        print(f"\n{count} slowest tests, {r.name} pass (seconds; in-process ones ran in parallel):")
+        for seconds, test in sorted(r.durations, reverse=True)[:count]:
+            print(f"  {seconds:8.1f}  {test}")
 
 
 def print_summary(results: Sequence[PassResult], total_wall: float) -> None:
@@ -226,6 +287,10 @@ def print_summary(results: Sequence[PassResult], total_wall: float) -> None:
         status = "ok" if r.ok else "FAIL: " + "; ".join(r.problems)
         print(f"{r.name:<9}{r.tests:>7}{r.passed:>8}{r.failed:>8}{r.errors:>8}{r.skipped:>9}{r.wall:>9.1f}  {status}")
     print("-" * len(header))
+    for r in results:
+        phases = ", ".join(f"{name} {wall:.1f} s" for name, wall in r.phase_walls.items())
+        print(f"{r.name} pytest wall time: {r.wall:.1f} s ({phases})")
+    print(f"tests wall time, both passes: {sum(r.wall for r in results):.1f} s")
     print(f"total wall time: {total_wall:.1f} s")
     print("=" * len(header))
     passed = sum(r.passed for r in results)
@@ -286,6 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except services.ServiceError as exc:
         log(f"could not start test services: {exc.args[0].splitlines()[0]}")
         return 1
+    print_slowest(results)
     print_summary(results, time.monotonic() - t0)
     return 0 if results and all(r.ok for r in results) else 1
 

@@ -168,8 +168,17 @@ def create_tasks(env: dict[str, str], count: int, url: str, start_in: float, **f
 
 
 class Nodes:
+    """``runscheduler`` processes of one test. ``stop_all`` fails the test when a node the test did not kill
+    exited with a non-zero code, or a node it did not disturb logged an ERROR line or a traceback: a crashed
+    node must never pass as a quiet one."""
+
+    #: Log lines that mean a node hit something it did not handle.
+    PROBLEM_MARKERS = ("Traceback (most recent call last)", " ERROR ", "ERROR:", "CRITICAL")
+
     def __init__(self, env: dict[str, str], log_dir: Path):
         self.env, self.log_dir, self.procs = env, log_dir, {}
+        self.faulted: set[str] = set()
+        self.killed: set[str] = set()
 
     def start(self, name: str) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "ab")
@@ -179,24 +188,59 @@ class Nodes:
         self.procs[name] = proc
         return proc
 
-    def stop_all(self, timeout: float = 40) -> None:
+    def fault(self, name: str) -> None:
+        """The test itself disturbs this node (SIGSTOP, its database taken away): the errors it logs are not
+        held against it; its exit code still is."""
+        self.faulted.add(name)
+
+    def stop_all(self, timeout: float = 40) -> dict[str, int]:
+        """SIGTERM every running node, wait, and check each clean node's exit code and log."""
         for proc in self.procs.values():
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
+        codes = {}
         for name, proc in self.procs.items():
             try:
-                proc.wait(timeout=timeout)
+                codes[name] = proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 raise AssertionError(f"{name} did not drain within {timeout}s:\n{self.log(name)}")
+        for name, code in codes.items():
+            if name in self.killed:
+                continue
+            assert code == 0, f"node {name} exited with code {code}:\n{self.log(name)}"
+            if name not in self.faulted:
+                self.assert_clean_log(name)
+        return codes
+
+    def assert_clean_log(self, name: str) -> None:
+        text = (self.log_dir / f"{name}.log").read_text(errors="replace")
+        problems = [line for line in text.splitlines() if any(m in line for m in self.PROBLEM_MARKERS)]
+        assert not problems, f"node {name} logged problems:\n" + "\n".join(problems[:20]) + f"\n{text[-4000:]}"
 
     def kill9(self, name: str) -> None:
+        self.killed.add(name)
         os.killpg(self.procs[name].pid, signal.SIGKILL)
         self.procs[name].wait()
 
     def log(self, name: str) -> str:
         return (self.log_dir / f"{name}.log").read_text(errors="replace")[-4000:]
+
+
+def record_rows(env: dict[str, str], *fields: str) -> list[dict]:
+    """Every record of every month table of the platform database in ``env`` (a separate process)."""
+    import json
+
+    out = run_django(env, f"""
+        import json
+        from apps.records.models import existing_record_tables, record_model
+        rows = []
+        for name in existing_record_tables(refresh=True):
+            rows += list(record_model(int(name[7:11]), int(name[11:13])).objects.values(*{list(fields)!r}))
+        print(json.dumps(rows, default=str))
+    """)
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def fire_report(hits: list, tasks: int, first: float, stopped_at: float) -> dict:

@@ -18,7 +18,7 @@ import pytest
 from tests.platform import ADMIN_PASSWORD, Nodes, WebProcess, fresh_database, prepare_database, scheduler_env
 from tests.targets import HttpTarget
 
-pytestmark = pytest.mark.processes
+pytestmark = [pytest.mark.processes, pytest.mark.single_backend]
 
 DJSCTL = Path(sys.executable).parent / "djsctl"
 

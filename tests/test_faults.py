@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import time
+from collections import Counter
 
 import httpx
 import pytest
@@ -23,7 +24,7 @@ from tests.targets import HttpTarget, Respond
 sys.path.insert(0, str(BASE_DIR / "scripts"))
 import services  # noqa: E402  (scripts/services.py)
 
-pytestmark = pytest.mark.processes
+pytestmark = [pytest.mark.processes, pytest.mark.single_backend]
 ON_MARIADB = os.environ.get("DJS_DATABASE_URL", "").startswith("mysql")
 
 
@@ -45,7 +46,8 @@ def records_by_fire(env: dict[str, str]) -> dict[tuple[int, int], list[tuple[str
     return fires
 
 
-def _mariadb_restart_mid_run_two_nodes_reconnect_without_duplicates(tmp_path):
+@pytest.mark.mariadb_only
+def test_mariadb_restart_mid_run_two_nodes_reconnect_without_duplicates(tmp_path):
     """MariaDB stops and starts again while 2 nodes run 30 every-second tasks: the nodes reconnect by
     themselves, nothing fires twice, and the seconds that fell into the outage (shorter than the misfire
     threshold) still run, late."""
@@ -59,6 +61,8 @@ def _mariadb_restart_mid_run_two_nodes_reconnect_without_duplicates(tmp_path):
             nodes.start(f"node-{i}")
         time.sleep(max(0.0, first + 6 - time.time()))
         down_at = time.time()
+        for name in nodes.procs:
+            nodes.fault(name)  # they log the lost connection; their exit code is still checked below
         server.stop()
         time.sleep(5)  # a real outage: 5 s without a database (well under the 60 s misfire threshold)
         server.start()
@@ -82,7 +86,55 @@ def _mariadb_restart_mid_run_two_nodes_reconnect_without_duplicates(tmp_path):
             [kv for kv in window if len(kv[1]) != 1 or kv[1][0][1] != 1][:5]
 
 
-def _frozen_node_does_not_run_work_a_survivor_recovered(tmp_path):
+@pytest.mark.mariadb_only
+def test_database_outage_longer_than_node_timeout_misses_no_second_and_duplicates_share_the_key(tmp_path):
+    """MariaDB is away for longer than job.nodeTimeout while 2 nodes run 20 every-second tasks (calls take
+    0.8 s, so work is in flight at any moment). When it returns, each node's last heartbeat is older than the
+    timeout, so a node may declare the other dead and re-run its running records (RECOVERY). The contract
+    (docs/reliability.md): no scheduled second is missed; a second may reach the target twice, and then both
+    calls carry the same Idempotency-Key (an idempotent target applies it once); no call carries a key of
+    its own."""
+    tasks, node_timeout = 20, 4
+    with services.mariadb(base_dir=str(tmp_path)) as server, HttpTarget() as target:
+        env = scheduler_env(server.url, DJS_JOB_NODE_TIMEOUT=str(node_timeout), DJS_JOB_HEARTBEAT_INTERVAL="1")
+        prepare_database(env)
+        for i in range(tasks):
+            target.on(f"/t/{i}", *[Respond(delay=0.8)] * 500)
+        first = create_tasks(env, tasks, target.url("/t"), start_in=4, max_retry=1)
+        nodes = Nodes(env, tmp_path)
+        for i in range(2):
+            nodes.start(f"node-{i}")
+        time.sleep(max(0.0, first + 4 - time.time()))
+        for name in nodes.procs:
+            nodes.fault(name)  # they log the lost connection; their exit codes are still checked
+        down_at = time.time()
+        server.stop()
+        time.sleep(node_timeout + 3)
+        server.start()
+        outage = time.time() - down_at
+        time.sleep(12)  # recovery, the misfired-but-within-threshold seconds, and steady state again
+        assert all(proc.poll() is None for proc in nodes.procs.values()), "a node died with the database"
+        stopped_at = time.time()
+        nodes.stop_all()
+        hits = target.requests()
+        report = fire_report(hits, tasks, first, stopped_at)
+    print({**report, "outage_s": round(outage, 1)})
+    assert outage > node_timeout
+    assert report["missed"] == 0, report
+    # Every call carries its fire's key: djs-<the path's task id>-<a whole scheduled second>; a duplicate is the
+    # same key again (at most the original and one recovery), never a key of its own.
+    task_of_path: dict[str, set[str]] = {}
+    for hit in hits:
+        _, task_id, ms = hit.header("Idempotency-Key").split("-")
+        task_of_path.setdefault(hit.path.rsplit("/", 1)[1], set()).add(task_id)
+        assert int(ms) % 1000 == 0, hit.header("Idempotency-Key")
+    assert all(len(ids) == 1 for ids in task_of_path.values()), task_of_path
+    counts = Counter(hit.header("Idempotency-Key") for hit in hits)
+    assert max(counts.values()) <= 2, counts.most_common(5)
+
+
+@pytest.mark.mariadb_only
+def test_frozen_node_does_not_run_work_a_survivor_recovered(tmp_path):
     """SIGSTOP a node longer than nodeTimeout, then SIGCONT it. The survivor declares it dead, marks its
     running and claimed-but-not-started records lost and re-runs them (RECOVERY). The thawed node must
     not start any of the fires it had claimed: it finds itself declared dead and drops its work."""
@@ -100,6 +152,7 @@ def _frozen_node_does_not_run_work_a_survivor_recovered(tmp_path):
         nodes.start("victim")
         time.sleep(max(0.0, first + 3.2 - time.time()))
         # Frozen while alone: it holds running calls and fires claimed up to 2 s ahead that nobody else has.
+        nodes.fault("victim")
         os.killpg(nodes.procs["victim"].pid, signal.SIGSTOP)
         frozen_at = time.time()
         nodes.start("survivor")
@@ -130,7 +183,11 @@ def _frozen_node_does_not_run_work_a_survivor_recovered(tmp_path):
     for task_id, at in not_started:
         key = f"djs-{task_id}-{at * 1000}"
         assert counts.get(key) == 1, (key, counts.get(key))
-    assert stopped_at > thawed_at
+    # The thawed victim started none of its stale work: nothing due before the freeze reached the target after the
+    # thaw (the survivor had recovered all of it seconds earlier).
+    stale = [h.header("Idempotency-Key") for h in hits
+             if h.arrived_wall > thawed_at and int(h.header("Idempotency-Key").rsplit("-", 1)[1]) / 1000 < frozen_at]
+    assert not stale, stale
 
 
 def test_redis_down_refuses_tokens_with_503_unless_fail_open(tmp_path):
@@ -158,11 +215,3 @@ def test_redis_down_refuses_tokens_with_503_unless_fail_open(tmp_path):
         finally:
             closed.stop()
             opened.stop()
-
-
-# Two scheduler processes need a server database; these run in the MariaDB pass (the SQLite pass is the
-# one-node embedded profile). Defined conditionally rather than skipped: a skip fails the suite.
-if ON_MARIADB:
-    test_mariadb_restart_mid_run_two_nodes_reconnect_without_duplicates = \
-        _mariadb_restart_mid_run_two_nodes_reconnect_without_duplicates
-    test_frozen_node_does_not_run_work_a_survivor_recovered = _frozen_node_does_not_run_work_a_survivor_recovered

@@ -12,7 +12,7 @@ import pytest
 from djs_platform.config import BASE_DIR
 from tests.platform import manage, platform_env, required_env
 
-pytestmark = pytest.mark.processes
+pytestmark = [pytest.mark.processes, pytest.mark.mariadb_only]
 sys.path.insert(0, str(BASE_DIR / "scripts"))
 import gen_init_sql  # noqa: E402
 

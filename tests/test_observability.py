@@ -28,7 +28,7 @@ from tests.platform import (ADMIN_PASSWORD, WebProcess, free_port, fresh_databas
                             run_django, scheduler_env)
 from tests.targets import HttpTarget, Respond
 
-pytestmark = pytest.mark.processes
+pytestmark = [pytest.mark.processes, pytest.mark.single_backend]
 
 DASHBOARDS = BASE_DIR / "configs" / "grafana" / "dashboards"
 PROVISIONING = BASE_DIR / "configs" / "grafana" / "provisioning"

@@ -8,7 +8,7 @@ import pytest
 
 from tests.platform import ADMIN_PASSWORD, WebProcess, fresh_database, platform_env, prepare_database, required_env
 
-pytestmark = pytest.mark.processes
+pytestmark = [pytest.mark.processes, pytest.mark.single_backend]
 
 
 @pytest.fixture

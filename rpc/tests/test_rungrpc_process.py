@@ -20,7 +20,7 @@ from djs_platform.config import BASE_DIR
 from rpc.generated import auth_pb2, auth_pb2_grpc, data_pb2, data_pb2_grpc
 from tests.platform import ADMIN_PASSWORD, free_port, fresh_database, platform_env, prepare_database
 
-pytestmark = pytest.mark.processes
+pytestmark = [pytest.mark.processes, pytest.mark.single_backend]
 
 
 def start_rungrpc(env: dict[str, str], log_path: Path, *args: str) -> subprocess.Popen:

@@ -146,6 +146,9 @@ def test_every_error_maps_to_its_status_code(errors_server, org, name):
         assert trailer(err, "retry-after") == "60"
 
 
+# Database access allowed: the module's server threads may still hold a connection from the tests above, which the
+# database interceptor checks (close_old_connections) before the auth interceptor refuses the call.
+@pytest.mark.django_db(transaction=True)
 def test_interceptors_guard_every_method_not_only_the_djs_services(errors_server):
     with grpc.insecure_channel(errors_server.target) as chan:
         err = fails(grpc.StatusCode.UNAUTHENTICATED,

@@ -28,6 +28,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 ACCESS_TOKEN_SECONDS = 8
 BACKEND = "mariadb" if os.environ.get("DJS_DATABASE_URL", "").startswith("mysql") else "sqlite"
 SCREENSHOTS = BASE_DIR / "test-artifacts" / "screenshots" / BACKEND
+#: DJS_TEST_SCREENSHOTS=1: a full-page screenshot at every ``console.shot(...)`` (pictures of every page for a
+#: review); otherwise only failures are photographed, which keeps the suite fast.
+SCREENSHOTS_ON = bool(os.environ.get("DJS_TEST_SCREENSHOTS"))
 
 
 @dataclass
@@ -59,7 +62,7 @@ def _wait_for_live_node(web: WebProcess, nodes: Nodes, timeout: float = 30) -> N
     raise AssertionError(f"no scheduler node became alive:\n{nodes.log('e2e-node')}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def live(tmp_path_factory) -> Iterator[Live]:
     if not (DIST / "index.html").is_file():
         pytest.fail("web-ui/dist is missing: `make test` builds the console first (or run "
@@ -86,7 +89,7 @@ def live(tmp_path_factory) -> Iterator[Live]:
         yield Live(web=web, target=target, nodes=nodes, env=env)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
 
@@ -99,14 +102,26 @@ def browser():
         chromium.close()
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.e2e_failed = report.failed
+    return report
+
+
 @pytest.fixture
-def console(live, browser) -> Iterator[Console]:
-    """A fresh browser context (no storage, English, UTC) on the live console."""
+def console(request, live, browser) -> Iterator[Console]:
+    """A fresh browser context (no storage, English, UTC) on the live console. Screenshots are taken on
+    failure (test-artifacts/screenshots/<backend>/FAILED-<test>.png), and at each ``shot`` only with
+    DJS_TEST_SCREENSHOTS=1."""
     context = browser.new_context(locale="en-US", timezone_id="UTC", viewport={"width": 1440, "height": 900})
     context.set_default_timeout(15_000)
     page = context.new_page()
-    session = Console(page=page, base=live.console_url, screenshots=SCREENSHOTS)
+    session = Console(page=page, base=live.console_url, screenshots=SCREENSHOTS, enabled=SCREENSHOTS_ON)
     try:
         yield session
+        if getattr(request.node, "e2e_failed", False):
+            page.screenshot(path=str(SCREENSHOTS / f"FAILED-{request.node.name[:80]}.png"), full_page=True)
     finally:
         context.close()

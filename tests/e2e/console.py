@@ -25,6 +25,7 @@ class Console:
     csp_violations: list[str] = field(default_factory=list)
     refresh_tokens: list[str] = field(default_factory=list)
     shots: list[Path] = field(default_factory=list)
+    enabled: bool = True
 
     def __post_init__(self) -> None:
         self.page.on("pageerror", lambda error: self.page_errors.append(str(error)))
@@ -63,8 +64,10 @@ class Console:
         self.by("logout").click()
         expect(self.by("login-submit")).to_be_visible()
 
-    def shot(self, name: str) -> Path:
-        """A full-page screenshot under test-artifacts/screenshots/<backend>/ (git-ignored)."""
+    def shot(self, name: str) -> Path | None:
+        """A full-page screenshot under test-artifacts/screenshots/<backend>/ (git-ignored), when enabled."""
+        if not self.enabled:
+            return None
         self.page.wait_for_load_state("networkidle")
         self.page.wait_for_timeout(400)  # let dialog/table/tag transitions settle for a faithful picture
         path = self.screenshots / f"{len(list(self.screenshots.glob('*.png'))) + 1:02d}-{name}.png"

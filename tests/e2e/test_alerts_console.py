@@ -9,6 +9,8 @@ The live platform (tests/e2e/conftest.py) lets the web process and the node reac
 """
 from __future__ import annotations
 
+import pytest
+
 import hashlib
 import hmac
 import re
@@ -20,6 +22,8 @@ from tests.e2e.conftest import Live
 from tests.e2e.console import Console, tid
 from tests.platform import ADMIN_PASSWORD
 from tests.targets import Respond
+
+pytestmark = [pytest.mark.processes, pytest.mark.single_backend]
 
 NAME = "e2e-alerted <b>bold</b>"
 SECRET = "e2e-webhook-secret"

@@ -2,6 +2,8 @@
 detail page, and a parent's run whose child run is listed in the record drawer, with the link back."""
 from __future__ import annotations
 
+import pytest
+
 import time
 from datetime import datetime, timezone
 
@@ -11,6 +13,8 @@ from playwright.sync_api import expect
 from tests.e2e.conftest import Live
 from tests.e2e.console import Console, tid
 from tests.platform import ADMIN_PASSWORD
+
+pytestmark = [pytest.mark.processes, pytest.mark.single_backend]
 
 
 def _task(api: httpx.Client, department_id: int, name: str, url: str, status: int) -> dict:
@@ -41,6 +45,7 @@ def test_a_child_chosen_in_the_form_runs_after_the_parent_and_the_drawer_links_b
     expect(console.by("task-form")).to_be_visible()
     console.by("task-children").click()
     page.keyboard.type("e2e-child")
+    page.wait_for_load_state("networkidle")  # the remote search has answered: the option will not re-render
     page.locator(".el-select-dropdown__item:visible", has_text="e2e-child-task").click()
     expect(page.locator(".el-select-dropdown__item:visible", has_text="e2e-parent-task")).to_have_count(0)  # itself
     expect(page.locator(f"{tid('task-children')} .el-tag")).to_have_text(["e2e-child-task"])

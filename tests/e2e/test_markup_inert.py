@@ -10,6 +10,8 @@ handler from running, which would hide an injection from the ``__xss`` check alo
 """
 from __future__ import annotations
 
+import pytest
+
 import time
 from datetime import datetime, timezone
 
@@ -20,6 +22,8 @@ from tests.e2e.conftest import Live
 from tests.e2e.console import Console, tid
 from tests.platform import ADMIN_PASSWORD
 from tests.targets import Respond
+
+pytestmark = [pytest.mark.processes, pytest.mark.single_backend]
 
 MARKUP = "<img src=x onerror=window.__xss=1><script>window.__xss=1</script><b>bold</b>"
 DESCRIPTION = "described as " + MARKUP

@@ -7,6 +7,8 @@ The live platform has ``job.shell.enabled`` on and one log directory shared by w
 """
 from __future__ import annotations
 
+import pytest
+
 import re
 from pathlib import Path
 
@@ -15,6 +17,8 @@ from playwright.sync_api import expect
 from tests.e2e.conftest import Live
 from tests.e2e.console import Console, tid
 from tests.platform import ADMIN_PASSWORD
+
+pytestmark = [pytest.mark.processes, pytest.mark.single_backend]
 
 #: One argv element: a whole script for ``sh -c``. ``seq`` makes the log longer than one slice (256 KiB);
 #: the last line (END) differs from the script's text, which the log's attempt header repeats.

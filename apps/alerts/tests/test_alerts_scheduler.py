@@ -147,7 +147,7 @@ def test_overrun_alerts_while_the_execution_still_runs(node_factory, target, rec
     node_factory()
     (payload,) = hooks(receiver, 1, timeout=10)
     assert payload["kind"] == "overrun" and payload["record"]["status"] == "running"
-    assert payload["threshold"] == 1 and 1 < payload["seconds"] < 3
+    assert payload["threshold"] == 1 and payload["seconds"] >= 1
     (record,) = records_of(task)
     assert record.status == RecordStatus.RUNNING  # alerted before the call answered
     (record,) = wait_until(finished(task, 1))

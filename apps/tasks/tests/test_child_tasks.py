@@ -6,6 +6,7 @@ trigger CHILD and a link to the parent's record.
 """
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -310,20 +311,27 @@ def test_manual_run_of_a_parent_triggers_its_children(node_factory, target, depa
 
 
 @run_db
-def test_with_two_nodes_each_child_fires_exactly_once(node_factory, target, department):
+def test_with_two_nodes_each_child_fires_exactly_once(node_factory, target, department, caplog):
+    # Small batches and queues, so neither node can take every parent: both must do part of the work. The
+    # nodes start first and see each other (heartbeats every 0.5 s) before the parents fall due.
+    nodes = [node_factory(claim_batch=2, queue_size=2), node_factory(claim_batch=2, queue_size=2)]
     children = [idle(department, target.url(f"/child/{i}"), name=f"child-{i}") for i in range(4)]
     parents = []
+    due = datetime.now(UTC) + timedelta(seconds=2.5)
     for i in range(6):
-        parent = once_soon(department, target.url(f"/parent/{i}"), name=f"parent-{i}")
+        target.on(f"/parent/{i}", delay=1.0)  # a parent holds its node's queue for a second
+        parent = make_task(department, target.url(f"/parent/{i}"), name=f"parent-{i}", status=2,
+                           cron_expression="0 0 1 1 *", next_execute_time=due)
         link(parent, *children)
         parents.append(parent)
-    node_factory()
-    node_factory()
     for parent in parents:
         wait_until(finished(parent, 1), timeout=15)
     for child in children:
         wait_until(finished(child, len(parents), "CHILD"), timeout=20)
-    time.sleep(1.5)
+    wait_until(lambda: TriggerRequest.objects.filter(claimed_by__isnull=True).count() == 0)
+    parent_rows = [records_of(p)[0] for p in parents]
+    assert {r.executor for r in parent_rows} == {n.name for n in nodes}, [r.executor for r in parent_rows]
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     for child in children:
         rows = records_of(child)
         assert len(rows) == len(parents), [(r.parent_record_id, r.executor) for r in rows]
