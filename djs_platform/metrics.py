@@ -35,6 +35,8 @@ schedule_lag = Histogram("djs_schedule_lag_seconds", "Actual start minus schedul
 live_nodes = Gauge("djs_scheduler_live_nodes", "Scheduler nodes with a fresh heartbeat (as seen by a node)",
                    multiprocess_mode="max")
 recovered = Counter("djs_scheduler_recovered_total", "Running records of dead nodes re-run (RECOVERY)")
+adopted = Counter("djs_scheduler_adopted_total",
+                  "Claimed records re-run by their own node after a database error hid the claim's commit")
 alerts = Counter("djs_alerts_total", "Alerts opened by scheduler nodes and the test endpoint", ["kind", "status"])
 alerts_suppressed = Counter("djs_alerts_suppressed_total", "Alerts folded into an earlier one (cooldown, rate limit)",
                             ["kind"])

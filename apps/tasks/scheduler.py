@@ -19,6 +19,7 @@ import asyncio
 import json
 import logging
 import os
+import random
 import signal
 import socket
 import threading
@@ -161,6 +162,7 @@ class Node:
         self.unflushed: set[int] = set()                   # finished records whose result is not committed yet
         self.kill_seen: dict[int, int] = {}
         self.stopping: asyncio.Event | None = None  # created on the loop
+        self.stop_requested = False
         self.loop: asyncio.AbstractEventLoop | None = None
         self.executors: Executors | None = None
         self.last_heartbeat = 0.0
@@ -178,7 +180,8 @@ class Node:
             runner.run(self.main())
 
     def stop(self) -> None:
-        """Ask the node to drain and exit (thread-safe, idempotent)."""
+        """Ask the node to drain and exit (thread-safe, idempotent; also before its loop has started)."""
+        self.stop_requested = True
         if self.loop and self.stopping is not None and not self.loop.is_closed():
             try:
                 self.loop.call_soon_threadsafe(self.stopping.set)
@@ -188,6 +191,8 @@ class Node:
     async def main(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.stopping = asyncio.Event()
+        if self.stop_requested:  # stop() came before the loop existed
+            self.stopping.set()
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
                 self.loop.add_signal_handler(sig, self.stopping.set)
@@ -215,7 +220,7 @@ class Node:
                     # coroutine owns once the database answers again.
                     self.reconcile = True
                     await asyncio.sleep(1.0)
-                delay = max(0.0, self.config.poll_interval - (time.monotonic() - started))
+                delay = max(0.0, self._poll_interval() - (time.monotonic() - started))
                 try:
                     await asyncio.wait_for(self.stopping.wait(), timeout=delay)
                 except asyncio.TimeoutError:
@@ -230,6 +235,15 @@ class Node:
             self.control.shutdown()
             self.records.shutdown()
             log.info("scheduler node %s stopped", self.name)
+
+    def _poll_interval(self) -> float:
+        """The pause between ticks. Alone, a node polls at ``job.pollInterval``. With other live nodes the pause
+        is drawn from 0.5-1.5x that (same mean): nodes polling in fixed phase would let the one whose phase
+        comes first after each instant enters the lookahead claim every fire forever, leaving the others
+        idle; jitter spreads the claims across the live nodes."""
+        if self.live_nodes > 1:
+            return self.config.poll_interval * random.uniform(0.5, 1.5)
+        return self.config.poll_interval
 
     async def _drain(self) -> None:
         """SIGTERM: no new claims; claimed fires still start at their instant; wait for in-flight work."""
@@ -248,7 +262,7 @@ class Node:
             if time.monotonic() - self.last_heartbeat > self.config.heartbeat_interval:
                 await self.control.run(self._heartbeat, "stopping")
         for fire in list(self.running.values()):
-            fire.killed = True
+            # Not fire.killed: the record says the node's shutdown cancelled it, not a user's kill.
             if fire.handle:
                 fire.handle.cancel()
         while self.running:
@@ -622,8 +636,13 @@ class Node:
         return fires
 
     def _recent_months(self) -> list[tuple[int, int]]:
+        """Existing month tables of the previous, current and (near midnight) next month."""
         now = utcnow()
-        months = {month_of(now), month_of(now - timedelta(days=31)), month_of(now + timedelta(days=1))}
+        year, month = month_of(now)
+        # The calendar's previous month: ``now - 31 days`` skips it on the 1st after a 30-day month
+        # (and on March 1st-3rd), when last night's running records are the ones most likely lost.
+        previous = (year - 1, 12) if month == 1 else (year, month - 1)
+        months = {previous, (year, month), month_of(now + timedelta(days=1))}
         tables = existing_record_tables(refresh=True)
         return [ym for ym in sorted(months) if f"record_{ym[0]:04d}{ym[1]:02d}" in tables]
 
@@ -683,6 +702,7 @@ class Node:
                                   record_id=row["id"], start_now=row["scheduled_time"] <= now,
                                   kill_seq=task["kill_seq"], retry_times=row["retry_times"]))
         self.stats["adopted"] += len(fires)
+        metrics.adopted.inc(len(fires))
         return fires
 
     def _running_elsewhere(self, task_id: int, before: datetime) -> list[int]:

@@ -1,0 +1,325 @@
+"""Scheduler paths reached on purpose: partial grouped claims, adoption after a hidden commit, SKIP LOCKED,
+claim rounds and queueSize sharing, deletion and shutdown cancelling running calls, recovery without retries
+and in last month's table (docs/scheduling.md, docs/reliability.md).
+
+Every test drives a real node (``node_factory``) against real loopback HTTP targets and asserts what a user
+or operator sees: target hits and their Idempotency-Key, record rows, Prometheus samples, node rows.
+"""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
+from django.db.models import F
+from prometheus_client import REGISTRY
+
+from apps.records.models import RecordStatus, ensure_record_table, month_of, record_model
+from apps.tasks import scheduler
+from apps.tasks.models import SchedulerNode, Task
+from apps.tasks.tests.test_scheduler import (  # noqa: F401 - target and department are fixtures
+    department,
+    finished,
+    make_task,
+    records_of,
+    target,
+    wait_until,
+)
+
+UTC = timezone.utc
+pytestmark = pytest.mark.django_db(transaction=True)
+
+STUCK_BODY = {"stream_bytes": 10_000, "chunk_size": 100, "hang_after_bytes": 500}  # headers + 500 bytes, then silence
+
+
+def metric(name: str) -> float:
+    return REGISTRY.get_sample_value(name) or 0.0
+
+
+def key(task: Task, instant: datetime) -> str:
+    return f"djs-{task.pk}-{int(instant.timestamp() * 1000)}"
+
+
+def soon(seconds: float = 2.0) -> datetime:
+    """A whole second about ``seconds`` ahead (beyond the test nodes' 1 s lookahead when the node starts)."""
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).replace(microsecond=0)
+
+
+def one_shot(department, url: str, at: datetime | None, **over) -> Task:
+    """A one-shot task (status 2) due at ``at``: it fires exactly once, then is disabled."""
+    return make_task(department, url, status=2, cron_expression="0 0 1 1 *", next_execute_time=at, **over)
+
+
+def dead_node(name: str, now: datetime | None = None) -> SchedulerNode:
+    stale = (now or datetime.now(UTC)) - timedelta(seconds=60)
+    return SchedulerNode.objects.create(name=name, host="h", pid=1, started_at=stale, heartbeat_at=stale, status="up")
+
+
+def running_record(task: Task, scheduled: datetime, executor: str, retry_times: int = 0):
+    """A record the way a node leaves it mid-run: running, started, owned by ``executor``."""
+    return record_model(*month_of(scheduled)).objects.create(
+        task_id=task.pk, task_name=task.name, department_id=task.department_id, task_type="HTTP",
+        trigger_type="SCHEDULE", scheduled_time=scheduled, start_time=scheduled, status=RecordStatus.RUNNING,
+        executor=executor, retry_times=retry_times)
+
+
+# --- claims --------------------------------------------------------------------------------------------
+
+
+def test_a_task_edited_inside_a_grouped_claim_counts_one_conflict_and_every_task_fires_once(
+        node_factory, target, department, monkeypatch):
+    """Three tasks due at one instant with one schedule are claimed by ONE compare-and-set UPDATE. The middle
+    one is edited (version bumped) after the SELECT, inside the claim transaction: the grouped UPDATE changes
+    2 of 3 rows, is rolled back and retried row by row; the edited task is a conflict now and is claimed on
+    the next poll."""
+    at = soon()
+    tasks = [one_shot(department, target.url(f"/p{i}"), at, name=f"p{i}") for i in range(3)]
+    edited = tasks[1]
+    original = scheduler.plan_claim
+    planned: list[datetime] = []
+
+    def plan_then_edit(**kwargs):
+        if kwargs["due"] == at:
+            planned.append(kwargs["due"])
+            # Rows are planned in claim order (next_execute_time, id): the 2nd plan of the instant is `edited`'s.
+            if len(planned) == 2:
+                Task.objects.filter(pk=edited.pk).update(version=F("version") + 1)  # the control connection
+        return original(**kwargs)
+
+    monkeypatch.setattr(scheduler, "plan_claim", plan_then_edit)
+    conflicts = metric("djs_scheduler_claim_conflicts_total")
+    node_factory()
+    rows = {t.pk: wait_until(finished(t, 1)) for t in tasks}
+
+    assert metric("djs_scheduler_claim_conflicts_total") - conflicts == 1
+    for i, task in enumerate(tasks):
+        (row,) = records_of(task)
+        assert (row.status, row.scheduled_time, row.trigger_type) == (RecordStatus.SUCCESS, at, "SCHEDULE")
+        assert [h.header("Idempotency-Key") for h in target.requests(f"/p{i}")] == [key(task, at)]
+    # The two untouched tasks were recorded by one claim transaction; the edited one by a later claim.
+    assert rows[tasks[0].pk][0].create_time == rows[tasks[2].pk][0].create_time
+    assert rows[edited.pk][0].create_time > rows[tasks[0].pk][0].create_time
+    assert planned == [at] * 4  # three in the grouped claim, one more for the edited task's own claim
+
+
+def test_a_claim_whose_commit_was_reported_failed_is_adopted_and_each_fire_reaches_the_target_once(
+        node_factory, target, department, monkeypatch):
+    """The claim commits, then the node sees a database error (as when the connection dies during COMMIT):
+    after the error the node adopts its own running records nobody runs, and each fire runs exactly once."""
+    tasks = [make_task(department, target.url(f"/a{i}"), name=f"a{i}") for i in range(2)]  # every second
+    original = scheduler.Node._claim_due
+    hidden: list[tuple[int, datetime, int]] = []
+
+    def claim_then_fail(self, earliest):
+        fires, full, last_due = original(self, earliest)
+        if fires and not hidden:
+            hidden.extend((f.task["id"], f.scheduled, f.record_id) for f in fires)
+            raise OperationalError("server has gone away (injected after the claim committed)")
+        return fires, full, last_due
+
+    monkeypatch.setattr(scheduler.Node, "_claim_due", claim_then_fail)
+    adopted = metric("djs_scheduler_adopted_total")
+    node = node_factory()
+    wait_until(lambda: hidden)
+    by_id = {t.pk: (i, t) for i, t in enumerate(tasks)}
+
+    def hidden_finished():
+        rows = [record_model(*month_of(at)).objects.get(pk=rid) for _, at, rid in hidden]
+        return rows if all(r.status != RecordStatus.RUNNING for r in rows) else None
+
+    rows = wait_until(hidden_finished)
+    assert metric("djs_scheduler_adopted_total") - adopted == len(hidden) >= 2
+    for row, (task_id, at, _) in zip(rows, hidden):
+        i, task = by_id[task_id]
+        assert (row.status, row.executor, row.scheduled_time) == (RecordStatus.SUCCESS, node.name, at)
+        sent = [h.header("Idempotency-Key") for h in target.requests(f"/a{i}")]
+        assert sent.count(key(task, at)) == 1
+    keys = [h.header("Idempotency-Key") for h in target.requests()]
+    assert len(keys) == len(set(keys)), "an Idempotency-Key reached the target twice"
+
+
+@pytest.mark.mariadb_only
+def test_a_due_task_locked_by_another_transaction_is_skipped_and_the_other_due_tasks_still_run(
+        node_factory, target, department):
+    """FOR UPDATE SKIP LOCKED: a row locked elsewhere does not block the claim of the others; it is claimed
+    once the lock is gone."""
+    at = soon()
+    tasks = [one_shot(department, target.url(f"/s{i}"), at, name=f"s{i}") for i in range(3)]
+    locked = tasks[0]  # first in claim order
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_row_lock():
+        try:
+            with transaction.atomic():
+                list(Task.objects.select_for_update().filter(pk=locked.pk).values_list("id", flat=True))
+                holding.set()
+                release.wait(60)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_row_lock, name="row-lock-holder", daemon=True)
+    holder.start()
+    try:
+        assert holding.wait(10), "the lock holder did not get its row lock"
+        node_factory(misfire_threshold=60)  # the locked one-shot task may run long after its instant
+        for task in tasks[1:]:
+            (row,) = wait_until(finished(task, 1), timeout=8)
+            assert (row.status, row.scheduled_time) == (RecordStatus.SUCCESS, at)
+        assert records_of(locked) == [] and target.hits("/s0") == 0
+    finally:
+        release.set()
+        holder.join(10)
+    (row,) = wait_until(finished(locked, 1))
+    assert (row.status, row.scheduled_time) == (RecordStatus.SUCCESS, at)
+    for i, task in enumerate(tasks):
+        assert [h.header("Idempotency-Key") for h in target.requests(f"/s{i}")] == [key(task, at)]
+
+
+def test_a_lone_node_claims_more_due_tasks_than_a_batch_in_full_rounds_and_fires_all_at_their_instant(
+        node_factory, target, department):
+    """claimBatch 3, 8 tasks due at one instant: batches of 3, 3 and 2 (a full batch means claim again at
+    once), every task fired once for that instant. queueSize does not hold back a node that is alone."""
+    at = soon()
+    tasks = [one_shot(department, target.url(f"/b{i}"), at, name=f"b{i}") for i in range(8)]
+    node = node_factory(claim_batch=3, queue_size=1)
+    rows = [wait_until(finished(t, 1))[0] for t in tasks]
+
+    for i, (task, row) in enumerate(zip(tasks, rows)):
+        assert len(records_of(task)) == 1
+        assert (row.status, row.scheduled_time, row.executor) == (RecordStatus.SUCCESS, at, node.name)
+        assert row.start_time >= at
+        assert [h.header("Idempotency-Key") for h in target.requests(f"/b{i}")] == [key(task, at)]
+    # Each claim transaction stamps the records it inserts with one create_time: one group per claim round,
+    # in claim order (next_execute_time, id).
+    rounds = Counter(row.create_time for row in rows)
+    assert sorted(rounds.values()) == [2, 3, 3]
+    assert [rows[i].create_time for i in range(8)] == sorted(row.create_time for row in rows)
+
+
+def test_a_node_whose_backlog_reached_queue_size_leaves_the_rest_of_the_due_work_to_the_other_node(
+        node_factory, target, department):
+    """Two live nodes, one HTTP worker each, queueSize 1: a node stops claiming once calls wait for its worker
+    slot, and the other node claims the rest; every task still runs exactly once."""
+    target.on("/q", delay=0.4)
+    tasks = [one_shot(department, target.url("/q"), None, name=f"q{i}") for i in range(9)]
+    nodes = [node_factory(claim_batch=3, queue_size=1, http_workers=1, misfire_threshold=60) for _ in range(2)]
+    # Work is shared only between nodes that count each other live: a heartbeat of each after both registered.
+    second_up = SchedulerNode.objects.get(pk=nodes[1].node_id).started_at
+    wait_until(lambda: SchedulerNode.objects.filter(pk__in=[n.node_id for n in nodes],
+                                                    heartbeat_at__gt=second_up).count() == 2)
+    due = datetime.now(UTC).replace(microsecond=0)
+    Task.objects.filter(pk__in=[t.pk for t in tasks]).update(next_execute_time=due)  # all due at once, overdue
+
+    rows = [wait_until(finished(t, 1), timeout=15)[0] for t in tasks]
+    assert all(len(records_of(t)) == 1 for t in tasks)
+    assert all(row.status == RecordStatus.SUCCESS and row.scheduled_time == due for row in rows)
+    assert sorted(h.header("Idempotency-Key") for h in target.requests("/q")) == sorted(key(t, due) for t in tasks)
+    assert {row.executor for row in rows} == {n.name for n in nodes}
+
+
+# --- cancellation -------------------------------------------------------------------------------------
+
+
+def test_deleting_a_task_through_the_api_kills_its_running_execution_and_hangs_up_on_the_target(
+        node_factory, target, department, admin_api):
+    target.on("/stuck", **STUCK_BODY)
+    task = one_shot(department, target.url("/stuck"), soon(1), timeout=60)
+    node_factory()
+    target.wait_for(1, "/stuck", timeout=10)
+    admin_api.delete(f"tasks/{task.pk}").expect(0)
+
+    (row,) = wait_until(finished(task, 1), timeout=5)  # records outlive their task
+    assert (row.status, row.success, row.error) == (RecordStatus.KILLED, False, "killed")
+    assert target.streamed("/stuck") == [500], "the call was not hung up on"
+    assert not Task.objects.filter(pk=task.pk).exists()
+    assert target.hits("/stuck") == 1
+
+
+def test_a_call_still_hanging_when_shutdown_grace_expires_is_cancelled_and_recorded_killed(
+        node_factory, target, department):
+    target.on("/stuck", **STUCK_BODY)
+    task = one_shot(department, target.url("/stuck"), soon(1), timeout=60)
+    node = node_factory(shutdown_grace=1)
+    target.wait_for(1, "/stuck", timeout=10)
+    asked = datetime.now(UTC)
+    node.stop()
+
+    (row,) = wait_until(finished(task, 1), timeout=10)
+    assert (row.status, row.success, row.error) == (RecordStatus.KILLED, False,
+                                                     "cancelled: scheduler node shutting down")
+    assert row.end_time >= asked + timedelta(seconds=1), "cancelled before job.shutdownGrace ran out"
+    assert target.streamed("/stuck") == [500], "the call was not hung up on"
+    wait_until(lambda: SchedulerNode.objects.get(pk=node.node_id).status == "down")
+    assert target.hits("/stuck") == 1
+
+
+# --- recovery -----------------------------------------------------------------------------------------
+
+
+def test_a_dead_nodes_running_records_without_retries_left_are_marked_lost_and_not_run_again(
+        node_factory, target, department):
+    """record retry_times >= the task's retryCount: lost stays lost (only the task with a retry left re-runs)."""
+    none_left = make_task(department, target.url("/none"), name="none", status=0, max_retry=0, next_execute_time=None)
+    used_up = make_task(department, target.url("/used"), name="used", status=0, max_retry=2, next_execute_time=None)
+    one_left = make_task(department, target.url("/one"), name="one", status=0, max_retry=1, next_execute_time=None)
+    scheduled = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+    dead_node("ghost")
+    lost = [running_record(none_left, scheduled, "ghost"), running_record(used_up, scheduled, "ghost", retry_times=2),
+            running_record(one_left, scheduled, "ghost")]
+    recovered = metric("djs_scheduler_recovered_total")
+    node_factory()
+
+    def all_lost():
+        for record in lost:
+            record.refresh_from_db()
+        return all(r.status == RecordStatus.LOST for r in lost)
+
+    # Marking lost and inserting the RECOVERY records is one transaction: once lost is visible, so are they.
+    wait_until(all_lost)
+    assert all("ghost" in r.error and r.end_time is not None for r in lost)
+    assert records_of(none_left, "RECOVERY") == [] and records_of(used_up, "RECOVERY") == []
+    (rerun,) = wait_until(finished(one_left, 1, "RECOVERY"))
+    assert (rerun.status, rerun.retry_times, rerun.scheduled_time) == (RecordStatus.SUCCESS, 1, scheduled)
+    assert metric("djs_scheduler_recovered_total") - recovered == 1
+    assert target.hits("/none") == 0 and target.hits("/used") == 0 and target.hits("/one") == 1
+    assert [len(records_of(t)) for t in (none_left, used_up)] == [1, 1]
+    assert SchedulerNode.objects.get(name="ghost").status == "dead"
+
+
+def _clock_at(monkeypatch, local: datetime) -> datetime:
+    """Run the node's clock (``scheduler.utcnow``) from ``local`` (platform time zone) on; returns it in UTC."""
+    fake = local.replace(tzinfo=ZoneInfo(settings.TIME_ZONE)).astimezone(UTC)
+    offset = datetime.now(UTC) - fake
+    monkeypatch.setattr(scheduler, "utcnow", lambda: datetime.now(UTC) - offset)
+    return fake
+
+
+@pytest.mark.parametrize("today", [
+    None,                             # the real date
+    datetime(2026, 12, 1, 0, 30),     # the 1st after a 30-day month: now - 31 days is in October
+    datetime(2027, 3, 1, 0, 30),      # the 1st after February
+], ids=["today", "december-1st", "march-1st"])
+def test_recovery_finds_a_dead_nodes_running_record_in_last_months_table(
+        node_factory, target, department, monkeypatch, today):
+    now = _clock_at(monkeypatch, today) if today else datetime.now(UTC)
+    month_start = now.astimezone(ZoneInfo(settings.TIME_ZONE)).replace(day=1, hour=0, minute=0, second=0,
+                                                                         microsecond=0)
+    scheduled = (month_start - timedelta(hours=1)).astimezone(UTC)  # 23:00 on the last day of last month
+    last_month = month_of(scheduled)
+    assert last_month != month_of(now)
+    ensure_record_table(*last_month)
+    task = make_task(department, target.url("/last-month"), status=0, max_retry=1, next_execute_time=None)
+    dead_node("ghost-last-month", now)
+    lost = running_record(task, scheduled, "ghost-last-month")
+    node_factory()
+
+    (rerun,) = wait_until(finished(task, 1, "RECOVERY"))
+    lost.refresh_from_db()
+    assert lost.status == RecordStatus.LOST and "ghost-last-month" in lost.error
+    assert (rerun.status, rerun.scheduled_time) == (RecordStatus.SUCCESS, scheduled)
+    assert record_model(*last_month).objects.filter(task_id=task.pk).count() == 2  # both in last month's table
+    assert [h.header("Idempotency-Key") for h in target.requests("/last-month")] == [key(task, scheduled)]
