@@ -11,9 +11,11 @@ from tests.platform import ADMIN_PASSWORD, WebProcess, fresh_database, platform_
 pytestmark = [pytest.mark.processes, pytest.mark.single_backend]
 
 
-@pytest.fixture
-def two_web_processes(tmp_path):
-    """Two gunicorn servers (like two machines) sharing one database and one Redis."""
+@pytest.fixture(scope="module")
+def two_web_processes(tmp_path_factory):
+    """Two gunicorn servers (like two machines) sharing one database and one Redis; one pair for the module's
+    revocation tests (each starts its own sessions and users, so they do not depend on each other)."""
+    tmp_path = tmp_path_factory.mktemp("two-web")
     with fresh_database(tmp_path) as db_url:
         env = platform_env(db_url, DJS_REDIS_URL=required_env("DJS_TEST_REDIS_URL"))
         prepare_database(env)
