@@ -178,6 +178,16 @@ def django_db_setup(django_db_setup, django_db_blocker):
                 ensure_record_table(year, month)
 
 
+@pytest.fixture
+def http_target():
+    """A real HTTP server on a free loopback port (``tests.targets.HttpTarget``) that records every request;
+    started for the test, stopped after it."""
+    from tests.targets import HttpTarget
+
+    with HttpTarget() as target:
+        yield target
+
+
 LOOPBACK_EGRESS = {"allowCidrs": ["127.0.0.0/8", "::1/128"]}
 
 

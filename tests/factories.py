@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import functools
+from datetime import datetime, timezone
 
 import factory
 from django.contrib.auth.hashers import make_password
 
 from apps.accounts.models import Permission, Role, User
 from apps.departments.models import Department
+from apps.records.models import existing_record_tables, record_model
+from apps.tasks.models import Task, TaskStatus
+from apps.tasks.schedule import parse_schedule
 
 DEFAULT_PASSWORD = "Corr3ct-Horse-Battery"
 
@@ -55,3 +59,44 @@ class UserFactory(factory.django.DjangoModelFactory):
     department = factory.SubFactory(DepartmentFactory)
     role = factory.SubFactory(RoleFactory)
     status = 1
+
+
+def _next_fire(task) -> datetime | None:
+    """An enabled or one-shot task is due at its schedule's next fire after now; a disabled one never."""
+    if task.status == TaskStatus.DISABLED:
+        return None
+    return parse_schedule(task.cron_expression, task.timezone).next_after(datetime.now(timezone.utc))
+
+
+class TaskFactory(factory.django.DjangoModelFactory):
+    """An enabled HTTP task firing every second, aimed at loopback port 9 (discard).
+
+    Without ``next_execute_time`` it is due at its schedule's next fire after now; a disabled task
+    (``status=0``) gets none. An explicit value, None included, is kept."""
+
+    class Meta:
+        model = Task
+
+    name = factory.Sequence(lambda n: f"task-{n}")
+    department = factory.SubFactory(DepartmentFactory)
+    task_type = "HTTP"
+    cron_expression = "* * * * * *"
+    timezone = "UTC"
+    url = "http://127.0.0.1:9/"
+    http_method = "GET"
+    status = 1
+    timeout = 5
+    next_execute_time = factory.LazyAttribute(_next_fire)
+
+
+def records_of(task: Task, trigger: str | None = None) -> list:
+    """The task's execution records from every month table, ordered by scheduled time; with ``trigger``,
+    only those of that trigger type."""
+    rows = []
+    for name in sorted(existing_record_tables(refresh=True)):
+        model = record_model(int(name[7:11]), int(name[11:13]))
+        qs = model.objects.filter(task_id=task.pk)
+        if trigger:
+            qs = qs.filter(trigger_type=trigger)
+        rows += list(qs.order_by("scheduled_time"))
+    return rows

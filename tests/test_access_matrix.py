@@ -59,7 +59,7 @@ from conftest import Api, Org
 from djs_platform import tokens
 from djs_platform.tenancy import PERMISSION_CODES
 from rpc.tests.conftest import channel, rpc_server  # noqa: F401 - the real gRPC server fixtures
-from tests.factories import RoleFactory, UserFactory
+from tests.factories import RoleFactory, TaskFactory, UserFactory
 
 MISSING = 10**12
 LOCATIONS = ("own", "child", "sibling", "parent", "missing")
@@ -310,13 +310,13 @@ class World:
         if kind in ("department", "create"):
             return dept.pk
         if kind == "task":
-            return make_task(dept, self.name("matrix-task")).pk
+            return TaskFactory(department=dept, name=self.name("matrix-task"), status=0).pk
         if kind == "shell_task":
-            return make_task(dept, self.name("matrix-shell"), task_type="SHELL", url=None,
-                             shell_command="/bin/true").pk
+            return TaskFactory(department=dept, name=self.name("matrix-shell"), task_type="SHELL", url=None,
+                               shell_command="/bin/true", status=0).pk
         if kind == "grpc_task":
-            return make_task(dept, self.name("matrix-grpc"), task_type="GRPC", url=None,
-                             grpc_service="127.0.0.1:9/demo.Echo", grpc_method="Say").pk
+            return TaskFactory(department=dept, name=self.name("matrix-grpc"), task_type="GRPC", url=None,
+                               grpc_service="127.0.0.1:9/demo.Echo", grpc_method="Say", status=0).pk
         if kind == "user":
             return UserFactory(username=self.name("matrix-user"), department=dept, role=self.empty_role).pk
         if kind == "record":
@@ -324,7 +324,7 @@ class World:
         if kind == "shell_record":
             return make_record(dept.pk, task_id=MISSING + self._next(), task_type="SHELL").pk
         if kind == "alert_policy":
-            return make_alert_policy(make_task(dept, self.name("matrix-alerted"))).pk
+            return make_alert_policy(TaskFactory(department=dept, name=self.name("matrix-alerted"), status=0)).pk
         if kind == "alert":
             return make_alert(dept.pk, self.name("matrix-alert")).pk
         raise AssertionError(kind)
@@ -332,13 +332,6 @@ class World:
     def _next(self) -> int:
         self._seq += 1
         return self._seq
-
-
-def make_task(department, name: str, **over) -> Task:
-    values = dict(name=name, department=department, task_type="HTTP", cron_expression="0 3 * * *", timezone="UTC",
-                  url="http://127.0.0.1:9/x", http_method="GET", status=0)
-    values.update(over)
-    return Task.objects.create(**values)
 
 
 def make_record(department_id: int, task_id: int, task_type: str = "HTTP"):
@@ -460,7 +453,7 @@ def list_markers(world: World, kind: str) -> dict[str, Any]:
     markers = {}
     for location, dept in world.departments.items():
         if kind == "task":
-            markers[location] = make_task(dept, world.name("matrix-list")).pk
+            markers[location] = TaskFactory(department=dept, name=world.name("matrix-list"), status=0).pk
         elif kind == "user":
             markers[location] = UserFactory(username=world.name("matrix-list"), department=dept,
                                             role=world.empty_role).pk
@@ -469,7 +462,8 @@ def list_markers(world: World, kind: str) -> dict[str, Any]:
         elif kind == "record":
             markers[location] = make_record(dept.pk, task_id=MISSING + world._next()).task_id
         elif kind == "alert_policy":
-            markers[location] = make_alert_policy(make_task(dept, world.name("matrix-list"))).pk
+            task = TaskFactory(department=dept, name=world.name("matrix-list"), status=0)
+            markers[location] = make_alert_policy(task).pk
         elif kind == "alert":
             markers[location] = make_alert(dept.pk, world.name("matrix-list")).pk
         elif kind == "audit":

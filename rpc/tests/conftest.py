@@ -88,14 +88,6 @@ def trailer(err: grpc.RpcError, key: str) -> str | None:
     return dict(err.trailing_metadata() or ()).get(key)
 
 
-def make_task(department, **over) -> Task:
-    values = dict(name=f"t-{department.name}", department=department, task_type="HTTP",
-                  cron_expression="0 * * * *", timezone="UTC", url="http://127.0.0.1:9/x", http_method="GET",
-                  status=0)
-    values.update(over)
-    return Task.objects.create(**values)
-
-
 @pytest.fixture
 def make_record() -> Iterator[Callable[..., Any]]:
     """Write a record into its month table (created when missing); every row is deleted at teardown."""

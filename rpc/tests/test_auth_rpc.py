@@ -12,8 +12,8 @@ from apps.accounts.models import AuditLog
 from conftest import Api
 from djs_platform import tokens
 from rpc.generated import auth_pb2, data_pb2, scheduler_pb2
-from rpc.tests.conftest import Rpc, fails, make_task, trailer
-from tests.factories import DEFAULT_PASSWORD
+from rpc.tests.conftest import Rpc, fails, trailer
+from tests.factories import DEFAULT_PASSWORD, TaskFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -230,5 +230,6 @@ def test_permissions_follow_role_changes_at_once(rpc, org):
     user.role.status = 0  # a disabled role grants nothing
     user.role.save()
     assert list(client.auth.GetUserPermissions(auth_pb2.UserPermissionsRequest()).permissions) == []
+    task = TaskFactory(department=org.a, status=0)
     fails(grpc.StatusCode.PERMISSION_DENIED,
-          lambda: client.scheduler.GetTaskStatus(scheduler_pb2.TaskRequest(task_id=make_task(org.a).pk)))
+          lambda: client.scheduler.GetTaskStatus(scheduler_pb2.TaskRequest(task_id=task.pk)))

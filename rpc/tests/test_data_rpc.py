@@ -10,7 +10,8 @@ from django.utils import timezone as django_timezone
 from apps.records.models import RecordStatus
 from rpc.generated import data_pb2 as pb
 from rpc.servicers.data import month_start
-from rpc.tests.conftest import fails, make_task
+from rpc.tests.conftest import fails
+from tests.factories import TaskFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 UTC = timezone.utc
@@ -24,12 +25,12 @@ def at(day: int, month: int = 3, hour: int = 12) -> datetime:
 
 @pytest.fixture
 def history(org, make_record):
-    task = make_task(org.a, name="exporter")
+    task = TaskFactory(department=org.a, name="exporter", status=0)
     rows = [make_record(task, scheduled=at(day), cost=day * 10, retry_times=day % 2) for day in range(1, 5)]
     rows.append(make_record(task, scheduled=at(5), status=RecordStatus.FAILED, error="HTTP 500", response="boom",
                             trigger="MANUAL"))
-    sibling = make_record(make_task(org.a1, name="child"), scheduled=at(6))
-    foreign = make_record(make_task(org.b, name="foreign"), scheduled=at(6))
+    sibling = make_record(TaskFactory(department=org.a1, name="child", status=0), scheduled=at(6))
+    foreign = make_record(TaskFactory(department=org.b, name="foreign", status=0), scheduled=at(6))
     return task, rows, sibling, foreign
 
 
@@ -70,7 +71,7 @@ def test_history_of_all_tasks_in_scope(rpc, org, history):
 
 
 def test_history_defaults_to_the_current_month(rpc, org, make_record):
-    task = make_task(org.a)
+    task = TaskFactory(department=org.a, status=0)
     now_row = make_record(task, scheduled=month_start(django_timezone.now()))
     make_record(task, scheduled=at(1))
     reply = rpc(org.admin).data.GetTaskHistory(pb.TaskHistoryRequest(task_id=task.pk))
@@ -78,7 +79,7 @@ def test_history_defaults_to_the_current_month(rpc, org, make_record):
 
 
 def test_history_of_a_month_without_records_is_empty(rpc, org):
-    task = make_task(org.a)
+    task = TaskFactory(department=org.a, status=0)
     reply = rpc(org.admin).data.GetTaskHistory(pb.TaskHistoryRequest(task_id=task.pk, year=1999, month=1))
     assert (reply.success, reply.total, list(reply.records)) == (True, 0, [])
 
@@ -103,7 +104,7 @@ def test_history_bad_input(rpc, org, fields, message):
 
 
 def test_history_needs_record_view_and_an_existing_task(rpc, org):
-    task = make_task(org.a)
+    task = TaskFactory(department=org.a, status=0)
     viewer = rpc(org.member(org.a, {"task:view"}))
     assert fails(grpc.StatusCode.PERMISSION_DENIED, lambda: viewer.data.GetTaskHistory(
         pb.TaskHistoryRequest(task_id=task.pk))).details() == "permission denied: requires record:view"
@@ -168,7 +169,7 @@ def test_department_list_is_the_callers_subtree(rpc, org):
 
 @pytest.fixture
 def statistics(org, make_record):
-    a_task, a1_task, b_task = make_task(org.a), make_task(org.a1), make_task(org.b)
+    a_task, a1_task, b_task = (TaskFactory(department=d, status=0) for d in (org.a, org.a1, org.b))
     costs = []
     for day in range(1, 11):
         make_record(a_task, scheduled=at(day), cost=day * 10)
@@ -219,7 +220,7 @@ def test_statistics_of_one_department(rpc, org, statistics):
 
 
 def test_statistics_default_to_the_current_month(rpc, org, make_record):
-    task = make_task(org.a)
+    task = TaskFactory(department=org.a, status=0)
     make_record(task, scheduled=month_start(django_timezone.now()), cost=42)
     make_record(task, scheduled=month_start(django_timezone.now()) - timedelta(seconds=1), cost=1)
     reply = rpc(org.member(org.a, {"record:view"})).data.GetTaskStatistics(pb.TaskStatisticsRequest())

@@ -12,15 +12,8 @@ from apps.tasks.scheduler import NodeConfig, start_in_thread
 from rpc.generated import data_pb2, scheduler_pb2
 from rpc.tests.conftest import delete_records_of
 from tests.isolation import ACTOR_CODES
-from tests.targets import HttpTarget
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def target():
-    with HttpTarget() as server:
-        yield server
 
 
 @pytest.fixture
@@ -68,10 +61,10 @@ def history(client, task_id: int) -> list:
     return list(client.data.GetTaskHistory(data_pb2.TaskHistoryRequest(task_id=task_id, limit=100)).records)
 
 
-def test_scheduled_task_fires_and_its_record_is_in_the_history(rpc, org, target, node, created_tasks):
-    target.on("/tick", status=200, body="pong")
+def test_scheduled_task_fires_and_its_record_is_in_the_history(rpc, org, http_target, node, created_tasks):
+    http_target.on("/tick", status=200, body="pong")
     client = rpc(org.member(org.a, ACTOR_CODES))
-    task_id = schedule(client, org, target.url("/tick"))
+    task_id = schedule(client, org, http_target.url("/tick"))
     created_tasks.append(task_id)
     rows = wait_for(lambda: history(client, task_id),
                     lambda rows: any(r.status == RecordStatus.SUCCESS for r in rows))
@@ -79,32 +72,32 @@ def test_scheduled_task_fires_and_its_record_is_in_the_history(rpc, org, target,
     assert (done.task_id, done.task_name, done.success, done.status_code, done.response, done.trigger_type) == (
         task_id, "e2e", True, 200, "pong", "SCHEDULE")
     assert done.execute_time.endswith("Z") and done.cost_time >= 0
-    hit = target.requests("/tick")[0]
+    hit = http_target.requests("/tick")[0]
     assert hit.header("Idempotency-Key").startswith(f"djs-{task_id}-")
     status = client.scheduler.GetTaskStatus(scheduler_pb2.TaskRequest(task_id=task_id))
     assert status.success_count >= 1 and status.last_execute_time and status.next_execute_time
 
     client.scheduler.PauseTask(scheduler_pb2.TaskRequest(task_id=task_id))
     time.sleep(1.5)  # fires already claimed before the pause may still land
-    settled = target.hits("/tick")
+    settled = http_target.hits("/tick")
     time.sleep(1.5)
-    assert target.hits("/tick") == settled, "a paused task kept firing"
+    assert http_target.hits("/tick") == settled, "a paused task kept firing"
 
 
-def test_execute_immediately_runs_now_and_kill_stops_it(rpc, org, target, node, created_tasks):
-    target.on("/once", status=200, body="manual")
-    target.on("/hang", hang=True)
+def test_execute_immediately_runs_now_and_kill_stops_it(rpc, org, http_target, node, created_tasks):
+    http_target.on("/once", status=200, body="manual")
+    http_target.on("/hang", hang=True)
     client = rpc(org.member(org.a, ACTOR_CODES))
-    once = schedule(client, org, target.url("/once"), cron="0 0 1 1 *", status=0, name="manual")
+    once = schedule(client, org, http_target.url("/once"), cron="0 0 1 1 *", status=0, name="manual")
     created_tasks.append(once)
     client.scheduler.ExecuteTaskImmediately(scheduler_pb2.TaskRequest(task_id=once))
     (row,) = wait_for(lambda: history(client, once), lambda rows: rows and rows[0].status != RecordStatus.RUNNING)
     assert (row.status, row.trigger_type, row.response) == (RecordStatus.SUCCESS, "MANUAL", "manual")
 
-    hanging = schedule(client, org, target.url("/hang"), cron="0 0 1 1 *", status=0, name="hang")
+    hanging = schedule(client, org, http_target.url("/hang"), cron="0 0 1 1 *", status=0, name="hang")
     created_tasks.append(hanging)
     client.scheduler.ExecuteTaskImmediately(scheduler_pb2.TaskRequest(task_id=hanging))
-    target.wait_for(1, "/hang", timeout=10)
+    http_target.wait_for(1, "/hang", timeout=10)
     running = client.scheduler.GetTaskStatus(scheduler_pb2.TaskRequest(task_id=hanging))
     assert running.running_count == 1
     asked = time.monotonic()

@@ -18,7 +18,8 @@ from django.utils import timezone
 from apps.accounts.models import AuditLog
 from apps.tasks.models import SchedulerNode, Task, TriggerRequest
 from rpc.generated import data_pb2, mcp_pb2, scheduler_pb2
-from rpc.tests.conftest import Rpc, fails, make_task
+from rpc.tests.conftest import Rpc, fails
+from tests.factories import TaskFactory
 from tests.isolation import ACTOR_CODES
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,7 +44,8 @@ def actor(org):
 
 @pytest.fixture
 def tasks(org) -> dict[str, Task]:
-    return {name: make_task(getattr(org, name), status=1) for name in ("a", "a1", "b", "hq")}
+    return {name: TaskFactory(department=getattr(org, name), status=1, next_execute_time=None)
+            for name in ("a", "a1", "b", "hq")}
 
 
 @pytest.fixture

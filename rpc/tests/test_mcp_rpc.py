@@ -11,7 +11,8 @@ from django.utils import timezone
 from apps.records.models import RecordStatus
 from apps.tasks.schedule import parse_schedule
 from rpc.generated import mcp_pb2 as pb
-from rpc.tests.conftest import fails, make_task
+from rpc.tests.conftest import fails
+from tests.factories import TaskFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,9 +23,9 @@ def context_of(client, model_id: str) -> dict:
 
 def test_context_of_an_enabled_task(rpc, org, make_record):
     now = timezone.now()
-    task = make_task(org.a, name="hourly", status=1, cron_expression="15 * * * *", timezone="Europe/Berlin",
-                     headers={"X-A": "1"}, max_retry=2, next_execute_time=now + timedelta(minutes=10),
-                     last_execute_time=now - timedelta(minutes=50))
+    task = TaskFactory(department=org.a, name="hourly", status=1, cron_expression="15 * * * *",
+                       timezone="Europe/Berlin", headers={"X-A": "1"}, max_retry=2,
+                       next_execute_time=now + timedelta(minutes=10), last_execute_time=now - timedelta(minutes=50))
     rows = [make_record(task, scheduled=now - timedelta(minutes=m), cost=m) for m in range(1, 13)]
     make_record(task, scheduled=now - timedelta(days=35), status=RecordStatus.FAILED, cost=1000, error="boom")
     doc = context_of(rpc(org.member(org.a, {"task:view", "record:view"})), f"task:{task.pk}")
@@ -51,16 +52,16 @@ def test_context_of_an_enabled_task(rpc, org, make_record):
 
 
 def test_context_without_record_view_has_counts_but_no_executions(rpc, org, make_record):
-    task = make_task(org.a)
+    task = TaskFactory(department=org.a, status=0)
     make_record(task, scheduled=timezone.now() - timedelta(minutes=1))
     doc = context_of(rpc(org.member(org.a, {"task:view"})), f"task:{task.pk}")
     assert doc["recentExecutions"] is None and doc["statistics"]["successCount"] == 1
 
 
 def test_disabled_task_has_no_next_fire_times_and_a_one_shot_task_one(rpc, org):
-    disabled = make_task(org.a, status=0)
+    disabled = TaskFactory(department=org.a, status=0)
     once_at = timezone.now() + timedelta(hours=1)
-    one_shot = make_task(org.a, status=2, next_execute_time=once_at)
+    one_shot = TaskFactory(department=org.a, status=2, next_execute_time=once_at)
     client = rpc(org.admin)
     assert context_of(client, f"task:{disabled.pk}")["schedule"]["nextFireTimes"] == []
     shot = context_of(client, f"task:{one_shot.pk}")["schedule"]
@@ -77,7 +78,7 @@ def test_other_model_ids_are_invalid(rpc, org, model_id):
 
 
 def test_context_needs_task_view_and_an_existing_task(rpc, org):
-    task = make_task(org.a)
+    task = TaskFactory(department=org.a, status=0)
     fails(grpc.StatusCode.PERMISSION_DENIED, lambda: rpc(org.member(org.a, {"record:view"})).mcp.GetModelContext(
         pb.ModelContextRequest(model_id=f"task:{task.pk}")))
     fails(grpc.StatusCode.NOT_FOUND, lambda: rpc(org.admin).mcp.GetModelContext(

@@ -13,7 +13,8 @@ from apps.records.models import RecordStatus
 from apps.tasks.models import SchedulerNode, Task, TriggerRequest
 from conftest import Api
 from rpc.generated import scheduler_pb2 as pb
-from rpc.tests.conftest import fails, make_task, trailer
+from rpc.tests.conftest import fails, trailer
+from tests.factories import TaskFactory
 from tests.isolation import ACTOR_CODES
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -179,8 +180,8 @@ def test_batch_bounds_and_permission(rpc, org, member):
 # --- PauseTask, ResumeTask ---------------------------------------------------------------------------
 
 def test_pause_and_resume(rpc, org, member):
-    task = make_task(org.a, status=1, cron_expression="*/10 * * * *",
-                     next_execute_time=timezone.now() + timedelta(minutes=5))
+    task = TaskFactory(department=org.a, status=1, cron_expression="*/10 * * * *",
+                       next_execute_time=timezone.now() + timedelta(minutes=5))
     client = rpc(member)
     paused = client.scheduler.PauseTask(pb.TaskRequest(task_id=task.pk))
     assert (paused.success, paused.message) == (True, f"task {task.pk} paused")
@@ -195,7 +196,7 @@ def test_pause_and_resume(rpc, org, member):
 
 
 def test_pause_and_resume_errors(rpc, org):
-    task = make_task(org.a, status=1)
+    task = TaskFactory(department=org.a, status=1, next_execute_time=None)
     viewer = rpc(org.member(org.a, {"task:view"}))
     for method in ("PauseTask", "ResumeTask"):
         err = fails(grpc.StatusCode.PERMISSION_DENIED,
@@ -214,9 +215,9 @@ def test_pause_and_resume_errors(rpc, org):
 
 def test_task_status_aggregates_the_records(rpc, org, make_record):
     now = timezone.now()
-    task = make_task(org.a, status=1, last_execute_time=now - timedelta(minutes=1),
-                     next_execute_time=now + timedelta(minutes=59))
-    other = make_task(org.a)
+    task = TaskFactory(department=org.a, status=1, last_execute_time=now - timedelta(minutes=1),
+                       next_execute_time=now + timedelta(minutes=59))
+    other = TaskFactory(department=org.a, status=0)
     make_record(task, scheduled=now - timedelta(seconds=40), cost=100)
     make_record(task, scheduled=now - timedelta(seconds=30), cost=300)
     make_record(task, scheduled=now - timedelta(seconds=20), status=RecordStatus.FAILED, cost=200)
@@ -235,14 +236,14 @@ def test_task_status_aggregates_the_records(rpc, org, make_record):
 
 
 def test_task_status_of_a_task_never_run(rpc, org):
-    task = make_task(org.a)
+    task = TaskFactory(department=org.a, status=0)
     reply = rpc(org.admin).scheduler.GetTaskStatus(pb.TaskRequest(task_id=task.pk))
     assert (reply.status, reply.last_execute_time, reply.next_execute_time, reply.success_count,
             reply.fail_count, reply.avg_execution_time, reply.retry_count) == (0, "", "", 0, 0, 0.0, 0)
 
 
 def test_task_status_errors(rpc, org):
-    task = make_task(org.a)
+    task = TaskFactory(department=org.a, status=0)
     nobody = rpc(org.member(org.a, {"record:view"}))
     assert fails(grpc.StatusCode.PERMISSION_DENIED, lambda: nobody.scheduler.GetTaskStatus(
         pb.TaskRequest(task_id=task.pk))).details() == "permission denied: requires task:view"
@@ -253,7 +254,7 @@ def test_task_status_errors(rpc, org):
 # --- ExecuteTaskImmediately, KillTask, DeleteTask -----------------------------------------------------
 
 def test_execute_immediately_without_a_live_node_is_a_failed_precondition(rpc, org, member):
-    task = make_task(org.a)
+    task = TaskFactory(department=org.a, status=0)
     err = fails(grpc.StatusCode.FAILED_PRECONDITION,
                 lambda: rpc(member).scheduler.ExecuteTaskImmediately(pb.TaskRequest(task_id=task.pk)))
     assert "no live scheduler node" in err.details() and trailer(err, "djs-code") == "4009"
@@ -263,7 +264,7 @@ def test_execute_immediately_without_a_live_node_is_a_failed_precondition(rpc, o
 def test_execute_immediately_queues_a_manual_run(rpc, org, member):
     now = timezone.now()
     SchedulerNode.objects.create(name="node-x", host="h", pid=1, started_at=now, heartbeat_at=now)
-    task = make_task(org.a)
+    task = TaskFactory(department=org.a, status=0)
     reply = rpc(member).scheduler.ExecuteTaskImmediately(pb.TaskRequest(task_id=task.pk))
     trigger = TriggerRequest.objects.get()
     assert (trigger.task_id, trigger.requested_by_id, trigger.claimed_by) == (task.pk, member.pk, None)
@@ -278,7 +279,7 @@ def test_execute_immediately_queues_a_manual_run(rpc, org, member):
 
 
 def test_kill_task(rpc, org, member):
-    task = make_task(org.a)
+    task = TaskFactory(department=org.a, status=0)
     reply = rpc(member).scheduler.KillTask(pb.TaskRequest(task_id=task.pk))
     assert reply.success and "kill requested" in reply.message
     assert Task.objects.get(pk=task.pk).kill_seq == task.kill_seq + 1
@@ -291,7 +292,7 @@ def test_kill_task(rpc, org, member):
 
 
 def test_delete_task(rpc, org, member):
-    task = make_task(org.a)
+    task = TaskFactory(department=org.a, status=0)
     viewer = rpc(org.member(org.a, {"task:view", "task:update"}))
     fails(grpc.StatusCode.PERMISSION_DENIED, lambda: viewer.scheduler.DeleteTask(pb.TaskRequest(task_id=task.pk)))
     assert Task.objects.filter(pk=task.pk).exists()

@@ -8,16 +8,11 @@ import pytest
 
 from apps.alerts.delivery import signature
 from apps.alerts.models import Alert, AlertPolicy
-from apps.tasks.models import Task
 from conftest import Api
+from tests.factories import TaskFactory
 from tests.targets import HttpTarget, SmtpSink
 
 LOOPBACK_EGRESS = {"allowCidrs": ["127.0.0.0/8", "::1/128"]}
-
-
-def make_task(department, name: str = "nightly") -> Task:
-    return Task.objects.create(name=name, department=department, task_type="HTTP", cron_expression="0 3 * * *",
-                               timezone="UTC", url="http://127.0.0.1:9/x", status=0)
 
 
 def policy_body(**over):
@@ -31,7 +26,7 @@ def snapshot():
 
 
 def test_task_policy_round_trip_never_answers_the_secret(org):
-    task = make_task(org.a)
+    task = TaskFactory(department=org.a, name="nightly", status=0)
     api = Api(org.member(org.a, {"task:view", "task:update"}))
     created = api.post("alert-policies", policy_body(taskId=task.pk, emails=["ops@example.com"],
                                                      consecutiveFailures=3, autoPause=True)).expect(0).data
@@ -55,7 +50,7 @@ def test_task_policy_round_trip_never_answers_the_secret(org):
 
 
 def test_one_policy_per_task_and_per_department(org):
-    task = make_task(org.a)
+    task = TaskFactory(department=org.a, status=0)
     admin = Api(org.admin)
     admin.post("alert-policies", policy_body(taskId=task.pk)).expect(0)
     before = snapshot()
@@ -86,7 +81,7 @@ def test_one_policy_per_task_and_per_department(org):
     ({"creatorId": 1, "emails": ["a@example.com"]}, "creatorId"),                # mass assignment
 ])
 def test_bad_policy_is_4001_and_changes_nothing(org, body, field):
-    task = make_task(org.a)
+    task = TaskFactory(department=org.a, status=0)
     before = snapshot()
     reply = Api(org.admin).post("alert-policies", {"taskId": task.pk, **body}).expect(4001)
     assert field in reply.data["fields"], reply.data
@@ -94,7 +89,7 @@ def test_bad_policy_is_4001_and_changes_nothing(org, body, field):
 
 
 def test_bad_update_changes_nothing(org):
-    task = make_task(org.a)
+    task = TaskFactory(department=org.a, status=0)
     api = Api(org.admin)
     pid = api.post("alert-policies", policy_body(taskId=task.pk)).expect(0).data["id"]
     before = snapshot()
@@ -104,8 +99,9 @@ def test_bad_update_changes_nothing(org):
 
 
 def test_permissions_and_department_scope(org):
-    own, sibling = make_task(org.a, "own"), make_task(org.b, "sibling")
-    child = make_task(org.a1, "child")
+    own = TaskFactory(department=org.a, name="own", status=0)
+    sibling = TaskFactory(department=org.b, name="sibling", status=0)
+    child = TaskFactory(department=org.a1, name="child", status=0)
     editor = Api(org.member(org.a, {"task:view", "task:update"}))
     viewer = Api(org.member(org.a, {"task:view", "record:view"}))
     manager = Api(org.member(org.a, {"task:view", "task:update", "department:manage"}))
@@ -157,7 +153,7 @@ def test_alert_list_is_scoped_and_filtered(org):
 
 def test_test_endpoint_delivers_signed_webhook_and_email(org, settings):
     settings.EGRESS = LOOPBACK_EGRESS
-    task = make_task(org.a)
+    task = TaskFactory(department=org.a, name="nightly", status=0)
     with HttpTarget() as receiver, SmtpSink() as smtp:
         settings.ALERTS = {**settings.ALERTS, "smtp": {**settings.ALERTS["smtp"], "host": "127.0.0.1",
                                                         "port": smtp.port, "from": "djs@example.com"}}
@@ -186,7 +182,7 @@ def test_test_endpoint_records_failed_deliveries(org, settings):
     """A receiver answering 500, a mail server refusing recipients, a webhook to a denied address: the
     alert is stored as failed with each channel's error; the API answer is still 200."""
     settings.EGRESS = {}  # default policy: loopback is denied
-    task = make_task(org.a)
+    task = TaskFactory(department=org.a, status=0)
     with HttpTarget() as receiver, SmtpSink(refuse=True) as smtp:
         settings.ALERTS = {**settings.ALERTS, "smtp": {**settings.ALERTS["smtp"], "host": "127.0.0.1",
                                                         "port": smtp.port}}

@@ -27,8 +27,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from apps.alerts.models import Alert, AlertPolicy
 from apps.records.models import RecordStatus
 from apps.tasks.models import Task
-from apps.tasks.tests.test_scheduler import finished, make_task, records_of, wait_until
 from conftest import Api
+from tests.factories import TaskFactory, records_of
+from tests.scheduling import finished, wait_until
 from tests.targets import HttpTarget, OutboundGuard, Respond, SmtpSink, free_port
 
 TRANSPORTS = ("direct", "aiohttp", "native")  # DJS_HTTP_TRANSPORT: redirects are followed by hand in each
@@ -144,8 +145,8 @@ def test_node_webhook_redirect_to_a_denied_address_fails_the_delivery(node_facto
         target.on("/fail", status=500)
         settings.EGRESS = {"allowCidrs": ["127.0.0.1/32"]}  # read when the node starts
         receiver.on("/hook", Respond(status=307, redirect=denied.url("/stolen")))
-        task = make_task(org.a, target.url("/fail"), cron_expression="0 0 1 1 *", status=2,  # one shot
-                         next_execute_time=datetime.now(timezone.utc) + timedelta(seconds=1))
+        task = TaskFactory(department=org.a, url=target.url("/fail"), cron_expression="0 0 1 1 *",
+                           status=2, next_execute_time=datetime.now(timezone.utc) + timedelta(seconds=1))  # one shot
         AlertPolicy.objects.create(department=org.a, task=task, on_failure=True, webhook_url=receiver.url("/hook"),
                                    cooldown_seconds=0, scope_key=f"task:{task.pk}")
         node_factory()
@@ -332,8 +333,8 @@ def test_full_alert_queue_drops_and_counts_events_and_the_node_keeps_scheduling(
     with HttpTarget() as target:
         target.on("/fail", status=500)
         receiver.on("/hook", Respond(status=200, delay=2.0))
-        failing = [make_task(org.a, target.url("/fail"), name=f"failing-{i}") for i in range(8)]
-        healthy = make_task(org.b, target.url("/ok"), name="healthy")
+        failing = [TaskFactory(department=org.a, url=target.url("/fail"), name=f"failing-{i}") for i in range(8)]
+        healthy = TaskFactory(department=org.b, url=target.url("/ok"), name="healthy")
         AlertPolicy.objects.create(department=org.a, on_failure=True, webhook_url=receiver.url("/hook"),
                                    cooldown_seconds=0, scope_key=f"department:{org.a.pk}")
         node_factory()

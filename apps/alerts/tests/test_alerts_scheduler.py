@@ -13,18 +13,13 @@ from apps.alerts.delivery import signature
 from apps.alerts.models import Alert, AlertPolicy
 from apps.records.models import RecordStatus
 from apps.tasks.models import Task
-from apps.tasks.tests.test_scheduler import finished, make_task, records_of, wait_until
+from tests.factories import TaskFactory, records_of
+from tests.scheduling import finished, wait_until
 from tests.targets import HttpTarget, Respond, SmtpSink
 
 UTC = timezone.utc
 pytestmark = pytest.mark.django_db(transaction=True)
 YEARLY = "0 0 1 1 *"
-
-
-@pytest.fixture
-def target():
-    with HttpTarget() as server:
-        yield server
 
 
 @pytest.fixture
@@ -51,8 +46,8 @@ def policy(receiver, *, task: Task | None = None, department=None, secret: str =
 
 
 def one_shot(department, url: str, in_seconds: float = 1.0, **over) -> Task:
-    return make_task(department, url, cron_expression=YEARLY, status=2,
-                     next_execute_time=datetime.now(UTC) + timedelta(seconds=in_seconds), **over)
+    return TaskFactory(department=department, url=url, cron_expression=YEARLY, status=2,
+                       next_execute_time=datetime.now(UTC) + timedelta(seconds=in_seconds), **over)
 
 
 def hooks(receiver, n: int, timeout: float = 10.0) -> list[dict]:
@@ -62,9 +57,9 @@ def hooks(receiver, n: int, timeout: float = 10.0) -> list[dict]:
     return [json.loads(hit.body) for hit in hits]
 
 
-def test_failure_after_retries_alerts_by_signed_webhook_and_email(node_factory, target, receiver, smtp, org):
-    target.on("/fail", status=500, body="boom")
-    task = one_shot(org.a, target.url("/fail"), max_retry=1)
+def test_failure_after_retries_alerts_by_signed_webhook_and_email(node_factory, http_target, receiver, smtp, org):
+    http_target.on("/fail", status=500, body="boom")
+    task = one_shot(org.a, http_target.url("/fail"), max_retry=1)
     policy(receiver, task=task, emails=["ops@example.com"])
     node_factory()
     (record,) = wait_until(finished(task, 1))
@@ -73,9 +68,9 @@ def test_failure_after_retries_alerts_by_signed_webhook_and_email(node_factory, 
     (payload,) = hooks(receiver, 1)
     assert (payload["kind"], payload["task"]["id"], payload["record"]["id"]) == ("failure", task.pk, record.pk)
     assert payload["record"]["retryTimes"] == 1 and payload["record"]["statusCode"] == 500
-    assert payload["message"].startswith("Task t failed after 1 retry")
+    assert payload["message"].startswith(f"Task {task.name} failed after 1 retry")
     (mail,) = smtp.wait_for(1)
-    assert mail.recipients == ["ops@example.com"] and mail.subject == "[DJS] failure: t"
+    assert mail.recipients == ["ops@example.com"] and mail.subject == f"[DJS] failure: {task.name}"
     assert f"Record: #{record.pk}" in mail.text
 
     alert = wait_until(lambda: Alert.objects.filter(status="sent").first())
@@ -85,8 +80,8 @@ def test_failure_after_retries_alerts_by_signed_webhook_and_email(node_factory, 
     assert Alert.objects.count() == 1
 
 
-def test_success_raises_no_alert(node_factory, target, receiver, org):
-    task = one_shot(org.a, target.url("/ok"))
+def test_success_raises_no_alert(node_factory, http_target, receiver, org):
+    task = one_shot(org.a, http_target.url("/ok"))
     policy(receiver, task=task, lag_seconds=30, overrun_seconds=30)
     node_factory()
     wait_until(finished(task, 1))
@@ -94,9 +89,9 @@ def test_success_raises_no_alert(node_factory, target, receiver, org):
     assert receiver.requests("/hook") == [] and not Alert.objects.exists()
 
 
-def test_consecutive_failures_alert_once_and_pause_the_task(node_factory, target, receiver, org):
-    target.on("/fail", status=503)
-    task = make_task(org.a, target.url("/fail"))  # every second
+def test_consecutive_failures_alert_once_and_pause_the_task(node_factory, http_target, receiver, org):
+    http_target.on("/fail", status=503)
+    task = TaskFactory(department=org.a, url=http_target.url("/fail"))  # every second
     policy(receiver, task=task, on_failure=False, consecutive_failures=3, auto_pause=True)
     node_factory()
     (payload,) = hooks(receiver, 1, timeout=15)
@@ -115,9 +110,9 @@ def test_consecutive_failures_alert_once_and_pause_the_task(node_factory, target
     assert [a.kind for a in Alert.objects.all()] == ["consecutive"] and len(receiver.requests("/hook")) == 1
 
 
-def test_cooldown_folds_repeats_into_one_alert(node_factory, target, receiver, org):
-    target.on("/fail", status=500)
-    task = make_task(org.a, target.url("/fail"))
+def test_cooldown_folds_repeats_into_one_alert(node_factory, http_target, receiver, org):
+    http_target.on("/fail", status=500)
+    task = TaskFactory(department=org.a, url=http_target.url("/fail"))
     policy(receiver, task=task, cooldown_seconds=600)
     node_factory()
     wait_until(finished(task, 4), timeout=15)
@@ -126,10 +121,10 @@ def test_cooldown_folds_repeats_into_one_alert(node_factory, target, receiver, o
     assert len(receiver.requests("/hook")) == 1
 
 
-def test_department_rate_limit_suppresses_beyond_max_per_minute(node_factory, target, receiver, org, settings):
+def test_department_rate_limit_suppresses_beyond_max_per_minute(node_factory, http_target, receiver, org, settings):
     settings.ALERTS = {**settings.ALERTS, "max_per_minute": 2}
-    target.on("/fail", status=500)
-    tasks = [make_task(org.a, target.url("/fail"), name=f"t{i}") for i in range(4)]
+    http_target.on("/fail", status=500)
+    tasks = [TaskFactory(department=org.a, url=http_target.url("/fail"), name=f"t{i}") for i in range(4)]
     policy(receiver, department=org.a)  # the department default covers all four
     node_factory()
     for task in tasks:
@@ -140,9 +135,9 @@ def test_department_rate_limit_suppresses_beyond_max_per_minute(node_factory, ta
     assert Alert.objects.count() == 2 and len(receiver.requests("/hook")) == 2
 
 
-def test_overrun_alerts_while_the_execution_still_runs(node_factory, target, receiver, org):
-    target.on("/slow", Respond(delay=3.0))
-    task = one_shot(org.a, target.url("/slow"), timeout=10)
+def test_overrun_alerts_while_the_execution_still_runs(node_factory, http_target, receiver, org):
+    http_target.on("/slow", Respond(delay=3.0))
+    task = one_shot(org.a, http_target.url("/slow"), timeout=10)
     policy(receiver, task=task, on_failure=False, overrun_seconds=1)
     node_factory()
     (payload,) = hooks(receiver, 1, timeout=10)
@@ -154,9 +149,9 @@ def test_overrun_alerts_while_the_execution_still_runs(node_factory, target, rec
     assert record.status == RecordStatus.SUCCESS and Alert.objects.count() == 1
 
 
-def test_late_start_alerts_lag(node_factory, target, receiver, org):
+def test_late_start_alerts_lag(node_factory, http_target, receiver, org):
     # due 3 s ago, well inside the misfire threshold of this node: it fires at once, 3 s late
-    task = one_shot(org.a, target.url("/ok"), in_seconds=-3)
+    task = one_shot(org.a, http_target.url("/ok"), in_seconds=-3)
     policy(receiver, task=task, on_failure=False, lag_seconds=1)  # before the node starts: in its first cache
     node_factory(misfire_threshold=60)
     (payload,) = hooks(receiver, 1)
@@ -164,10 +159,10 @@ def test_late_start_alerts_lag(node_factory, target, receiver, org):
     assert payload["record"]["triggerType"] == "SCHEDULE"
 
 
-def test_department_default_applies_below_and_a_disabled_task_policy_mutes(node_factory, target, receiver, org):
-    target.on("/fail", status=500)
-    inherited = one_shot(org.a1, target.url("/fail"))
-    muted = one_shot(org.a1, target.url("/fail"), name="muted")
+def test_department_default_applies_below_and_a_disabled_task_policy_mutes(node_factory, http_target, receiver, org):
+    http_target.on("/fail", status=500)
+    inherited = one_shot(org.a1, http_target.url("/fail"))
+    muted = one_shot(org.a1, http_target.url("/fail"), name="muted")
     policy(receiver, department=org.a)
     policy(receiver, task=muted, enabled=False)
     node_factory()

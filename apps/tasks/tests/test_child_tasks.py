@@ -15,9 +15,9 @@ import pytest
 from apps.accounts.models import AuditLog
 from apps.records.models import RecordStatus, month_of
 from apps.tasks.models import Task, TaskChild, TriggerRequest
-from apps.tasks.tests.test_scheduler import finished, make_task, records_of, wait_until
 from conftest import Api
-from tests.targets import HttpTarget
+from tests.factories import TaskFactory, records_of
+from tests.scheduling import finished, wait_until
 
 UTC = timezone.utc
 
@@ -188,12 +188,6 @@ def test_declarative_entries_take_child_ids(admin_api, org):
 # --- runtime ------------------------------------------------------------------------------------------
 
 @pytest.fixture
-def target():
-    with HttpTarget() as server:
-        yield server
-
-
-@pytest.fixture
 def department(db):
     from apps.departments.models import Department
 
@@ -202,14 +196,14 @@ def department(db):
 
 def once_soon(department, url: str, **over) -> Task:
     """A one-shot task firing about a second from now."""
-    return make_task(department, url, status=2, cron_expression="0 0 1 1 *",
-                     next_execute_time=datetime.now(UTC) + timedelta(seconds=1), **over)
+    return TaskFactory(department=department, url=url, status=2, cron_expression="0 0 1 1 *",
+                       next_execute_time=datetime.now(UTC) + timedelta(seconds=1), **over)
 
 
 def idle(department, url: str, **over) -> Task:
     """An enabled task that never fires by schedule (1 January, 00:00): it runs as a child only."""
-    return make_task(department, url, status=1, cron_expression="0 0 1 1 *",
-                     next_execute_time=datetime.now(UTC) + timedelta(days=400), **over)
+    return TaskFactory(department=department, url=url, status=1, cron_expression="0 0 1 1 *",
+                       next_execute_time=datetime.now(UTC) + timedelta(days=400), **over)
 
 
 def link(parent: Task, *children: Task) -> None:
@@ -221,11 +215,11 @@ run_db = pytest.mark.django_db(transaction=True)
 
 
 @run_db
-def test_parent_success_runs_each_enabled_child_once_linked_to_the_parent_record(node_factory, target, department,
+def test_parent_success_runs_each_enabled_child_once_linked_to_the_parent_record(node_factory, http_target, department,
                                                                                  org):
-    parent = once_soon(department, target.url("/parent"), name="parent")
-    child = idle(department, target.url("/child"), name="child")
-    disabled = make_task(department, target.url("/disabled"), name="disabled", status=0, next_execute_time=None)
+    parent = once_soon(department, http_target.url("/parent"), name="parent")
+    child = idle(department, http_target.url("/child"), name="child")
+    disabled = TaskFactory(department=department, url=http_target.url("/disabled"), name="disabled", status=0)
     link(parent, child, disabled)
     node_factory()
     (parent_row,) = wait_until(finished(parent, 1))
@@ -235,8 +229,8 @@ def test_parent_success_runs_each_enabled_child_once_linked_to_the_parent_record
     assert (row.parent_record_id, row.parent_month) == (parent_row.pk, year * 100 + month)
     assert row.scheduled_time == parent_row.end_time  # the key that makes a repeated trigger harmless
     time.sleep(1.0)
-    assert len(records_of(child)) == 1 and target.hits("/child") == 1
-    assert records_of(disabled) == [] and target.hits("/disabled") == 0
+    assert len(records_of(child)) == 1 and http_target.hits("/child") == 1
+    assert records_of(disabled) == [] and http_target.hits("/disabled") == 0
     # what the API shows: the child's record points at the parent, the parent's children are listed
     api = Api(org.admin)
     cy, cm = month_of(row.scheduled_time)
@@ -252,24 +246,24 @@ def test_parent_success_runs_each_enabled_child_once_linked_to_the_parent_record
 
 
 @run_db
-def test_parent_failure_runs_no_child(node_factory, target, department):
-    target.on("/parent", status=500)
-    parent = once_soon(department, target.url("/parent"))
-    child = idle(department, target.url("/child"))
+def test_parent_failure_runs_no_child(node_factory, http_target, department):
+    http_target.on("/parent", status=500)
+    parent = once_soon(department, http_target.url("/parent"))
+    child = idle(department, http_target.url("/child"))
     link(parent, child)
     node_factory()
     (row,) = wait_until(finished(parent, 1))
     assert row.status == RecordStatus.FAILED
     time.sleep(1.5)
-    assert records_of(child) == [] and target.hits("/child") == 0
+    assert records_of(child) == [] and http_target.hits("/child") == 0
     assert not TriggerRequest.objects.filter(task=child).exists()
 
 
 @run_db
-def test_a_chain_of_three_runs_in_order(node_factory, target, department):
-    a = once_soon(department, target.url("/a"), name="a")
-    b = idle(department, target.url("/b"), name="b")
-    c = idle(department, target.url("/c"), name="c")
+def test_a_chain_of_three_runs_in_order(node_factory, http_target, department):
+    a = once_soon(department, http_target.url("/a"), name="a")
+    b = idle(department, http_target.url("/b"), name="b")
+    c = idle(department, http_target.url("/c"), name="c")
     link(a, b)
     link(b, c)
     node_factory()
@@ -282,26 +276,26 @@ def test_a_chain_of_three_runs_in_order(node_factory, target, department):
 
 
 @run_db
-def test_runtime_depth_bound_stops_a_chain_deeper_than_job_child_depth(node_factory, target, department, settings):
+def test_runtime_depth_bound_stops_a_chain_deeper_than_job_child_depth(node_factory, http_target, department, settings):
     settings.SCHEDULER = {**settings.SCHEDULER, "child_depth": 1}
-    a = once_soon(department, target.url("/a"))
-    b = idle(department, target.url("/b"))
-    c = idle(department, target.url("/c"))
+    a = once_soon(department, http_target.url("/a"))
+    b = idle(department, http_target.url("/b"))
+    c = idle(department, http_target.url("/c"))
     link(a, b)
     link(b, c)  # written around the API (or the limit was lowered later)
     node_factory()
     wait_until(finished(b, 1, "CHILD"))
     time.sleep(1.5)
-    assert records_of(c) == [] and target.hits("/c") == 0
+    assert records_of(c) == [] and http_target.hits("/c") == 0
 
 
 @run_db
-def test_manual_run_of_a_parent_triggers_its_children(node_factory, target, department, org):
+def test_manual_run_of_a_parent_triggers_its_children(node_factory, http_target, department, org):
     from apps.tasks import services
     from djs_platform.actor import Actor
 
-    parent = make_task(department, target.url("/p"), status=0, next_execute_time=None)
-    child = idle(department, target.url("/c"))
+    parent = TaskFactory(department=department, url=http_target.url("/p"), status=0)
+    child = idle(department, http_target.url("/c"))
     link(parent, child)
     node_factory()
     services.task_trigger(actor=Actor(user=org.admin), task_id=parent.pk)
@@ -311,17 +305,17 @@ def test_manual_run_of_a_parent_triggers_its_children(node_factory, target, depa
 
 
 @run_db
-def test_with_two_nodes_each_child_fires_exactly_once(node_factory, target, department, caplog):
+def test_with_two_nodes_each_child_fires_exactly_once(node_factory, http_target, department, caplog):
     # Small batches and queues, so neither node can take every parent: both must do part of the work. The
     # nodes start first and see each other (heartbeats every 0.5 s) before the parents fall due.
     nodes = [node_factory(claim_batch=2, queue_size=2), node_factory(claim_batch=2, queue_size=2)]
-    children = [idle(department, target.url(f"/child/{i}"), name=f"child-{i}") for i in range(4)]
+    children = [idle(department, http_target.url(f"/child/{i}"), name=f"child-{i}") for i in range(4)]
     parents = []
     due = datetime.now(UTC) + timedelta(seconds=2.5)
     for i in range(6):
-        target.on(f"/parent/{i}", delay=1.0)  # a parent holds its node's queue for a second
-        parent = make_task(department, target.url(f"/parent/{i}"), name=f"parent-{i}", status=2,
-                           cron_expression="0 0 1 1 *", next_execute_time=due)
+        http_target.on(f"/parent/{i}", delay=1.0)  # a parent holds its node's queue for a second
+        parent = TaskFactory(department=department, url=http_target.url(f"/parent/{i}"), name=f"parent-{i}", status=2,
+                             cron_expression="0 0 1 1 *", next_execute_time=due)
         link(parent, *children)
         parents.append(parent)
     for parent in parents:
@@ -336,18 +330,18 @@ def test_with_two_nodes_each_child_fires_exactly_once(node_factory, target, depa
         rows = records_of(child)
         assert len(rows) == len(parents), [(r.parent_record_id, r.executor) for r in rows]
         assert sorted(r.parent_record_id for r in rows) == sorted(records_of(p)[0].pk for p in parents)
-        assert target.hits(f"/child/{children.index(child)}") == len(parents)
+        assert http_target.hits(f"/child/{children.index(child)}") == len(parents)
     assert TriggerRequest.objects.filter(claimed_by__isnull=True).count() == 0
 
 
 @run_db
-def test_a_repeated_flush_does_not_run_a_child_twice(node_factory, target, department):
+def test_a_repeated_flush_does_not_run_a_child_twice(node_factory, http_target, department):
     """A flush retried after its commit went through (the acknowledgement was lost) queues the child's trigger a
     second time; the child's record key (task, parent's end time, CHILD) makes that second request a no-op."""
     from apps.tasks.scheduler import TASK_FIELDS, Fire
 
-    parent = once_soon(department, target.url("/p"))
-    child = idle(department, target.url("/c"))
+    parent = once_soon(department, http_target.url("/p"))
+    child = idle(department, http_target.url("/c"))
     link(parent, child)
     node = node_factory()
     (prow,) = wait_until(finished(parent, 1))
@@ -359,7 +353,7 @@ def test_a_repeated_flush_does_not_run_a_child_twice(node_factory, target, depar
     assert TriggerRequest.objects.filter(task=child).count() == 2
     wait_until(lambda: TriggerRequest.objects.filter(claimed_by__isnull=True).count() == 0)
     time.sleep(1.0)
-    assert len(records_of(child)) == 1 and target.hits("/c") == 1
+    assert len(records_of(child)) == 1 and http_target.hits("/c") == 1
     assert node.stats["duplicates_prevented"] >= 1
 
 

@@ -47,12 +47,6 @@ def denied(address: str, policy: EgressPolicy, host: str | None = None) -> str |
 
 
 @pytest.fixture(scope="module")
-def http_target():
-    with HttpTarget() as target:
-        yield target
-
-
-@pytest.fixture(scope="module")
 def grpc_target():
     with GrpcTarget() as target:
         yield target

@@ -12,7 +12,7 @@ import pytest
 from apps.tasks.egress import EgressPolicy
 from apps.tasks.executors import RESPONSE_LIMIT, ExecutionSpec, Executors, execute
 from apps.tasks.executors.transport import EgressTransport, make_http_transport
-from tests.targets import GrpcTarget, HttpTarget, Respond, free_port
+from tests.targets import GrpcTarget, Respond, free_port
 
 KEY = "djs-42-1700000000000"
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -63,18 +63,6 @@ def run(*specs: ExecutionSpec, http_workers: int = 4):
 
 
 @pytest.fixture(scope="module")
-def target_server():
-    with HttpTarget() as server:
-        yield server
-
-
-@pytest.fixture
-def target(target_server):
-    target_server.clear()  # each test (and transport) starts with no recorded hits and no plans
-    return target_server
-
-
-@pytest.fixture(scope="module")
 def grpc_target():
     with GrpcTarget() as server:
         yield server
@@ -82,14 +70,14 @@ def grpc_target():
 
 # --- HTTP ----------------------------------------------------------------------------------------
 
-def test_http_2xx_is_success_and_sends_task_method_headers_body_and_ours(target):
-    target.on("/ok", status=201, body='{"done": true}')
-    outcome = run(spec(url=target.url("/ok"), http_method="post", headers={"X-Team": "ops"},
+def test_http_2xx_is_success_and_sends_task_method_headers_body_and_ours(http_target):
+    http_target.on("/ok", status=201, body='{"done": true}')
+    outcome = run(spec(url=http_target.url("/ok"), http_method="post", headers={"X-Team": "ops"},
                        body='{"run": 1}', traceparent=TRACEPARENT))
     assert outcome.success and outcome.error is None
     assert (outcome.status_code, outcome.response) == (201, '{"done": true}')
     assert (outcome.retry_times, outcome.used_fallback, len(outcome.attempts)) == (0, False, 1)
-    request = target.requests("/ok")[-1]
+    request = http_target.requests("/ok")[-1]
     assert (request.method, request.body) == ("POST", b'{"run": 1}')
     assert request.header("X-Team") == "ops"
     assert request.header("Idempotency-Key") == KEY
@@ -98,28 +86,28 @@ def test_http_2xx_is_success_and_sends_task_method_headers_body_and_ours(target)
     assert request.header("Content-Type") == "application/json"
 
 
-def test_http_task_cannot_override_idempotency_key(target):
-    target.on("/own-key", status=200)
-    run(spec(url=target.url("/own-key"), headers={"idempotency-key": "mine", "Content-Type": "text/csv"},
+def test_http_task_cannot_override_idempotency_key(http_target):
+    http_target.on("/own-key", status=200)
+    run(spec(url=http_target.url("/own-key"), headers={"idempotency-key": "mine", "Content-Type": "text/csv"},
              body="a,b"))
-    request = target.requests("/own-key")[-1]
+    request = http_target.requests("/own-key")[-1]
     assert request.header("Idempotency-Key") == KEY
     assert request.header("Content-Type") == "text/csv"
 
 
 @pytest.mark.parametrize("status", [302, 404, 500, 503])
-def test_http_non_2xx_is_failure_with_status_recorded(target, status):
-    target.on(f"/status-{status}", status=status, body="nope")
-    outcome = run(spec(url=target.url(f"/status-{status}")))
+def test_http_non_2xx_is_failure_with_status_recorded(http_target, status):
+    http_target.on(f"/status-{status}", status=status, body="nope")
+    outcome = run(spec(url=http_target.url(f"/status-{status}")))
     assert not outcome.success
     assert outcome.status_code == status
     assert f"HTTP {status}" in outcome.error
 
 
-def test_http_failure_is_retried_after_the_interval_then_reported(target):
-    target.on("/always-500", status=500)
-    outcome = run(spec(url=target.url("/always-500"), max_retry=2, retry_interval=0.3))
-    hits = target.wait_for(3, "/always-500")
+def test_http_failure_is_retried_after_the_interval_then_reported(http_target):
+    http_target.on("/always-500", status=500)
+    outcome = run(spec(url=http_target.url("/always-500"), max_retry=2, retry_interval=0.3))
+    hits = http_target.wait_for(3, "/always-500")
     assert not outcome.success and outcome.status_code == 500
     assert outcome.retry_times == 2 and len(outcome.attempts) == 3
     assert [a.attempt for a in outcome.attempts] == [0, 1, 2]
@@ -128,19 +116,19 @@ def test_http_failure_is_retried_after_the_interval_then_reported(target):
     assert outcome.cost_ms >= 540
 
 
-def test_http_retry_that_succeeds_ends_the_execution(target):
-    target.on("/flaky", Respond(status=503), Respond(status=200, body="second time lucky"))
-    outcome = run(spec(url=target.url("/flaky"), max_retry=5, retry_interval=0.05))
+def test_http_retry_that_succeeds_ends_the_execution(http_target):
+    http_target.on("/flaky", Respond(status=503), Respond(status=200, body="second time lucky"))
+    outcome = run(spec(url=http_target.url("/flaky"), max_retry=5, retry_interval=0.05))
     assert outcome.success and outcome.response == "second time lucky"
     assert outcome.retry_times == 1
-    assert target.hits("/flaky") == 2
+    assert http_target.hits("/flaky") == 2
 
 
-def test_http_fallback_answers_at_once_when_primary_fails(target):
-    target.on("/primary-down", status=500)
-    target.on("/fallback-up", status=200, body="from fallback")
+def test_http_fallback_answers_at_once_when_primary_fails(http_target):
+    http_target.on("/primary-down", status=500)
+    http_target.on("/fallback-up", status=200, body="from fallback")
     started = time.monotonic()
-    outcome = run(spec(url=target.url("/primary-down"), fallback_url=target.url("/fallback-up"),
+    outcome = run(spec(url=http_target.url("/primary-down"), fallback_url=http_target.url("/fallback-up"),
                        max_retry=3, retry_interval=5))
     assert time.monotonic() - started < 2  # no retry wait before the fallback
     assert outcome.success and outcome.used_fallback
@@ -149,54 +137,55 @@ def test_http_fallback_answers_at_once_when_primary_fails(target):
     assert outcome.attempts[0].status_code == 500
 
 
-def test_http_fallback_is_not_called_when_primary_succeeds(target):
-    target.on("/primary-fine", status=200)
-    target.on("/fallback-unused", status=200)
-    outcome = run(spec(url=target.url("/primary-fine"), fallback_url=target.url("/fallback-unused")))
+def test_http_fallback_is_not_called_when_primary_succeeds(http_target):
+    http_target.on("/primary-fine", status=200)
+    http_target.on("/fallback-unused", status=200)
+    outcome = run(spec(url=http_target.url("/primary-fine"), fallback_url=http_target.url("/fallback-unused")))
     assert outcome.success and not outcome.used_fallback
-    assert target.hits("/fallback-unused") == 0
+    assert http_target.hits("/fallback-unused") == 0
 
 
-def test_http_both_failing_reports_both_and_retries_both_with_one_idempotency_key(target):
-    target.on("/both-primary", status=500)
-    target.on("/both-fallback", status=503)
-    outcome = run(spec(url=target.url("/both-primary"), fallback_url=target.url("/both-fallback"),
+def test_http_both_failing_reports_both_and_retries_both_with_one_idempotency_key(http_target):
+    http_target.on("/both-primary", status=500)
+    http_target.on("/both-fallback", status=503)
+    outcome = run(spec(url=http_target.url("/both-primary"), fallback_url=http_target.url("/both-fallback"),
                        max_retry=2, retry_interval=0.05))
     assert not outcome.success and outcome.used_fallback  # the deciding (last) call was the fallback
     assert outcome.status_code == 503 and outcome.retry_times == 2
     assert outcome.error == "primary: HTTP 500 Internal Server Error; fallback: HTTP 503 Service Unavailable"
     assert [a.target for a in outcome.attempts] == ["primary", "fallback"] * 3
-    keys = {r.header("Idempotency-Key") for r in target.requests("/both-primary") + target.requests("/both-fallback")}
+    keys = {r.header("Idempotency-Key")
+            for r in http_target.requests("/both-primary") + http_target.requests("/both-fallback")}
     assert keys == {KEY}
-    assert target.hits("/both-primary") == target.hits("/both-fallback") == 3
+    assert http_target.hits("/both-primary") == http_target.hits("/both-fallback") == 3
 
 
-def test_http_timeout_bounds_each_attempt(target):
-    target.on("/slow", delay=10)
+def test_http_timeout_bounds_each_attempt(http_target):
+    http_target.on("/slow", delay=10)
     started = time.monotonic()
-    outcome = run(spec(url=target.url("/slow"), timeout=0.4, max_retry=1, retry_interval=0))
+    outcome = run(spec(url=http_target.url("/slow"), timeout=0.4, max_retry=1, retry_interval=0))
     elapsed = time.monotonic() - started
     assert not outcome.success and outcome.status_code is None
     assert outcome.error == "timed out after 0.4s"
-    assert outcome.retry_times == 1 and target.hits("/slow") == 2
+    assert outcome.retry_times == 1 and http_target.hits("/slow") == 2
     assert 0.75 <= elapsed < 3, elapsed
     assert all(350 <= a.cost_ms < 1500 for a in outcome.attempts), outcome.attempts
 
 
-def test_http_timeout_also_bounds_a_body_that_stalls_after_the_headers(target):
-    target.on("/stuck-body", stream_bytes=10_000, chunk_size=100, hang_after_bytes=500)
+def test_http_timeout_also_bounds_a_body_that_stalls_after_the_headers(http_target):
+    http_target.on("/stuck-body", stream_bytes=10_000, chunk_size=100, hang_after_bytes=500)
     started = time.monotonic()
-    outcome = run(spec(url=target.url("/stuck-body"), timeout=0.5))
+    outcome = run(spec(url=http_target.url("/stuck-body"), timeout=0.5))
     assert outcome.error == "timed out after 0.5s"
     assert time.monotonic() - started < 2
 
 
-def test_http_bounded_capture_of_a_one_gigabyte_body(target):
-    target.on("/huge", stream_bytes=1 << 30)
+def test_http_bounded_capture_of_a_one_gigabyte_body(http_target):
+    http_target.on("/huge", stream_bytes=1 << 30)
     tracemalloc.start()
     try:
         started = time.monotonic()
-        outcome = run(spec(url=target.url("/huge"), timeout=20))
+        outcome = run(spec(url=http_target.url("/huge"), timeout=20))
         elapsed = time.monotonic() - started
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -207,13 +196,13 @@ def test_http_bounded_capture_of_a_one_gigabyte_body(target):
     assert elapsed < 5, elapsed
     assert peak < 32 * 1024 * 1024, peak
     # The executor hung up early: the target could write little more than the socket buffers hold.
-    assert target.streamed("/huge")[0] < 64 * 1024 * 1024
+    assert http_target.streamed("/huge")[0] < 64 * 1024 * 1024
 
 
-def test_http_connection_reset_is_a_clear_failure(target):
-    target.on("/reset", reset=True)
-    target.on("/reset-mid-body", reset_after_bytes=1000)
-    before, mid = run(spec(url=target.url("/reset")), spec(url=target.url("/reset-mid-body")))
+def test_http_connection_reset_is_a_clear_failure(http_target):
+    http_target.on("/reset", reset=True)
+    http_target.on("/reset-mid-body", reset_after_bytes=1000)
+    before, mid = run(spec(url=http_target.url("/reset")), spec(url=http_target.url("/reset-mid-body")))
     assert not before.success and before.status_code is None
     assert "connection reset or closed by the target" in before.error
     assert not mid.success and mid.status_code == 200
@@ -226,16 +215,16 @@ def test_http_connection_refused_is_a_clear_failure():
     assert not outcome.success and outcome.error.startswith("connection failed")
 
 
-def test_http_redirects_are_followed_up_to_five_hops(target):
-    target.on("/hop-final", status=200, body="landed")
+def test_http_redirects_are_followed_up_to_five_hops(http_target):
+    http_target.on("/hop-final", status=200, body="landed")
     for i in range(5):
-        target.on(f"/hop-{i}", redirect=target.url(f"/hop-{i + 1}" if i < 4 else "/hop-final"))
-    target.on("/loop", redirect=target.url("/loop"))
-    followed, looping = run(spec(url=target.url("/hop-0"), http_method="GET"), spec(url=target.url("/loop")))
+        http_target.on(f"/hop-{i}", redirect=http_target.url(f"/hop-{i + 1}" if i < 4 else "/hop-final"))
+    http_target.on("/loop", redirect=http_target.url("/loop"))
+    followed, looping = run(spec(url=http_target.url("/hop-0"), http_method="GET"), spec(url=http_target.url("/loop")))
     assert followed.success and followed.response == "landed"
-    assert target.requests("/hop-final")[-1].header("Idempotency-Key") == KEY
+    assert http_target.requests("/hop-final")[-1].header("Idempotency-Key") == KEY
     assert not looping.success and looping.error == "too many redirects (more than 5)"
-    assert target.hits("/loop") == 6
+    assert http_target.hits("/loop") == 6
 
 
 @pytest.mark.parametrize("config, message", [
@@ -253,48 +242,48 @@ def test_http_misconfigured_task_fails_at_once_without_retry_waits(config, messa
     assert outcome.retry_times == 0 and time.monotonic() - started < 2
 
 
-def test_http_workers_limit_concurrent_calls(target):
-    target.on("/limited", delay=0.3)
+def test_http_workers_limit_concurrent_calls(http_target):
+    http_target.on("/limited", delay=0.3)
     started = time.monotonic()
-    outcomes = run(*(spec(url=target.url("/limited")) for _ in range(5)), http_workers=2)
+    outcomes = run(*(spec(url=http_target.url("/limited")) for _ in range(5)), http_workers=2)
     elapsed = time.monotonic() - started
-    arrivals = sorted(r.arrived for r in target.requests("/limited"))
+    arrivals = sorted(r.arrived for r in http_target.requests("/limited"))
     assert all(o.success for o in outcomes)
     assert elapsed >= 0.85, elapsed  # 3 waves of 0.3 s
     assert arrivals[2] - arrivals[0] >= 0.25 and arrivals[4] - arrivals[2] >= 0.25, arrivals
 
 
-def test_http_kill_mid_request_propagates_within_a_second_and_frees_the_worker(target):
-    target.on("/hang", hang=True)
+def test_http_kill_mid_request_propagates_within_a_second_and_frees_the_worker(http_target):
+    http_target.on("/hang", hang=True)
 
     async def main():
         async with executors(http_workers=1) as ex:
-            task = asyncio.create_task(execute(spec(url=target.url("/hang"), timeout=30, max_retry=3), ex))
-            await asyncio.to_thread(target.wait_for, 1, "/hang")
+            task = asyncio.create_task(execute(spec(url=http_target.url("/hang"), timeout=30, max_retry=3), ex))
+            await asyncio.to_thread(http_target.wait_for, 1, "/hang")
             killed_at = time.monotonic()
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
             took = time.monotonic() - killed_at
             assert ex.http.in_use == 0
-            target.on("/after-kill", status=200)
-            after = await execute(spec(url=target.url("/after-kill")), ex)  # the only worker is free again
+            http_target.on("/after-kill", status=200)
+            after = await execute(spec(url=http_target.url("/after-kill")), ex)  # the only worker is free again
             return took, after
 
     took, after = asyncio.run(main())
     assert took < 1, took
     assert after.success
-    assert target.hits("/hang") == 1
+    assert http_target.hits("/hang") == 1
 
 
-def test_http_kill_during_retry_sleep_propagates_within_a_second(target):
-    target.on("/fail-then-wait", status=500)
+def test_http_kill_during_retry_sleep_propagates_within_a_second(http_target):
+    http_target.on("/fail-then-wait", status=500)
 
     async def main():
         async with executors() as ex:
-            task = asyncio.create_task(execute(spec(url=target.url("/fail-then-wait"), max_retry=3,
+            task = asyncio.create_task(execute(spec(url=http_target.url("/fail-then-wait"), max_retry=3,
                                                     retry_interval=30), ex))
-            await asyncio.to_thread(target.wait_for, 1, "/fail-then-wait")
+            await asyncio.to_thread(http_target.wait_for, 1, "/fail-then-wait")
             await asyncio.sleep(0.1)
             killed_at = time.monotonic()
             task.cancel()
@@ -303,25 +292,25 @@ def test_http_kill_during_retry_sleep_propagates_within_a_second(target):
             return time.monotonic() - killed_at
 
     assert asyncio.run(main()) < 1
-    assert target.hits("/fail-then-wait") == 1
+    assert http_target.hits("/fail-then-wait") == 1
 
 
-def test_http_cookies_do_not_leak_between_tasks(target):
-    target.on("/set-cookie", status=200, headers={"Set-Cookie": "session=tenant-a; Path=/"})
-    target.on("/other-task", status=200)
+def test_http_cookies_do_not_leak_between_tasks(http_target):
+    http_target.on("/set-cookie", status=200, headers={"Set-Cookie": "session=tenant-a; Path=/"})
+    http_target.on("/other-task", status=200)
 
     async def main():
         async with executors() as ex:
-            await execute(spec(url=target.url("/set-cookie")), ex)
-            await execute(spec(url=target.url("/other-task")), ex)
+            await execute(spec(url=http_target.url("/set-cookie")), ex)
+            await execute(spec(url=http_target.url("/other-task")), ex)
 
     asyncio.run(main())
-    assert target.requests("/other-task")[-1].header("Cookie") is None
+    assert http_target.requests("/other-task")[-1].header("Cookie") is None
 
 
 @pytest.mark.parametrize("kind", ["aiohttp", "native"])
-def test_both_transports_reach_the_target_through_the_egress_check(target, kind):
-    target.on(f"/transport-{kind}", echo=True)
+def test_both_transports_reach_the_target_through_the_egress_check(http_target, kind):
+    http_target.on(f"/transport-{kind}", echo=True)
 
     async def main():
         transport = make_http_transport(policy=EgressPolicy(allow_cidrs=["127.0.0.0/8"]), max_connections=4,
@@ -329,11 +318,11 @@ def test_both_transports_reach_the_target_through_the_egress_check(target, kind)
         assert isinstance(transport, EgressTransport)
         import httpx
         async with httpx.AsyncClient(transport=transport) as client:
-            return (await client.get(target.url(f"/transport-{kind}"))).json()
+            return (await client.get(http_target.url(f"/transport-{kind}"))).json()
 
     echoed = asyncio.run(main())
     assert echoed["path"] == f"/transport-{kind}"
-    assert echoed["headers"]["host"] == f"127.0.0.1:{target.port}"
+    assert echoed["headers"]["host"] == f"127.0.0.1:{http_target.port}"
 
 
 def test_unknown_task_type_is_a_failure_not_a_crash():

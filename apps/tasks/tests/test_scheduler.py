@@ -6,20 +6,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from apps.records.models import RecordStatus, existing_record_tables, month_of, record_model
+from apps.records.models import RecordStatus, month_of, record_model
 from apps.tasks import services
 from apps.tasks.models import SchedulerNode, Task, TriggerRequest
 from djs_platform.actor import Actor
-from tests.targets import HttpTarget, Respond
+from tests.factories import TaskFactory, records_of
+from tests.scheduling import finished, wait_until
+from tests.targets import Respond
 
 UTC = timezone.utc
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def target():
-    with HttpTarget() as server:
-        yield server
 
 
 @pytest.fixture
@@ -29,54 +25,12 @@ def department(db):
     return Department.objects.filter(parent__isnull=True).first()
 
 
-def make_task(department, url: str, **over) -> Task:
-    values = dict(name="t", department=department, task_type="HTTP", cron_expression="* * * * * *", timezone="UTC",
-                  url=url, http_method="GET", status=1, timeout=5)
-    values.update(over)
-    task = Task.objects.create(**values)
-    if "next_execute_time" not in over:
-        from apps.tasks.schedule import parse_schedule
-
-        task.next_execute_time = parse_schedule(task.cron_expression, task.timezone).next_after(
-            datetime.now(UTC))
-        task.save(update_fields=["next_execute_time"])
-    return task
-
-
-def records_of(task: Task, trigger: str | None = None) -> list:
-    rows = []
-    for name in sorted(existing_record_tables(refresh=True)):
-        model = record_model(int(name[7:11]), int(name[11:13]))
-        qs = model.objects.filter(task_id=task.pk)
-        if trigger:
-            qs = qs.filter(trigger_type=trigger)
-        rows += list(qs.order_by("scheduled_time"))
-    return rows
-
-
-def wait_until(predicate, timeout: float = 10.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
-
-
-def finished(task: Task, n: int, trigger: str | None = None):
-    def check():
-        rows = [r for r in records_of(task, trigger) if r.status != RecordStatus.RUNNING]
-        return rows if len(rows) >= n else None
-    return check
-
-
-def test_every_second_task_fires_on_time_exactly_once_per_second(node_factory, target, department):
-    task = make_task(department, target.url("/tick"))
+def test_every_second_task_fires_on_time_exactly_once_per_second(node_factory, http_target, department):
+    task = TaskFactory(department=department, url=http_target.url("/tick"))
     node_factory()
     rows = wait_until(finished(task, 4), timeout=10)
     assert all(r.status == RecordStatus.SUCCESS and r.status_code == 200 for r in rows)
-    hits = target.wait_for(4, "/tick")
+    hits = http_target.wait_for(4, "/tick")
     keys = [h.header("Idempotency-Key") for h in hits]
     assert len(keys) == len(set(keys)), "a scheduled second was called twice"
     scheduled = {f"djs-{task.pk}-{int(r.scheduled_time.timestamp() * 1000)}" for r in rows}
@@ -90,10 +44,10 @@ def test_every_second_task_fires_on_time_exactly_once_per_second(node_factory, t
     assert task.last_execute_time is not None and task.next_execute_time > task.last_execute_time
 
 
-def test_failed_call_retries_then_uses_nothing_else(node_factory, target, department):
-    target.on("/flaky", Respond(status=500), Respond(status=200))
-    task = make_task(department, target.url("/flaky"), cron_expression="0 0 1 1 *", status=2,
-                     next_execute_time=datetime.now(UTC) + timedelta(seconds=1), max_retry=2, retry_interval=1)
+def test_failed_call_retries_then_uses_nothing_else(node_factory, http_target, department):
+    http_target.on("/flaky", Respond(status=500), Respond(status=200))
+    task = TaskFactory(department=department, url=http_target.url("/flaky"), cron_expression="0 0 1 1 *", status=2,
+                       next_execute_time=datetime.now(UTC) + timedelta(seconds=1), max_retry=2, retry_interval=1)
     node_factory()
     (row,) = wait_until(finished(task, 1))
     assert (row.status, row.retry_times, row.status_code, row.used_fallback) == (RecordStatus.SUCCESS, 1, 200, False)
@@ -101,35 +55,36 @@ def test_failed_call_retries_then_uses_nothing_else(node_factory, target, depart
     assert task.status == 0 and task.next_execute_time is None  # one-shot: disabled after its fire
 
 
-def test_fallback_answers_when_primary_fails(node_factory, target, department):
-    target.on("/down", status=503).on("/backup", status=200, body="from backup")
-    task = make_task(department, target.url("/down"), fallback_url=target.url("/backup"), status=2,
-                     next_execute_time=datetime.now(UTC) + timedelta(seconds=1), cron_expression="0 0 1 1 *")
+def test_fallback_answers_when_primary_fails(node_factory, http_target, department):
+    http_target.on("/down", status=503).on("/backup", status=200, body="from backup")
+    task = TaskFactory(department=department, url=http_target.url("/down"), fallback_url=http_target.url("/backup"),
+                       status=2, next_execute_time=datetime.now(UTC) + timedelta(seconds=1),
+                       cron_expression="0 0 1 1 *")
     node_factory()
     (row,) = wait_until(finished(task, 1))
     assert (row.success, row.used_fallback, row.response) == (True, True, "from backup")
-    assert target.requests("/down")[0].header("Idempotency-Key") == target.requests("/backup")[0].header(
+    assert http_target.requests("/down")[0].header("Idempotency-Key") == http_target.requests("/backup")[0].header(
         "Idempotency-Key")
 
 
-def test_manual_trigger_runs_now_with_overrides(node_factory, target, department, org):
-    target.on("/echo", echo=True)
-    task = make_task(department, target.url("/echo"), status=0, http_method="POST", body="original",
-                     next_execute_time=None)
+def test_manual_trigger_runs_now_with_overrides(node_factory, http_target, department, org):
+    http_target.on("/echo", echo=True)
+    task = TaskFactory(department=department, url=http_target.url("/echo"), status=0, http_method="POST",
+                       body="original")
     node_factory()
     services.task_trigger(actor=Actor(user=org.admin), task_id=task.pk, overrides={"body": "override"})
     (row,) = wait_until(finished(task, 1, "MANUAL"))
     assert row.status == RecordStatus.SUCCESS and row.trigger_type == "MANUAL"
-    assert target.requests("/echo")[0].text == "override"
+    assert http_target.requests("/echo")[0].text == "override"
     assert TriggerRequest.objects.get().claimed_by is not None
 
 
-def test_kill_stops_a_running_execution_within_a_second(node_factory, target, department, org):
-    target.on("/slow", hang=True)
-    task = make_task(department, target.url("/slow"), status=2, timeout=60, cron_expression="0 0 1 1 *",
-                     next_execute_time=datetime.now(UTC) + timedelta(seconds=1))
+def test_kill_stops_a_running_execution_within_a_second(node_factory, http_target, department, org):
+    http_target.on("/slow", hang=True)
+    task = TaskFactory(department=department, url=http_target.url("/slow"), status=2, timeout=60,
+                       cron_expression="0 0 1 1 *", next_execute_time=datetime.now(UTC) + timedelta(seconds=1))
     node_factory()
-    target.wait_for(1, "/slow", timeout=10)
+    http_target.wait_for(1, "/slow", timeout=10)
     asked = time.monotonic()
     services.task_kill(actor=Actor(user=org.admin), task_id=task.pk)
     (row,) = wait_until(finished(task, 1), timeout=5)
@@ -138,10 +93,10 @@ def test_kill_stops_a_running_execution_within_a_second(node_factory, target, de
 
 
 @pytest.mark.parametrize("policy, expected", [("skip", 0), ("fire_once", 1), ("fire_all", 10)])
-def test_misfire_policies(node_factory, target, department, policy, expected):
+def test_misfire_policies(node_factory, http_target, department, policy, expected):
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    task = make_task(department, target.url("/m"), cron_expression="* * * * *", misfire_policy=policy,
-                     next_execute_time=now - timedelta(minutes=9))
+    task = TaskFactory(department=department, url=http_target.url("/m"), cron_expression="* * * * *",
+                       misfire_policy=policy, next_execute_time=now - timedelta(minutes=9))
     node_factory()
     wait_until(lambda: Task.objects.get(pk=task.pk).version > 0)
     # Only the missed instants count: a node started near a minute boundary may also run the next minute.
@@ -160,9 +115,9 @@ def test_misfire_policies(node_factory, target, department, policy, expected):
     assert task.next_execute_time > datetime.now(UTC)
 
 
-def test_forbid_skips_fires_while_the_previous_run_is_running(node_factory, target, department):
-    target.on("/long", delay=2.6)
-    task = make_task(department, target.url("/long"), concurrency_policy="forbid")
+def test_forbid_skips_fires_while_the_previous_run_is_running(node_factory, http_target, department):
+    http_target.on("/long", delay=2.6)
+    task = TaskFactory(department=department, url=http_target.url("/long"), concurrency_policy="forbid")
     node_factory()
     rows = wait_until(finished(task, 3), timeout=12)
     statuses = [r.status for r in rows]
@@ -171,18 +126,18 @@ def test_forbid_skips_fires_while_the_previous_run_is_running(node_factory, targ
     assert "still running" in skipped.error
 
 
-def test_replace_kills_the_previous_run(node_factory, target, department):
-    target.on("/long", delay=10)
-    task = make_task(department, target.url("/long"), concurrency_policy="replace", timeout=30)
+def test_replace_kills_the_previous_run(node_factory, http_target, department):
+    http_target.on("/long", delay=10)
+    task = TaskFactory(department=department, url=http_target.url("/long"), concurrency_policy="replace", timeout=30)
     node_factory()
     rows = wait_until(lambda: [r for r in records_of(task) if r.status == RecordStatus.KILLED] or None, timeout=10)
     assert rows[0].error == "killed"
 
 
-def test_records_land_in_the_month_of_their_scheduled_time(node_factory, target, department):
+def test_records_land_in_the_month_of_their_scheduled_time(node_factory, http_target, department):
     # Oct 31 23:59 and Nov 1 00:00 (UTC) missed, caught up with fire_all: two month tables.
-    task = make_task(department, target.url("/month"), cron_expression="0,59 0,23 1,31 10,11 *",
-                     misfire_policy="fire_all", next_execute_time=datetime(2026, 10, 31, 23, 59, tzinfo=UTC))
+    task = TaskFactory(department=department, url=http_target.url("/month"), cron_expression="0,59 0,23 1,31 10,11 *",
+                       misfire_policy="fire_all", next_execute_time=datetime(2026, 10, 31, 23, 59, tzinfo=UTC))
     node_factory()
     rows = wait_until(finished(task, 2))
     by_table = {(r.scheduled_time, month_of(r.scheduled_time)) for r in rows}
@@ -201,10 +156,10 @@ def test_node_heartbeats_and_deregisters(node_factory):
     wait_until(lambda: SchedulerNode.objects.get(pk=node.node_id).status == "down", timeout=10)
 
 
-def test_survivor_recovers_running_work_of_a_dead_node(node_factory, target, department):
+def test_survivor_recovers_running_work_of_a_dead_node(node_factory, http_target, department):
     """A node that stops heartbeating: its running record is marked lost and re-run once (RECOVERY)."""
-    target.on("/work", status=200)
-    task = make_task(department, target.url("/work"), status=0, max_retry=1, next_execute_time=None)
+    http_target.on("/work", status=200)
+    task = TaskFactory(department=department, url=http_target.url("/work"), status=0, max_retry=1)
     scheduled = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
     model = record_model(*month_of(scheduled))
     stale = datetime.now(UTC) - timedelta(seconds=60)
@@ -217,7 +172,8 @@ def test_survivor_recovers_running_work_of_a_dead_node(node_factory, target, dep
     lost.refresh_from_db()
     assert lost.status == RecordStatus.LOST and "ghost" in lost.error
     assert rerun.status == RecordStatus.SUCCESS and rerun.scheduled_time == scheduled
-    assert target.requests("/work")[0].header("Idempotency-Key") == f"djs-{task.pk}-{int(scheduled.timestamp() * 1000)}"
+    assert http_target.requests("/work")[0].header("Idempotency-Key") == (
+        f"djs-{task.pk}-{int(scheduled.timestamp() * 1000)}")
     assert SchedulerNode.objects.get(name="ghost").status == "dead"
 
 
@@ -234,11 +190,11 @@ def test_nodes_api_shows_live_nodes_with_heartbeat_age(node_factory, org):
     assert old["alive"] is False and old["heartbeatAge"] >= 120
 
 
-def test_trigger_through_the_api_produces_a_manual_record(node_factory, target, department, org):
+def test_trigger_through_the_api_produces_a_manual_record(node_factory, http_target, department, org):
     from conftest import Api
 
-    target.on("/now", status=200)
-    task = make_task(department, target.url("/now"), status=0, next_execute_time=None)
+    http_target.on("/now", status=200)
+    task = TaskFactory(department=department, url=http_target.url("/now"), status=0)
     node_factory()
     reply = Api(org.admin).post(f"tasks/{task.pk}/trigger", {}).expect(0).data
     assert reply["taskId"] == task.pk
@@ -255,9 +211,9 @@ def test_grpc_task_fires_through_reflection_and_records_json(node_factory, depar
     from tests.targets import GrpcTarget
 
     with GrpcTarget() as grpc_target:
-        task = make_task(department, None, task_type="GRPC", grpc_service=grpc_target.service_target,
-                         grpc_method="Echo", grpc_params=json.dumps({"message": "hello"}), status=2,
-                         cron_expression="0 0 1 1 *", next_execute_time=datetime.now(UTC) + timedelta(seconds=1))
+        task = TaskFactory(department=department, url=None, task_type="GRPC", grpc_service=grpc_target.service_target,
+                           grpc_method="Echo", grpc_params=json.dumps({"message": "hello"}), status=2,
+                           cron_expression="0 0 1 1 *", next_execute_time=datetime.now(UTC) + timedelta(seconds=1))
         node_factory()
         (row,) = wait_until(finished(task, 1))
         assert row.status == RecordStatus.SUCCESS and row.status_code == 0
@@ -268,7 +224,7 @@ def test_grpc_task_fires_through_reflection_and_records_json(node_factory, depar
         assert call.metadata["idempotency-key"] == reply["idempotency_key"]
 
 
-def test_scheduler_exports_fire_lag_and_execution_metrics(node_factory, target, department):
+def test_scheduler_exports_fire_lag_and_execution_metrics(node_factory, http_target, department):
     from prometheus_client import REGISTRY
 
     def value(name, **labels):
@@ -277,7 +233,7 @@ def test_scheduler_exports_fire_lag_and_execution_metrics(node_factory, target, 
     before_fires = value("djs_scheduler_fires_total", trigger="SCHEDULE")
     before_ok = value("djs_executions_total", type="HTTP", status="success")
     before_lag = value("djs_schedule_lag_seconds_count", trigger="SCHEDULE")
-    task = make_task(department, target.url("/metered"))
+    task = TaskFactory(department=department, url=http_target.url("/metered"))
     node_factory()
     wait_until(finished(task, 2))
     assert value("djs_scheduler_fires_total", trigger="SCHEDULE") - before_fires >= 2

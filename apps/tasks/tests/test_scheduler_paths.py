@@ -21,14 +21,9 @@ from prometheus_client import REGISTRY
 from apps.records.models import RecordStatus, ensure_record_table, month_of, record_model
 from apps.tasks import scheduler
 from apps.tasks.models import SchedulerNode, Task
-from apps.tasks.tests.test_scheduler import (  # noqa: F401 - target and department are fixtures
-    department,
-    finished,
-    make_task,
-    records_of,
-    target,
-    wait_until,
-)
+from apps.tasks.tests.test_scheduler import department  # noqa: F401 - a fixture
+from tests.factories import TaskFactory, records_of
+from tests.scheduling import finished, wait_until
 
 UTC = timezone.utc
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,7 +46,8 @@ def soon(seconds: float = 2.0) -> datetime:
 
 def one_shot(department, url: str, at: datetime | None, **over) -> Task:
     """A one-shot task (status 2) due at ``at``: it fires exactly once, then is disabled."""
-    return make_task(department, url, status=2, cron_expression="0 0 1 1 *", next_execute_time=at, **over)
+    return TaskFactory(department=department, url=url, status=2, cron_expression="0 0 1 1 *",
+                       next_execute_time=at, **over)
 
 
 def dead_node(name: str, now: datetime | None = None) -> SchedulerNode:
@@ -71,13 +67,13 @@ def running_record(task: Task, scheduled: datetime, executor: str, retry_times: 
 
 
 def test_a_task_edited_inside_a_grouped_claim_counts_one_conflict_and_every_task_fires_once(
-        node_factory, target, department, monkeypatch):
+        node_factory, http_target, department, monkeypatch):
     """Three tasks due at one instant with one schedule are claimed by ONE compare-and-set UPDATE. The middle
     one is edited (version bumped) after the SELECT, inside the claim transaction: the grouped UPDATE changes
     2 of 3 rows, is rolled back and retried row by row; the edited task is a conflict now and is claimed on
     the next poll."""
     at = soon()
-    tasks = [one_shot(department, target.url(f"/p{i}"), at, name=f"p{i}") for i in range(3)]
+    tasks = [one_shot(department, http_target.url(f"/p{i}"), at, name=f"p{i}") for i in range(3)]
     edited = tasks[1]
     original = scheduler.plan_claim
     planned: list[datetime] = []
@@ -99,7 +95,7 @@ def test_a_task_edited_inside_a_grouped_claim_counts_one_conflict_and_every_task
     for i, task in enumerate(tasks):
         (row,) = records_of(task)
         assert (row.status, row.scheduled_time, row.trigger_type) == (RecordStatus.SUCCESS, at, "SCHEDULE")
-        assert [h.header("Idempotency-Key") for h in target.requests(f"/p{i}")] == [key(task, at)]
+        assert [h.header("Idempotency-Key") for h in http_target.requests(f"/p{i}")] == [key(task, at)]
     # The two untouched tasks were recorded by one claim transaction; the edited one by a later claim.
     assert rows[tasks[0].pk][0].create_time == rows[tasks[2].pk][0].create_time
     assert rows[edited.pk][0].create_time > rows[tasks[0].pk][0].create_time
@@ -107,10 +103,11 @@ def test_a_task_edited_inside_a_grouped_claim_counts_one_conflict_and_every_task
 
 
 def test_a_claim_whose_commit_was_reported_failed_is_adopted_and_each_fire_reaches_the_target_once(
-        node_factory, target, department, monkeypatch):
+        node_factory, http_target, department, monkeypatch):
     """The claim commits, then the node sees a database error (as when the connection dies during COMMIT):
     after the error the node adopts its own running records nobody runs, and each fire runs exactly once."""
-    tasks = [make_task(department, target.url(f"/a{i}"), name=f"a{i}") for i in range(2)]  # every second
+    tasks = [TaskFactory(department=department, url=http_target.url(f"/a{i}"), name=f"a{i}")  # every second
+             for i in range(2)]
     original = scheduler.Node._claim_due
     hidden: list[tuple[int, datetime, int]] = []
 
@@ -136,19 +133,19 @@ def test_a_claim_whose_commit_was_reported_failed_is_adopted_and_each_fire_reach
     for row, (task_id, at, _) in zip(rows, hidden):
         i, task = by_id[task_id]
         assert (row.status, row.executor, row.scheduled_time) == (RecordStatus.SUCCESS, node.name, at)
-        sent = [h.header("Idempotency-Key") for h in target.requests(f"/a{i}")]
+        sent = [h.header("Idempotency-Key") for h in http_target.requests(f"/a{i}")]
         assert sent.count(key(task, at)) == 1
-    keys = [h.header("Idempotency-Key") for h in target.requests()]
+    keys = [h.header("Idempotency-Key") for h in http_target.requests()]
     assert len(keys) == len(set(keys)), "an Idempotency-Key reached the target twice"
 
 
 @pytest.mark.mariadb_only
 def test_a_due_task_locked_by_another_transaction_is_skipped_and_the_other_due_tasks_still_run(
-        node_factory, target, department):
+        node_factory, http_target, department):
     """FOR UPDATE SKIP LOCKED: a row locked elsewhere does not block the claim of the others; it is claimed
     once the lock is gone."""
     at = soon()
-    tasks = [one_shot(department, target.url(f"/s{i}"), at, name=f"s{i}") for i in range(3)]
+    tasks = [one_shot(department, http_target.url(f"/s{i}"), at, name=f"s{i}") for i in range(3)]
     locked = tasks[0]  # first in claim order
     holding, release = threading.Event(), threading.Event()
 
@@ -169,22 +166,22 @@ def test_a_due_task_locked_by_another_transaction_is_skipped_and_the_other_due_t
         for task in tasks[1:]:
             (row,) = wait_until(finished(task, 1), timeout=8)
             assert (row.status, row.scheduled_time) == (RecordStatus.SUCCESS, at)
-        assert records_of(locked) == [] and target.hits("/s0") == 0
+        assert records_of(locked) == [] and http_target.hits("/s0") == 0
     finally:
         release.set()
         holder.join(10)
     (row,) = wait_until(finished(locked, 1))
     assert (row.status, row.scheduled_time) == (RecordStatus.SUCCESS, at)
     for i, task in enumerate(tasks):
-        assert [h.header("Idempotency-Key") for h in target.requests(f"/s{i}")] == [key(task, at)]
+        assert [h.header("Idempotency-Key") for h in http_target.requests(f"/s{i}")] == [key(task, at)]
 
 
 def test_a_lone_node_claims_more_due_tasks_than_a_batch_in_full_rounds_and_fires_all_at_their_instant(
-        node_factory, target, department):
+        node_factory, http_target, department):
     """claimBatch 3, 8 tasks due at one instant: batches of 3, 3 and 2 (a full batch means claim again at
     once), every task fired once for that instant. queueSize does not hold back a node that is alone."""
     at = soon()
-    tasks = [one_shot(department, target.url(f"/b{i}"), at, name=f"b{i}") for i in range(8)]
+    tasks = [one_shot(department, http_target.url(f"/b{i}"), at, name=f"b{i}") for i in range(8)]
     node = node_factory(claim_batch=3, queue_size=1)
     rows = [wait_until(finished(t, 1))[0] for t in tasks]
 
@@ -192,7 +189,7 @@ def test_a_lone_node_claims_more_due_tasks_than_a_batch_in_full_rounds_and_fires
         assert len(records_of(task)) == 1
         assert (row.status, row.scheduled_time, row.executor) == (RecordStatus.SUCCESS, at, node.name)
         assert row.start_time >= at
-        assert [h.header("Idempotency-Key") for h in target.requests(f"/b{i}")] == [key(task, at)]
+        assert [h.header("Idempotency-Key") for h in http_target.requests(f"/b{i}")] == [key(task, at)]
     # Each claim transaction stamps the records it inserts with one create_time: one group per claim round,
     # in claim order (next_execute_time, id).
     rounds = Counter(row.create_time for row in rows)
@@ -201,11 +198,11 @@ def test_a_lone_node_claims_more_due_tasks_than_a_batch_in_full_rounds_and_fires
 
 
 def test_a_node_whose_backlog_reached_queue_size_leaves_the_rest_of_the_due_work_to_the_other_node(
-        node_factory, target, department):
+        node_factory, http_target, department):
     """Two live nodes, one HTTP worker each, queueSize 1: a node stops claiming once calls wait for its worker
     slot, and the other node claims the rest; every task still runs exactly once."""
-    target.on("/q", delay=0.4)
-    tasks = [one_shot(department, target.url("/q"), None, name=f"q{i}") for i in range(9)]
+    http_target.on("/q", delay=0.4)
+    tasks = [one_shot(department, http_target.url("/q"), None, name=f"q{i}") for i in range(9)]
     nodes = [node_factory(claim_batch=3, queue_size=1, http_workers=1, misfire_threshold=60) for _ in range(2)]
     # Work is shared only between nodes that count each other live: a heartbeat of each after both registered.
     second_up = SchedulerNode.objects.get(pk=nodes[1].node_id).started_at
@@ -217,7 +214,7 @@ def test_a_node_whose_backlog_reached_queue_size_leaves_the_rest_of_the_due_work
     rows = [wait_until(finished(t, 1), timeout=15)[0] for t in tasks]
     assert all(len(records_of(t)) == 1 for t in tasks)
     assert all(row.status == RecordStatus.SUCCESS and row.scheduled_time == due for row in rows)
-    assert sorted(h.header("Idempotency-Key") for h in target.requests("/q")) == sorted(key(t, due) for t in tasks)
+    assert sorted(h.header("Idempotency-Key") for h in http_target.requests("/q")) == sorted(key(t, due) for t in tasks)
     assert {row.executor for row in rows} == {n.name for n in nodes}
 
 
@@ -225,26 +222,26 @@ def test_a_node_whose_backlog_reached_queue_size_leaves_the_rest_of_the_due_work
 
 
 def test_deleting_a_task_through_the_api_kills_its_running_execution_and_hangs_up_on_the_target(
-        node_factory, target, department, admin_api):
-    target.on("/stuck", **STUCK_BODY)
-    task = one_shot(department, target.url("/stuck"), soon(1), timeout=60)
+        node_factory, http_target, department, admin_api):
+    http_target.on("/stuck", **STUCK_BODY)
+    task = one_shot(department, http_target.url("/stuck"), soon(1), timeout=60)
     node_factory()
-    target.wait_for(1, "/stuck", timeout=10)
+    http_target.wait_for(1, "/stuck", timeout=10)
     admin_api.delete(f"tasks/{task.pk}").expect(0)
 
     (row,) = wait_until(finished(task, 1), timeout=5)  # records outlive their task
     assert (row.status, row.success, row.error) == (RecordStatus.KILLED, False, "killed")
-    assert target.streamed("/stuck") == [500], "the call was not hung up on"
+    assert http_target.streamed("/stuck") == [500], "the call was not hung up on"
     assert not Task.objects.filter(pk=task.pk).exists()
-    assert target.hits("/stuck") == 1
+    assert http_target.hits("/stuck") == 1
 
 
 def test_a_call_still_hanging_when_shutdown_grace_expires_is_cancelled_and_recorded_killed(
-        node_factory, target, department):
-    target.on("/stuck", **STUCK_BODY)
-    task = one_shot(department, target.url("/stuck"), soon(1), timeout=60)
+        node_factory, http_target, department):
+    http_target.on("/stuck", **STUCK_BODY)
+    task = one_shot(department, http_target.url("/stuck"), soon(1), timeout=60)
     node = node_factory(shutdown_grace=1)
-    target.wait_for(1, "/stuck", timeout=10)
+    http_target.wait_for(1, "/stuck", timeout=10)
     asked = datetime.now(UTC)
     node.stop()
 
@@ -252,20 +249,20 @@ def test_a_call_still_hanging_when_shutdown_grace_expires_is_cancelled_and_recor
     assert (row.status, row.success, row.error) == (RecordStatus.KILLED, False,
                                                      "cancelled: scheduler node shutting down")
     assert row.end_time >= asked + timedelta(seconds=1), "cancelled before job.shutdownGrace ran out"
-    assert target.streamed("/stuck") == [500], "the call was not hung up on"
+    assert http_target.streamed("/stuck") == [500], "the call was not hung up on"
     wait_until(lambda: SchedulerNode.objects.get(pk=node.node_id).status == "down")
-    assert target.hits("/stuck") == 1
+    assert http_target.hits("/stuck") == 1
 
 
 # --- recovery -----------------------------------------------------------------------------------------
 
 
 def test_a_dead_nodes_running_records_without_retries_left_are_marked_lost_and_not_run_again(
-        node_factory, target, department):
+        node_factory, http_target, department):
     """record retry_times >= the task's retryCount: lost stays lost (only the task with a retry left re-runs)."""
-    none_left = make_task(department, target.url("/none"), name="none", status=0, max_retry=0, next_execute_time=None)
-    used_up = make_task(department, target.url("/used"), name="used", status=0, max_retry=2, next_execute_time=None)
-    one_left = make_task(department, target.url("/one"), name="one", status=0, max_retry=1, next_execute_time=None)
+    none_left = TaskFactory(department=department, url=http_target.url("/none"), name="none", status=0, max_retry=0)
+    used_up = TaskFactory(department=department, url=http_target.url("/used"), name="used", status=0, max_retry=2)
+    one_left = TaskFactory(department=department, url=http_target.url("/one"), name="one", status=0, max_retry=1)
     scheduled = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
     dead_node("ghost")
     lost = [running_record(none_left, scheduled, "ghost"), running_record(used_up, scheduled, "ghost", retry_times=2),
@@ -285,7 +282,7 @@ def test_a_dead_nodes_running_records_without_retries_left_are_marked_lost_and_n
     (rerun,) = wait_until(finished(one_left, 1, "RECOVERY"))
     assert (rerun.status, rerun.retry_times, rerun.scheduled_time) == (RecordStatus.SUCCESS, 1, scheduled)
     assert metric("djs_scheduler_recovered_total") - recovered == 1
-    assert target.hits("/none") == 0 and target.hits("/used") == 0 and target.hits("/one") == 1
+    assert http_target.hits("/none") == 0 and http_target.hits("/used") == 0 and http_target.hits("/one") == 1
     assert [len(records_of(t)) for t in (none_left, used_up)] == [1, 1]
     assert SchedulerNode.objects.get(name="ghost").status == "dead"
 
@@ -304,7 +301,7 @@ def _clock_at(monkeypatch, local: datetime) -> datetime:
     datetime(2027, 3, 1, 0, 30),      # the 1st after February
 ], ids=["today", "december-1st", "march-1st"])
 def test_recovery_finds_a_dead_nodes_running_record_in_last_months_table(
-        node_factory, target, department, monkeypatch, today):
+        node_factory, http_target, department, monkeypatch, today):
     now = _clock_at(monkeypatch, today) if today else datetime.now(UTC)
     month_start = now.astimezone(ZoneInfo(settings.TIME_ZONE)).replace(day=1, hour=0, minute=0, second=0,
                                                                          microsecond=0)
@@ -312,7 +309,7 @@ def test_recovery_finds_a_dead_nodes_running_record_in_last_months_table(
     last_month = month_of(scheduled)
     assert last_month != month_of(now)
     ensure_record_table(*last_month)
-    task = make_task(department, target.url("/last-month"), status=0, max_retry=1, next_execute_time=None)
+    task = TaskFactory(department=department, url=http_target.url("/last-month"), status=0, max_retry=1)
     dead_node("ghost-last-month", now)
     lost = running_record(task, scheduled, "ghost-last-month")
     node_factory()
@@ -322,4 +319,4 @@ def test_recovery_finds_a_dead_nodes_running_record_in_last_months_table(
     assert lost.status == RecordStatus.LOST and "ghost-last-month" in lost.error
     assert (rerun.status, rerun.scheduled_time) == (RecordStatus.SUCCESS, scheduled)
     assert record_model(*last_month).objects.filter(task_id=task.pk).count() == 2  # both in last month's table
-    assert [h.header("Idempotency-Key") for h in target.requests("/last-month")] == [key(task, scheduled)]
+    assert [h.header("Idempotency-Key") for h in http_target.requests("/last-month")] == [key(task, scheduled)]

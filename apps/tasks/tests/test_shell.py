@@ -279,7 +279,7 @@ def shell_node(node_factory, settings, tmp_path):
 def test_node_runs_a_shell_task_and_the_log_is_served(shell_node, org, admin_api, tmp_path):
     from apps.records.models import RecordStatus
     from apps.tasks.models import Task
-    from apps.tasks.tests.test_scheduler import finished, wait_until
+    from tests.scheduling import finished, wait_until
 
     task = Task.objects.create(name="s", department=org.a, task_type="SHELL", cron_expression="0 3 1 1 *",
                                timezone="UTC", shell_command="/bin/sh",
@@ -305,7 +305,7 @@ def test_killing_a_running_shell_task_stops_its_process_group(shell_node, org, t
     from apps.records.models import RecordStatus
     from apps.tasks import services
     from apps.tasks.models import Task
-    from apps.tasks.tests.test_scheduler import finished, wait_until
+    from tests.scheduling import finished, wait_until
     from djs_platform.actor import Actor
 
     pidfile = tmp_path / "grandchild.pid"

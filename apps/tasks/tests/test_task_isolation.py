@@ -1,12 +1,6 @@
 from apps.tasks.models import Task
+from tests.factories import TaskFactory
 from tests.isolation import TenantIsolationCase
-
-
-def make_task(department, **over) -> Task:
-    values = dict(name=f"t-{department.name}", department=department, task_type="HTTP", cron_expression="0 * * * *",
-                  timezone="UTC", url="http://127.0.0.1:9/x", http_method="GET", status=0)
-    values.update(over)
-    return Task.objects.create(**values)
 
 
 class TestTaskIsolation(TenantIsolationCase):
@@ -17,7 +11,8 @@ class TestTaskIsolation(TenantIsolationCase):
     model = Task
 
     def make(self, org, department):
-        return make_task(department)
+        # a URL other than the update bodies', so a leaked update shows in the row
+        return TaskFactory(department=department, status=0, url="http://127.0.0.1:9/x")
 
     def create_body(self, org, department):
         return {"name": "n", "departmentId": department.pk, "cron": "0 * * * *", "url": "http://127.0.0.1:9/",
