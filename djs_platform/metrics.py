@@ -25,6 +25,12 @@ grpc_requests = Counter("djs_grpc_requests_total", "gRPC calls", ["method", "cod
 grpc_latency = Histogram("djs_grpc_request_duration_seconds", "gRPC call latency", ["method"],
                          buckets=LATENCY_BUCKETS)
 
+# --- database ----------------------------------------------------------------------------------
+replica_healthy = Gauge("djs_db_replica_healthy",
+                        "1 while this process reads records from the read replica, 0 while it reads them from the "
+                        "primary (replica down, lagging or not replicating; also when none is configured)",
+                        multiprocess_mode="livemin")
+
 # --- scheduler ---------------------------------------------------------------------------------
 fires = Counter("djs_scheduler_fires_total", "Executions started by the scheduler", ["trigger"])
 claim_conflicts = Counter("djs_scheduler_claim_conflicts_total",

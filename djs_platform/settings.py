@@ -172,6 +172,17 @@ def database_from_url(url: str) -> dict:
 DATABASES = {"default": database_from_url(str(config.get("database.url") or "sqlite:///var/djs.sqlite3"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
+#: Read replica (docs/operations.md "Read replica"): the ``replica`` alias and its router exist only when
+#: ``database.replicaUrl`` is set; records reads go to it while its lag is within ``max_lag`` seconds.
+DATABASE_REPLICA = {"max_lag": float(config.get("database.replicaMaxLagSeconds", 5))}
+_replica_url = str(config.get("database.replicaUrl") or "").strip()
+if _replica_url:
+    _replica = database_from_url(_replica_url)
+    if IS_SQLITE or _replica["ENGINE"].endswith("sqlite3"):
+        raise ImproperlyConfigured("database.replicaUrl needs MySQL/MariaDB replication: database.url and "
+                                   "database.replicaUrl must both be mysql:// URLs")
+    DATABASES["replica"] = _replica
+    DATABASE_ROUTERS = ["djs_platform.dbrouter.ReadReplicaRouter"]
 if IS_SQLITE and not DATABASES["default"]["NAME"].startswith(":"):
     (BASE_DIR / "var").mkdir(exist_ok=True)
 

@@ -338,12 +338,16 @@ class MariaDBServer(_Server):
     ready_timeout = 90.0  # first start on a busy 2-core CI box can be slow
     stop_timeout = 60.0  # clean InnoDB shutdown flushes the buffer pool
 
-    def __init__(self, *, port: int | None = None, base_dir: str | None = None, durable: bool = False) -> None:
+    def __init__(self, *, port: int | None = None, base_dir: str | None = None, durable: bool = False,
+                 server_args: Sequence[str] = ()) -> None:
         # Resolve binaries before creating the temp dir, so a missing package
         # does not leave an empty directory behind.
         # durable: flush the redo log at every commit (innodb_flush_log_at_trx_commit=1, the production
         # default; benchmarks use it). Tests use 2 (flush once a second): faster, same semantics.
         self.durable = durable
+        # server_args: extra mariadbd options, appended last (e.g. a replication pair: "--log-bin",
+        # "--server-id=1" / "--server-id=2", "--read-only"). A --log-bin among them replaces --skip-log-bin.
+        self.server_args = list(server_args)
         self._mariadbd = _which("mariadbd", "mysqld")
         self._client = _which("mariadb", "mysql")
         self._install_db = _which("mariadb-install-db", "mysql_install_db")
@@ -407,10 +411,11 @@ class MariaDBServer(_Server):
             "--skip-name-resolve",
             "--innodb-buffer-pool-size=256M",
             f"--innodb-flush-log-at-trx-commit={1 if self.durable else 2}",
-            "--skip-log-bin",
+            *([] if any(a.startswith(("--log-bin", "--log_bin")) for a in self.server_args) else ["--skip-log-bin"]),
             "--max-connections=500",
             "--character-set-server=utf8mb4",
             "--collation-server=utf8mb4_unicode_ci",
+            *self.server_args,
         ]
 
     def sql(self, statements: str, *, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -515,10 +520,10 @@ class RedisServer(_Server):
 
 
 @contextlib.contextmanager
-def mariadb(*, port: int | None = None, base_dir: str | None = None,
-            durable: bool = False) -> Iterator[MariaDBServer]:
-    """Start a throwaway MariaDB; stop it and delete its data on exit."""
-    server = MariaDBServer(port=port, base_dir=base_dir, durable=durable)
+def mariadb(*, port: int | None = None, base_dir: str | None = None, durable: bool = False,
+            server_args: Sequence[str] = ()) -> Iterator[MariaDBServer]:
+    """Start a throwaway MariaDB (``server_args``: extra mariadbd options); stop it and delete its data on exit."""
+    server = MariaDBServer(port=port, base_dir=base_dir, durable=durable, server_args=server_args)
     try:
         server.start()
         yield server

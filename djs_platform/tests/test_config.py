@@ -117,3 +117,23 @@ def test_deploy_checks_are_clean_in_the_production_profile():
                             env=env, cwd=BASE_DIR, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_replica_alias_and_router_exist_only_when_a_replica_url_is_configured():
+    expr = "[sorted(settings.DATABASES), getattr(settings, 'DATABASE_ROUTERS', []), settings.DATABASE_REPLICA]"
+    primary = {"DJS_DEBUG": "false", **PROD_SECRETS, "DJS_DATABASE_URL": "mysql://djs:pw@10.0.0.5:3306/sched"}
+    result = _settings_in_subprocess(primary, expr)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [["default"], [], {"max_lag": 5.0}]
+    result = _settings_in_subprocess({**primary, "DJS_DATABASE_REPLICA_URL": "mysql://ro:pw@10.0.0.6:3306/sched",
+                                      "DJS_DATABASE_REPLICA_MAX_LAG_SECONDS": "2"},
+                                     expr + " + [settings.DATABASES['replica']]")
+    assert result.returncode == 0, result.stderr
+    aliases, routers, replica_settings, replica = json.loads(result.stdout)
+    assert aliases == ["default", "replica"] and routers == ["djs_platform.dbrouter.ReadReplicaRouter"]
+    assert replica_settings == {"max_lag": 2.0}
+    assert (replica["HOST"], replica["USER"], replica["NAME"]) == ("10.0.0.6", "ro", "sched")
+    assert replica["OPTIONS"]["isolation_level"] == "read committed"  # same options as the primary
+    result = _settings_in_subprocess({"DJS_DEBUG": "true", "DJS_DATABASE_REPLICA_URL": "mysql://ro:pw@h/s"},
+                                     "settings.DEBUG")
+    assert result.returncode != 0 and "database.replicaUrl" in result.stderr  # SQLite cannot have a replica
