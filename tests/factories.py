@@ -9,7 +9,10 @@ from django.contrib.auth.hashers import make_password
 
 from apps.accounts.models import Permission, Role, User
 from apps.departments.models import Department
-from apps.records.models import existing_record_tables, record_model
+from django.db import transaction
+
+from apps.records import rollups
+from apps.records.models import FINAL_STATUSES, RecordStatus, ensure_record_table, existing_record_tables, month_of, record_model
 from apps.tasks.models import Task, TaskStatus
 from apps.tasks.schedule import parse_schedule
 
@@ -100,3 +103,24 @@ def records_of(task: Task, trigger: str | None = None) -> list:
             qs = qs.filter(trigger_type=trigger)
         rows += list(qs.order_by("scheduled_time"))
     return rows
+
+
+def add_record(*, task_id: int, task_name: str, department_id: int, scheduled_time: datetime,
+               status: int = RecordStatus.SUCCESS, trigger_type: str = "SCHEDULE", task_type: str = "HTTP",
+               cost_time: int | None = 100, **fields):
+    """Insert one execution record the way a node leaves it, in the month table of its scheduled time (created
+    when missing). A final record enters the rollups in the same transaction, as the result writer's does, so
+    stats read after it see what the raw rows say."""
+    final = status in FINAL_STATUSES
+    values = dict(start_time=scheduled_time, end_time=scheduled_time if final else None,
+                  success={RecordStatus.SUCCESS: True, RecordStatus.FAILED: False}.get(status),
+                  status_code=200 if status == RecordStatus.SUCCESS else 500, executor="node-test")
+    values.update(fields)
+    model = ensure_record_table(*month_of(scheduled_time))
+    with transaction.atomic():
+        row = model.objects.create(task_id=task_id, task_name=task_name, department_id=department_id,
+                                   task_type=task_type, trigger_type=trigger_type, scheduled_time=scheduled_time,
+                                   status=status, cost_time=cost_time if final else None, **values)
+        rollups.add([rollups.Finished(department_id, task_id, task_name, scheduled_time, status, trigger_type,
+                                      row.cost_time)])
+    return row

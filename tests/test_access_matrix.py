@@ -59,7 +59,7 @@ from conftest import Api, Org
 from djs_platform import tokens
 from djs_platform.tenancy import PERMISSION_CODES
 from rpc.tests.conftest import channel, rpc_server  # noqa: F401 - the real gRPC server fixtures
-from tests.factories import RoleFactory, TaskFactory, UserFactory
+from tests.factories import RoleFactory, TaskFactory, UserFactory, add_record
 
 MISSING = 10**12
 LOCATIONS = ("own", "child", "sibling", "parent", "missing")
@@ -336,10 +336,9 @@ class World:
 
 def make_record(department_id: int, task_id: int, task_type: str = "HTTP"):
     scheduled = datetime(*RECORD_MONTH, 10, 12, tzinfo=timezone.utc)
-    return record_model(*RECORD_MONTH).objects.create(
-        task_id=task_id, task_name=f"matrix-{task_id}", department_id=department_id, task_type=task_type,
-        trigger_type="SCHEDULE", scheduled_time=scheduled, start_time=scheduled, end_time=scheduled,
-        status=RecordStatus.FAILED, success=False, status_code=500, cost_time=5, retry_times=0, executor="m")
+    return add_record(task_id=task_id, task_name=f"matrix-{task_id}", department_id=department_id,
+                      task_type=task_type, scheduled_time=scheduled, status=RecordStatus.FAILED, cost_time=5,
+                      executor="m")
 
 
 def make_alert_policy(task: Task) -> AlertPolicy:

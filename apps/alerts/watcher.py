@@ -50,7 +50,7 @@ class AlertWatcher:
         self.loading: asyncio.Task | None = None
         self.queue: asyncio.Queue[AlertEvent] | None = None
         self.consumers: list[asyncio.Task] = []
-        self.overrun: dict[int, tuple["Fire", datetime, PolicySnapshot]] = {}  # record id -> running fire
+        self.overrun: dict[tuple[int, int, int], tuple["Fire", datetime, PolicySnapshot]] = {}  # Fire.key -> running fire
         self.stats = {"events": 0, "dropped": 0, "opened": 0}
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -94,13 +94,13 @@ class AlertWatcher:
             if lag > policy.lag_seconds:
                 self._submit(self._event(AlertKind.LAG, policy, fire, started=started, seconds=lag))
         if policy.overrun_seconds:
-            self.overrun[fire.record_id] = (fire, started, policy)
+            self.overrun[fire.key] = (fire, started, policy)
 
     def flushed(self, batch: list[tuple["Fire", dict[str, Any]]]) -> None:
         if not self.by_task and not self.by_department and not self.overrun:
             return
         for fire, result in batch:
-            self.overrun.pop(fire.record_id, None)
+            self.overrun.pop(fire.key, None)
             if result["status"] != RecordStatus.FAILED:
                 continue
             policy = self.policy(fire.task)
@@ -119,13 +119,13 @@ class AlertWatcher:
             self.loading = asyncio.create_task(self._load())
         if self.overrun:
             wall = datetime.now(timezone.utc)
-            for record_id, (fire, started, policy) in list(self.overrun.items()):
-                if record_id not in self.node.running or fire.handle is None or fire.handle.done():
-                    self.overrun.pop(record_id, None)
+            for key, (fire, started, policy) in list(self.overrun.items()):
+                if key not in self.node.running or fire.handle is None or fire.handle.done():
+                    self.overrun.pop(key, None)
                     continue
                 running = (wall - started).total_seconds()
                 if running > (policy.overrun_seconds or 0):
-                    self.overrun.pop(record_id, None)  # one overrun alert per execution
+                    self.overrun.pop(key, None)  # one overrun alert per execution
                     self._submit(self._event(AlertKind.OVERRUN, policy, fire, started=started, seconds=running))
 
     # --- internals ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ the platform time zone.
 """
 from __future__ import annotations
 
+import re
 import threading
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -76,6 +77,8 @@ class RecordBase(models.Model):
         ordering = ["-id"]
 
 
+#: A month table's name (``record_rollup`` and the other rollup tables are not month tables).
+MONTH_TABLE = re.compile(r"^record_\d{6}$")
 _models: dict[str, type[RecordBase]] = {}
 _existing: set[str] = set()
 _lock = threading.Lock()
@@ -126,7 +129,7 @@ def record_model(year: int, month: int) -> type[RecordBase]:
 
 def existing_record_tables(refresh: bool = False) -> set[str]:
     if refresh or not _existing:
-        names = {t for t in connection.introspection.table_names() if t.startswith("record_") and len(t) == 13}
+        names = {t for t in connection.introspection.table_names() if MONTH_TABLE.match(t)}
         with _lock:
             _existing.clear()
             _existing.update(names)
@@ -174,3 +177,69 @@ def drop_record_table(year: int, month: int) -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {connection.ops.quote_name(name)}")
     with _lock:
         _existing.discard(name)
+
+
+# --- rollups (DESIGN §14.1, docs/records.md "Rollups") ----------------------------------------------------
+
+class RollupGrain(models.IntegerChoices):
+    DEPARTMENT_DAY = 1  # key = department id, period = local day: scope totals, the daily series, the dashboard
+    TASK_MONTH = 2      # key = task id, period = the month's first day: top failing tasks, task summaries
+    TASK_DAY = 3        # key = task id, period = local day: a task's own series, windows of whole days
+
+
+class RollupCount(models.Model):
+    """Finished executions of one rollup cell by (final status x trigger type): count, cost sum and count.
+
+    ``department_id`` is the records' own department (for a department cell the key itself): task cells keep
+    one row per department the task's records carried, so a task that moved stays scoped like its records."""
+
+    grain = models.SmallIntegerField(choices=RollupGrain.choices)
+    key_id = models.BigIntegerField()
+    department_id = models.BigIntegerField()
+    period = models.DateField()
+    status = models.SmallIntegerField(choices=RecordStatus.choices)
+    trigger_type = models.CharField(max_length=10, choices=TriggerType.choices)
+    count = models.BigIntegerField(default=0)
+    cost_sum = models.BigIntegerField(default=0)
+    cost_count = models.BigIntegerField(default=0)
+    label = models.CharField(max_length=255, default="")  # task cells: the latest task name seen
+
+    class Meta:
+        db_table = "record_rollup"
+        constraints = [models.UniqueConstraint(
+            fields=["grain", "key_id", "department_id", "period", "status", "trigger_type"], name="uq_rollup_cell")]
+        indexes = [models.Index(fields=["grain", "period", "department_id"], name="ix_rollup_period")]
+
+
+class RollupCost(models.Model):
+    """Cost histogram of one rollup cell (finished executions with a cost): count per bucket
+    (``apps.records.rollups.bucket_of``: exact milliseconds below 20 ms, 5 % wide above)."""
+
+    grain = models.SmallIntegerField(choices=RollupGrain.choices)
+    key_id = models.BigIntegerField()
+    department_id = models.BigIntegerField()
+    period = models.DateField()
+    bucket = models.SmallIntegerField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "record_rollup_cost"
+        constraints = [models.UniqueConstraint(
+            fields=["grain", "key_id", "department_id", "period", "bucket"], name="uq_rollup_cost")]
+        indexes = [models.Index(fields=["grain", "period", "department_id"], name="ix_rollup_cost_period")]
+
+
+class RollupMonth(models.Model):
+    """One row per month table: whether its rollups are complete, and the lock row that serialises a rebuild
+    (exclusive) against the result writer and recovery (shared) of that month."""
+
+    BUILT, UNBUILT, BUILDING = "built", "unbuilt", "building"
+
+    month = models.IntegerField(primary_key=True)  # YYYYMM
+    state = models.CharField(max_length=10, default=BUILT)
+    rows_done = models.BigIntegerField(default=0)
+    rows_total = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "record_rollup_month"

@@ -11,8 +11,9 @@ from django.conf import settings
 from django.db.models import Avg, Count, Q, QuerySet, Sum
 
 from apps.accounts.models import User
+from apps.records import rollups
 from apps.records.models import RecordStatus, existing_record_tables, record_model, table_name
-from djs_platform.tenancy import get_in_scope, require_permission
+from djs_platform.tenancy import department_scope_ids, get_in_scope, require_permission
 
 
 def records_queryset(*, user: User, year: int, month: int) -> QuerySet | None:
@@ -123,17 +124,86 @@ def _local_days(year: int, month: int) -> list[tuple[date, datetime, datetime]]:
     return days
 
 
+UNBUILT_WARNING = ("the rollups of this month are not built yet: these figures were counted from the raw records "
+                   "(run manage.py rebuild_rollups)")
+
+
 def record_stats(*, user: User, year: int, month: int, task_id: int | None = None,
                  department_id: int | None = None) -> dict[str, Any]:
-    qs = record_list(user=user, year=year, month=month, task_id=task_id, department_id=department_id)
-    days = _local_days(year, month)
-    empty = {
+    """The month's figures for the actor's scope: from the rollups (cost independent of the month's size), or
+    from the raw rows while the month's rollups are not built (``warning`` says so)."""
+    require_permission(user, "record:view")
+    if rollups.month_state(year, month) == "built":
+        return _rollup_stats(user=user, year=year, month=month, task_id=task_id, department_id=department_id)
+    result = _raw_stats(user=user, year=year, month=month, task_id=task_id, department_id=department_id)
+    result["warning"] = UNBUILT_WARNING
+    return result
+
+
+def _empty_stats(year: int, month: int, days: list[tuple[date, datetime, datetime]]) -> dict[str, Any]:
+    return {
         "year": year, "month": month, "total": 0, "successCount": 0, "failCount": 0, "runningCount": 0,
         "killedCount": 0, "skippedCount": 0, "lostCount": 0, "successRate": None, "avgCostTime": None,
         "p95CostTime": None,
         "daily": [{"date": d.isoformat(), "total": 0, "success": 0, "failed": 0} for d, _, _ in days],
         "topFailingTasks": [],
     }
+
+
+STATUS_KEYS = {RecordStatus.SUCCESS: "successCount", RecordStatus.FAILED: "failCount",
+               RecordStatus.RUNNING: "runningCount", RecordStatus.KILLED: "killedCount",
+               RecordStatus.SKIPPED: "skippedCount", RecordStatus.LOST: "lostCount"}
+
+
+def _rollup_stats(*, user: User, year: int, month: int, task_id: int | None,
+                  department_id: int | None) -> dict[str, Any]:
+    days = _local_days(year, month)
+    result = _empty_stats(year, month, days)
+    scope = department_scope_ids(user)
+    if department_id is not None:
+        scope = scope & {department_id}
+    if not scope:
+        return result
+    periods = (days[0][0], days[-1][0])
+    grain = rollups.RollupGrain.TASK_DAY if task_id is not None else rollups.RollupGrain.DEPARTMENT_DAY
+    keys = [task_id] if task_id is not None else None
+    totals = rollups.totals(grain, periods=periods, department_ids=scope, key_ids=keys)
+    per_day = rollups.daily(grain, periods=periods, department_ids=scope, key_ids=keys)
+    # Running executions are live rows (few, indexed by status), not rolled up.
+    running_days: dict[date, int] = {}
+    live = record_list(user=user, year=year, month=month, task_id=task_id, department_id=department_id)
+    if live is not None:
+        for scheduled in live.filter(status=RecordStatus.RUNNING).order_by().values_list("scheduled_time", flat=True):
+            day = rollups.local_day(scheduled)
+            running_days[day] = running_days.get(day, 0) + 1
+    for status, key in STATUS_KEYS.items():
+        result[key] = totals["by_status"].get(int(status), 0)
+    result["runningCount"] = sum(running_days.values())
+    result["total"] = sum(result[key] for key in STATUS_KEYS.values())
+    finished = result["successCount"] + result["failCount"]
+    result["successRate"] = round(result["successCount"] / finished, 4) if finished else None
+    result["avgCostTime"] = round(totals["cost_sum"] / totals["cost_count"], 1) if totals["cost_count"] else None
+    result["p95CostTime"] = rollups.p95(totals["histogram"])
+    result["daily"] = []
+    for d, _, _ in days:
+        counts = per_day.get(d, {})
+        result["daily"].append({"date": d.isoformat(), "total": sum(counts.values()) + running_days.get(d, 0),
+                                "success": counts.get(int(RecordStatus.SUCCESS), 0),
+                                "failed": counts.get(int(RecordStatus.FAILED), 0)})
+    month_first = date(year, month, 1)
+    if task_id is None:
+        result["topFailingTasks"] = rollups.top_failing(month_first=month_first, department_ids=scope)
+    elif result["failCount"]:
+        result["topFailingTasks"] = rollups.top_failing(month_first=month_first, department_ids=scope,
+                                                        task_ids=[task_id])
+    return result
+
+
+def _raw_stats(*, user: User, year: int, month: int, task_id: int | None = None,
+               department_id: int | None = None) -> dict[str, Any]:
+    qs = record_list(user=user, year=year, month=month, task_id=task_id, department_id=department_id)
+    days = _local_days(year, month)
+    empty = _empty_stats(year, month, days)
     if qs is None:
         return empty
     qs = qs.order_by()
@@ -205,25 +275,41 @@ def _existing(months: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def task_run_summary(*, user: User, task_id: int, months: int = 12) -> dict[str, Any]:
-    """Counts and average cost (ms) of one task's executions in the last ``months`` month tables, and the
-    retries its latest execution used.
+    """Counts and average cost (ms) of one task's executions in the last ``months`` months, and the retries its
+    latest execution used.
 
-    The caller has already resolved the task in the user's scope (``task:view``); rows are still limited to
-    the scope, like every record query.
+    Finished executions come from the task x month rollups (months whose rollups are not built yet are counted
+    from their raw rows); running ones from the live rows. The caller has already resolved the task in the
+    user's scope (``task:view``); rows are still limited to the scope, like every record query.
     """
     totals = {"successCount": 0, "failCount": 0, "runningCount": 0}
     cost_sum, cost_n, last_retry_times = 0, 0, None
+    scope = department_scope_ids(user)
+    built: list[date] = []
+    for year, month in recent_months(months):
+        if rollups.month_state(year, month) == "built":
+            built.append(date(year, month, 1))
+    if built:
+        rolled = rollups.totals(rollups.RollupGrain.TASK_MONTH, periods=(min(built), max(built)),
+                                department_ids=scope, key_ids=[task_id], period_in=built)
+        totals["successCount"] += rolled["by_status"].get(int(RecordStatus.SUCCESS), 0)
+        totals["failCount"] += rolled["by_status"].get(int(RecordStatus.FAILED), 0)
+        cost_sum += rolled["cost_sum"]
+        cost_n += rolled["cost_count"]
     for year, month in _existing(recent_months(months)):
         qs = record_model(year, month).objects.restrict(user).filter(task_id=task_id)
         if last_retry_times is None:  # months run newest first: the first hit is the latest execution
             last_retry_times = qs.order_by("-scheduled_time", "-id").values_list("retry_times", flat=True).first()
+        totals["runningCount"] += qs.filter(status=RecordStatus.RUNNING).order_by().count()
+        if date(year, month, 1) in built:
+            continue
         row = qs.order_by().aggregate(
             successCount=Count("id", filter=Q(status=RecordStatus.SUCCESS)),
             failCount=Count("id", filter=Q(status=RecordStatus.FAILED)),
-            runningCount=Count("id", filter=Q(status=RecordStatus.RUNNING)),
-            cost_sum=Sum("cost_time"), cost_n=Count("cost_time"))
-        for key in totals:
-            totals[key] += row[key]
+            cost_sum=Sum("cost_time", filter=~Q(status=RecordStatus.RUNNING)),
+            cost_n=Count("cost_time", filter=~Q(status=RecordStatus.RUNNING)))
+        totals["successCount"] += row["successCount"]
+        totals["failCount"] += row["failCount"]
         cost_sum += int(row["cost_sum"] or 0)
         cost_n += row["cost_n"]
     return {**totals, "avgCostTime": round(cost_sum / cost_n, 1) if cost_n else None,

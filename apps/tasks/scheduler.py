@@ -37,6 +37,8 @@ from django.db import IntegrityError, close_old_connections, connection, transac
 from django.db.models import F, Max, Q
 
 from djs_platform import metrics, tracing
+from apps.records import rollups
+from djs_platform.dbrouter import pin_thread_to_primary
 from apps.records.models import (
     ERROR_LIMIT,
     RESPONSE_LIMIT,
@@ -94,6 +96,13 @@ class Fire:
     def table(self) -> tuple[int, int]:
         return month_of(self.scheduled)
 
+    @property
+    def key(self) -> tuple[int, int, int]:
+        """(year, month, record id): record ids repeat across month tables (each numbers from 1), so a fire
+        of last month's table (a recovery, a run across midnight) and one of this month's may share an id."""
+        year, month = month_of(self.scheduled)
+        return year, month, self.record_id
+
 
 @dataclass
 class NodeConfig:
@@ -121,10 +130,14 @@ class NodeConfig:
 
 
 class DbThread:
-    """A single worker thread with its own Django connection; coroutines await its results."""
+    """A single worker thread with its own Django connection; coroutines await its results.
+
+    The thread reads records from the primary even when a read replica is configured: the node reads back
+    its own claims and results (running records, children to trigger, failure streaks), which a lagging
+    replica would not have yet."""
 
     def __init__(self, name: str):
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name, initializer=pin_thread_to_primary)
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         def call() -> Any:
@@ -156,10 +169,10 @@ class Node:
         self.records = DbThread("djs-records")
         self.alerts = AlertWatcher(self, DbThread("djs-alerts"))
         self.schedules: dict[tuple[str, str], Schedule] = {}
-        self.running: dict[int, Fire] = {}                 # record id -> fire in flight or waiting
-        self.by_task: dict[int, set[int]] = defaultdict(set)
+        self.running: dict[tuple[int, int, int], Fire] = {}  # Fire.key -> fire in flight or waiting
+        self.by_task: dict[int, set[tuple[int, int, int]]] = defaultdict(set)
         self.finished: list[tuple[Fire, dict[str, Any]]] = []
-        self.unflushed: set[int] = set()                   # finished records whose result is not committed yet
+        self.unflushed: set[tuple[int, int, int]] = set()  # finished fires (Fire.key) whose result is not committed yet
         self.kill_seen: dict[int, int] = {}
         self.stopping: asyncio.Event | None = None  # created on the loop
         self.stop_requested = False
@@ -335,8 +348,8 @@ class Node:
     def _launch(self, fires: list[Fire]) -> None:
         assert self.loop is not None
         for fire in fires:
-            self.running[fire.record_id] = fire
-            self.by_task[fire.task["id"]].add(fire.record_id)
+            self.running[fire.key] = fire
+            self.by_task[fire.task["id"]].add(fire.key)
             delay = 0.0 if fire.start_now else (fire.scheduled - utcnow()).total_seconds()
             if delay <= 0:
                 self._start(fire)
@@ -344,7 +357,7 @@ class Node:
                 self.loop.call_later(delay, self._start, fire)
 
     def _start(self, fire: Fire) -> None:
-        if fire.record_id in self.running and fire.handle is None:
+        if fire.key in self.running and fire.handle is None:
             assert self.loop is not None
             if not fire.start_now:
                 # call_later runs on the loop's monotonic clock and may call back up to its resolution
@@ -653,6 +666,7 @@ class Node:
             model = record_model(year, month)
             fires: list[Fire] = []
             with transaction.atomic():
+                rollups.lock_months_shared([(year, month)])
                 lost = list(model.objects.select_for_update().filter(executor=node_name,
                                                                       status=RecordStatus.RUNNING))
                 if not lost:
@@ -660,6 +674,9 @@ class Node:
                 model.objects.filter(pk__in=[r.pk for r in lost], status=RecordStatus.RUNNING).update(
                     status=RecordStatus.LOST, success=False, end_time=now, update_time=now,
                     error=f"scheduler node {node_name} stopped heartbeating while this ran")
+                # Locked above, so the UPDATE changed exactly these rows: they enter the rollups as lost.
+                rollups.add(rollups.Finished(r.department_id, r.task_id, r.task_name, r.scheduled_time,
+                                             RecordStatus.LOST, r.trigger_type, None) for r in lost)
                 tasks = {t["id"]: t for t in Task.objects.filter(pk__in={r.task_id for r in lost})
                          .values(*TASK_FIELDS)}
                 for record in lost:
@@ -684,7 +701,7 @@ class Node:
         so running them now keeps exactly-once; overdue ones start at once."""
         fires: list[Fire] = []
         for year, month in self._recent_months():
-            owned = list(self.running) + list(self.unflushed)
+            owned = [rid for y, m, rid in (*self.running, *self.unflushed) if (y, m) == (year, month)]
             rows = list(record_model(year, month).objects.filter(executor=self.name, status=RecordStatus.RUNNING)
                         .exclude(pk__in=owned)
                         .values("id", "task_id", "scheduled_time", "trigger_type", "retry_times"))
@@ -731,10 +748,10 @@ class Node:
     async def _poll_kills(self) -> None:
         state = await self.control.run(self._kill_state, list(self.by_task))
         self.kill_seen.update(state)
-        for task_id, record_ids in list(self.by_task.items()):
+        for task_id, keys in list(self.by_task.items()):
             current = state.get(task_id)
-            for rid in list(record_ids):
-                fire = self.running.get(rid)
+            for key in list(keys):
+                fire = self.running.get(key)
                 if fire is None or fire.handle is None:
                     continue
                 if current is None or current > fire.kill_seq:
@@ -789,7 +806,7 @@ class Node:
 
     def _running_here(self, fire: Fire) -> bool:
         return any(other.handle is not None and other.scheduled < fire.scheduled
-                   for rid in self.by_task.get(fire.task["id"], ()) if (other := self.running.get(rid)))
+                   for key in self.by_task.get(fire.task["id"], ()) if (other := self.running.get(key)))
 
     def _spec(self, fire: Fire) -> ExecutionSpec:
         task = fire.task
@@ -824,15 +841,15 @@ class Node:
             metrics.retries.labels(kind).inc(result["retry_times"] - fire.retry_times)
         if result.get("used_fallback"):
             metrics.fallbacks.labels(kind).inc()
-        self.unflushed.add(fire.record_id)
+        self.unflushed.add(fire.key)
         self.finished.append((fire, result))
         self._forget(fire)
 
     def _forget(self, fire: Fire) -> None:
-        self.running.pop(fire.record_id, None)
+        self.running.pop(fire.key, None)
         ids = self.by_task.get(fire.task["id"])
         if ids is not None:
-            ids.discard(fire.record_id)
+            ids.discard(fire.key)
             if not ids:
                 self.by_task.pop(fire.task["id"], None)
 
@@ -854,7 +871,7 @@ class Node:
         except Exception:
             self.finished = batch + self.finished
             raise
-        self.unflushed.difference_update(fire.record_id for fire, _ in batch)
+        self.unflushed.difference_update(fire.key for fire, _ in batch)
         self.alerts.flushed(batch)
 
     def _write_results(self, batch: list[tuple[Fire, dict[str, Any]]]) -> None:
@@ -863,14 +880,35 @@ class Node:
         by_table: dict[tuple[int, int], list[tuple[int, dict[str, Any]]]] = defaultdict(list)
         for fire, result in batch:
             by_table[fire.table].append((fire.record_id, result))
+        results = {(fire.table, fire.record_id): (fire, result) for fire, result in batch}  # ids repeat across months
+        finished: list[rollups.Finished] = []
         with transaction.atomic():
+            rollups.lock_months_shared(by_table)
             for (year, month), rows in by_table.items():
                 table = record_model(year, month)._meta.db_table
                 for i in range(0, len(rows), WRITE_CHUNK):
-                    sql, params = batch_update_sql(table, rows[i:i + WRITE_CHUNK], now, self.name)
+                    chunk = rows[i:i + WRITE_CHUNK]
+                    sql, params = batch_update_sql(table, chunk, now, self.name)
                     with connection.cursor() as cursor:
                         cursor.execute(sql, params)
+                        changed = [rid for rid, _ in chunk] if cursor.rowcount == len(chunk) else \
+                            self._changed_by_flush(table, [rid for rid, _ in chunk], now)
+                    finished += [_finished(*results[((year, month), rid)]) for rid in changed]
+            # The rollups count exactly the rows this statement finished (a record a survivor already declared
+            # lost, or one a retried flush finished before, is not counted again).
+            rollups.add(finished)
             self._trigger_children(batch)
+
+    def _changed_by_flush(self, table: str, ids: list[int], now: datetime) -> list[int]:
+        """Which of ``ids`` the flush UPDATE just finished (only asked when it changed fewer rows than sent):
+        they carry this node as executor and this flush's ``update_time``."""
+        qn = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {qn('id')} FROM {qn(table)} WHERE {qn('id')} IN ({', '.join(['%s'] * len(ids))}) "
+                           f"AND {qn('executor')} = %s AND {qn('update_time')} = %s AND {qn('status')} <> %s",
+                           [*ids, self.name, connection.ops.adapt_datetimefield_value(now),
+                            int(RecordStatus.RUNNING)])
+            return [row[0] for row in cursor.fetchall()]
 
     def _trigger_children(self, batch: list[tuple[Fire, dict[str, Any]]]) -> None:
         """Queue a CHILD trigger for each enabled child of every task that succeeded in ``batch``, in the
@@ -917,6 +955,12 @@ class Node:
         if requests:
             TriggerRequest.objects.bulk_create(requests)
             self.stats["child_triggers"] += len(requests)
+
+
+def _finished(fire: Fire, result: dict[str, Any]) -> rollups.Finished:
+    """What the rollups count of a record the result writer finished (its columns as inserted at claim)."""
+    return rollups.Finished(fire.task["department_id"], fire.task["id"], fire.task["name"], fire.scheduled,
+                            int(result["status"]), fire.trigger, result.get("cost_time"))
 
 
 def releasable(fire: Fire) -> bool:

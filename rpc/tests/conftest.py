@@ -18,6 +18,7 @@ from apps.tasks.models import Task
 from djs_platform import tokens
 from rpc.generated import auth_pb2_grpc, data_pb2_grpc, mcp_pb2_grpc, scheduler_pb2_grpc
 from rpc.server import RpcServer, ServerConfig
+from tests.factories import add_record
 
 UTC = timezone.utc
 CALL_TIMEOUT = 30
@@ -96,16 +97,11 @@ def make_record() -> Iterator[Callable[..., Any]]:
     def make(task: Task | None = None, *, scheduled: datetime, status: int = RecordStatus.SUCCESS,
              cost: int | None = 100, department_id: int | None = None, trigger: str = "SCHEDULE",
              retry_times: int = 0, error: str | None = None, response: str | None = "ok"):
-        model = ensure_record_table(*month_of(scheduled))
-        row = model.objects.create(
-            task_id=task.pk if task else 0, task_name=task.name if task else "x",
-            department_id=department_id if department_id is not None else task.department_id,
-            task_type=task.task_type if task else "HTTP", trigger_type=trigger, scheduled_time=scheduled,
-            start_time=scheduled, end_time=scheduled if status != RecordStatus.RUNNING else None, status=status,
-            success={RecordStatus.SUCCESS: True, RecordStatus.FAILED: False}.get(status),
-            status_code=200 if status == RecordStatus.SUCCESS else 500, response=response, error=error,
-            cost_time=cost, retry_times=retry_times, executor="node-test")
-        written.append((model, row.pk))
+        row = add_record(task_id=task.pk if task else 0, task_name=task.name if task else "x",
+                         department_id=department_id if department_id is not None else task.department_id,
+                         task_type=task.task_type if task else "HTTP", trigger_type=trigger, scheduled_time=scheduled,
+                         status=status, cost_time=cost, response=response, error=error, retry_times=retry_times)
+        written.append((type(row), row.pk))
         return row
 
     yield make

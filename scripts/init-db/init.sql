@@ -154,6 +154,45 @@ CREATE TABLE `permission` (
   UNIQUE KEY `code` (`code`),
   CONSTRAINT `permission_status_valid` CHECK (`status` in (0,1))
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+DROP TABLE IF EXISTS `record_rollup`;
+CREATE TABLE `record_rollup` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT,
+  `grain` smallint(6) NOT NULL,
+  `key_id` bigint(20) NOT NULL,
+  `department_id` bigint(20) NOT NULL,
+  `period` date NOT NULL,
+  `status` smallint(6) NOT NULL,
+  `trigger_type` varchar(10) NOT NULL,
+  `count` bigint(20) NOT NULL,
+  `cost_sum` bigint(20) NOT NULL,
+  `cost_count` bigint(20) NOT NULL,
+  `label` varchar(255) NOT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_rollup_cell` (`grain`,`key_id`,`department_id`,`period`,`status`,`trigger_type`),
+  KEY `ix_rollup_period` (`grain`,`period`,`department_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+DROP TABLE IF EXISTS `record_rollup_cost`;
+CREATE TABLE `record_rollup_cost` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT,
+  `grain` smallint(6) NOT NULL,
+  `key_id` bigint(20) NOT NULL,
+  `department_id` bigint(20) NOT NULL,
+  `period` date NOT NULL,
+  `bucket` smallint(6) NOT NULL,
+  `count` bigint(20) NOT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_rollup_cost` (`grain`,`key_id`,`department_id`,`period`,`bucket`),
+  KEY `ix_rollup_cost_period` (`grain`,`period`,`department_id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+DROP TABLE IF EXISTS `record_rollup_month`;
+CREATE TABLE `record_rollup_month` (
+  `month` int(11) NOT NULL,
+  `state` varchar(10) NOT NULL,
+  `rows_done` bigint(20) NOT NULL,
+  `rows_total` bigint(20) NOT NULL,
+  `updated_at` datetime(6) NOT NULL,
+  PRIMARY KEY (`month`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 DROP TABLE IF EXISTS `role`;
 CREATE TABLE `role` (
   `id` bigint(20) NOT NULL AUTO_INCREMENT,
@@ -371,6 +410,7 @@ INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('auth', '0011
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('auth', '0012_alter_user_first_name_max_length', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0001_record_list_index', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0002_record_parent_columns', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0003_rollups', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0003_task_child_and_child_triggers', NOW(6));
 
 SET FOREIGN_KEY_CHECKS = 1;

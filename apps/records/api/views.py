@@ -55,7 +55,9 @@ class RecordStatsView(APIView):
                         "avgCostTime": serializers.FloatField(allow_null=True),
                         "p95CostTime": serializers.IntegerField(allow_null=True),
                         "daily": serializers.ListField(child=serializers.DictField()),
-                        "topFailingTasks": serializers.ListField(child=serializers.DictField())}))
+                        "topFailingTasks": serializers.ListField(child=serializers.DictField()),
+                        # present only while the month's rollups are not built (figures from the raw rows)
+                        "warning": serializers.CharField(required=False)}))
     def get(self, request):
         q = parse_query(s.StatsQuery, request)
         return ok(selectors.record_stats(user=request.user, year=q["year"], month=q["month"],

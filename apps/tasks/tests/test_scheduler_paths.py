@@ -320,3 +320,52 @@ def test_recovery_finds_a_dead_nodes_running_record_in_last_months_table(
     assert (rerun.status, rerun.scheduled_time) == (RecordStatus.SUCCESS, scheduled)
     assert record_model(*last_month).objects.filter(task_id=task.pk).count() == 2  # both in last month's table
     assert [h.header("Idempotency-Key") for h in http_target.requests("/last-month")] == [key(task, scheduled)]
+
+
+def test_a_waiting_fire_and_a_recovery_whose_records_share_an_id_in_two_month_tables_both_run(
+        node_factory, http_target, department):
+    """Record ids repeat across month tables (each numbers from 1). A fire of this month is claimed and waits
+    for its instant; meanwhile a dead node's record of LAST month is recovered, and its RECOVERY record gets the
+    same id in last month's table; it runs at once and finishes. Keyed by id alone, the recovery replaced the
+    waiting fire in the node's table of running fires and took it along when it finished: the waiting fire
+    never started and its record stayed running (found by the rollup test). Keyed by (month, id), both run."""
+    now = datetime.now(UTC)
+    month_start = now.astimezone(ZoneInfo(settings.TIME_ZONE)).replace(day=1, hour=0, minute=0, second=0,
+                                                                         microsecond=0)
+    last_month_at = (month_start - timedelta(hours=1)).astimezone(UTC)
+    due = (now + timedelta(seconds=10)).replace(microsecond=0)
+    assert month_of(due) == month_of(now), "run again: this test needs 10 s left in the month"
+    last, this = ensure_record_table(*month_of(last_month_at)), ensure_record_table(*month_of(due))
+    # Above both tables' auto-increment counters (which deleted rows of earlier tests may have moved past the
+    # highest id left): an explicit id there moves each counter to it, so both next ids are top + 1.
+    top = max(_next_auto_id(m) for m in (last, this)) + 1000
+    waiting = one_shot(department, http_target.url("/waiting"), due, name="waiting")
+    recovered = TaskFactory(department=department, url=http_target.url("/recovered"), status=0, max_retry=1)
+    # This month's next record id is top + 1 (a finished record of another task holds top) ...
+    this.objects.create(id=top, task_id=recovered.pk, task_name="x", department_id=department.pk, task_type="HTTP",
+                        trigger_type="MANUAL", scheduled_time=now, status=RecordStatus.SUCCESS, executor="n")
+    # ... and so is last month's: the dead node's running record holds top there. The ghost falls silent now: the
+    # node claims the waiting fire at about 4 s (lookahead 6 s), declares the ghost dead at about 7 s (node
+    # timeout 7 s) and runs the recovery at once; the waiting fire's instant is 10 s.
+    dead_node("ghost-same-id", now + timedelta(seconds=60))
+    SchedulerNode.objects.filter(name="ghost-same-id").update(heartbeat_at=now)
+    last.objects.create(id=top, task_id=recovered.pk, task_name=recovered.name, department_id=department.pk,
+                        task_type="HTTP", trigger_type="SCHEDULE", scheduled_time=last_month_at,
+                        start_time=last_month_at, status=RecordStatus.RUNNING, executor="ghost-same-id")
+    node_factory(lookahead=6.0, node_timeout=7.0)
+
+    (rerun,) = wait_until(finished(recovered, 1, "RECOVERY"), timeout=20)
+    (fired,) = wait_until(finished(waiting, 1), timeout=20)
+    assert rerun.end_time < fired.start_time, "the recovery finished while the other fire waited for its instant"
+    assert (rerun.pk, fired.pk) == (top + 1, top + 1), "the two records share an id in their two tables"
+    assert (rerun.status, fired.status) == (RecordStatus.SUCCESS, RecordStatus.SUCCESS)
+    assert [h.header("Idempotency-Key") for h in http_target.requests("/waiting")] == [key(waiting, due)]
+
+
+def _next_auto_id(model) -> int:
+    """The id the table's next insert would get (insert a row, read its id, delete it)."""
+    row = model.objects.create(task_id=0, task_name="probe", department_id=0, task_type="HTTP",
+                               trigger_type="MANUAL", scheduled_time=datetime.now(UTC), status=RecordStatus.SUCCESS)
+    pk = row.pk
+    row.delete()
+    return pk + 1

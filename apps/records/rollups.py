@@ -1,0 +1,327 @@
+"""Record rollups: what the dashboard and every summary read instead of scanning a month of raw rows.
+
+Three grains (``RollupGrain``): department x local day, task x month, task x local day. A cell holds, per
+(final status x trigger type), the number of executions and their cost sum and count (``RollupCount``), and a
+cost histogram (``RollupCost``) from which p95 is read within 5 % or 1 ms, whichever is larger. Day = the
+platform-zone date of ``scheduled_time`` (the instant that picks the month table), so a day never straddles
+two month tables.
+
+The one rule for writing them: every statement that makes a record final adds to the rollups in the same
+transaction, counting only the rows it actually changed (:func:`add`; the result writer and recovery call
+it). Running and waiting counts are not rolled up: they come from the live records (few rows, indexed).
+
+A month whose rollups are incomplete (tables that existed before rollups, state ``unbuilt``) is read from the
+raw rows until ``manage.py rebuild_rollups`` has built it (:func:`rebuild_month`).
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from calendar import monthrange
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Case, Count, IntegerField, Max, Sum, Value, When
+
+from apps.records.models import (
+    FINAL_STATUSES,
+    RecordStatus,
+    RollupCost,
+    RollupCount,
+    RollupGrain,
+    RollupMonth,
+    existing_record_tables,
+    record_model,
+    table_name,
+)
+
+#: Costs below this many milliseconds have a bucket each (exact); above, buckets are 5 % wide.
+EXACT_BELOW_MS = 20
+GROWTH = 1.05
+
+
+def bucket_of(cost_ms: int) -> int:
+    """The histogram bucket of a cost: exact below 20 ms, then ``[20 * 1.05**k, 20 * 1.05**(k+1))``."""
+    cost = max(0, int(cost_ms))
+    if cost < EXACT_BELOW_MS:
+        return cost
+    return EXACT_BELOW_MS + int(math.log(cost / EXACT_BELOW_MS) / math.log(GROWTH) + 1e-9)
+
+
+def bucket_value(bucket: int) -> int:
+    """The cost a bucket stands for: itself below 20 ms, else the geometric middle of its range (every cost
+    in the bucket is within 2.5 % of it)."""
+    if bucket < EXACT_BELOW_MS:
+        return bucket
+    return round(EXACT_BELOW_MS * GROWTH ** (bucket - EXACT_BELOW_MS + 0.5))
+
+
+def local_day(moment: datetime) -> date:
+    return moment.astimezone(ZoneInfo(settings.TIME_ZONE)).date()
+
+
+def month_key(year: int, month: int) -> int:
+    return year * 100 + month
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A record that a statement has just made final (what :func:`add` counts)."""
+
+    department_id: int
+    task_id: int
+    task_name: str
+    scheduled_time: datetime
+    status: int
+    trigger_type: str
+    cost_time: int | None
+
+
+# --- writing ------------------------------------------------------------------------------------------------
+
+def lock_months_shared(months: Iterable[tuple[int, int]]) -> None:
+    """Take the months' lock rows in share mode until the transaction ends: a rebuild (exclusive) of one of
+    them waits for this writer, and this writer waits for a running rebuild. SQLite has one writer at a time,
+    which serialises the two already."""
+    keys = sorted({month_key(y, m) for y, m in months})
+    if not keys or connection.vendor != "mysql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT month FROM record_rollup_month WHERE month IN ({', '.join(['%s'] * len(keys))}) "
+                       "LOCK IN SHARE MODE", keys)
+
+
+def add(rows: Iterable[Finished]) -> None:
+    """Add finished executions to the rollups of all three grains. Call inside the transaction of the
+    statement that made them final, with only the rows it changed."""
+    counts: dict[tuple, list] = {}
+    costs: dict[tuple, int] = defaultdict(int)
+    for row in rows:
+        if row.status not in FINAL_STATUSES:
+            continue
+        day = local_day(row.scheduled_time)
+        cells = ((RollupGrain.DEPARTMENT_DAY, row.department_id, day, ""),
+                 (RollupGrain.TASK_MONTH, row.task_id, day.replace(day=1), row.task_name),
+                 (RollupGrain.TASK_DAY, row.task_id, day, row.task_name))
+        for grain, key_id, period, label in cells:
+            cell = counts.setdefault((int(grain), key_id, row.department_id, period, int(row.status),
+                                      row.trigger_type), [0, 0, 0, label])
+            cell[0] += 1
+            if row.cost_time is not None:
+                cell[1] += int(row.cost_time)
+                cell[2] += 1
+                costs[(int(grain), key_id, row.department_id, period, bucket_of(row.cost_time))] += 1
+    if counts:
+        _upsert_counts(counts)
+    if costs:
+        _upsert_costs(costs)
+
+
+def _upsert_counts(counts: dict[tuple, list]) -> None:
+    columns = ("grain", "key_id", "department_id", "period", "status", "trigger_type", "count", "cost_sum",
+               "cost_count", "label")
+    params: list = []
+    for key, (count, cost_sum, cost_count, label) in counts.items():
+        params += [*key, count, cost_sum, cost_count, label[:255]]
+    added = ("count", "cost_sum", "cost_count")
+    _upsert("record_rollup", columns, len(counts), params,
+            conflict=("grain", "key_id", "department_id", "period", "status", "trigger_type"),
+            added=added, replaced=("label",))
+
+
+def _upsert_costs(costs: dict[tuple, int]) -> None:
+    columns = ("grain", "key_id", "department_id", "period", "bucket", "count")
+    params: list = []
+    for key, count in costs.items():
+        params += [*key, count]
+    _upsert("record_rollup_cost", columns, len(costs), params,
+            conflict=("grain", "key_id", "department_id", "period", "bucket"), added=("count",), replaced=())
+
+
+def _upsert(table: str, columns: tuple[str, ...], n: int, params: list, *, conflict: tuple[str, ...],
+            added: tuple[str, ...], replaced: tuple[str, ...]) -> None:
+    qn = connection.ops.quote_name
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    sql = f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) VALUES {', '.join([row] * n)}"
+    if connection.vendor == "mysql":
+        sets = [f"{qn(c)} = {qn(c)} + VALUES({qn(c)})" for c in added] + [f"{qn(c)} = VALUES({qn(c)})"
+                                                                           for c in replaced]
+        sql += " ON DUPLICATE KEY UPDATE " + ", ".join(sets)
+    else:
+        sets = [f"{qn(c)} = {qn(c)} + excluded.{qn(c)}" for c in added] + [f"{qn(c)} = excluded.{qn(c)}"
+                                                                            for c in replaced]
+        sql += f" ON CONFLICT ({', '.join(qn(c) for c in conflict)}) DO UPDATE SET " + ", ".join(sets)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+# --- state and rebuild --------------------------------------------------------------------------------------
+
+def month_state(year: int, month: int) -> str:
+    """``built`` (rollups complete; also every month created after rollups existed), ``unbuilt`` or
+    ``building``."""
+    state = RollupMonth.objects.filter(month=month_key(year, month)).values_list("state", flat=True).first()
+    return state or RollupMonth.BUILT
+
+
+def rebuild_month(year: int, month: int, *, chunk: int = 50_000,
+                  progress: Callable[[int, int], None] | None = None) -> int:
+    """Recompute one month's rollups from its raw rows; returns the number of final records counted.
+
+    Holds the month's lock row exclusively for the whole rebuild (the result writer and recovery of that
+    month wait, then add their rows on top), reads the raw rows in primary-key chunks with one GROUP BY each,
+    and marks the month ``built``. A month without a raw table ends ``built`` and empty."""
+    key = month_key(year, month)
+    RollupMonth.objects.get_or_create(month=key, defaults={"state": RollupMonth.UNBUILT})
+    exists = table_name(year, month) in existing_record_tables(refresh=True)
+    done = 0
+    with transaction.atomic():
+        RollupMonth.objects.select_for_update().filter(month=key).update(state=RollupMonth.BUILDING)
+        first = date(year, month, 1)
+        last = date(year, month, monthrange(year, month)[1])
+        for model in (RollupCount, RollupCost):
+            model.objects.filter(period__gte=first, period__lte=last).delete()
+        total = 0
+        if exists:
+            qs = record_model(year, month).objects.filter(status__in=FINAL_STATUSES)
+            total = qs.count()
+            RollupMonth.objects.filter(month=key).update(rows_total=total)
+            last_id = 0
+            while True:
+                ids = list(qs.filter(id__gt=last_id).order_by("id").values_list("id", flat=True)[chunk - 1:chunk])
+                upper = ids[0] if ids else None
+                window = qs.filter(id__gt=last_id) if upper is None else qs.filter(id__gt=last_id, id__lte=upper)
+                done += _rebuild_chunk(window, year, month)
+                if progress:
+                    progress(done, total)
+                if upper is None:
+                    break
+                last_id = upper
+        RollupMonth.objects.filter(month=key).update(state=RollupMonth.BUILT, rows_done=done, rows_total=total)
+    return done
+
+
+def _rebuild_chunk(qs, year: int, month: int) -> int:
+    """Add one chunk of raw rows, grouped in the database by department, task, status, trigger, local day and
+    cost. The day comes from a CASE over the month's DST-correct local-day boundaries (no time zone tables
+    needed in the database); costs become histogram buckets here."""
+    days = _local_day_bounds(year, month)
+    day_case = Case(*[When(scheduled_time__lt=end, then=Value(index)) for index, (_, end) in enumerate(days)],
+                    default=Value(len(days) - 1), output_field=IntegerField())
+    grouped = (qs.order_by().annotate(day=day_case)
+               .values("department_id", "task_id", "status", "trigger_type", "day", "cost_time")
+               .annotate(n=Count("id"), name=Max("task_name")))
+    counts: dict[tuple, list] = {}
+    costs: dict[tuple, int] = defaultdict(int)
+    n = 0
+    for g in grouped.iterator(chunk_size=5000):
+        day = days[g["day"]][0]
+        cells = ((RollupGrain.DEPARTMENT_DAY, g["department_id"], day, ""),
+                 (RollupGrain.TASK_MONTH, g["task_id"], day.replace(day=1), g["name"]),
+                 (RollupGrain.TASK_DAY, g["task_id"], day, g["name"]))
+        for grain, key_id, period, label in cells:
+            cell = counts.setdefault((int(grain), key_id, g["department_id"], period, g["status"], g["trigger_type"]),
+                                     [0, 0, 0, label])
+            cell[0] += g["n"]
+            if g["cost_time"] is not None:
+                cell[1] += g["cost_time"] * g["n"]
+                cell[2] += g["n"]
+                costs[(int(grain), key_id, g["department_id"], period, bucket_of(g["cost_time"]))] += g["n"]
+        n += g["n"]
+    for part in _chunks(list(counts.items()), 500):
+        _upsert_counts(dict(part))
+    for part in _chunks(list(costs.items()), 500):
+        _upsert_costs(dict(part))
+    return n
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _local_day_bounds(year: int, month: int) -> list[tuple[date, datetime]]:
+    """(local day, its end instant) for each day of the month in the platform zone, DST-correct."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    bounds = []
+    for day in range(1, monthrange(year, month)[1] + 1):
+        d = date(year, month, day)
+        nxt = d + timedelta(days=1) if d < date.max else d
+        bounds.append((d, datetime.combine(nxt, dtime.min, tzinfo=zone)))
+    return bounds
+
+
+# --- reading ------------------------------------------------------------------------------------------------
+
+def p95(histogram: dict[int, int]) -> int | None:
+    """Nearest-rank p95 from bucket counts (the value the bucket stands for)."""
+    n = sum(histogram.values())
+    if not n:
+        return None
+    rank, seen = math.ceil(0.95 * n), 0
+    for bucket in sorted(histogram):
+        seen += histogram[bucket]
+        if seen >= rank:
+            return bucket_value(bucket)
+    return None  # unreachable
+
+
+def totals(grain: RollupGrain, *, periods: tuple[date, date], department_ids: Iterable[int] | None = None,
+           key_ids: Iterable[int] | None = None, period_in: Iterable[date] | None = None) -> dict:
+    """Counts by status, cost sum/count and the cost histogram of a grain's cells with ``period`` in
+    [first, last] (and in ``period_in`` when given), limited to departments and/or keys. Reads only rollup
+    rows."""
+    first, last = periods
+    counts = RollupCount.objects.filter(grain=grain, period__gte=first, period__lte=last)
+    costs = RollupCost.objects.filter(grain=grain, period__gte=first, period__lte=last)
+    if period_in is not None:
+        period_in = list(period_in)
+        counts, costs = counts.filter(period__in=period_in), costs.filter(period__in=period_in)
+    if department_ids is not None:
+        department_ids = list(department_ids)
+        counts, costs = counts.filter(department_id__in=department_ids), costs.filter(department_id__in=department_ids)
+    if key_ids is not None:
+        key_ids = list(key_ids)
+        counts, costs = counts.filter(key_id__in=key_ids), costs.filter(key_id__in=key_ids)
+    by_status: dict[int, int] = defaultdict(int)
+    cost_sum = cost_count = 0
+    for row in counts.order_by().values("status").annotate(n=Sum("count"), s=Sum("cost_sum"), c=Sum("cost_count")):
+        by_status[row["status"]] += int(row["n"])
+        cost_sum += int(row["s"] or 0)
+        cost_count += int(row["c"] or 0)
+    histogram = {row["bucket"]: int(row["n"]) for row in costs.order_by().values("bucket").annotate(n=Sum("count"))}
+    return {"by_status": dict(by_status), "cost_sum": cost_sum, "cost_count": cost_count, "histogram": histogram}
+
+
+def daily(grain: RollupGrain, *, periods: tuple[date, date], department_ids: Iterable[int] | None = None,
+          key_ids: Iterable[int] | None = None) -> dict[date, dict[int, int]]:
+    """Per local day in [first, last]: counts by status."""
+    first, last = periods
+    qs = RollupCount.objects.filter(grain=grain, period__gte=first, period__lte=last)
+    if department_ids is not None:
+        qs = qs.filter(department_id__in=list(department_ids))
+    if key_ids is not None:
+        qs = qs.filter(key_id__in=list(key_ids))
+    days: dict[date, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for row in qs.order_by().values("period", "status").annotate(n=Sum("count")):
+        days[row["period"]][row["status"]] += int(row["n"])
+    return days
+
+
+def top_failing(*, month_first: date, department_ids: Iterable[int] | None, task_ids: Iterable[int] | None = None,
+                limit: int = 10) -> list[dict]:
+    qs = RollupCount.objects.filter(grain=RollupGrain.TASK_MONTH, period=month_first, status=RecordStatus.FAILED)
+    if department_ids is not None:
+        qs = qs.filter(department_id__in=list(department_ids))
+    if task_ids is not None:
+        qs = qs.filter(key_id__in=list(task_ids))
+    rows = list(qs.order_by().values("key_id").annotate(n=Sum("count")).order_by("-n", "key_id")[:limit])
+    labels = dict(RollupCount.objects.filter(grain=RollupGrain.TASK_MONTH, period=month_first,
+                                             key_id__in=[r["key_id"] for r in rows])
+                  .order_by("key_id", "-id").values_list("key_id", "label"))
+    return [{"taskId": r["key_id"], "taskName": labels.get(r["key_id"], ""), "failures": int(r["n"])} for r in rows]
