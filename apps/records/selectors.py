@@ -328,42 +328,80 @@ def task_recent_records(*, user: User, task_id: int, limit: int = 10, months: in
     return rows
 
 
+def whole_days(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """[start, end) widened to whole local days of the platform zone: from the start of ``start``'s day to the
+    start of the day after the one holding the window's last instant (DST-correct)."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    first = start.astimezone(zone).date()
+    last = (end - timedelta(microseconds=1)).astimezone(zone).date()
+    day_start = datetime.combine(first, time.min, tzinfo=zone)
+    day_end = (datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone) if last < date.max
+               else datetime.combine(last, time.max, tzinfo=zone))
+    return day_start, day_end
+
+
 def record_window_stats(*, user: User, start: datetime, end: datetime,
                         department_id: int | None = None) -> dict[str, Any]:
-    """Execution counts, success rate, average and p95 cost over scheduled times in [start, end), across
-    every month table the window touches. ``successRate`` = success / (success + failed), as in
-    :func:`record_stats`."""
+    """Execution counts, success rate, average and p95 cost over the whole local days that [start, end) touches
+    (the window is widened to day boundaries: ``windowStart``/``windowEnd``), from the department x day rollups,
+    plus the running executions of those days. Months whose rollups are not built are counted from their raw
+    rows. ``successRate`` = success / (success + failed), as in :func:`record_stats`."""
     require_permission(user, "record:view")
+    start, end = whole_days(start, end) if end > start else (start, end)
     by_status = {"successCount": RecordStatus.SUCCESS, "failCount": RecordStatus.FAILED,
                  "runningCount": RecordStatus.RUNNING, "killedCount": RecordStatus.KILLED,
                  "skippedCount": RecordStatus.SKIPPED, "lostCount": RecordStatus.LOST}
-    result: dict[str, Any] = {"total": 0, **{key: 0 for key in by_status}}
-    cost_sum, cost_n, querysets = 0, 0, []
-    for year, month in (_existing(months_between(start, end)) if end > start else []):
+    result: dict[str, Any] = {"total": 0, **{key: 0 for key in by_status}, "windowStart": start, "windowEnd": end}
+    cost_sum, cost_n, histogram = 0, 0, {}
+    scope = department_scope_ids(user)
+    if department_id is not None:
+        scope = scope & {department_id}
+    months = months_between(start, end) if end > start else []
+    first_day = start.astimezone(ZoneInfo(settings.TIME_ZONE)).date()
+    last_day = (end - timedelta(microseconds=1)).astimezone(ZoneInfo(settings.TIME_ZONE)).date()
+    built = [(y, m) for y, m in months if rollups.month_state(y, m) == "built"]
+    if built and scope:
+        # Every day of the window that lies in a built month (a window's months are contiguous).
+        days_in_built = [d for d in _dates(first_day, last_day) if (d.year, d.month) in set(built)]
+        rolled = rollups.totals(rollups.RollupGrain.DEPARTMENT_DAY, periods=(first_day, last_day),
+                                department_ids=scope, period_in=days_in_built)
+        for key, status in by_status.items():
+            result[key] += rolled["by_status"].get(int(status), 0)
+        cost_sum, cost_n = rolled["cost_sum"], rolled["cost_count"]
+        histogram = dict(rolled["histogram"])
+    for year, month in _existing(months):
         qs = record_model(year, month).objects.restrict(user).filter(scheduled_time__gte=start,
                                                                        scheduled_time__lt=end)
         if department_id is not None:
             qs = qs.filter(department_id=department_id)
         qs = qs.order_by()
-        aggregates: dict[str, Any] = {"total": Count("id"), "cost_sum": Sum("cost_time"), "cost_n": Count("cost_time")}
-        aggregates.update({key: Count("id", filter=Q(status=status)) for key, status in by_status.items()})
+        result["runningCount"] += qs.filter(status=RecordStatus.RUNNING).count()
+        if (year, month) in built:
+            continue
+        aggregates: dict[str, Any] = {key: Count("id", filter=Q(status=status)) for key, status in by_status.items()
+                                      if status != RecordStatus.RUNNING}
         row = qs.aggregate(**aggregates)
-        for key in result:
+        for key in aggregates:
             result[key] += row[key]
-        cost_sum += int(row["cost_sum"] or 0)
-        cost_n += row["cost_n"]
-        querysets.append(qs)
+        for cost, n in (qs.exclude(status=RecordStatus.RUNNING).filter(cost_time__isnull=False)
+                        .values_list("cost_time").annotate(n=Count("id"))):
+            cost_sum += cost * n
+            cost_n += n
+            bucket = rollups.bucket_of(cost)
+            histogram[bucket] = histogram.get(bucket, 0) + n
+    result["total"] = sum(result[key] for key in by_status)
     finished = result["successCount"] + result["failCount"]
     result["successRate"] = round(result["successCount"] / finished, 4) if finished else None
     result["avgCostTime"] = round(cost_sum / cost_n, 1) if cost_n else None
-    result["p95CostTime"] = None
-    if cost_n:
-        # Nearest-rank p95 (as record_stats) over several tables: it is the k-th largest cost, so each table
-        # contributes at most its k largest values (about 5 % of the rows), never the whole window.
-        k = cost_n - max(0, -(-95 * cost_n // 100) - 1)
-        largest: list[int] = []
-        for qs in querysets:
-            largest += qs.filter(cost_time__isnull=False).order_by("-cost_time").values_list(
-                "cost_time", flat=True)[:k]
-        result["p95CostTime"] = sorted(largest, reverse=True)[k - 1]
+    result["p95CostTime"] = rollups.p95(histogram)
     return result
+
+
+def _dates(first: date, last: date) -> list[date]:
+    days, day = [], first
+    while day <= last:
+        days.append(day)
+        if day == date.max:
+            break
+        day += timedelta(days=1)
+    return days

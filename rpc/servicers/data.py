@@ -109,7 +109,8 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
 
     def GetTaskStatistics(self, request, context):
         """Window [start_time, end_time) of scheduled times, default from the start of the current month (platform
-        zone) to now, at most 366 days. ``department_id`` 0 = the caller's whole scope."""
+        zone) to now, at most 366 days, widened to whole local days (the figures come from the day rollups;
+        ``message`` names the window used). ``department_id`` 0 = the caller's whole scope."""
         user = current_actor().user
         require_permission(user, "record:view")
         department_id = _department_in_scope(user, optional_id("department_id", request.department_id))
@@ -131,7 +132,7 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
             success=True, task_count=task_selectors.task_count(user=user, department_id=department_id),
             success_rate=float(stats["successRate"] or 0), avg_execution_time=float(stats["avgCostTime"] or 0),
             execution_stats={k: float(v) for k, v in execution_stats.items()},
-            message=f"{iso(start)} .. {iso(end)}")
+            message=f"{iso(stats['windowStart'])} .. {iso(stats['windowEnd'])} (whole days, {settings.TIME_ZONE})")
 
 
 def month_start(moment: datetime) -> datetime:
