@@ -45,6 +45,10 @@ def _paged(items: dict[str, Any]) -> dict[str, Any]:
             "total": {"type": "integer"},
             "page": {"type": "integer"},
             "size": {"type": "integer"},
+            # record lists (GET /records): deep paging and capped counts, docs/records.md
+            "hasMore": {"type": "boolean"},
+            "nextCursor": {"type": "string", "nullable": True},
+            "totalCapped": {"type": "boolean"},
         },
         "required": ["list", "total", "page", "size"],
     }

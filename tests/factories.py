@@ -113,7 +113,7 @@ def add_record(*, task_id: int, task_name: str, department_id: int, scheduled_ti
     stats read after it see what the raw rows say."""
     final = status in FINAL_STATUSES
     values = dict(start_time=scheduled_time, end_time=scheduled_time if final else None,
-                  success={RecordStatus.SUCCESS: True, RecordStatus.FAILED: False}.get(status),
+                  success=(status == RecordStatus.SUCCESS) if final else None,
                   status_code=200 if status == RecordStatus.SUCCESS else 500, executor="node-test")
     values.update(fields)
     model = ensure_record_table(*month_of(scheduled_time))
@@ -122,5 +122,5 @@ def add_record(*, task_id: int, task_name: str, department_id: int, scheduled_ti
                                    task_type=task_type, trigger_type=trigger_type, scheduled_time=scheduled_time,
                                    status=status, cost_time=cost_time if final else None, **values)
         rollups.add([rollups.Finished(department_id, task_id, task_name, scheduled_time, status, trigger_type,
-                                      row.cost_time)])
+                                      row.cost_time, task_type)])
     return row

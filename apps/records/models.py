@@ -188,7 +188,8 @@ class RollupGrain(models.IntegerChoices):
 
 
 class RollupCount(models.Model):
-    """Finished executions of one rollup cell by (final status x trigger type): count, cost sum and count.
+    """Finished executions of one rollup cell by (final status x trigger type x task type): count, cost sum and
+    count.
 
     ``department_id`` is the records' own department (for a department cell the key itself): task cells keep
     one row per department the task's records carried, so a task that moved stays scoped like its records."""
@@ -199,6 +200,7 @@ class RollupCount(models.Model):
     period = models.DateField()
     status = models.SmallIntegerField(choices=RecordStatus.choices)
     trigger_type = models.CharField(max_length=10, choices=TriggerType.choices)
+    task_type = models.CharField(max_length=10)
     count = models.BigIntegerField(default=0)
     cost_sum = models.BigIntegerField(default=0)
     cost_count = models.BigIntegerField(default=0)
@@ -207,7 +209,8 @@ class RollupCount(models.Model):
     class Meta:
         db_table = "record_rollup"
         constraints = [models.UniqueConstraint(
-            fields=["grain", "key_id", "department_id", "period", "status", "trigger_type"], name="uq_rollup_cell")]
+            fields=["grain", "key_id", "department_id", "period", "status", "trigger_type", "task_type"],
+            name="uq_rollup_cell")]
         indexes = [models.Index(fields=["grain", "period", "department_id"], name="ix_rollup_period")]
 
 

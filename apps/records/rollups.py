@@ -80,6 +80,7 @@ class Finished:
     status: int
     trigger_type: str
     cost_time: int | None
+    task_type: str
 
 
 # --- writing ------------------------------------------------------------------------------------------------
@@ -110,7 +111,7 @@ def add(rows: Iterable[Finished]) -> None:
                  (RollupGrain.TASK_DAY, row.task_id, day, row.task_name))
         for grain, key_id, period, label in cells:
             cell = counts.setdefault((int(grain), key_id, row.department_id, period, int(row.status),
-                                      row.trigger_type), [0, 0, 0, label])
+                                      row.trigger_type, row.task_type), [0, 0, 0, label])
             cell[0] += 1
             if row.cost_time is not None:
                 cell[1] += int(row.cost_time)
@@ -123,14 +124,14 @@ def add(rows: Iterable[Finished]) -> None:
 
 
 def _upsert_counts(counts: dict[tuple, list]) -> None:
-    columns = ("grain", "key_id", "department_id", "period", "status", "trigger_type", "count", "cost_sum",
-               "cost_count", "label")
+    columns = ("grain", "key_id", "department_id", "period", "status", "trigger_type", "task_type", "count",
+               "cost_sum", "cost_count", "label")
     params: list = []
     for key, (count, cost_sum, cost_count, label) in counts.items():
         params += [*key, count, cost_sum, cost_count, label[:255]]
     added = ("count", "cost_sum", "cost_count")
     _upsert("record_rollup", columns, len(counts), params,
-            conflict=("grain", "key_id", "department_id", "period", "status", "trigger_type"),
+            conflict=("grain", "key_id", "department_id", "period", "status", "trigger_type", "task_type"),
             added=added, replaced=("label",))
 
 
@@ -214,7 +215,7 @@ def _rebuild_chunk(qs, year: int, month: int) -> int:
     day_case = Case(*[When(scheduled_time__lt=end, then=Value(index)) for index, (_, end) in enumerate(days)],
                     default=Value(len(days) - 1), output_field=IntegerField())
     grouped = (qs.order_by().annotate(day=day_case)
-               .values("department_id", "task_id", "status", "trigger_type", "day", "cost_time")
+               .values("department_id", "task_id", "status", "trigger_type", "task_type", "day", "cost_time")
                .annotate(n=Count("id"), name=Max("task_name")))
     counts: dict[tuple, list] = {}
     costs: dict[tuple, int] = defaultdict(int)
@@ -225,8 +226,8 @@ def _rebuild_chunk(qs, year: int, month: int) -> int:
                  (RollupGrain.TASK_MONTH, g["task_id"], day.replace(day=1), g["name"]),
                  (RollupGrain.TASK_DAY, g["task_id"], day, g["name"]))
         for grain, key_id, period, label in cells:
-            cell = counts.setdefault((int(grain), key_id, g["department_id"], period, g["status"], g["trigger_type"]),
-                                     [0, 0, 0, label])
+            cell = counts.setdefault((int(grain), key_id, g["department_id"], period, g["status"], g["trigger_type"],
+                                      g["task_type"]), [0, 0, 0, label])
             cell[0] += g["n"]
             if g["cost_time"] is not None:
                 cell[1] += g["cost_time"] * g["n"]
@@ -325,3 +326,23 @@ def top_failing(*, month_first: date, department_ids: Iterable[int] | None, task
                                              key_id__in=[r["key_id"] for r in rows])
                   .order_by("key_id", "-id").values_list("key_id", "label"))
     return [{"taskId": r["key_id"], "taskName": labels.get(r["key_id"], ""), "failures": int(r["n"])} for r in rows]
+
+
+def count(*, periods: tuple[date, date], department_ids: Iterable[int], task_id: int | None = None,
+          statuses: Iterable[int] | None = None, trigger_type: str | None = None,
+          task_type: str | None = None) -> int:
+    """Finished executions with scheduled day in [first, last] matching the filters the rollups carry: the
+    department x day cells, or the task x day cells of one task."""
+    first, last = periods
+    grain = RollupGrain.TASK_DAY if task_id is not None else RollupGrain.DEPARTMENT_DAY
+    qs = RollupCount.objects.filter(grain=grain, period__gte=first, period__lte=last,
+                                    department_id__in=list(department_ids))
+    if task_id is not None:
+        qs = qs.filter(key_id=task_id)
+    if statuses is not None:
+        qs = qs.filter(status__in=list(statuses))
+    if trigger_type:
+        qs = qs.filter(trigger_type=trigger_type)
+    if task_type:
+        qs = qs.filter(task_type=task_type)
+    return int(qs.order_by().aggregate(n=Sum("count"))["n"] or 0)

@@ -51,6 +51,46 @@ def record_list(*, user: User, year: int, month: int, task_id: int | None = None
     return qs.filter(**filters).order_by("-id")
 
 
+#: How far ``?page=`` reaches ((page - 1) * size); deeper pages use the cursor.
+MAX_OFFSET = 10_000
+#: Filters the rollups count exactly; any other filter answers a capped count.
+ROLLUP_FILTERS = frozenset({"task_id", "department_id", "success", "status", "task_type", "trigger_type"})
+SUCCESS_STATUSES = {True: (RecordStatus.SUCCESS,),
+                    False: (RecordStatus.FAILED, RecordStatus.KILLED, RecordStatus.SKIPPED, RecordStatus.LOST)}
+
+
+def record_total(*, user: User, year: int, month: int, qs: QuerySet, filters: dict[str, Any]) -> dict[str, Any]:
+    """``total`` of a filtered month for the list: exact from the rollups (finished runs) plus the live running
+    rows when every filter is one the rollups carry and the month is built; otherwise counted from the rows up
+    to :data:`MAX_OFFSET` (``totalCapped`` says the real number is larger)."""
+    given = {k: v for k, v in filters.items() if v is not None and v != ""}
+    if set(given) <= ROLLUP_FILTERS and rollups.month_state(year, month) == "built":
+        scope = department_scope_ids(user)
+        if "department_id" in given:
+            scope = scope & {given["department_id"]}
+        statuses: set[int] = {int(s) for s in FINAL_STATUSES_ALL}
+        if "status" in given:
+            statuses &= {int(given["status"])}
+        if "success" in given:
+            statuses &= {int(s) for s in SUCCESS_STATUSES[given["success"]]}
+        days = _local_days(year, month)
+        finished = rollups.count(periods=(days[0][0], days[-1][0]), department_ids=scope,
+                                 task_id=given.get("task_id"), statuses=statuses - {int(RecordStatus.RUNNING)},
+                                 trigger_type=given.get("trigger_type"),
+                                 task_type=given.get("task_type")) if scope and statuses else 0
+        running = 0
+        if int(RecordStatus.RUNNING) in statuses and "success" not in given:
+            running = qs.filter(status=RecordStatus.RUNNING).order_by().count()
+        return {"total": finished + running}
+    counted = qs.order_by().values("id")[:MAX_OFFSET + 1].count()
+    if counted > MAX_OFFSET:
+        return {"total": MAX_OFFSET, "totalCapped": True}
+    return {"total": counted}
+
+
+FINAL_STATUSES_ALL = tuple(RecordStatus)
+
+
 def record_get(*, user: User, year: int, month: int, record_id: int):
     qs = records_queryset(user=user, year=year, month=month)
     if qs is None:

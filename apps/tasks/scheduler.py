@@ -676,7 +676,7 @@ class Node:
                     error=f"scheduler node {node_name} stopped heartbeating while this ran")
                 # Locked above, so the UPDATE changed exactly these rows: they enter the rollups as lost.
                 rollups.add(rollups.Finished(r.department_id, r.task_id, r.task_name, r.scheduled_time,
-                                             RecordStatus.LOST, r.trigger_type, None) for r in lost)
+                                             RecordStatus.LOST, r.trigger_type, None, r.task_type) for r in lost)
                 tasks = {t["id"]: t for t in Task.objects.filter(pk__in={r.task_id for r in lost})
                          .values(*TASK_FIELDS)}
                 for record in lost:
@@ -960,7 +960,7 @@ class Node:
 def _finished(fire: Fire, result: dict[str, Any]) -> rollups.Finished:
     """What the rollups count of a record the result writer finished (its columns as inserted at claim)."""
     return rollups.Finished(fire.task["department_id"], fire.task["id"], fire.task["name"], fire.scheduled,
-                            int(result["status"]), fire.trigger, result.get("cost_time"))
+                            int(result["status"]), fire.trigger, result.get("cost_time"), fire.task["task_type"])
 
 
 def releasable(fire: Fire) -> bool:

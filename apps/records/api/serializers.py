@@ -23,6 +23,9 @@ class RecordQuery(PageQuery, MonthQuery):
         help_text="child runs (trigger CHILD) of this record; with parentYear/parentMonth, of that month's record")
     parentYear = serializers.IntegerField(min_value=1970, max_value=9999, required=False)
     parentMonth = serializers.IntegerField(min_value=1, max_value=12, required=False)
+    cursor = serializers.CharField(
+        max_length=512, required=False,
+        help_text="the nextCursor of the previous page (newest first); pages deeper than 10,000 rows need it")
 
     def validate(self, attrs: dict) -> dict:
         attrs = super().validate(attrs)

@@ -4,9 +4,10 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.views import APIView
 
-from apps.records import selectors
+from apps.records import cursors, selectors
 from apps.records.api import serializers as s
 from apps.tasks.selectors import node_list
+from djs_platform import errors
 from djs_platform.envelope import ok, paginated, parse_query
 
 
@@ -14,16 +15,31 @@ class RecordListView(APIView):
     @extend_schema(parameters=[s.RecordQuery], responses=s.RecordOutput(many=True), tags=["records"])
     def get(self, request):
         q = parse_query(s.RecordQuery, request)
-        success = None if "success" not in q else q["success"] in ("1", "true")
-        qs = selectors.record_list(user=request.user, year=q["year"], month=q["month"], task_id=q.get("taskId"),
-                                   department_id=q.get("departmentId"), success=success,
-                                   task_type=q.get("taskType"),
-                                   status=int(q["status"]) if "status" in q else None,
-                                   trigger_type=q.get("triggerType"), parent_record_id=q.get("parentRecordId"),
-                                   parent_month=q["parentYear"] * 100 + q["parentMonth"] if "parentYear" in q else None)
+        year, month, size = q["year"], q["month"], q["size"]
+        filters = {"task_id": q.get("taskId"), "department_id": q.get("departmentId"),
+                   "success": None if "success" not in q else q["success"] in ("1", "true"),
+                   "task_type": q.get("taskType"), "status": int(q["status"]) if "status" in q else None,
+                   "trigger_type": q.get("triggerType"), "parent_record_id": q.get("parentRecordId"),
+                   "parent_month": q["parentYear"] * 100 + q["parentMonth"] if "parentYear" in q else None}
+        before = cursors.read(q["cursor"], user=request.user, year=year, month=month, filters=filters) \
+            if "cursor" in q else None
+        offset = 0 if before is not None else (q["page"] - 1) * size
+        if offset >= selectors.MAX_OFFSET:
+            raise errors.invalid("page", f"pages reach {selectors.MAX_OFFSET:,} rows deep; use cursor "
+                                         "(the nextCursor of the page before) for deeper pages")
+        qs = selectors.record_list(user=request.user, year=year, month=month, **filters)
         if qs is None:
-            return ok({"list": [], "total": 0, "page": q["page"], "size": q["size"]})
-        return paginated(qs, q, s.RecordOutput)
+            return ok({"list": [], "total": 0, "page": q["page"], "size": size, "hasMore": False, "nextCursor": None})
+        window = qs.filter(id__lt=before) if before is not None else qs
+        # Ids first (the offset walks index entries), then the page's rows by primary key.
+        ids = list(window.order_by("-id").values_list("id", flat=True)[offset:offset + size + 1])
+        rows = list(qs.model.objects.filter(id__in=ids[:size]).order_by("-id"))
+        more = len(ids) > size
+        return ok({"list": s.RecordOutput(rows, many=True).data,
+                   **selectors.record_total(user=request.user, year=year, month=month, qs=qs, filters=filters),
+                   "page": q["page"], "size": size, "hasMore": more,
+                   "nextCursor": cursors.make(ids[size - 1], user=request.user, year=year, month=month,
+                                              filters=filters) if more else None})
 
 
 class RecordDetailView(APIView):

@@ -67,6 +67,7 @@ class Migration(migrations.Migration):
                 ('period', models.DateField()),
                 ('status', models.SmallIntegerField(choices=[(0, 'Running'), (1, 'Success'), (2, 'Failed'), (3, 'Killed'), (4, 'Skipped'), (5, 'Lost')])),
                 ('trigger_type', models.CharField(choices=[('SCHEDULE', 'Schedule'), ('MANUAL', 'Manual'), ('RETRY', 'Retry'), ('RECOVERY', 'Recovery'), ('CHILD', 'Child')], max_length=10)),
+                ('task_type', models.CharField(max_length=10)),
                 ('count', models.BigIntegerField(default=0)),
                 ('cost_sum', models.BigIntegerField(default=0)),
                 ('cost_count', models.BigIntegerField(default=0)),
@@ -75,7 +76,7 @@ class Migration(migrations.Migration):
             options={
                 'db_table': 'record_rollup',
                 'indexes': [models.Index(fields=['grain', 'period', 'department_id'], name='ix_rollup_period')],
-                'constraints': [models.UniqueConstraint(fields=('grain', 'key_id', 'department_id', 'period', 'status', 'trigger_type'), name='uq_rollup_cell')],
+                'constraints': [models.UniqueConstraint(fields=('grain', 'key_id', 'department_id', 'period', 'status', 'trigger_type', 'task_type'), name='uq_rollup_cell')],
             },
         ),
         migrations.RunPython(mark_existing_months_unbuilt, migrations.RunPython.noop),

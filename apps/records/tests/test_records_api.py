@@ -16,11 +16,11 @@ UTC = timezone.utc
 
 
 def make_record(department, *, year=2026, month=3, day=1, hour=12, task_id=1, status=RecordStatus.SUCCESS,
-                cost=100, task_name="t", task_type="HTTP", trigger="SCHEDULE", second=0):
+                cost=100, task_name="t", task_type="HTTP", trigger="SCHEDULE", second=0, **fields):
     scheduled = datetime(year, month, day, hour, 0, second, tzinfo=UTC)
     return add_record(task_id=task_id, task_name=task_name, department_id=department.pk, task_type=task_type,
                       trigger_type=trigger, scheduled_time=scheduled, status=status, cost_time=cost,
-                      executor="node-1")
+                      executor="node-1", **fields)
 
 
 def test_year_and_month_are_required(admin_api):
@@ -50,7 +50,7 @@ def test_list_filters_and_detail(admin_api, org):
 
 def test_month_without_records_is_an_empty_page(admin_api):
     data = admin_api.get("records", year=1999, month=1).expect(0).data
-    assert data == {"list": [], "total": 0, "page": 1, "size": 10}
+    assert data == {"list": [], "total": 0, "page": 1, "size": 10, "hasMore": False, "nextCursor": None}
     assert "record_199901" not in existing_record_tables(refresh=True)  # reading never creates tables
 
 
@@ -154,3 +154,77 @@ def test_stats_of_the_last_representable_month(admin_api):
     """Found by `make fuzz`: December 9999 has no next day; its stats are an empty month, not a 500."""
     data = admin_api.get("records/stats?year=9999&month=12").expect(0).data
     assert data["total"] == 0 and len(data["daily"]) == 31
+
+
+# --- list totals, deep pages, cursors (docs/records.md) -------------------------------------------------------
+
+@pytest.fixture
+def listed(org):
+    """Records of two tasks in A and one in B, every status, two task types and two triggers."""
+    rows = []
+    kinds = [(RecordStatus.SUCCESS, "HTTP", "SCHEDULE"), (RecordStatus.FAILED, "GRPC", "SCHEDULE"),
+             (RecordStatus.KILLED, "HTTP", "MANUAL"), (RecordStatus.SKIPPED, "HTTP", "SCHEDULE"),
+             (RecordStatus.LOST, "GRPC", "RECOVERY"), (RecordStatus.RUNNING, "HTTP", "SCHEDULE")]
+    second = 0
+    for department, task_id in ((org.a, 21), (org.a, 22), (org.b, 23)):
+        for day in (4, 5):
+            for status, task_type, trigger in kinds:
+                second += 1
+                rows.append(make_record(department, day=day, task_id=task_id, status=status, task_type=task_type,
+                                        trigger=trigger, second=second % 60, hour=12 + second // 60))
+    return rows
+
+
+@pytest.mark.parametrize("params", [
+    {}, {"status": 1}, {"status": 0}, {"status": 5}, {"taskType": "GRPC"}, {"triggerType": "MANUAL"},
+    {"taskId": 21}, {"taskId": 23}, {"success": "true"}, {"success": "0"}, {"departmentId": "A"},
+    {"departmentId": "A", "status": 2, "taskType": "GRPC"}, {"taskId": 22, "triggerType": "RECOVERY"},
+])
+def test_list_totals_come_from_the_rollups_and_equal_the_rows(org, listed, params):
+    params = {k: (org.a.pk if v == "A" else v) for k, v in params.items()}
+    user = org.member(org.a, {"record:view"})
+    reply = Api(user).get("records", year=2026, month=3, size=100, **params).expect(0).data
+    assert reply["total"] == len(reply["list"]) and "totalCapped" not in reply
+    assert all(row["departmentId"] == org.a.pk for row in reply["list"])  # B's never, also in the total
+
+
+def test_a_filter_the_rollups_do_not_carry_answers_a_capped_count(admin_api, org, listed, monkeypatch):
+    from apps.records import selectors
+
+    parent = listed[0]
+    for second in range(7):
+        make_record(org.a, day=6, task_id=30, trigger="CHILD", second=second, parent_record_id=parent.pk,
+                    parent_month=202603)
+    exact = admin_api.get("records", year=2026, month=3, parentRecordId=parent.pk).expect(0).data
+    assert (exact["total"], exact.get("totalCapped")) == (7, None)
+    monkeypatch.setattr(selectors, "MAX_OFFSET", 5)
+    capped = admin_api.get("records", year=2026, month=3, parentRecordId=parent.pk).expect(0).data
+    assert (capped["total"], capped["totalCapped"]) == (5, True)
+
+
+def test_pages_deeper_than_10000_rows_answer_use_cursor(admin_api, listed):
+    admin_api.get("records", year=2026, month=3, page=100, size=100).expect(0)  # (100 - 1) * 100 < 10,000
+    reply = admin_api.get("records", year=2026, month=3, page=101, size=100).expect(4001)
+    assert "cursor" in reply.message and "page" in reply.data["fields"]
+
+
+def test_a_cursor_walks_the_month_newest_first_once_and_only_for_its_own_query(org, listed):
+    admin = Api(org.admin)
+    seen, cursor = [], None
+    while True:
+        params = {"size": 4, **({"cursor": cursor} if cursor else {})}
+        page = admin.get("records", year=2026, month=3, **params).expect(0).data
+        seen += [row["id"] for row in page["list"]]
+        if not page["hasMore"]:
+            assert page["nextCursor"] is None
+            break
+        cursor = page["nextCursor"]
+    assert seen == sorted((r.pk for r in listed), reverse=True)  # every row once, newest first
+
+    first = admin.get("records", year=2026, month=3, size=4).expect(0).data["nextCursor"]
+    tampered = first[:-3] + ("AAA" if not first.endswith("AAA") else "BBB")
+    assert "cursor" in admin.get("records", year=2026, month=3, cursor=tampered).expect(4001).data["fields"]
+    admin.get("records", year=2026, month=3, status=1, cursor=first).expect(4001)     # another filter set
+    admin.get("records", year=2026, month=4, cursor=first).expect(4001)               # another month
+    other = Api(org.member(org.b, {"record:view"}))
+    other.get("records", year=2026, month=3, cursor=first).expect(4001)               # another user

@@ -65,7 +65,7 @@ def raw_cells() -> tuple[dict, dict]:
             day = rollups.local_day(r.scheduled_time)
             for grain, key_id, period in ((1, r.department_id, day), (2, r.task_id, day.replace(day=1)),
                                           (3, r.task_id, day)):
-                cell = counts[(grain, key_id, r.department_id, period, r.status, r.trigger_type)]
+                cell = counts[(grain, key_id, r.department_id, period, r.status, r.trigger_type, r.task_type)]
                 cell[0] += 1
                 if r.cost_time is not None:
                     cell[1] += r.cost_time
@@ -75,8 +75,8 @@ def raw_cells() -> tuple[dict, dict]:
 
 
 def rolled_cells() -> tuple[dict, dict]:
-    counts = {(r.grain, r.key_id, r.department_id, r.period, r.status, r.trigger_type): (r.count, r.cost_sum,
-                                                                                         r.cost_count)
+    counts = {(r.grain, r.key_id, r.department_id, r.period, r.status, r.trigger_type, r.task_type):
+              (r.count, r.cost_sum, r.cost_count)
               for r in RollupCount.objects.all() if r.count}
     costs = {(r.grain, r.key_id, r.department_id, r.period, r.bucket): r.count for r in RollupCost.objects.all()
              if r.count}
@@ -172,7 +172,8 @@ def test_rollups_equal_raw_counts_after_a_mixed_workload_on_a_real_node(empty_mo
         assert model.objects.filter(pk=late_row.pk, status=RecordStatus.RUNNING).update(
             status=RecordStatus.LOST, success=False, end_time=datetime.now(UTC)) == 1
         rollups.add([rollups.Finished(late_row.department_id, late_row.task_id, late_row.task_name,
-                                      late_row.scheduled_time, RecordStatus.LOST, late_row.trigger_type, None)])
+                                      late_row.scheduled_time, RecordStatus.LOST, late_row.trigger_type, None,
+                                      late_row.task_type)])
     wait_until(lambda: not _running_of(late) and t.hits("/slow") >= 2, timeout=10)
 
     Task.objects.exclude(pk=killed.pk).update(status=0, next_execute_time=None)
