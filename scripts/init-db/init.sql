@@ -163,12 +163,13 @@ CREATE TABLE `record_rollup` (
   `period` date NOT NULL,
   `status` smallint(6) NOT NULL,
   `trigger_type` varchar(10) NOT NULL,
+  `task_type` varchar(10) NOT NULL,
   `count` bigint(20) NOT NULL,
   `cost_sum` bigint(20) NOT NULL,
   `cost_count` bigint(20) NOT NULL,
   `label` varchar(255) NOT NULL,
   PRIMARY KEY (`id`),
-  UNIQUE KEY `uq_rollup_cell` (`grain`,`key_id`,`department_id`,`period`,`status`,`trigger_type`),
+  UNIQUE KEY `uq_rollup_cell` (`grain`,`key_id`,`department_id`,`period`,`status`,`trigger_type`,`task_type`),
   KEY `ix_rollup_period` (`grain`,`period`,`department_id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 DROP TABLE IF EXISTS `record_rollup_cost`;
