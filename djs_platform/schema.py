@@ -49,6 +49,7 @@ def _paged(items: dict[str, Any]) -> dict[str, Any]:
             "hasMore": {"type": "boolean"},
             "nextCursor": {"type": "string", "nullable": True},
             "totalCapped": {"type": "boolean"},
+            "rawPruned": {"type": "boolean"},
         },
         "required": ["list", "total", "page", "size"],
     }

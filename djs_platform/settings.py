@@ -316,7 +316,16 @@ SCHEDULER = {
     "shell_kill_grace": float(config.get("job.shell.killGrace", 5)),
     "shell_workers": int(config.get("job.shell.workers", 20)),
     "keep_months": int(config.get("records.keepMonths", 0)),
+    "rollup_keep_months": int(config.get("records.rollupKeepMonths", 24)),
 }
+if SCHEDULER["rollup_keep_months"] < 0 or SCHEDULER["keep_months"] < 0:
+    raise ImproperlyConfigured("records.keepMonths and records.rollupKeepMonths must be 0 (forever) or positive")
+if SCHEDULER["keep_months"] and SCHEDULER["rollup_keep_months"] and \
+        SCHEDULER["rollup_keep_months"] < SCHEDULER["keep_months"]:
+    raise ImproperlyConfigured(
+        f"records.rollupKeepMonths ({SCHEDULER['rollup_keep_months']}) is below records.keepMonths "
+        f"({SCHEDULER['keep_months']}): the dashboard would lose months whose records are still kept; "
+        "set it to at least keepMonths, or 0 (forever)")
 #: ``scheduler.jobs``: declarative tasks ``manage.py bootstrap`` applies as the admin (docs/djsctl.md).
 SCHEDULER_JOBS = config.get("scheduler.jobs") or []
 RPC = {

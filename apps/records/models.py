@@ -240,6 +240,7 @@ class RollupMonth(models.Model):
 
     month = models.IntegerField(primary_key=True)  # YYYYMM
     state = models.CharField(max_length=10, default=BUILT)
+    raw_pruned = models.BooleanField(default=False)  # retention dropped the month's raw table; rollups remain
     rows_done = models.BigIntegerField(default=0)
     rows_total = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)

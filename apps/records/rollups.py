@@ -170,6 +170,11 @@ def month_state(year: int, month: int) -> str:
     return state or RollupMonth.BUILT
 
 
+def raw_pruned(year: int, month: int) -> bool:
+    """Retention dropped this month's raw table (its rollups remain while records.rollupKeepMonths allows)."""
+    return RollupMonth.objects.filter(month=month_key(year, month), raw_pruned=True).exists()
+
+
 def rebuild_month(year: int, month: int, *, chunk: int = 50_000,
                   progress: Callable[[int, int], None] | None = None) -> int:
     """Recompute one month's rollups from its raw rows; returns the number of final records counted.

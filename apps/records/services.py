@@ -2,12 +2,20 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from calendar import monthrange
+from datetime import date, datetime
 
 from django.conf import settings
 from django.utils import timezone
 
-from apps.records.models import drop_record_table, existing_record_tables, record_model
+from apps.records.models import (
+    RollupCost,
+    RollupCount,
+    RollupMonth,
+    drop_record_table,
+    existing_record_tables,
+    record_model,
+)
 
 log = logging.getLogger("djs.records")
 
@@ -47,12 +55,39 @@ def records_prune(*, keep_months: int, now: datetime | None = None, dry_run: boo
             if not dry_run:
                 _remove_shell_logs(year, month)
                 drop_record_table(year, month)
+                # The month's rollups stay (records.rollupKeepMonths): the dashboard keeps its history.
+                RollupMonth.objects.update_or_create(month=year * 100 + month, defaults={"raw_pruned": True})
                 log.warning("retention: dropped %s (keeping %d months, zone %s)", name, keep_months,
                             settings.TIME_ZONE)
             dropped.append(name)
     if not dry_run:
         _prune_alerts(oldest_kept)
     return dropped
+
+
+def rollups_prune(*, keep_months: int, now: datetime | None = None) -> list[int]:
+    """Delete the rollups of months older than the last ``keep_months`` (the current month counts as one),
+    except a month whose raw table still exists (its rollups are what its stats read). Returns the months
+    (YYYYMM) whose rollups went."""
+    if keep_months < 1:
+        raise ValueError("keep_months must be at least 1")
+    local = (now or timezone.now()).astimezone(timezone.get_default_timezone())
+    oldest_kept = local.year * 12 + (local.month - 1) - (keep_months - 1)
+    year, month = divmod(oldest_kept, 12)
+    cutoff = date(year, month + 1, 1)
+    raw = {int(name[7:13]) for name in existing_record_tables(refresh=True)}
+    old_months = {p.year * 100 + p.month for p in RollupCount.objects.filter(period__lt=cutoff)
+                  .order_by().values_list("period", flat=True).distinct()}
+    gone = sorted(m for m in old_months if m not in raw)
+    for key in gone:
+        first = date(key // 100, key % 100, 1)
+        last = date(key // 100, key % 100, monthrange(key // 100, key % 100)[1])
+        for model in (RollupCount, RollupCost):
+            model.objects.filter(period__gte=first, period__lte=last).delete()
+        RollupMonth.objects.filter(month=key).delete()
+        log.warning("retention: dropped the rollups of %04d-%02d (keeping %d months)", key // 100, key % 100,
+                    keep_months)
+    return gone
 
 
 def _prune_alerts(oldest_kept_index: int) -> int:

@@ -117,6 +117,7 @@ class NodeConfig:
     grpc_workers: int = 20
     queue_size: int = 100
     keep_months: int = 0
+    rollup_keep_months: int = 0
 
     @classmethod
     def from_settings(cls) -> "NodeConfig":
@@ -126,7 +127,7 @@ class NodeConfig:
                    node_timeout=conf["node_timeout"], misfire_threshold=conf["misfire_threshold"],
                    shutdown_grace=conf["shutdown_grace"], http_workers=conf["http_workers"],
                    grpc_workers=conf["grpc_workers"], queue_size=conf["queue_size"],
-                   keep_months=conf["keep_months"])
+                   keep_months=conf["keep_months"], rollup_keep_months=conf["rollup_keep_months"])
 
 
 class DbThread:
@@ -292,7 +293,7 @@ class Node:
             if not self.paused:  # maintenance: re-running a dead node's work is a new execution; it waits too
                 recovered = await self.control.run(self._recover_dead_nodes)
                 self._launch(recovered)
-            if self.config.keep_months and now - self.last_prune > 86400:
+            if (self.config.keep_months or self.config.rollup_keep_months) and now - self.last_prune > 86400:
                 self.last_prune = now
                 await self.control.run(self._prune)
         # Claim batches while they come back full (there may be more due), up to CLAIM_ROUNDS per tick.
@@ -739,9 +740,12 @@ class Node:
         return dict(Task.objects.filter(pk__in=task_ids).values_list("id", "kill_seq"))
 
     def _prune(self) -> None:
-        from apps.records.services import records_prune
+        from apps.records.services import records_prune, rollups_prune
 
-        records_prune(keep_months=self.config.keep_months)
+        if self.config.keep_months:
+            records_prune(keep_months=self.config.keep_months)
+        if self.config.rollup_keep_months:
+            rollups_prune(keep_months=self.config.rollup_keep_months)
 
     # --- executing -------------------------------------------------------------------------------
 

@@ -189,6 +189,7 @@ DROP TABLE IF EXISTS `record_rollup_month`;
 CREATE TABLE `record_rollup_month` (
   `month` int(11) NOT NULL,
   `state` varchar(10) NOT NULL,
+  `raw_pruned` tinyint(1) NOT NULL,
   `rows_done` bigint(20) NOT NULL,
   `rows_total` bigint(20) NOT NULL,
   `updated_at` datetime(6) NOT NULL,

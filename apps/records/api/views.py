@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.views import APIView
 
-from apps.records import cursors, selectors
+from apps.records import cursors, rollups, selectors
 from apps.records.api import serializers as s
 from apps.tasks.selectors import node_list
 from djs_platform import errors
@@ -29,7 +29,10 @@ class RecordListView(APIView):
                                          "(the nextCursor of the page before) for deeper pages")
         qs = selectors.record_list(user=request.user, year=year, month=month, **filters)
         if qs is None:
-            return ok({"list": [], "total": 0, "page": q["page"], "size": size, "hasMore": False, "nextCursor": None})
+            empty = {"list": [], "total": 0, "page": q["page"], "size": size, "hasMore": False, "nextCursor": None}
+            if rollups.raw_pruned(year, month):  # retention dropped the rows; /records/stats still has the month
+                empty["rawPruned"] = True
+            return ok(empty)
         window = qs.filter(id__lt=before) if before is not None else qs
         # Ids first (the offset walks index entries), then the page's rows by primary key.
         ids = list(window.order_by("-id").values_list("id", flat=True)[offset:offset + size + 1])

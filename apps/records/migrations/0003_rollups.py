@@ -32,6 +32,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('month', models.IntegerField(primary_key=True, serialize=False)),
                 ('state', models.CharField(default='built', max_length=10)),
+                ('raw_pruned', models.BooleanField(default=False)),
                 ('rows_done', models.BigIntegerField(default=0)),
                 ('rows_total', models.BigIntegerField(default=0)),
                 ('updated_at', models.DateTimeField(auto_now=True)),

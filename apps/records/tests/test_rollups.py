@@ -245,3 +245,47 @@ def test_an_unbuilt_month_is_read_from_raw_rows_with_a_warning_until_rebuilt(emp
         assert rolled[key] == raw[key], key
     assert abs(rolled["p95CostTime"] - raw["p95CostTime"]) <= 0.05 * raw["p95CostTime"]
     assert rolled["daily"][9] == {"date": date(2025, 3, 10).isoformat(), "total": 5, "success": 2, "failed": 1}
+
+
+# --- retention ------------------------------------------------------------------------------------------------
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pruned_month_keeps_its_dashboard_until_rollup_keep_months_and_the_list_says_raw_pruned(
+        empty_month_tables, org, admin_api):
+    from apps.records.services import records_prune, rollups_prune
+    from tests.factories import add_record
+
+    task = TaskFactory(department=org.a, name="history", status=0, next_execute_time=None)
+    for month, status in ((1, 1), (1, 2), (2, 1)):
+        add_record(task_id=task.pk, task_name=task.name, department_id=org.a.pk,
+                   scheduled_time=datetime(2025, month, 15, 12, status, tzinfo=UTC), status=status, cost_time=40)
+    now = datetime(2025, 6, 10, tzinfo=UTC)
+    assert records_prune(keep_months=5, now=now) == ["record_202501"]  # February..June kept
+
+    listed = admin_api.get("/records", year=2025, month=1).expect(0).data
+    assert (listed["total"], listed["list"], listed["rawPruned"]) == (0, [], True)
+    stats = admin_api.get("/records/stats", year=2025, month=1).expect(0).data
+    assert (stats["total"], stats["successCount"], stats["failCount"]) == (2, 1, 1)  # the rollups stayed
+    assert "rawPruned" not in admin_api.get("/records", year=2025, month=2).expect(0).data
+
+    # Rollups older than rollupKeepMonths go, except a month whose raw table still exists.
+    assert rollups_prune(keep_months=3, now=now) == [202501]  # February is older too, but its rows are kept
+    assert admin_api.get("/records/stats", year=2025, month=1).expect(0).data["total"] == 0
+    assert admin_api.get("/records/stats", year=2025, month=2).expect(0).data["total"] == 1
+
+
+def test_start_up_refuses_rollup_keep_months_below_keep_months():
+    import os
+    import subprocess
+    import sys
+
+    from djs_platform.config import BASE_DIR
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJS_")}
+    env.update(DJS_DEBUG="true", DJS_RECORDS_KEEP_MONTHS="12", DJS_RECORDS_ROLLUP_KEEP_MONTHS="6")
+    result = subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), "check"], env=env, cwd=BASE_DIR,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: records.rollupKeepMonths (6) is below records.keepMonths (12): the dashboard would lose months "
+        "whose records are still kept; set it to at least keepMonths, or 0 (forever)"]
