@@ -179,6 +179,12 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
+def department(db) -> Department:
+    """The seeded top department (where tests that need no tenancy put their tasks)."""
+    return Department.objects.filter(parent__isnull=True).order_by("id").first()
+
+
+@pytest.fixture
 def http_target():
     """A real HTTP server on a free loopback port (``tests.targets.HttpTarget``) that records every request;
     started for the test, stopped after it."""

@@ -5,6 +5,7 @@ process, graceful shutdown, later: several scheduler nodes).
 """
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import textwrap
@@ -230,8 +231,6 @@ class Nodes:
 
 def record_rows(env: dict[str, str], *fields: str) -> list[dict]:
     """Every record of every month table of the platform database in ``env`` (a separate process)."""
-    import json
-
     out = run_django(env, f"""
         import json
         from apps.records.models import existing_record_tables, record_model

@@ -53,7 +53,7 @@ from google.protobuf.message_factory import GetMessageClass
 from apps.accounts.models import AuditLog, Role, User
 from apps.alerts.models import Alert, AlertPolicy
 from apps.departments.models import Department
-from apps.records.models import RecordStatus, record_model
+from apps.records.models import RecordStatus
 from apps.tasks.models import SchedulerNode, Task
 from conftest import Api, Org
 from djs_platform import tokens

@@ -73,15 +73,7 @@ def test_killed_node_work_is_marked_lost_and_recovered(tmp_path):
         deadline = killed_at + node_timeout + 5
         state = {}
         while time.monotonic() < deadline:
-            state = json.loads(run_django(env, """
-                import json
-                from apps.records.models import existing_record_tables, record_model
-                rows = []
-                for name in existing_record_tables(refresh=True):
-                    rows += list(record_model(int(name[7:11]), int(name[11:13])).objects.values(
-                        "task_id", "trigger_type", "status", "executor"))
-                print(json.dumps(rows))
-            """).strip().splitlines()[-1])
+            state = record_rows(env, "task_id", "trigger_type", "status", "executor")
             victim = [r for r in state if r["executor"] == "victim"]
             recovery = [r for r in state if r["trigger_type"] == "RECOVERY"]
             if victim and all(r["status"] == 5 for r in victim) and len(recovery) == len(victim) and \

@@ -100,27 +100,42 @@ def lock_months_shared(months: Iterable[tuple[int, int]]) -> None:
 def add(rows: Iterable[Finished]) -> None:
     """Add finished executions to the rollups of all three grains. Call inside the transaction of the
     statement that made them final, with only the rows it changed."""
-    counts: dict[tuple, list] = {}
-    costs: dict[tuple, int] = defaultdict(int)
+    cells = Cells()
     for row in rows:
-        if row.status not in FINAL_STATUSES:
-            continue
-        day = local_day(row.scheduled_time)
-        cells = ((RollupGrain.DEPARTMENT_DAY, row.department_id, day, ""),
-                 (RollupGrain.TASK_MONTH, row.task_id, day.replace(day=1), row.task_name),
-                 (RollupGrain.TASK_DAY, row.task_id, day, row.task_name))
-        for grain, key_id, period, label in cells:
-            cell = counts.setdefault((int(grain), key_id, row.department_id, period, int(row.status),
-                                      row.trigger_type, row.task_type), [0, 0, 0, label])
-            cell[0] += 1
-            if row.cost_time is not None:
-                cell[1] += int(row.cost_time)
-                cell[2] += 1
-                costs[(int(grain), key_id, row.department_id, period, bucket_of(row.cost_time))] += 1
-    if counts:
-        _upsert_counts(counts)
-    if costs:
-        _upsert_costs(costs)
+        if row.status in FINAL_STATUSES:
+            cells.add(row.department_id, row.task_id, row.task_name, local_day(row.scheduled_time), int(row.status),
+                      row.trigger_type, row.task_type, row.cost_time)
+    cells.write()
+
+
+class Cells:
+    """Rollup increments being gathered: every execution adds to its three cells (and their histograms)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple, list] = {}
+        self.costs: dict[tuple, int] = defaultdict(int)
+
+    def add(self, department_id: int, task_id: int, task_name: str, day: date, status: int, trigger_type: str,
+            task_type: str, cost_time: int | None, n: int = 1) -> None:
+        """``n`` executions alike in every column the rollups keep (the rebuild adds grouped rows)."""
+        for grain, key_id, period, label in ((RollupGrain.DEPARTMENT_DAY, department_id, day, ""),
+                                             (RollupGrain.TASK_MONTH, task_id, day.replace(day=1), task_name),
+                                             (RollupGrain.TASK_DAY, task_id, day, task_name)):
+            cell = self.counts.setdefault((int(grain), key_id, department_id, period, status, trigger_type, task_type),
+                                          [0, 0, 0, label])
+            cell[0] += n
+            if cost_time is not None:
+                cell[1] += int(cost_time) * n
+                cell[2] += n
+                self.costs[(int(grain), key_id, department_id, period, bucket_of(cost_time))] += n
+
+    def write(self, chunk: int = 1000) -> None:
+        """One upsert per table (per ``chunk`` rows: a result flush of 200 records fits in one)."""
+        counts, costs = list(self.counts.items()), list(self.costs.items())
+        for i in range(0, len(counts), chunk):
+            _upsert_counts(dict(counts[i:i + chunk]))
+        for i in range(0, len(costs), chunk):
+            _upsert_costs(dict(costs[i:i + chunk]))
 
 
 def _upsert_counts(counts: dict[tuple, list]) -> None:
@@ -162,6 +177,16 @@ def _upsert(table: str, columns: tuple[str, ...], n: int, params: list, *, confl
 
 
 # --- state and rebuild --------------------------------------------------------------------------------------
+
+def built_months(months: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Which of ``months`` have complete rollups, in one query (a month without a state row is built)."""
+    months = set(months)
+    if not months:
+        return set()
+    not_built = {divmod(m, 100) for m in RollupMonth.objects.filter(month__in=[month_key(y, m) for y, m in months])
+                 .exclude(state=RollupMonth.BUILT).values_list("month", flat=True)}
+    return months - not_built
+
 
 def month_state(year: int, month: int) -> str:
     """``built`` (rollups complete; also every month created after rollups existed), ``unbuilt`` or
@@ -213,53 +238,36 @@ def rebuild_month(year: int, month: int, *, chunk: int = 50_000,
 
 
 def _rebuild_chunk(qs, year: int, month: int) -> int:
-    """Add one chunk of raw rows, grouped in the database by department, task, status, trigger, local day and
-    cost. The day comes from a CASE over the month's DST-correct local-day boundaries (no time zone tables
-    needed in the database); costs become histogram buckets here."""
-    days = _local_day_bounds(year, month)
-    day_case = Case(*[When(scheduled_time__lt=end, then=Value(index)) for index, (_, end) in enumerate(days)],
+    """Add one chunk of raw rows, grouped in the database by department, task, status, trigger, task type, local
+    day and cost. The day comes from a CASE over the month's DST-correct local-day boundaries (no time zone
+    tables needed in the database); costs become histogram buckets here."""
+    days = local_days(year, month)
+    day_case = Case(*[When(scheduled_time__lt=end, then=Value(index)) for index, (_, _, end) in enumerate(days)],
                     default=Value(len(days) - 1), output_field=IntegerField())
     grouped = (qs.order_by().annotate(day=day_case)
                .values("department_id", "task_id", "status", "trigger_type", "task_type", "day", "cost_time")
                .annotate(n=Count("id"), name=Max("task_name")))
-    counts: dict[tuple, list] = {}
-    costs: dict[tuple, int] = defaultdict(int)
-    n = 0
+    cells, n = Cells(), 0
     for g in grouped.iterator(chunk_size=5000):
-        day = days[g["day"]][0]
-        cells = ((RollupGrain.DEPARTMENT_DAY, g["department_id"], day, ""),
-                 (RollupGrain.TASK_MONTH, g["task_id"], day.replace(day=1), g["name"]),
-                 (RollupGrain.TASK_DAY, g["task_id"], day, g["name"]))
-        for grain, key_id, period, label in cells:
-            cell = counts.setdefault((int(grain), key_id, g["department_id"], period, g["status"], g["trigger_type"],
-                                      g["task_type"]), [0, 0, 0, label])
-            cell[0] += g["n"]
-            if g["cost_time"] is not None:
-                cell[1] += g["cost_time"] * g["n"]
-                cell[2] += g["n"]
-                costs[(int(grain), key_id, g["department_id"], period, bucket_of(g["cost_time"]))] += g["n"]
+        cells.add(g["department_id"], g["task_id"], g["name"], days[g["day"]][0], g["status"], g["trigger_type"],
+                  g["task_type"], g["cost_time"], n=g["n"])
         n += g["n"]
-    for part in _chunks(list(counts.items()), 500):
-        _upsert_counts(dict(part))
-    for part in _chunks(list(costs.items()), 500):
-        _upsert_costs(dict(part))
+    cells.write()
     return n
 
 
-def _chunks(items: list, size: int):
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
-
-def _local_day_bounds(year: int, month: int) -> list[tuple[date, datetime]]:
-    """(local day, its end instant) for each day of the month in the platform zone, DST-correct."""
+def local_days(year: int, month: int) -> list[tuple[date, datetime, datetime]]:
+    """Each local calendar day of the month as (day, start, end) with [start, end) instants (DST-correct)."""
     zone = ZoneInfo(settings.TIME_ZONE)
-    bounds = []
+    days = []
     for day in range(1, monthrange(year, month)[1] + 1):
         d = date(year, month, day)
-        nxt = d + timedelta(days=1) if d < date.max else d
-        bounds.append((d, datetime.combine(nxt, dtime.min, tzinfo=zone)))
-    return bounds
+        start = datetime.combine(d, dtime.min, tzinfo=zone)
+        # the last day of year 9999 has no next day: its end is the last representable instant
+        end = (datetime.combine(d + timedelta(days=1), dtime.min, tzinfo=zone) if d < date.max
+               else datetime.combine(d, dtime.max, tzinfo=zone))
+        days.append((d, start, end))
+    return days
 
 
 # --- reading ------------------------------------------------------------------------------------------------

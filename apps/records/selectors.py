@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from calendar import monthrange
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -68,12 +67,12 @@ def record_total(*, user: User, year: int, month: int, qs: QuerySet, filters: di
         scope = department_scope_ids(user)
         if "department_id" in given:
             scope = scope & {given["department_id"]}
-        statuses: set[int] = {int(s) for s in FINAL_STATUSES_ALL}
+        statuses: set[int] = {int(s) for s in RecordStatus}
         if "status" in given:
             statuses &= {int(given["status"])}
         if "success" in given:
             statuses &= {int(s) for s in SUCCESS_STATUSES[given["success"]]}
-        days = _local_days(year, month)
+        days = rollups.local_days(year, month)
         finished = rollups.count(periods=(days[0][0], days[-1][0]), department_ids=scope,
                                  task_id=given.get("task_id"), statuses=statuses - {int(RecordStatus.RUNNING)},
                                  trigger_type=given.get("trigger_type"),
@@ -86,9 +85,6 @@ def record_total(*, user: User, year: int, month: int, qs: QuerySet, filters: di
     if counted > MAX_OFFSET:
         return {"total": MAX_OFFSET, "totalCapped": True}
     return {"total": counted}
-
-
-FINAL_STATUSES_ALL = tuple(RecordStatus)
 
 
 def record_get(*, user: User, year: int, month: int, record_id: int):
@@ -150,20 +146,6 @@ def _incomplete_utf8_tail(data: bytes) -> int:
     return 0
 
 
-def _local_days(year: int, month: int) -> list[tuple[date, datetime, datetime]]:
-    """Each local calendar day of the month as [start, end) instants (DST-correct)."""
-    zone = ZoneInfo(settings.TIME_ZONE)
-    days = []
-    for day in range(1, monthrange(year, month)[1] + 1):
-        d = date(year, month, day)
-        start = datetime.combine(d, time.min, tzinfo=zone)
-        # the last day of year 9999 has no next day: its end is the last representable instant
-        end = (datetime.combine(d + timedelta(days=1), time.min, tzinfo=zone) if d < date.max
-               else datetime.combine(d, time.max, tzinfo=zone))
-        days.append((d, start, end))
-    return days
-
-
 UNBUILT_WARNING = ("the rollups of this month are not built yet: these figures were counted from the raw records "
                    "(run manage.py rebuild_rollups)")
 
@@ -197,7 +179,7 @@ STATUS_KEYS = {RecordStatus.SUCCESS: "successCount", RecordStatus.FAILED: "failC
 
 def _rollup_stats(*, user: User, year: int, month: int, task_id: int | None,
                   department_id: int | None) -> dict[str, Any]:
-    days = _local_days(year, month)
+    days = rollups.local_days(year, month)
     result = _empty_stats(year, month, days)
     scope = department_scope_ids(user)
     if department_id is not None:
@@ -242,7 +224,7 @@ def _rollup_stats(*, user: User, year: int, month: int, task_id: int | None,
 def _raw_stats(*, user: User, year: int, month: int, task_id: int | None = None,
                department_id: int | None = None) -> dict[str, Any]:
     qs = record_list(user=user, year=year, month=month, task_id=task_id, department_id=department_id)
-    days = _local_days(year, month)
+    days = rollups.local_days(year, month)
     empty = _empty_stats(year, month, days)
     if qs is None:
         return empty
@@ -325,10 +307,7 @@ def task_run_summary(*, user: User, task_id: int, months: int = 12) -> dict[str,
     totals = {"successCount": 0, "failCount": 0, "runningCount": 0}
     cost_sum, cost_n, last_retry_times = 0, 0, None
     scope = department_scope_ids(user)
-    built: list[date] = []
-    for year, month in recent_months(months):
-        if rollups.month_state(year, month) == "built":
-            built.append(date(year, month, 1))
+    built = sorted(date(y, m, 1) for y, m in rollups.built_months(recent_months(months)))
     if built:
         rolled = rollups.totals(rollups.RollupGrain.TASK_MONTH, periods=(min(built), max(built)),
                                 department_ids=scope, key_ids=[task_id], period_in=built)
@@ -399,10 +378,10 @@ def record_window_stats(*, user: User, start: datetime, end: datetime,
     months = months_between(start, end) if end > start else []
     first_day = start.astimezone(ZoneInfo(settings.TIME_ZONE)).date()
     last_day = (end - timedelta(microseconds=1)).astimezone(ZoneInfo(settings.TIME_ZONE)).date()
-    built = [(y, m) for y, m in months if rollups.month_state(y, m) == "built"]
+    built = rollups.built_months(months)
     if built and scope:
         # Every day of the window that lies in a built month (a window's months are contiguous).
-        days_in_built = [d for d in _dates(first_day, last_day) if (d.year, d.month) in set(built)]
+        days_in_built = [d for d in _dates(first_day, last_day) if (d.year, d.month) in built]
         rolled = rollups.totals(rollups.RollupGrain.DEPARTMENT_DAY, periods=(first_day, last_day),
                                 department_ids=scope, period_in=days_in_built)
         for key, status in by_status.items():

@@ -28,6 +28,7 @@ import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any, Callable
@@ -92,16 +93,16 @@ class Fire:
     parent_month: int | None = None
     depth: int = 0
 
-    @property
+    @cached_property
     def table(self) -> tuple[int, int]:
+        """(year, month) of the record's month table (``scheduled`` never changes: computed once)."""
         return month_of(self.scheduled)
 
     @property
     def key(self) -> tuple[int, int, int]:
         """(year, month, record id): record ids repeat across month tables (each numbers from 1), so a fire
         of last month's table (a recovery, a run across midnight) and one of this month's may share an id."""
-        year, month = month_of(self.scheduled)
-        return year, month, self.record_id
+        return (*self.table, self.record_id)
 
 
 @dataclass
@@ -884,7 +885,7 @@ class Node:
         by_table: dict[tuple[int, int], list[tuple[int, dict[str, Any]]]] = defaultdict(list)
         for fire, result in batch:
             by_table[fire.table].append((fire.record_id, result))
-        results = {(fire.table, fire.record_id): (fire, result) for fire, result in batch}  # ids repeat across months
+        results = {fire.key: (fire, result) for fire, result in batch}
         finished: list[rollups.Finished] = []
         with transaction.atomic():
             rollups.lock_months_shared(by_table)
@@ -897,7 +898,7 @@ class Node:
                         cursor.execute(sql, params)
                         changed = [rid for rid, _ in chunk] if cursor.rowcount == len(chunk) else \
                             self._changed_by_flush(table, [rid for rid, _ in chunk], now)
-                    finished += [_finished(*results[((year, month), rid)]) for rid in changed]
+                    finished += [_finished(*results[(year, month, rid)]) for rid in changed]
             # The rollups count exactly the rows this statement finished (a record a survivor already declared
             # lost, or one a retried flush finished before, is not counted again).
             rollups.add(finished)

@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 import pytest
 
-from apps.records.models import RecordStatus, ensure_record_table, existing_record_tables, month_of, record_model
+from apps.records.models import RecordStatus, existing_record_tables, record_model
 from apps.tasks.models import Task
 from djs_platform import tokens
 from rpc.generated import auth_pb2_grpc, data_pb2_grpc, mcp_pb2_grpc, scheduler_pb2_grpc

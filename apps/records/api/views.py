@@ -8,7 +8,7 @@ from apps.records import cursors, rollups, selectors
 from apps.records.api import serializers as s
 from apps.tasks.selectors import node_list
 from djs_platform import errors
-from djs_platform.envelope import ok, paginated, parse_query
+from djs_platform.envelope import ok, parse_query
 
 
 class RecordListView(APIView):

@@ -9,8 +9,10 @@ import math
 import random
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
 
@@ -77,9 +79,8 @@ def raw_cells() -> tuple[dict, dict]:
 def rolled_cells() -> tuple[dict, dict]:
     counts = {(r.grain, r.key_id, r.department_id, r.period, r.status, r.trigger_type, r.task_type):
               (r.count, r.cost_sum, r.cost_count)
-              for r in RollupCount.objects.all() if r.count}
-    costs = {(r.grain, r.key_id, r.department_id, r.period, r.bucket): r.count for r in RollupCost.objects.all()
-             if r.count}
+              for r in RollupCount.objects.all()}
+    costs = {(r.grain, r.key_id, r.department_id, r.period, r.bucket): r.count for r in RollupCost.objects.all()}
     return counts, costs
 
 
@@ -95,7 +96,7 @@ def assert_rollups_match_raw() -> None:
 
 def previous_month_instant(now: datetime) -> datetime:
     year, month = month_of(now)
-    first_local = datetime(year, month, 1, tzinfo=rollups.ZoneInfo(rollups.settings.TIME_ZONE))
+    first_local = datetime(year, month, 1, tzinfo=ZoneInfo(settings.TIME_ZONE))
     return (first_local - timedelta(hours=6)).astimezone(UTC).replace(microsecond=0)
 
 

@@ -187,13 +187,6 @@ def test_declarative_entries_take_child_ids(admin_api, org):
 
 # --- runtime ------------------------------------------------------------------------------------------
 
-@pytest.fixture
-def department(db):
-    from apps.departments.models import Department
-
-    return Department.objects.filter(parent__isnull=True).first()
-
-
 def once_soon(department, url: str, **over) -> Task:
     """A one-shot task firing about a second from now."""
     return TaskFactory(department=department, url=url, status=2, cron_expression="0 0 1 1 *",

@@ -12,7 +12,6 @@ import pytest
 from apps.records.models import RecordStatus
 from apps.tasks import services
 from apps.tasks.models import SchedulerNode, Task, TriggerRequest
-from apps.tasks.tests.test_scheduler import department  # noqa: F401 - the same fixture
 from conftest import Api
 from djs_platform.actor import Actor
 from tests.factories import TaskFactory, records_of

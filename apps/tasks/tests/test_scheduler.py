@@ -18,13 +18,6 @@ UTC = timezone.utc
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def department(db):
-    from apps.departments.models import Department
-
-    return Department.objects.filter(parent__isnull=True).first()
-
-
 def test_every_second_task_fires_on_time_exactly_once_per_second(node_factory, http_target, department):
     task = TaskFactory(department=department, url=http_target.url("/tick"))
     node_factory()

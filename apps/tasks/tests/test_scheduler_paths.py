@@ -21,7 +21,6 @@ from prometheus_client import REGISTRY
 from apps.records.models import RecordStatus, ensure_record_table, month_of, record_model
 from apps.tasks import scheduler
 from apps.tasks.models import SchedulerNode, Task
-from apps.tasks.tests.test_scheduler import department  # noqa: F401 - a fixture
 from tests.factories import TaskFactory, records_of
 from tests.scheduling import finished, wait_until
 
