@@ -235,24 +235,35 @@ class Channels:
         return cls(policy.webhook_url or None, policy.webhook_secret or None, tuple(policy.emails or ()))
 
 
+# The finished statuses a streak is made of: success breaks it, failed and lost extend it.
+STREAK_STATUSES = (RecordStatus.SUCCESS, RecordStatus.FAILED, RecordStatus.LOST)
+
+
 def failure_streak(task_id: int, year: int, month: int, record_id: int, limit: int) -> int:
     """Failures in a row of the task up to and including ``record_id`` (finished runs, newest first;
-    skipped and killed runs neither break nor extend a streak), looking at most ``limit`` runs back."""
-    statuses: list[int] = []
+    skipped and killed runs neither break nor extend a streak), looking at most ``limit`` runs back.
+
+    One query per counted status, each an ordered walk of the month table's (task_id, status) index (whose
+    entries end with the id) that stops after ``limit`` rows: the cost is bounded by ``limit``, not by how
+    many runs the task has. A single ``status IN (...) ORDER BY id DESC`` would sort every run of the task
+    (the index gives id order only within one status)."""
+    runs: list[tuple[int, int]] = []  # (id, status) of the newest runs, this month first
     tables = existing_record_tables()
     y, m, first = year, month, True
     for _ in range(3):  # this month and the two before
         if table_name(y, m) in tables:
-            qs = record_model(y, m).objects.filter(
-                task_id=task_id, status__in=[RecordStatus.SUCCESS, RecordStatus.FAILED, RecordStatus.LOST])
-            if first:
-                qs = qs.filter(id__lte=record_id)
-            statuses += list(qs.order_by("-id").values_list("status", flat=True)[:limit - len(statuses)])
-        if len(statuses) >= limit:
+            found: list[tuple[int, int]] = []
+            for status in STREAK_STATUSES:
+                qs = record_model(y, m).objects.filter(task_id=task_id, status=status)
+                if first:
+                    qs = qs.filter(id__lte=record_id)
+                found += [(pk, status) for pk in qs.order_by("-id").values_list("id", flat=True)[:limit - len(runs)]]
+            runs += sorted(found, reverse=True)[:limit - len(runs)]
+        if len(runs) >= limit:
             break
         y, m, first = (y, m - 1, False) if m > 1 else (y - 1, 12, False)
     streak = 0
-    for status in statuses:
+    for _, status in runs:
         if status == RecordStatus.SUCCESS:
             break
         streak += 1
