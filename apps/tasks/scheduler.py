@@ -181,7 +181,7 @@ class Node:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.executors: Executors | None = None
         self.last_heartbeat = 0.0
-        self.last_prune = 0.0
+        self.last_prune: float | None = None  # retention runs on the first tick, then daily
         self.live_nodes = 1
         self.alive_at = 0.0    # monotonic time of the last heartbeat that found this node alive
         self.reconcile = False  # set after a database error: adopt running records of ours nobody runs
@@ -294,7 +294,8 @@ class Node:
             if not self.paused:  # maintenance: re-running a dead node's work is a new execution; it waits too
                 recovered = await self.control.run(self._recover_dead_nodes)
                 self._launch(recovered)
-            if (self.config.keep_months or self.config.rollup_keep_months) and now - self.last_prune > 86400:
+            if (self.config.keep_months or self.config.rollup_keep_months) and \
+                    (self.last_prune is None or now - self.last_prune > 86400):
                 self.last_prune = now
                 await self.control.run(self._prune)
         # Claim batches while they come back full (there may be more due), up to CLAIM_ROUNDS per tick.
@@ -898,6 +899,10 @@ class Node:
                         cursor.execute(sql, params)
                         changed = [rid for rid, _ in chunk] if cursor.rowcount == len(chunk) else \
                             self._changed_by_flush(table, [rid for rid, _ in chunk], now)
+                    if len(changed) < len(chunk):
+                        log.warning("%d of %d result(s) not stored in %s: those records were already final "
+                                    "(declared lost by a survivor, or stored by an earlier attempt of this flush)",
+                                    len(chunk) - len(changed), len(chunk), table)
                     finished += [_finished(*results[(year, month, rid)]) for rid in changed]
             # The rollups count exactly the rows this statement finished (a record a survivor already declared
             # lost, or one a retried flush finished before, is not counted again).

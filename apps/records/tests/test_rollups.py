@@ -18,10 +18,7 @@ from django.db import transaction
 
 from apps.records import rollups
 from apps.records.models import (
-    FINAL_STATUSES,
     RecordStatus,
-    RollupCost,
-    RollupCount,
     RollupMonth,
     ensure_record_table,
     existing_record_tables,
@@ -30,6 +27,7 @@ from apps.records.models import (
 )
 from apps.tasks.models import SchedulerNode, Task, TaskChild
 from tests.factories import TaskFactory
+from tests.rollup_check import mismatch, rolled_cells
 from tests.scheduling import wait_until
 from tests.targets import Respond
 
@@ -58,40 +56,8 @@ def test_p95_from_the_histogram_is_within_5_percent_of_the_exact_nearest_rank():
 
 # --- rollups == raw -------------------------------------------------------------------------------------------
 
-def raw_cells() -> tuple[dict, dict]:
-    """Every cell of every grain, recounted from the raw rows of every month table."""
-    counts: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
-    costs: dict[tuple, int] = defaultdict(int)
-    for name in existing_record_tables(refresh=True):
-        for r in record_model(int(name[7:11]), int(name[11:13])).objects.filter(status__in=FINAL_STATUSES):
-            day = rollups.local_day(r.scheduled_time)
-            for grain, key_id, period in ((1, r.department_id, day), (2, r.task_id, day.replace(day=1)),
-                                          (3, r.task_id, day)):
-                cell = counts[(grain, key_id, r.department_id, period, r.status, r.trigger_type, r.task_type)]
-                cell[0] += 1
-                if r.cost_time is not None:
-                    cell[1] += r.cost_time
-                    cell[2] += 1
-                    costs[(grain, key_id, r.department_id, period, rollups.bucket_of(r.cost_time))] += 1
-    return {k: tuple(v) for k, v in counts.items()}, dict(costs)
-
-
-def rolled_cells() -> tuple[dict, dict]:
-    counts = {(r.grain, r.key_id, r.department_id, r.period, r.status, r.trigger_type, r.task_type):
-              (r.count, r.cost_sum, r.cost_count)
-              for r in RollupCount.objects.all()}
-    costs = {(r.grain, r.key_id, r.department_id, r.period, r.bucket): r.count for r in RollupCost.objects.all()}
-    return counts, costs
-
-
 def assert_rollups_match_raw() -> None:
-    raw_counts, raw_costs = raw_cells()
-    counts, costs = rolled_cells()
-    assert counts == raw_counts, {"only rolled": set(counts) - set(raw_counts),
-                                  "only raw": set(raw_counts) - set(counts),
-                                  "differ": {k: (counts[k], raw_counts[k]) for k in set(counts) & set(raw_counts)
-                                             if counts[k] != raw_counts[k]}}
-    assert costs == raw_costs
+    assert not (diff := mismatch()), diff
 
 
 def previous_month_instant(now: datetime) -> datetime:
