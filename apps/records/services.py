@@ -11,6 +11,7 @@ from django.utils import timezone
 from apps.records.models import (
     RollupCost,
     RollupCount,
+    RollupGrain,
     RollupMonth,
     drop_record_table,
     existing_record_tables,
@@ -76,14 +77,15 @@ def rollups_prune(*, keep_months: int, now: datetime | None = None) -> list[int]
     year, month = divmod(oldest_kept, 12)
     cutoff = date(year, month + 1, 1)
     raw = {int(name[7:13]) for name in existing_record_tables(refresh=True)}
-    old_months = {p.year * 100 + p.month for p in RollupCount.objects.filter(period__lt=cutoff)
+    grains = list(RollupGrain)  # leading column of the (grain, period, ...) indexes: range reads, not scans
+    old_months = {p.year * 100 + p.month for p in RollupCount.objects.filter(grain__in=grains, period__lt=cutoff)
                   .order_by().values_list("period", flat=True).distinct()}
     gone = sorted(m for m in old_months if m not in raw)
     for key in gone:
         first = date(key // 100, key % 100, 1)
         last = date(key // 100, key % 100, monthrange(key // 100, key % 100)[1])
         for model in (RollupCount, RollupCost):
-            model.objects.filter(period__gte=first, period__lte=last).delete()
+            model.objects.filter(grain__in=grains, period__gte=first, period__lte=last).delete()
         RollupMonth.objects.filter(month=key).delete()
         log.warning("retention: dropped the rollups of %04d-%02d (keeping %d months)", key // 100, key % 100,
                     keep_months)
