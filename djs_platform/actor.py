@@ -15,16 +15,16 @@ def client_ip(request) -> str:
     """The caller's address. ``X-Forwarded-For`` is believed only when the peer is a trusted proxy."""
     remote = request.META.get("REMOTE_ADDR", "") or ""
     trusted = settings.TRUSTED_PROXIES
-    if not trusted or not _matches(remote, trusted):
+    if not trusted or not in_networks(remote, trusted):
         return remote
     hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
     for hop in reversed(hops):
-        if not _matches(hop, trusted):
+        if not in_networks(hop, trusted):
             return hop
     return remote
 
 
-def _matches(address: str, networks: list[str]) -> bool:
+def in_networks(address: str, networks: list[str]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

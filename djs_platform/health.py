@@ -1,13 +1,16 @@
-"""Health check and the loopback-only graceful shutdown endpoint."""
+"""Health check and the graceful shutdown endpoint (loopback, not through a proxy, secret or system:manage)."""
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import logging
 import os
+import secrets
 import signal
 import threading
-from urllib.parse import urlsplit
+from pathlib import Path
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
@@ -18,10 +21,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from djs_platform import errors
+from djs_platform.actor import in_networks
 from djs_platform.envelope import ok, parse_query
+from djs_platform.tenancy import require_permission
 
 log = logging.getLogger("djs.health")
-LOOPBACK_HOSTNAMES = {"localhost", "127.0.0.1", "0.0.0.0", "::1"}
 
 
 def _check(fn) -> str:
@@ -74,37 +78,104 @@ def metrics_view(request):
     return HttpResponse(body, content_type=content_type)
 
 
-class ShutdownQuery(serializers.Serializer):
-    wait = serializers.IntegerField(min_value=1, max_value=3600)
-
-
-def is_loopback_request(request) -> bool:
-    """Both the TCP peer and the Host the client used must be loopback (the original's rule)."""
-    try:
-        peer_ok = ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
-    except ValueError:
-        peer_ok = False
-    hostname = urlsplit("//" + request.META.get("HTTP_HOST", "")).hostname or ""
-    return peer_ok and hostname.lower() in LOOPBACK_HOSTNAMES
-
-
 def shutdown_target_pid() -> int:
     """The process whose SIGTERM stops this server gracefully (gunicorn master, runplatform, runserver)."""
     return int(os.environ.get("DJS_SHUTDOWN_PID") or os.getpid())
 
 
+class ShutdownQuery(serializers.Serializer):
+    wait = serializers.IntegerField(min_value=1, max_value=3600)
+
+
+#: Headers a reverse proxy adds: a request carrying any of them came through one, so it is never a shutdown.
+PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+SECRET_HEADER = "X-DJS-Shutdown-Secret"
+
+
+def shutdown_secret_path() -> Path:
+    return settings.BASE_DIR / "var" / "shutdown-secret"
+
+
+def shutdown_secret() -> str:
+    """The per-install shutdown secret (``var/shutdown-secret``, mode 0600), created on first use.
+
+    Created atomically: written to a private temporary file and linked into place, so two processes
+    starting at once agree on one secret and nobody reads a half-written file."""
+    path = shutdown_secret_path()
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        tmp = path.with_name(f".shutdown-secret.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, secrets.token_urlsafe(32).encode())
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def authorize_shutdown(request) -> str:
+    """Who may stop the platform (docs/security.md, finding 1): a loopback peer that is not a proxy, asking
+    with the per-install secret in ``X-DJS-Shutdown-Secret`` or as a ``system:manage`` holder of the top
+    department (``Authorization: Bearer``). The ``Host`` header decides nothing. Returns how the caller
+    was recognised (for the log line)."""
+    remote = request.META.get("REMOTE_ADDR", "") or ""
+    if not _is_loopback(remote):
+        raise errors.Forbidden("shutdown is only accepted from loopback")
+    if any(request.META.get(h) for h in PROXY_HEADERS) or \
+            (settings.TRUSTED_PROXIES and in_networks(remote, settings.TRUSTED_PROXIES)):
+        raise errors.Forbidden("shutdown is not accepted through a proxy")
+    if any(k.lower() in ("secret", SECRET_HEADER.lower(), "shutdown-secret", "shutdownsecret") for k in request.GET):
+        raise errors.invalid("secret", f"the shutdown secret goes in the {SECRET_HEADER} header, never in the URL")
+    given = request.META.get("HTTP_X_DJS_SHUTDOWN_SECRET")
+    if given is not None:
+        if not hmac.compare_digest(given.encode(), shutdown_secret().encode()):
+            raise errors.Forbidden("wrong shutdown secret")
+        return "secret"
+    user = request.user
+    if not getattr(user, "is_authenticated", False):
+        raise errors.Unauthenticated(
+            f"shutdown needs the {SECRET_HEADER} header (var/shutdown-secret) or a token with system:manage")
+    require_permission(user, "system:manage")
+    if user.department.parent_id is not None:
+        raise errors.Forbidden("only system:manage holders of the top department may stop the platform")
+    return f"user {user.username}"
+
+
 class ShutdownView(APIView):
-    authentication_classes: list = []
+    """``GET`` (the original's route) and ``POST /v1/shutdown?wait=N``: SIGTERM to the platform after N s."""
     permission_classes = [AllowAny]
 
-    @extend_schema(responses=ShutdownOutput, tags=["system"], auth=[],
-                   parameters=[OpenApiParameter("wait", int, required=True)])
+    @extend_schema(responses=ShutdownOutput, tags=["system"],
+                   parameters=[OpenApiParameter("wait", int, required=True),
+                               OpenApiParameter(SECRET_HEADER, str, location=OpenApiParameter.HEADER)])
     def get(self, request):
-        if not is_loopback_request(request):
-            raise errors.Forbidden("shutdown is only accepted from loopback")
+        return self._shutdown(request)
+
+    @extend_schema(request=None, responses=ShutdownOutput, tags=["system"],
+                   parameters=[OpenApiParameter("wait", int, required=True),
+                               OpenApiParameter(SECRET_HEADER, str, location=OpenApiParameter.HEADER)])
+    def post(self, request):
+        return self._shutdown(request)
+
+    def _shutdown(self, request):
+        who = authorize_shutdown(request)
         wait = parse_query(ShutdownQuery, request)["wait"]
         pid = shutdown_target_pid()
-        log.warning("shutdown requested from %s: SIGTERM to pid %s in %ss", request.META.get("REMOTE_ADDR"), pid, wait)
+        log.warning("shutdown requested from %s by %s: SIGTERM to pid %s in %ss",
+                    request.META.get("REMOTE_ADDR"), who, pid, wait)
         timer = threading.Timer(wait, os.kill, args=(pid, signal.SIGTERM))
         timer.daemon = True
         timer.start()

@@ -6,7 +6,14 @@ import time
 import httpx
 import pytest
 
-from tests.platform import ADMIN_PASSWORD, WebProcess, fresh_database, platform_env, prepare_database, required_env
+from tests.platform import (
+    ADMIN_PASSWORD,
+    WebProcess,
+    fresh_database,
+    platform_env,
+    prepare_database,
+    required_env,
+)
 
 pytestmark = [pytest.mark.processes, pytest.mark.single_backend]
 
@@ -73,17 +80,27 @@ def test_refresh_reuse_detected_across_processes(two_web_processes):
     assert _userinfo(one, rotated["token"]).json()["code"] == 4010
 
 
-def test_shutdown_from_loopback_stops_the_server_gracefully(tmp_path):
+def test_shutdown_needs_the_secret_and_then_stops_the_server_gracefully(tmp_path):
+    """A loopback request with the Host a same-host nginx sends (127.0.0.1:port) and no credentials is
+    refused (it used to stop the server); the per-install secret in X-DJS-Shutdown-Secret stops it."""
+    from djs_platform.health import shutdown_secret
+
     with fresh_database(tmp_path) as db_url:
         env = platform_env(db_url)
         prepare_database(env)
         web = WebProcess(env, tmp_path / "web.log").start()
         try:
-            denied = httpx.get(web.url + "/shutdown?wait=1", headers={"Host": "djs.example.com"})
-            assert denied.json()["code"] == 4003
-            bad = httpx.get(web.url + "/shutdown?wait=0")
+            anonymous = httpx.get(web.url + "/shutdown?wait=1")
+            assert anonymous.json()["code"] == 4010
+            proxied = httpx.post(web.url + "/shutdown?wait=1", headers={
+                "X-DJS-Shutdown-Secret": shutdown_secret(), "X-Forwarded-For": "198.51.100.7"})
+            assert proxied.json()["code"] == 4003
+            time.sleep(1.5)
+            assert web.proc.poll() is None  # neither stopped it
+            headers = {"X-DJS-Shutdown-Secret": shutdown_secret()}
+            bad = httpx.post(web.url + "/shutdown?wait=0", headers=headers)
             assert bad.json()["code"] == 4001
-            reply = httpx.get(web.url + "/shutdown?wait=1")
+            reply = httpx.post(web.url + "/shutdown?wait=1", headers=headers)
             assert reply.json()["code"] == 0 and reply.json()["data"]["wait"] == 1
             assert web.proc.poll() is None  # still serving during the wait
             assert web.proc.wait(timeout=30) == 0

@@ -16,12 +16,16 @@ from django.conf import settings
 from django.core.management import get_commands
 from django.core.management.base import BaseCommand
 
+from djs_platform.health import shutdown_secret
+
 
 class Command(BaseCommand):
     help = "Start web (gunicorn), gRPC (rungrpc) and one scheduler node (runscheduler) and supervise them."
 
     def add_arguments(self, parser):
-        parser.add_argument("--grace", type=float, default=25.0, help="seconds to wait for children on stop")
+        parser.add_argument("--grace", type=float, default=None,
+                            help="seconds to wait for children on stop before killing them (default: the "
+                                 "scheduler's job.shutdownGrace + 15, so its drain ends first)")
 
     def components(self) -> dict[str, list[str]]:
         python = sys.executable
@@ -49,13 +53,21 @@ class Command(BaseCommand):
             nonlocal stopping
             stopping = True
 
+        grace = options["grace"]
+        if grace is None:
+            grace = float(settings.SCHEDULER["shutdown_grace"]) + 15
+        shutdown_secret()  # var/shutdown-secret exists before anyone needs the stop line below
+
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         children: dict[str, subprocess.Popen] = {}
         for name, cmd in self.components().items():
             children[name] = subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR)
             self.stdout.write(f"started {name} (pid {children[name].pid}): {' '.join(cmd[1:])}")
-        self.stdout.write(f"DJS is starting: http://127.0.0.1:{settings.SERVER_PORT}{settings.CONTEXT_PATH}/health")
+        base = f"http://127.0.0.1:{settings.SERVER_PORT}{settings.CONTEXT_PATH}"
+        self.stdout.write(f"DJS is starting: {base}/health")
+        self.stdout.write(f"stop: Ctrl-C, or curl -X POST -H \"X-DJS-Shutdown-Secret: $(cat var/shutdown-secret)\" "
+                          f"\"{base}/shutdown?wait=1\"")
         exit_code = 0
         while not stopping:
             for name, proc in children.items():
@@ -68,7 +80,7 @@ class Command(BaseCommand):
         for proc in children.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + options["grace"]
+        deadline = time.monotonic() + grace
         for proc in children.values():
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))

@@ -1,0 +1,77 @@
+"""``manage.py runplatform`` as an operator stops it (docs/security.md finding 14, docs/operations.md).
+
+The reported scenario: SIGTERM to runplatform SIGKILLed the scheduler at 25 s, the same moment the node's
+drain (``job.shutdownGrace``, 25 s) gave up. A run longer than the grace stayed ``running`` and the node
+``stopping``; after a restart it was recovered and re-run, so the target got the call twice. The supervisor
+now waits for the drain (``shutdownGrace`` + 15 s) before it kills anything.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from djs_platform.config import BASE_DIR
+from tests.platform import (
+    Nodes,
+    free_port,
+    fresh_database,
+    prepare_database,
+    record_rows,
+    run_django,
+    scheduler_env,
+)
+from tests.targets import HttpTarget, Respond
+
+pytestmark = [pytest.mark.processes, pytest.mark.single_backend]
+
+
+def test_sigterm_lets_the_scheduler_drain_before_the_supervisor_stops_it(tmp_path):
+    with fresh_database(tmp_path) as db_url, HttpTarget() as target:
+        target.on("/long", Respond(delay=60, body="late"))  # longer than job.shutdownGrace (25 s, the default)
+        env = scheduler_env(db_url, DJS_SERVER_PORT=str(free_port()), DJS_SERVER_HOST="127.0.0.1",
+                            DJS_RPC_PORT=str(free_port()), DJS_JOB_HEARTBEAT_INTERVAL="1",
+                            DJS_JOB_NODE_TIMEOUT="4")
+        prepare_database(env)
+        run_django(env, f"""
+            from datetime import datetime, timedelta, timezone
+            from apps.departments.models import Department
+            from apps.tasks.models import Task
+            Task.objects.create(name="long", department=Department.objects.filter(parent__isnull=True).first(),
+                                task_type="HTTP", cron_expression="0 0 1 1 *", timezone="UTC",
+                                url="{target.url('/long')}", http_method="GET", status=2, timeout=120,
+                                max_retry=1, next_execute_time=datetime.now(timezone.utc) + timedelta(seconds=3))
+        """)
+        log = open(tmp_path / "platform.log", "ab")
+        platform = subprocess.Popen([sys.executable, str(BASE_DIR / "manage.py"), "runplatform"], env=env,
+                                    cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            target.wait_for(1, timeout=30)  # the long call is in flight
+            os.kill(platform.pid, signal.SIGTERM)
+            stopped_at = time.monotonic()
+            code = platform.wait(timeout=60)
+        finally:
+            if platform.poll() is None:
+                os.killpg(platform.pid, signal.SIGKILL)
+                platform.wait()
+        took = time.monotonic() - stopped_at
+        output = (tmp_path / "platform.log").read_text(errors="replace")
+        assert code == 0, output[-3000:]
+        assert 25 <= took < 40, (took, output[-3000:])
+        (record,) = record_rows(env, "status", "trigger_type", "error")
+        assert record["status"] != 0, (record, output[-3000:])  # final, not left running
+        nodes = run_django(env, "from apps.tasks.models import SchedulerNode\n"
+                                "print(sorted(SchedulerNode.objects.values_list('status', flat=True)))")
+        assert "stopping" not in nodes and "up" not in nodes, nodes
+
+        # A restart does not run the call again: it was not lost, the node ended it.
+        restarted = Nodes(env, tmp_path)
+        restarted.start("after-restart")
+        time.sleep(7)  # past nodeTimeout + a heartbeat: recovery would have happened
+        restarted.stop_all()
+        assert [h.path for h in target.requests()] == ["/long"]
+        assert len(record_rows(env, "id")) == 1
