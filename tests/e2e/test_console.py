@@ -2,23 +2,25 @@
 
 The admin signs in, builds a department, a limited role and a user through the UI, creates an HTTP task
 aimed at a loopback target, watches it fire, kills a hanging run; the limited user then sees only their
-department and no admin actions; language and theme switch and persist. Access tokens live a few seconds
-(ACCESS_TOKEN_SECONDS), so every test also exercises the client's single-flight refresh.
+department and no admin actions; language and theme switch and persist; the records page pages newest first
+with "Load more" and keeps its month, filters and position in the URL; the dashboard shows today and the last
+7 days. Access tokens live a few seconds (ACCESS_TOKEN_SECONDS), so every test also exercises the client's
+single-flight refresh.
 """
 from __future__ import annotations
 
-import pytest
-
 import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlparse
 
 import httpx
+import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ACCESS_TOKEN_SECONDS, Live
 from tests.e2e.console import Console, tid
-from tests.platform import ADMIN_PASSWORD
+from tests.platform import ADMIN_PASSWORD, run_django
 
 pytestmark = [pytest.mark.processes, pytest.mark.single_backend]
 
@@ -133,7 +135,7 @@ def test_admin_builds_a_tenant_runs_and_kills_tasks_and_the_limited_user_sees_on
     console.by("task-cron").fill("*/2 * * * * *")
     fires = page.locator(f"{tid('cron-preview-list')} li .utc")
     expect(fires).to_have_count(5)
-    first, second = (datetime.fromisoformat(fires.nth(i).inner_text().strip().replace("Z", "+00:00")) for i in (0, 1))
+    first, second = (datetime.fromisoformat(fires.nth(i).inner_text().strip()) for i in (0, 1))
     assert (second - first).total_seconds() == 2
     console.shot("task-form")
     console.by("task-submit").click()
@@ -322,4 +324,163 @@ def test_maintenance_pause_shows_a_banner_to_everyone_and_resume_clears_it(conso
         assert api.get("/scheduler/state").json()["data"]["paused"] is False
         actions = [row["action"] for row in api.get("/audit-logs?size=100").json()["data"]["list"]]
         assert {"scheduler.pause", "scheduler.resume"} <= set(actions)
+    console.assert_healthy()
+
+
+def _seed_records(live: Live, task: dict, runs: list[tuple[datetime, int, int]]) -> None:
+    """Finished MANUAL records of ``task`` written the way the result writer leaves them: rows in the month
+    tables and the same executions added to the rollups (which the list totals and /records/stats read).
+    ``runs``: (first scheduled time, status, count), one second apart."""
+    plan = [(at.isoformat(), status, count) for at, status, count in runs]
+    run_django(live.env, f"""
+        from datetime import datetime, timedelta
+        from django.db import transaction
+        from apps.records import rollups
+        from apps.records.models import ensure_record_table, month_of
+        task = {{"id": {task["id"]}, "name": {task["name"]!r}, "department": {task["departmentId"]}}}
+        plan = {plan!r}
+        for when, _, _ in plan:  # DDL outside the transaction (MariaDB commits it implicitly)
+            ensure_record_table(*month_of(datetime.fromisoformat(when)))
+        with transaction.atomic():
+            finished = []
+            for when, status, count in plan:
+                first = datetime.fromisoformat(when)
+                model = ensure_record_table(*month_of(first))
+                rows = [model(task_id=task["id"], task_name=task["name"], department_id=task["department"],
+                              task_type="HTTP", trigger_type="MANUAL", scheduled_time=first + timedelta(seconds=i),
+                              start_time=first + timedelta(seconds=i), end_time=first + timedelta(seconds=i, milliseconds=5),
+                              status=status, success=status == 1, status_code=200 if status == 1 else 500, cost_time=5,
+                              executor="e2e-seed") for i in range(count)]
+                model.objects.bulk_create(rows)
+                finished += [rollups.Finished(department_id=r.department_id, task_id=r.task_id, task_name=r.task_name,
+                                              scheduled_time=r.scheduled_time, status=r.status,
+                                              trigger_type=r.trigger_type, cost_time=r.cost_time,
+                                              task_type=r.task_type) for r in rows]
+            rollups.add(finished)
+    """)
+
+
+def _date_input(console: Console, testid: str):
+    """The text input of a month picker (its data-testid is on a wrapper)."""
+    return console.by(testid).locator("input")
+
+
+def _query(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
+
+
+def test_records_load_more_keeps_filters_and_position_in_the_url(console: Console, live: Live):
+    """70 records of one task: the first 50, newest first, then "Load more" appends the other 20 and the URL
+    carries the month, the filters and the cursor; a reload restores the filters and resumes at that cursor,
+    "Show the newest" goes back to the top; a cursor that is not this user's starts from the newest record."""
+    now = datetime.now(UTC)
+    with live.api() as api:
+        task = _create_task(api, _top_department(api)["id"], "e2e-bulk", live.target.url("/ping"))
+    _seed_records(live, task, [(now.replace(hour=0, minute=0, second=0, microsecond=0), 1, 70)])
+    page = console.page
+    rows = page.locator(f"{tid('record-table')} .el-table__body tr.el-table__row")
+    console.open()
+    console.login("admin", ADMIN_PASSWORD)
+    console.nav("records", "record-list")
+    console.by("record-filter-task").locator("input").fill(str(task["id"]))
+    console.choose("record-filter-trigger", "MANUAL")
+    console.by("record-search").click()
+    expect(rows).to_have_count(50)
+    expect(console.by("record-total")).to_have_text("Total: 70 · 50 shown")
+    expect(rows.first).to_contain_text("e2e-bulk")
+    console.wait_until(lambda: "taskId" in _query(page.url), message="the filters in the URL")
+    assert _query(page.url) == {"year": str(now.year), "month": str(now.month), "taskId": str(task["id"]),
+                                "triggerType": "MANUAL"}
+    first_ids = [int(rows.nth(i).locator("td").first.inner_text()) for i in range(50)]
+    assert first_ids == sorted(first_ids, reverse=True)  # newest first
+
+    console.by("record-load-more").click()
+    expect(rows).to_have_count(70)
+    expect(console.by("record-total")).to_have_text("Total: 70 · 70 shown")
+    expect(console.by("record-load-more")).to_have_count(0)
+    expect(console.by("record-end")).to_be_visible()
+    ids = [int(rows.nth(i).locator("td").first.inner_text()) for i in range(70)]
+    assert ids[:50] == first_ids and ids == sorted(ids, reverse=True) and len(set(ids)) == 70
+    console.wait_until(lambda: "cursor" in _query(page.url), message="the cursor in the URL")
+    query = _query(page.url)
+    assert {k: query[k] for k in ("year", "month", "taskId", "triggerType")} == {
+        "year": str(now.year), "month": str(now.month), "taskId": str(task["id"]), "triggerType": "MANUAL"}
+    console.shot("records-load-more")
+
+    # A reload (or the same link shared with this user) restores the filters and resumes at the cursor.
+    page.reload()
+    expect(console.by("record-resumed")).to_be_visible()
+    expect(rows).to_have_count(20)
+    assert [int(rows.nth(i).locator("td").first.inner_text()) for i in range(20)] == ids[50:]
+    expect(console.by("record-filter-task").locator("input")).to_have_value(str(task["id"]))
+    expect(console.by("record-filter-trigger")).to_contain_text("MANUAL")
+    expect(_date_input(console, "record-month")).to_have_value(f"{now.year}-{now.month:02d}")
+    console.by("record-newest").click()
+    expect(rows).to_have_count(50)
+    expect(console.by("record-resumed")).to_have_count(0)
+    console.wait_until(lambda: "cursor" not in _query(page.url), message="the cursor dropped from the URL")
+    page.reload()
+    expect(rows).to_have_count(50)
+    expect(console.by("record-filter-task").locator("input")).to_have_value(str(task["id"]))
+
+    # A cursor this API did not issue to this user for this query: the newest records, and a notice.
+    console.open(f"records?year={now.year}&month={now.month}&taskId={task['id']}&triggerType=MANUAL&cursor=not-mine")
+    expect(console.by("record-cursor-refused")).to_be_visible()
+    expect(rows).to_have_count(50)
+    console.wait_until(lambda: "cursor" not in _query(page.url), message="the refused cursor dropped from the URL")
+    console.assert_healthy()
+
+
+def test_dashboard_shows_today_and_the_last_7_days(console: Console, live: Live):
+    """A user who sees one department only: today's and the last 7 days' succeeded/failed counts and success
+    rates from the daily series (across the month boundary in the first days of a month)."""
+    now = datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    if midnight - now < timedelta(minutes=2):  # "today" must not change during the test
+        time.sleep((midnight - now).total_seconds() + 1)
+        now = datetime.now(UTC)
+    today = now.replace(hour=0, minute=0, second=30, microsecond=0)
+    viewer, password = "stats.viewer", "Stats-Viewer-Passw0rd!"
+    with live.api() as api:
+        dept = api.post("/departments", json={"name": "E2E Stats", "parentId": _top_department(api)["id"],
+                                               "status": 1}).json()
+        assert dept["code"] == 0, dept
+        codes = {p["code"]: p["id"] for p in api.get("/permissions").json()["data"]}
+        role = api.post("/roles", json={"name": "e2e-stats-viewer", "permissions": [codes["record:view"]],
+                                        "status": 1}).json()
+        assert role["code"] == 0, role
+        user = api.post("/users", json={"username": viewer, "password": password, "realName": "Stats",
+                                         "departmentId": dept["data"]["id"], "roleId": role["data"]["id"],
+                                         "status": 1}).json()
+        assert user["code"] == 0, user
+        task = _create_task(api, dept["data"]["id"], "e2e-stats", live.target.url("/ping"))
+    _seed_records(live, task, [
+        (today, 1, 6), (today + timedelta(minutes=1), 2, 2),                              # today: 6 / 2
+        (today - timedelta(days=3), 1, 4), (today - timedelta(days=3, minutes=-1), 2, 4),  # 3 days ago: 4 / 4
+        (today - timedelta(days=6), 1, 1),                                                # the window's first day
+        (today - timedelta(days=7), 1, 9), (today - timedelta(days=7, minutes=-1), 2, 9),  # just outside it
+    ])
+    console.open()
+    console.login(viewer, password)
+    expect(console.by("stat-today-succeeded")).to_have_text("6")
+    expect(console.by("stat-today-failed")).to_have_text("2")
+    expect(console.by("stat-today-executions")).to_have_text("8")
+    expect(console.by("stat-today-rate")).to_have_text("75.0%")
+    expect(console.by("stat-today")).to_contain_text("Today")
+    expect(console.by("stat-week-succeeded")).to_have_text("11")
+    expect(console.by("stat-week-failed")).to_have_text("6")
+    expect(console.by("stat-week-rate")).to_have_text("64.7%")
+    expect(console.by("stat-week")).to_contain_text("Last 7 days")
+    expect(console.by("stat-tasks")).to_have_count(0)  # no task:view
+    # The month's rollups are built (kept by the writer since the first record): no raw-rows warning.
+    expect(console.by("stats-warning")).to_have_count(0)
+    console.shot("dashboard-today-week")
+    # The cards follow today, not the month picked for the charts.
+    previous = (today.replace(day=1) - timedelta(days=1))
+    month_input = _date_input(console, "dashboard-month")
+    month_input.fill(f"{previous.year}-{previous.month:02d}")
+    month_input.press("Enter")
+    expect(console.by("chart-daily")).to_be_visible()
+    expect(console.by("stat-today-succeeded")).to_have_text("6")
+    expect(console.by("stat-week-rate")).to_have_text("64.7%")
     console.assert_healthy()

@@ -1,8 +1,9 @@
 import { http } from './http'
-import type { LogQuery, MonthQuery, Page, RecordLog, RecordQuery, RecordStats, TaskRecord } from './types'
+import type { LogQuery, MonthQuery, RecordLog, RecordPage, RecordQuery, RecordStats, TaskRecord } from './types'
 
-export function listRecords(query: RecordQuery): Promise<Page<TaskRecord>> {
-  return http.get<Page<TaskRecord>>('/records', { ...query })
+/** One month's records, newest first; `cursor` (a previous answer's `nextCursor`) pages at any depth. */
+export function listRecords(query: RecordQuery): Promise<RecordPage> {
+  return http.get<RecordPage>('/records', { ...query })
 }
 
 export function getRecord(id: number, month: MonthQuery): Promise<TaskRecord> {

@@ -236,6 +236,8 @@ export interface MonthQuery {
 }
 
 export interface RecordQuery extends MonthQuery, PageQuery {
+  /** The `nextCursor` of the previous answer (same year, month and filters): the rows below it, newest first. */
+  cursor?: string
   taskId?: number
   departmentId?: number
   success?: boolean
@@ -248,6 +250,21 @@ export interface RecordQuery extends MonthQuery, PageQuery {
   parentMonth?: number
 }
 
+/**
+ * `GET /records`: newest first. `?page=` reaches 10,000 rows deep (deeper answers 4001 "use cursor"); `nextCursor`
+ * continues below the last row at any depth (docs/records.md).
+ */
+export interface RecordPage extends Page<TaskRecord> {
+  hasMore: boolean
+  /** Pass as `cursor` for the next rows; null on the last page. */
+  nextCursor: string | null
+  /** Present (true) when a filter the rollups do not carry was counted only up to 10,000: `total` is a floor. */
+  totalCapped?: boolean
+  /** Present (true) when retention dropped the month's raw rows (`total` 0; `/records/stats` still has it). */
+  rawPruned?: boolean
+}
+
+/** One platform-zone local day of `/records/stats` (`total` includes running, killed, skipped and lost). */
 export interface DailyStat {
   date: string
   total: number
@@ -268,8 +285,11 @@ export interface RecordStats {
   successRate: number | null
   avgCostTime: number | null
   p95CostTime: number | null
+  /** Every local day of the month in the platform time zone, in order (days to come are zeros). */
   daily: DailyStat[]
   topFailingTasks: { taskId: number; taskName: string; failures: number }[]
+  /** Present while the month's rollups are not built: the figures were counted from the raw records. */
+  warning?: string
 }
 
 export interface SchedulerNode {

@@ -87,6 +87,11 @@ const messages = {
     noFailures: 'No failures this month',
     nodes: 'Live scheduler nodes',
     noLiveNodes: 'No live scheduler node',
+    today: 'Today',
+    lastDays: 'Last {n} days',
+    windowHelp:
+      '{time}: whole days of the platform time zone, today so far included. Success rate = succeeded / (succeeded + failed).',
+    statsWarning: 'The figures of {time} were counted from the raw records: the rollups of that month are not built yet.',
   },
   task: {
     keyword: 'Task name',
@@ -223,6 +228,16 @@ const messages = {
       'This web server has no log file for this run. Node {name} ran it: the file is on the disk of that node (its job.shell.logDir is not shared with the web server), or nothing has been written yet.',
     logNotYet: 'No log yet: the run has not started.',
     logMore: 'Load more ({n} left)',
+    listTotal: 'Total: {n}',
+    listShown: '{n} shown',
+    loadMore: 'Load more',
+    listEnd: 'No more records',
+    rawPruned:
+      'The records of {time} were deleted by retention (records.keepMonths): the list is empty, the month’s figures remain on the dashboard.',
+    cursorRefused:
+      'The position in this link cannot be used (it was made for another user or other filters): showing the newest records.',
+    resumed: 'Showing the records from the position saved in the link; newer records are not loaded.',
+    showNewest: 'Show the newest',
   },
   department: {
     name: 'Name',

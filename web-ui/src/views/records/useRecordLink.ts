@@ -1,9 +1,8 @@
-import { onMounted, type Ref } from 'vue'
+import { onMounted } from 'vue'
 import type { LocationQuery } from 'vue-router'
 import { getRecord } from '@/api/records'
 import type { TaskRecord } from '@/api/types'
 import { toastError } from '@/utils/feedback'
-import { monthKey } from '@/utils/format'
 
 export interface RecordLink {
   year: number
@@ -23,12 +22,12 @@ export function parseRecordLink(query: LocationQuery): RecordLink | null {
 
 /**
  * The records page opened from a link alerts carry (`alerts.consoleUrl` + `/records?year=&month=&recordId=`,
- * docs/alerts.md): that month's table, and the record's drawer.
+ * docs/alerts.md): that month's table (`useRecords` reads `year`/`month` like any records URL), and the
+ * record's drawer. `recordId` stays in the URL while that drawer is open (the page drops it on close).
  */
-export function useRecordLink(query: LocationQuery, month: Ref<string>, open: (record: TaskRecord) => void): void {
+export function useRecordLink(query: LocationQuery, open: (record: TaskRecord) => void): void {
   const link = parseRecordLink(query)
   if (!link) return
-  month.value = monthKey(link)
   onMounted(async () => {
     try {
       open(await getRecord(link.id, { year: link.year, month: link.month }))
