@@ -156,9 +156,11 @@ def record_stats(*, user: User, year: int, month: int, task_id: int | None = Non
     from the raw rows while the month's rollups are not built (``warning`` says so)."""
     require_permission(user, "record:view")
     if rollups.month_state(year, month) == "built":
-        return _rollup_stats(user=user, year=year, month=month, task_id=task_id, department_id=department_id)
-    result = _raw_stats(user=user, year=year, month=month, task_id=task_id, department_id=department_id)
-    result["warning"] = UNBUILT_WARNING
+        result = _rollup_stats(user=user, year=year, month=month, task_id=task_id, department_id=department_id)
+    else:
+        result = _raw_stats(user=user, year=year, month=month, task_id=task_id, department_id=department_id)
+        result["warning"] = UNBUILT_WARNING
+    result["timeZone"] = settings.TIME_ZONE  # the zone of the daily series' days (and of "today")
     return result
 
 

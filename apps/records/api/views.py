@@ -75,6 +75,8 @@ class RecordStatsView(APIView):
                         "p95CostTime": serializers.IntegerField(allow_null=True),
                         "daily": serializers.ListField(child=serializers.DictField()),
                         "topFailingTasks": serializers.ListField(child=serializers.DictField()),
+                        # the platform zone (server.timezone) whose local days the daily series counts
+                        "timeZone": serializers.CharField(),
                         # present only while the month's rollups are not built (figures from the raw rows)
                         "warning": serializers.CharField(required=False)}))
     def get(self, request):

@@ -207,8 +207,9 @@ def test_an_unbuilt_month_is_read_from_raw_rows_with_a_warning_until_rebuilt(emp
     assert rollups.month_state(year, month) == "built"
     rolled = admin_api.get("/records/stats", year=year, month=month).expect(0).data
     assert "warning" not in rolled
+    assert rolled["timeZone"] == settings.TIME_ZONE  # the zone of the daily series' days (the console's "today")
     for key in ("total", "successCount", "failCount", "skippedCount", "lostCount", "successRate", "avgCostTime",
-                "daily", "topFailingTasks"):
+                "daily", "topFailingTasks", "timeZone"):
         assert rolled[key] == raw[key], key
     assert abs(rolled["p95CostTime"] - raw["p95CostTime"]) <= 0.05 * raw["p95CostTime"]
     assert rolled["daily"][9] == {"date": date(2025, 3, 10).isoformat(), "total": 5, "success": 2, "failed": 1}

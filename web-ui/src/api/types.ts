@@ -288,6 +288,8 @@ export interface RecordStats {
   /** Every local day of the month in the platform time zone, in order (days to come are zeros). */
   daily: DailyStat[]
   topFailingTasks: { taskId: number; taskName: string; failures: number }[]
+  /** The platform zone (IANA) whose local days `daily` counts; "today" is a date in it. */
+  timeZone?: string
   /** Present while the month's rollups are not built: the figures were counted from the raw records. */
   warning?: string
 }

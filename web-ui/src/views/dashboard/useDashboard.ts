@@ -58,7 +58,7 @@ export const LAG_SAMPLE_SIZE = 100
 const NODE_REFRESH_MS = 10_000
 
 export interface DashboardOptions {
-  /** The zone whose date is "today" (default: the browser's; the platform's zone is not exposed by the API). */
+  /** The zone whose date is "today" when `/records/stats` does not name the platform's (default: the browser's). */
   zone?: () => string
   now?: () => Date
 }
@@ -109,9 +109,10 @@ export function useDashboard(options: DashboardOptions = {}) {
     const ym = parseMonthKey(month.value) ?? currentMonth(now())
     const picked = recordStats(ym)
     const known = new Map([[monthKey(ym), picked]])
+    // "Today" is a date in the platform's zone (the days the daily series counts), known from the first answer.
     const [, recentResult] = await Promise.all([
       loadMonth(picked),
-      loadRecentFigures(localDate(now(), zone()), recordStats, known),
+      picked.then((s) => loadRecentFigures(localDate(now(), s.timeZone ?? zone()), recordStats, known)),
     ])
     recent.value = recentResult.figures
     recentAnswers.value = recentResult.answers

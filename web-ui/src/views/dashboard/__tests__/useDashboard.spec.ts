@@ -105,6 +105,15 @@ describe('dashboard: today and the last 7 days', { timeout: 30_000 }, () => {
     expect(d.stats.value?.month).toBe(3)
   })
 
+  it('"today" is a date in the platform zone /records/stats names, not the browser\'s', async () => {
+    signIn(['record:view'])
+    recordStats.mockImplementation(async (ym: YearMonth) => ({ ...stats(ym, COUNTS), timeZone: 'Asia/Shanghai' }))
+    // 2026-03-02 18:30 in UTC (the browser's zone here) is already 2026-03-03 02:30 in Shanghai.
+    const d = await withDashboard('2026-03-02T18:30:00Z')
+    expect(d.recent.value?.today).toMatchObject({ from: '2026-03-03', succeeded: 3, failed: 1 })
+    expect(d.recent.value?.week).toMatchObject({ from: '2026-02-25', to: '2026-03-03' })
+  })
+
   it('another month changes the month\'s figures only', async () => {
     signIn(['record:view'])
     const d = await withDashboard('2026-03-03T10:00:00Z')
