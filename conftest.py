@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,30 @@ def _clean_cache(request):
     cache.clear()
     yield
     cache.clear()
+
+
+class Clock:
+    """A stopped clock tests move forward (``clock.advance(301)``) instead of sleeping: windows and lockouts
+    then measure exactly what the test says, however slowly a loaded machine runs it."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """The clock of token state (throttle windows, lockouts, expiry of revocation marks) made settable."""
+    from djs_platform import token_state
+
+    fake = Clock()
+    monkeypatch.setattr(token_state, "clock", fake)
+    return fake
 
 
 def _ensure_reference_data() -> None:

@@ -40,7 +40,7 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in tree.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, dict):
+        if isinstance(value, dict) and value:  # an empty map stays one key (a DJS_* variable can set it)
             flat.update(_flatten(value, dotted + "."))
         else:
             flat[dotted] = value

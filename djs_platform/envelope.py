@@ -1,6 +1,7 @@
 """The ``/v1`` response envelope, pagination and the single REST exception handler."""
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -11,10 +12,11 @@ from django.db import DatabaseError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
-from rest_framework import serializers
+from rest_framework import parsers, renderers, serializers
 from rest_framework.response import Response
+from rest_framework.utils.json import strict_constant
 
-from djs_platform import errors
+from djs_platform import errors, validation
 
 log = logging.getLogger("djs.api")
 
@@ -112,6 +114,43 @@ def handler500(request) -> JsonResponse:  # noqa: ARG001
     return json_error(errors.InternalError())
 
 
+# --- the JSON wire format ---------------------------------------------------------------------
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser behind the checks of :mod:`djs_platform.validation`: the nesting depth is measured
+    before parsing (3,000 levels used to raise RecursionError: 500), and the parsed body may hold no lone
+    surrogate and no NUL in a header value. Each answers 4001 naming the offending field."""
+
+    def parse(self, stream, media_type=None, parser_context=None) -> Any:
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            text = stream.read().decode(encoding)
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise drf_exceptions.ParseError(f"JSON parse error - {exc}") from None
+        limit = validation.max_json_depth()
+        if validation.json_depth(text, stop_above=limit) > limit:
+            raise errors.InvalidArgument(f"request body: JSON nested deeper than {limit} levels")
+        try:
+            data = json.loads(text, parse_constant=strict_constant if self.strict else None)
+        except ValueError as exc:
+            raise drf_exceptions.ParseError(f"JSON parse error - {exc}") from None
+        validation.check_value(data)
+        return data
+
+
+class JSONRenderer(renderers.JSONRenderer):
+    """DRF's JSON renderer that never fails on text UTF-8 cannot carry: a row stored before the input checks
+    (a lone surrogate in a task header, an audit row that copied it) is answered with U+FFFD in its place
+    instead of a 500 for the whole list."""
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        try:
+            return super().render(data, accepted_media_type, renderer_context)
+        except UnicodeEncodeError:
+            log.warning("answer held lone surrogates (stored before the input checks); sent as U+FFFD")
+            return super().render(validation.clean(data), accepted_media_type, renderer_context)
+
+
 # --- query parameters and pagination --------------------------------------------------------
 
 class PageQuery(serializers.Serializer):
@@ -125,6 +164,7 @@ def parse_query(serializer_class: type[serializers.Serializer], request) -> dict
     if repeated:  # no parameter is a list: "?status=1&status=2" is a mistake, not "the last one wins"
         raise errors.InvalidArgument(f"{repeated[0]}: given more than once",
                                      fields={k: ["given more than once"] for k in repeated})
+    validation.check_query(request.query_params.items())
     data = {k: v for k, v in request.query_params.items()}
     serializer = serializer_class(data=data)
     if not serializer.is_valid():

@@ -5,6 +5,7 @@ Test and production differences are data (environment), not code forks.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import zoneinfo
 from datetime import timedelta
@@ -40,6 +41,39 @@ def _refuse_default_secrets() -> None:
             + "\n  - ".join(problems)
             + "\n(For local development only, DJS_DEBUG=true enables the embedded dev profile.)"
         )
+
+
+def _private_state() -> None:
+    """``var/`` holds the SQLite database, the JWT and shutdown secrets and run state: 0700, its files 0600,
+    and every file a DJS process creates is private (umask 077). ``configs/`` (the configuration may carry
+    secrets) is 0700 and the configuration file 0600. A SHELL command runs as another user (docs/security.md,
+    finding 2) and must read none of it. Only what this process's user owns is changed."""
+    os.umask(0o077)
+    var = BASE_DIR / "var"
+    try:
+        var.mkdir(mode=0o700, exist_ok=True)
+    except OSError:  # a read-only tree is the operator's choice; the process still starts
+        pass
+    for directory in (var, BASE_DIR / "configs"):
+        try:
+            if directory.stat().st_uid != os.geteuid():
+                continue
+            directory.chmod(0o700)
+            for entry in directory.iterdir() if directory == var else ():
+                info = entry.lstat()
+                if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid() and info.st_mode & 0o077:
+                    entry.chmod(0o600)
+        except OSError:
+            pass
+    try:
+        info = config.source.stat()
+        if info.st_uid == os.geteuid() and info.st_mode & 0o077:
+            config.source.chmod(0o600)
+    except OSError:
+        pass
+
+
+_private_state()
 
 
 def _dev_jwt_secret() -> str:
@@ -235,7 +269,10 @@ USE_TZ = True
 
 STATIC_URL = CONTEXT_PATH + "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+try:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+except OSError:  # a tree this process may not write (another user's var/): the scheduler and gRPC need none
+    pass
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
@@ -264,13 +301,16 @@ CORS_ALLOWED_ORIGINS: list[str] = list(config.get("server.corsAllowedOrigins") o
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["djs_platform.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # The envelope's JSON parser/renderer: input checks of djs_platform.validation, output always UTF-8.
+    "DEFAULT_RENDERER_CLASSES": ["djs_platform.envelope.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["djs_platform.envelope.JSONParser"],
     "EXCEPTION_HANDLER": "djs_platform.envelope.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+#: ``server.jsonMaxDepth``: deepest JSON nesting accepted from REST, gRPC and apply (docs/api.md, "Hostile input").
+JSON_MAX_DEPTH = max(2, int(config.get("server.jsonMaxDepth", 64)))
 
 ACCESS_TOKEN_LIFETIME = timedelta(hours=float(config.get("auth.jwtExpireHours", 24)))
 REFRESH_TOKEN_LIFETIME = timedelta(hours=float(config.get("auth.refreshExpireHours", 168)))
@@ -292,6 +332,11 @@ AUTH_SETTINGS = {
     "login_max_failures": int(config.get("auth.loginMaxFailures", 5)),
     "login_lockout_seconds": int(config.get("auth.loginLockoutSeconds", 300)),
     "login_rate_per_minute": int(config.get("auth.loginRatePerMinute", 30)),
+    # POST /auth/refresh and gRPC RefreshToken / ValidateToken, per user and per client address (0 = no limit)
+    "refresh_per_user_per_minute": int(config.get("auth.refreshPerUserPerMinute", 10)),
+    "refresh_per_address_per_minute": int(config.get("auth.refreshPerAddressPerMinute", 60)),
+    "validate_per_user_per_minute": int(config.get("auth.validatePerUserPerMinute", 600)),
+    "validate_per_address_per_minute": int(config.get("auth.validatePerAddressPerMinute", 1200)),
     "revocation_fail_open": bool(config.get("auth.revocationFailOpen", False)),
 }
 
@@ -315,6 +360,14 @@ SCHEDULER = {
     "shell_log_dir": str(BASE_DIR / str(config.get("job.shell.logDir") or "logs")),
     "shell_kill_grace": float(config.get("job.shell.killGrace", 5)),
     "shell_workers": int(config.get("job.shell.workers", 20)),
+    # Who SHELL commands run as (docs/security.md finding 2, apps/tasks/executors/runas.py): a user name or
+    # numeric "uid:gid"; per-department overrides {departmentId: runAs} (nearest ancestor wins); the node's
+    # own user only with allowSameUser in the dev profile. Fresh 0700 working directories under workRoot.
+    "shell_run_as": str(config.get("job.shell.runAs") or ""),
+    "shell_run_as_departments": dict(config.get("job.shell.runAsDepartments") or
+                                     config.section("job.shell.runAsDepartments")),
+    "shell_allow_same_user": bool(config.get("job.shell.allowSameUser", False)),
+    "shell_work_root": str(config.get("job.shell.workRoot") or ""),
     "keep_months": int(config.get("records.keepMonths", 0)),
     "rollup_keep_months": int(config.get("records.rollupKeepMonths", 24)),
 }
@@ -328,6 +381,8 @@ if SCHEDULER["keep_months"] and SCHEDULER["rollup_keep_months"] and \
         "set it to at least keepMonths, or 0 (forever)")
 #: ``scheduler.jobs``: declarative tasks ``manage.py bootstrap`` applies as the admin (docs/djsctl.md).
 SCHEDULER_JOBS = config.get("scheduler.jobs") or []
+#: ``departments.maxDepth``: most levels of the department tree, the top department being level 1 (issue 16).
+DEPARTMENT_MAX_DEPTH = int(config.get("departments.maxDepth", 20))
 RPC = {
     "host": str(config.get("rpc.host") or "127.0.0.1"),
     "port": int(config.get("rpc.port", 9090)),

@@ -1,29 +1,36 @@
-"""JWT access/refresh tokens with revocation through the shared cache (Redis in production).
+"""JWT access/refresh tokens with revocation through the token state store (:mod:`djs_platform.token_state`).
 
 Claims are kept small: ``sub`` (user id), ``typ``, ``jti``, ``fid`` (login family), ``iat`` (float, ms
-precision) and ``exp``. Revocation state lives in the cache so every process sees it at once:
+precision) and ``exp``. Revocation state lives in the token state store (Redis with ``redis.url``, else the
+``token_state`` table; never Django's database cache) so every process sees it at once:
 
 * ``rev:u:<user id>`` = epoch seconds; every token of that user issued at or before it is dead
   (logout, password change, disable, role change).
 * ``rev:f:<family id>`` = 1; every token of one login family is dead (refresh-token reuse).
 * ``used:<refresh jti>`` = 1; a refresh token is spent once; presenting it again revokes its family.
 
-When the cache is unreachable, checks fail closed (503/5000) unless ``auth.revocationFailOpen``.
+``sub`` is a user id only in its canonical form (``"1"``, never ``"01"``, ``"+1"``, ``" 1"`` or the number 1):
+anything else is "token invalid", so every lookup and revocation key uses the one spelling (issue 16).
+A token is accepted only while its user is enabled and the user's department and every ancestor are enabled
+("department disabled", 4010 / UNAUTHENTICATED, like a disabled account; issue 16).
+
+When the store is unreachable, checks fail closed (503/5000) unless ``auth.revocationFailOpen``.
 """
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
 
-from djs_platform import errors
+from djs_platform import errors, token_state
 
 if TYPE_CHECKING:
     from apps.accounts.models import User
@@ -43,15 +50,45 @@ def _revocation_ttl() -> int:
     return int(max(settings.REFRESH_TOKEN_LIFETIME, settings.ACCESS_TOKEN_LIFETIME).total_seconds()) + 60
 
 
-def _cache_call(fn, *args: Any, default: Any = None) -> Any:
+def _store_call(fn, *args: Any, default: Any = None) -> Any:
     try:
         return fn(*args)
+    except errors.ApplicationError:
+        raise
+    except ImproperlyConfigured as exc:  # an evicting Redis: never fail open on a misconfiguration
+        raise errors.ServiceUnavailable(f"token revocation store refused: {exc}") from exc
     except Exception as exc:  # noqa: BLE001 - any backend failure means "store unavailable"
         if settings.AUTH_SETTINGS["revocation_fail_open"]:
             log.warning("revocation store unavailable, failing open: %s", exc)
             return default
         log.error("revocation store unavailable, refusing tokens: %s", exc)
         raise errors.ServiceUnavailable("token revocation store unavailable, please retry") from exc
+
+
+def store_get(key: str) -> "token_state.Entry | None":
+    return _store_call(token_state.store().get, key, default=None)
+
+
+def store_incr(key: str, ttl: float) -> "token_state.Entry | None":
+    return _store_call(token_state.store().incr, key, ttl, default=None)
+
+
+def store_set(key: str, value: float, ttl: float) -> None:
+    _store_call(token_state.store().set, key, value, ttl)
+
+
+def store_delete(key: str) -> None:
+    _store_call(token_state.store().delete, key)
+
+
+def throttle(key: str, limit: int, window: float, message: str) -> None:
+    """Count one hit of ``key`` in its fixed window; beyond ``limit`` hits: 4029 with the window's remainder
+    as ``Retry-After``. A limit of 0 or less turns the check off."""
+    if limit <= 0:
+        return
+    entry = _store_call(token_state.store().incr, key, window, default=None)
+    if entry is not None and entry.value > limit:
+        raise errors.TooManyRequests(message, retry_after=entry.remaining())
 
 
 def _stamp(token: Token, user_id: int, family: str, now: float) -> None:
@@ -84,55 +121,100 @@ def _decode(raw: str, token_class: type[Token]) -> Token:
         raise errors.Unauthenticated("token expired" if expired else "token invalid") from None
 
 
+_CANONICAL_ID = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def user_id_of(payload: Token) -> int:
+    """The user id in ``sub``, accepted only in its canonical spelling; anything else is "token invalid"."""
+    sub = payload.get("sub")
+    if not isinstance(sub, str) or not _CANONICAL_ID.fullmatch(sub) or int(sub) > 2**63 - 1:
+        raise errors.Unauthenticated("token invalid")
+    return int(sub)
+
+
 def _check_not_revoked(payload: Token) -> None:
-    keys = [f"rev:u:{payload['sub']}", f"rev:f:{payload.get('fid')}"]
-    found = _cache_call(cache.get_many, keys, default={}) or {}
+    keys = [f"rev:u:{user_id_of(payload)}", f"rev:f:{payload.get('fid')}"]
+    found = _store_call(token_state.store().get_many, keys, default={}) or {}
     user_cut = found.get(keys[0])
-    if keys[1] in found or (user_cut is not None and float(payload.get("iat", 0)) <= float(user_cut)):
+    if keys[1] in found or (user_cut is not None and float(payload.get("iat", 0)) <= float(user_cut.value)):
         raise errors.Unauthenticated("token revoked")
+
+
+def department_enabled(department) -> bool:
+    """Whether ``department`` and every ancestor are enabled (a disabled one shuts its subtree out)."""
+    from apps.departments.models import Department
+
+    seen: set[int] = set()
+    current = department
+    while current is not None:
+        if current.status != 1:
+            return False
+        seen.add(current.pk)
+        if current.parent_id is None or current.parent_id in seen:  # the top, or a corrupted cycle
+            return True
+        current = Department.objects.only("id", "parent_id", "status").filter(pk=current.parent_id).first()
+    return True
+
+
+def require_usable_account(user: "User") -> None:
+    """Refuse a disabled account, or an account whose department (or an ancestor) is disabled: 4010."""
+    if not user.is_active:
+        raise errors.Unauthenticated("account disabled")
+    if not department_enabled(user.department):
+        raise errors.Unauthenticated("department disabled")
 
 
 def _load_user(payload: Token) -> "User":
     from apps.accounts.models import User
 
     try:
-        user = User.objects.select_related("department", "role").get(pk=int(payload["sub"]))
-    except (User.DoesNotExist, ValueError, KeyError):
+        user = User.objects.select_related("department", "role").get(pk=user_id_of(payload))
+    except User.DoesNotExist:
         raise errors.Unauthenticated("token invalid") from None
-    if not user.is_active:
-        raise errors.Unauthenticated("account disabled")
+    require_usable_account(user)
     return user
 
 
 def authenticate_access_token(raw: str) -> tuple["User", Token]:
-    """Validate an access token (signature, expiry, type, revocation) and load its active user."""
+    """Validate an access token (signature, expiry, type, canonical ``sub``, revocation) and load its user,
+    who must be enabled, in an enabled department below enabled ancestors."""
     token = _decode(raw, AccessToken)
     _check_not_revoked(token)
     return _load_user(token), token
 
 
-def refresh_pair(raw_refresh: str) -> tuple["User", TokenPair]:
+def refresh_pair(raw_refresh: str, *, ip: str = "") -> tuple["User", TokenPair]:
     """Rotate: spend the refresh token and issue a new pair in the same family.
 
     A refresh token presented a second time means it leaked (or a client raced): the whole family
-    is revoked, so the thief's and the owner's tokens both stop working.
+    is revoked, so the thief's and the owner's tokens both stop working. Rate-limited per client address
+    (before the token is even decoded) and per user (``auth.refreshPerAddressPerMinute``,
+    ``auth.refreshPerUserPerMinute``); a refused call does not spend the token.
     """
+    conf = settings.AUTH_SETTINGS
+    throttle(f"rate:refresh:ip:{ip}", conf["refresh_per_address_per_minute"], 60,
+             "too many token refreshes from this address; retry later")
     token = _decode(raw_refresh, RefreshToken)
+    user_id = user_id_of(token)
+    throttle(f"rate:refresh:u:{user_id}", conf["refresh_per_user_per_minute"], 60,
+             "too many token refreshes for this user; retry later")
     _check_not_revoked(token)
-    first_use = _cache_call(cache.add, f"used:{token['jti']}", 1, _revocation_ttl(), default=True)
-    if not first_use:
-        _cache_call(cache.set, f"rev:f:{token['fid']}", 1, _revocation_ttl())
-        log.warning("refresh token reuse for user %s: family %s revoked", token["sub"], token["fid"])
-        raise errors.Unauthenticated("refresh token already used; session revoked")
     user = _load_user(token)
+    # The mark lives as long as the refresh token could still be presented.
+    ttl = max(60.0, float(token["exp"]) - time.time() + 60)
+    first_use = _store_call(token_state.store().add, f"used:{token['jti']}", 1, ttl, default=True)
+    if not first_use:
+        _store_call(token_state.store().set, f"rev:f:{token['fid']}", 1, _revocation_ttl())
+        log.warning("refresh token reuse for user %s: family %s revoked", user_id, token["fid"])
+        raise errors.Unauthenticated("refresh token already used; session revoked")
     return user, issue_pair(user, family=token["fid"])
 
 
 def revoke_user_tokens(user_id: int) -> None:
     """Every token of the user issued up to now fails on its next use, in every process."""
     # +1 ms so a token minted in this very millisecond is covered; a login afterwards is not.
-    _cache_call(cache.set, f"rev:u:{user_id}", round(time.time() + 0.001, 3), _revocation_ttl())
+    _store_call(token_state.store().set, f"rev:u:{int(user_id)}", round(time.time() + 0.001, 3), _revocation_ttl())
 
 
 def revoke_family(family: str) -> None:
-    _cache_call(cache.set, f"rev:f:{family}", 1, _revocation_ttl())
+    _store_call(token_state.store().set, f"rev:f:{family}", 1, _revocation_ttl())

@@ -15,6 +15,7 @@ import grpc
 
 from djs_platform import errors
 from djs_platform.envelope import to_application_error
+from djs_platform.validation import clean_text
 
 log = logging.getLogger("djs.rpc")
 
@@ -60,7 +61,8 @@ def to_status(exc: BaseException, method: str = "") -> RpcStatus:
         trailers.append(("djs-fields", json.dumps(app_exc.fields, ensure_ascii=True, default=str)))
     if isinstance(app_exc, errors.TooManyRequests) and app_exc.retry_after:
         trailers.append(("retry-after", str(app_exc.retry_after)))
-    return RpcStatus(status_of(app_exc), app_exc.message, tuple(trailers))
+    # A message may echo what the caller sent; grpc must be able to encode it (lone surrogates -> U+FFFD).
+    return RpcStatus(status_of(app_exc), clean_text(app_exc.message), tuple(trailers))
 
 
 def item_message(exc: BaseException, method: str = "") -> str:

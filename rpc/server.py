@@ -20,14 +20,16 @@ from django.db import connections
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from rpc.checks import InputInterceptor
 from rpc.interceptors import AuthInterceptor, DatabaseInterceptor, ErrorInterceptor, LoggingInterceptor
 from rpc.servicers import SERVICE_NAMES, add_servicers
 
 log = logging.getLogger("djs.rpc")
 
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
-#: Outermost first: a call is logged, its errors mapped, its connections tidied, then authenticated.
-INTERCEPTORS = (LoggingInterceptor, ErrorInterceptor, DatabaseInterceptor, AuthInterceptor)
+#: Outermost first: a call is logged, its errors mapped, its connections tidied, authenticated, then its request
+#: message checked (rpc.checks: undecodable or hostile input is INVALID_ARGUMENT).
+INTERCEPTORS = (LoggingInterceptor, ErrorInterceptor, DatabaseInterceptor, AuthInterceptor, InputInterceptor)
 
 
 @dataclass(frozen=True)

@@ -482,13 +482,15 @@ class RedisServer(_Server):
     ready_timeout = 20.0
     stop_timeout = 15.0
 
-    def __init__(self, *, port: int | None = None, base_dir: str | None = None) -> None:
+    def __init__(self, *, port: int | None = None, base_dir: str | None = None, password: str | None = None) -> None:
         self._redis_server = _which("redis-server")
+        self.password = password
         super().__init__(port=port, base_dir=base_dir)
 
     @property
     def url(self) -> str:
-        return f"redis://{LOOPBACK}:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}{LOOPBACK}:{self.port}/0"
 
     def _command(self) -> list[str]:
         return [
@@ -501,11 +503,11 @@ class RedisServer(_Server):
             "--dir", str(self.tmpdir),
             "--daemonize", "no",
             "--logfile", str(self.log_path),
-        ]  # fmt: skip
+        ] + (["--requirepass", self.password] if self.password else [])  # fmt: skip
 
     def _ready(self) -> bool:
         try:
-            return redis_command(self.port, "PING", timeout=1.0) == b"+PONG"
+            return redis_command(self.port, "PING", timeout=1.0).startswith((b"+PONG", b"-NOAUTH"))
         except OSError:
             return False
 
@@ -532,9 +534,11 @@ def mariadb(*, port: int | None = None, base_dir: str | None = None, durable: bo
 
 
 @contextlib.contextmanager
-def redis(*, port: int | None = None, base_dir: str | None = None) -> Iterator[RedisServer]:
-    """Start a throwaway Redis; stop it and delete its directory on exit."""
-    server = RedisServer(port=port, base_dir=base_dir)
+def redis(*, port: int | None = None, base_dir: str | None = None,
+          password: str | None = None) -> Iterator[RedisServer]:
+    """Start a throwaway Redis (with ``requirepass`` when ``password`` is given); stop it and delete its
+    directory on exit."""
+    server = RedisServer(port=port, base_dir=base_dir, password=password)
     try:
         server.start()
         yield server

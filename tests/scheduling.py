@@ -1,6 +1,7 @@
 """Waiting on a real scheduler node: poll until a condition holds, or until a task has finished runs."""
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,3 +28,21 @@ def finished(task: Task, n: int, trigger: str | None = None) -> Callable[[], lis
         rows = [r for r in records_of(task, trigger) if r.status != RecordStatus.RUNNING]
         return rows if len(rows) >= n else None
     return check
+
+
+def shell_identity() -> dict[str, str]:
+    """How a test's scheduler node runs SHELL commands (docs/security.md finding 2): as nobody (65534:65534)
+    when the tests run as root, as CI does; otherwise as the test user, which only the dev profile allows
+    (``DJS_DEBUG`` / ``settings.DEBUG`` must then be on). Keys are ``DJS_*`` variables."""
+    if os.geteuid() == 0:
+        return {"DJS_JOB_SHELL_RUN_AS": "65534:65534"}
+    return {"DJS_JOB_SHELL_ALLOW_SAME_USER": "true", "DJS_DEBUG": "true"}
+
+
+def shell_identity_settings(settings) -> None:
+    """:func:`shell_identity` applied to an in-process test's ``settings`` fixture."""
+    identity = shell_identity()
+    settings.SCHEDULER = {**settings.SCHEDULER, "shell_run_as": identity.get("DJS_JOB_SHELL_RUN_AS", ""),
+                          "shell_allow_same_user": "DJS_JOB_SHELL_ALLOW_SAME_USER" in identity}
+    if "DJS_DEBUG" in identity:
+        settings.DEBUG = True

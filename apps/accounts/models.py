@@ -1,11 +1,38 @@
 from __future__ import annotations
 
+import unicodedata
+
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 
 from djs_platform.tenancy import RestrictedQuerySet
 
 STATUS_CHOICES = [(0, "disabled"), (1, "enabled")]
+
+
+def normalize_username(name: str) -> str:
+    """The stored form of a username: Unicode NFKC (fullwidth ``ａｄｍｉｎ`` is ``admin``)."""
+    return unicodedata.normalize("NFKC", name)
+
+
+def username_key(name: str) -> str:
+    """What login looks up and the lockout is keyed by: casefold(NFKC(name)), compared byte for byte.
+
+    Case and compatibility forms fold (``ADMIN``, ``ａｄｍｉｎ`` are ``admin``); accents do not (``ådmin`` is
+    another name), on every backend: MariaDB compares this column under a binary collation, never under the
+    accent-insensitive ``utf8mb4_unicode_ci`` the other text columns use."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+
+
+class BinaryCharField(models.CharField):
+    """A ``CharField`` compared byte for byte: ``utf8mb4_bin`` on MySQL/MariaDB (SQLite compares binary by
+    default). Keys of identity and token state must never match "similar" strings."""
+
+    def db_parameters(self, connection):
+        params = super().db_parameters(connection)
+        if connection.vendor == "mysql":
+            params["collation"] = "utf8mb4_bin"
+        return params
 
 
 class Permission(models.Model):
@@ -73,6 +100,8 @@ class User(AbstractBaseUser):
     last_login = None  # not part of the schema
 
     username = models.CharField(max_length=50, unique=True)
+    #: casefold(NFKC(username)) (:func:`username_key`): unique, binary collation; what login looks up.
+    username_key = BinaryCharField(max_length=150, unique=True)
     real_name = models.CharField(max_length=50)
     email = models.CharField(max_length=100, null=True, blank=True)
     phone = models.CharField(max_length=20, null=True, blank=True)
@@ -98,6 +127,15 @@ class User(AbstractBaseUser):
     @property
     def is_active(self) -> bool:  # type: ignore[override]
         return self.status == 1
+
+    def save(self, *args, **kwargs) -> None:
+        """Every write path (services, bootstrap, factories) stores the NFKC form and its folded key."""
+        self.username = normalize_username(self.username)
+        self.username_key = username_key(self.username)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "username" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "username_key"}
+        super().save(*args, **kwargs)
 
     def __str__(self) -> str:
         return self.username
@@ -131,3 +169,19 @@ class AuditLog(models.Model):
             models.Index(fields=["user_id"], name="idx_audit_user"),
             models.Index(fields=["department_id"], name="idx_audit_department"),
         ]
+
+
+class TokenState(models.Model):
+    """Token state without Redis (``redis.url`` empty): revocation marks, refresh-use marks, throttle counters.
+
+    Never Django's database cache, whose cull drops the alphabetically first third of its keys when full and so
+    brought revoked tokens back (issue 16, finding 4). A row is dead once ``expires_at`` (epoch seconds) has
+    passed; readers ignore it at once and a process deletes such rows at most once an hour, on a write
+    (:mod:`djs_platform.token_state`)."""
+
+    key = BinaryCharField(max_length=191, primary_key=True)
+    value = models.FloatField()
+    expires_at = models.FloatField(db_index=True)
+
+    class Meta:
+        db_table = "token_state"

@@ -6,11 +6,10 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import password_validation
-from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 
-from apps.accounts.models import AuditLog, Permission, Role, User
+from apps.accounts.models import AuditLog, Permission, Role, User, normalize_username, username_key
 from apps.departments.models import Department
 from djs_platform import errors, tokens
 from djs_platform.actor import Actor
@@ -74,45 +73,41 @@ def diff(obj: Any, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 # --- login & tokens ---------------------------------------------------------------------------
 
-def _throttle_login(username: str, ip: str) -> None:
-    """Per address: N attempts a minute. Per username: lockout after M failures (4029)."""
+def _throttle_login(key: str, ip: str) -> None:
+    """Per address: N attempts a minute. Per login name (``username_key``, whether such a user exists or not,
+    so a lockout reveals nothing): locked for ``auth.loginLockoutSeconds`` after M failures (4029). Windows
+    are exact (:mod:`djs_platform.token_state`); ``Retry-After`` is what is left of them."""
     conf = settings.AUTH_SETTINGS
-    ip_key = f"login:ip:{ip}"
-    cache.add(ip_key, 0, 60)
-    try:
-        attempts = cache.incr(ip_key)
-    except ValueError:  # expired between add and incr
-        cache.set(ip_key, 1, 60)
-        attempts = 1
-    if attempts > conf["login_rate_per_minute"]:
-        raise errors.TooManyRequests("too many login attempts from this address; retry in a minute", retry_after=60)
-    failures = cache.get(f"login:fail:{username.lower()}", 0)
-    if failures >= conf["login_max_failures"]:
-        raise errors.TooManyRequests(
-            "account temporarily locked after repeated failed logins", retry_after=conf["login_lockout_seconds"]
-        )
+    tokens.throttle(f"login:ip:{ip}", conf["login_rate_per_minute"], 60,
+                    "too many login attempts from this address; retry in a minute")
+    failures = tokens.store_get(f"login:fail:{key}")
+    if failures is not None and failures.value >= conf["login_max_failures"]:
+        raise errors.TooManyRequests("account temporarily locked after repeated failed logins",
+                                     retry_after=failures.remaining())
 
 
-def _login_failed(username: str) -> None:
+def _login_failed(key: str) -> None:
+    """Count a failure; the one that reaches the limit starts a lockout of exactly loginLockoutSeconds."""
     conf = settings.AUTH_SETTINGS
-    key = f"login:fail:{username.lower()}"
-    cache.add(key, 0, conf["login_lockout_seconds"])
-    try:
-        cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, conf["login_lockout_seconds"])
+    name = f"login:fail:{key}"
+    failures = tokens.store_incr(name, conf["login_lockout_seconds"])
+    if failures is not None and failures.value >= conf["login_max_failures"]:
+        tokens.store_set(name, failures.value, conf["login_lockout_seconds"])
 
 
 def auth_login(*, username: str, password: str, ip: str, user_agent: str = "", via: str = "rest") -> tuple[User, tokens.TokenPair]:
-    _throttle_login(username, ip)
-    user = User.objects.select_related("department", "role").filter(username=username).first()
+    """Log in by ``username_key`` (case and Unicode compatibility forms folded, accents kept, compared byte for
+    byte on every backend)."""
+    key = username_key(username)
+    _throttle_login(key, ip)
+    user = User.objects.select_related("department", "role").filter(username_key=key).first()
     if user is None:
         User().set_password(password)  # same hashing cost as a real check: no username oracle by timing
         ok = False
     else:
         ok = user.check_password(password)
     if not ok:
-        _login_failed(username)
+        _login_failed(key)
         # Attempts on unknown names (password spraying) are filed under the top department, where the
         # platform's administrators see them.
         department_id = user.department_id if user else Department.objects.filter(
@@ -120,9 +115,8 @@ def auth_login(*, username: str, password: str, ip: str, user_agent: str = "", v
         audit_record(actor=None, action="auth.login_failed", object_type="user", object_id=user.pk if user else None,
                      object_repr=username, department_id=department_id, username=username, ip=ip, via=via)
         raise errors.Unauthenticated("invalid username or password")
-    if not user.is_active:
-        raise errors.Unauthenticated("account disabled")
-    cache.delete(f"login:fail:{username.lower()}")
+    tokens.require_usable_account(user)  # disabled account or department: 4010, only after the right password
+    tokens.store_delete(f"login:fail:{key}")
     pair = tokens.issue_pair(user)
     audit_record(actor=Actor(user=user, ip=ip, user_agent=user_agent, via=via), action="auth.login",
                  object_type="user", object_id=user.pk, object_repr=user.username, department_id=user.department_id)
@@ -155,6 +149,13 @@ def _require_can_grant(actor: Actor, codes: set[str] | frozenset[str], what: str
         raise errors.Forbidden(f"cannot {what}: it grants permissions you do not hold: {', '.join(beyond)}")
 
 
+def _require_can_grant_shell(actor: Actor, old_codes: set[str], new_codes: set[str]) -> None:
+    """``task:shell`` runs commands on the scheduler hosts: adding it to a role also needs ``system:manage``
+    (docs/security.md, finding 2)."""
+    if "task:shell" in new_codes - old_codes and "system:manage" not in permission_codes(actor.user):
+        raise errors.Forbidden("granting task:shell requires system:manage")
+
+
 def role_codes(role: Role) -> set[str]:
     return set(role.permissions.values_list("code", flat=True))
 
@@ -164,6 +165,7 @@ def role_create(*, actor: Actor, name: str, description: str | None, permission_
     require_permission(actor.user, "role:manage")
     perms = _resolve_permissions(permission_ids)
     _require_can_grant(actor, {p.code for p in perms}, "create this role")
+    _require_can_grant_shell(actor, set(), {p.code for p in perms})
     if Role.objects.filter(name=name).exists():
         raise errors.AlreadyExists(f"role name '{name}' already exists")
     try:
@@ -191,6 +193,7 @@ def role_update(*, actor: Actor, role_id: int, name: str, description: str | Non
     perms = _resolve_permissions(permission_ids)
     new_codes = {p.code for p in perms}
     _require_can_grant(actor, new_codes, "update this role")
+    _require_can_grant_shell(actor, role_codes(role), new_codes)
     if Role.objects.filter(name=name).exclude(pk=role.pk).exists():
         raise errors.AlreadyExists(f"role name '{name}' already exists")
     if role.pk == actor.user.role_id and (status != 1 or not permission_codes(actor.user) <= new_codes):
@@ -251,17 +254,18 @@ def user_create(*, actor: Actor, username: str, password: str, real_name: str, e
     require_permission(actor.user, "user:manage")
     require_department_in_scope(actor.user, department_id)
     role = _resolve_role(actor, role_id)
+    given, username = username, normalize_username(username)
     user = User(username=username, real_name=real_name, email=email, phone=phone,
                 department_id=department_id, role=role, status=status)
     _validate_password(password, user)
-    if User.objects.filter(username=username).exists():
-        raise errors.AlreadyExists(f"username '{username}' already exists")
+    if User.objects.filter(username_key=username_key(username)).exists():
+        raise errors.AlreadyExists(f"username '{given}' already exists")
     user.set_password(password)
     try:
         with transaction.atomic():
             user.save()
     except IntegrityError:
-        raise errors.AlreadyExists(f"username '{username}' already exists") from None
+        raise errors.AlreadyExists(f"username '{given}' already exists") from None
     audit_record(actor=actor, action="user.create", object_type="user", object_id=user.pk, object_repr=username,
                  department_id=department_id,
                  changes={"username": username, "departmentId": department_id, "roleId": role_id, "status": status})
@@ -272,6 +276,7 @@ def user_create(*, actor: Actor, username: str, password: str, real_name: str, e
 def user_update(*, actor: Actor, user_id: int, username: str, real_name: str, email: str | None, phone: str | None,
                 department_id: int, role_id: int, status: int, password: str | None = None) -> User:
     target = _managed_user(actor, user_id, lock=True)
+    given, username = username, normalize_username(username)
     if password and target.pk == actor.user.pk:
         # Own password changes must prove the old one (PATCH /users/{id}/password).
         raise errors.invalid("password", "change your own password with PATCH /users/{id}/password")
@@ -283,8 +288,8 @@ def user_update(*, actor: Actor, user_id: int, username: str, real_name: str, em
         _resolve_role(actor, role_id)
     if target.pk == actor.user.pk and status != 1:
         raise errors.Conflict("you cannot disable your own account")
-    if username != target.username and User.objects.filter(username=username).exclude(pk=target.pk).exists():
-        raise errors.AlreadyExists(f"username '{username}' already exists")
+    if User.objects.filter(username_key=username_key(username)).exclude(pk=target.pk).exists():
+        raise errors.AlreadyExists(f"username '{given}' already exists")
     values = {"username": username, "real_name": real_name, "email": email, "phone": phone,
               "department_id": department_id, "role_id": role_id, "status": status}
     changes = diff(target, values)
@@ -298,7 +303,7 @@ def user_update(*, actor: Actor, user_id: int, username: str, real_name: str, em
         with transaction.atomic():
             target.save()
     except IntegrityError:
-        raise errors.AlreadyExists(f"username '{username}' already exists") from None
+        raise errors.AlreadyExists(f"username '{given}' already exists") from None
     if {"password", "status", "roleId", "username"} & changes.keys():
         tokens.revoke_user_tokens(target.pk)
     audit_record(actor=actor, action="user.update", object_type="user", object_id=target.pk,

@@ -44,12 +44,14 @@ def webhook_request(payload: dict[str, Any], secret: str | None,
     return headers, body
 
 
-async def send_webhook(http: HttpExecutor, url: str, secret: str | None, payload: dict[str, Any]) -> dict[str, Any]:
-    """POST the alert; never raises (except cancellation). The outcome is one ``deliveries`` entry."""
+async def send_webhook(http: HttpExecutor, url: str, secret: str | None, payload: dict[str, Any],
+                       timeout: float | None = None) -> dict[str, Any]:
+    """POST the alert; never raises (except cancellation). The outcome is one ``deliveries`` entry.
+    ``timeout``: at most that many seconds (the test endpoint's short bound), else ``alerts.webhookTimeout``."""
     headers, body = webhook_request(payload, secret)
     result = await http.call(url=url, method="POST", headers=headers, body=body,
                              idempotency_key=f"djs-alert-{payload.get('id')}", traceparent=None,
-                             timeout=settings.ALERTS["webhook_timeout"])
+                             timeout=min(settings.ALERTS["webhook_timeout"], timeout or float("inf")))
     error = None if result.success else (result.error or f"HTTP {result.status_code}")
     return {"channel": "webhook", "target": url, "ok": result.success, "statusCode": result.status_code,
             "error": bound_error(error, 500) if error else None}
@@ -76,8 +78,9 @@ def email_text(payload: dict[str, Any]) -> tuple[str, str]:
     return " ".join(subject.splitlines())[:200], "\n".join(lines)
 
 
-def send_email(recipients: list[str], payload: dict[str, Any]) -> dict[str, Any]:
-    """Send one e-mail to all recipients (blocking: run it off the event loop). Never raises."""
+def send_email(recipients: list[str], payload: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+    """Send one e-mail to all recipients (blocking: run it off the event loop). Never raises. ``timeout``: at
+    most that many seconds per socket operation, else ``alerts.smtp.timeout``."""
     conf = settings.ALERTS["smtp"]
     target = ", ".join(recipients)
     if not conf["host"]:
@@ -88,7 +91,8 @@ def send_email(recipients: list[str], payload: dict[str, Any]) -> dict[str, Any]
         connection = get_connection("django.core.mail.backends.smtp.EmailBackend", host=conf["host"],
                                     port=conf["port"], username=conf["username"] or None,
                                     password=conf["password"] or None, use_tls=conf["starttls"],
-                                    use_ssl=conf["ssl"], timeout=conf["timeout"], fail_silently=False)
+                                    use_ssl=conf["ssl"], timeout=min(conf["timeout"], timeout or float("inf")),
+                                    fail_silently=False)
         EmailMessage(subject=subject, body=body, from_email=conf["from"], to=recipients,
                      connection=connection).send()
     except Exception as exc:  # noqa: BLE001 - any SMTP failure is a failed delivery, recorded

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -111,8 +114,13 @@ def policy_create(*, actor: Actor, data: dict[str, Any]) -> AlertPolicy:
 
 
 def _policy_for_write(actor: Actor, policy_id: int) -> AlertPolicy:
-    policy = get_in_scope(AlertPolicy.objects.restrict(actor.user, "task:update").select_related("task"),
+    from apps.alerts.selectors import policies_in_scope
+
+    policy = get_in_scope(policies_in_scope(actor.user, "task:update").select_related("task"),
                           policy_id, "alert policy")
+    if policy.task_id is not None and policy.department_id != policy.task.department_id:
+        # a row left behind by a move before policies followed their task: it belongs where the task is
+        policy.department_id = policy.task.department_id
     if policy.task_id is None:
         require_permission(actor.user, "department:manage")
     return policy
@@ -137,24 +145,82 @@ def policy_delete(*, actor: Actor, policy_id: int) -> None:
     policy.delete()
 
 
+#: Test alerts one user may send per minute (``POST /alert-policies/{id}/test``); more answer 4029.
+TEST_ALERTS_PER_MINUTE = 5
+#: Test alerts being delivered at once in one web/gRPC process; more answer 4029 at once.
+TEST_CONCURRENCY = 4
+#: Seconds a test delivery may take per channel (webhook, SMTP), whatever ``alerts.webhookTimeout`` says: the
+#: test runs on the request thread, which must not be held long (issue 16, finding 15).
+TEST_TIMEOUT = 3.0
+
+_test_slots = threading.BoundedSemaphore(TEST_CONCURRENCY)
+
+
+def _throttle_test(user_id: int) -> None:
+    """A fixed one-minute window per user, keyed by the window's number (so a cache that resets a key's TTL on
+    every increment cannot stretch it). 4029 with ``Retry-After`` = seconds to the next window."""
+    now = time.time()
+    window = int(now // 60)
+    key = f"alerttest:{user_id}:{window}"
+    cache.add(key, 0, 120)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, 120)
+        count = 1
+    if count > TEST_ALERTS_PER_MINUTE:
+        retry_after = max(1, int((window + 1) * 60 - now + 0.999))
+        raise errors.TooManyRequests(f"too many test alerts: at most {TEST_ALERTS_PER_MINUTE} a minute per "
+                                     f"user; try again in {retry_after} s", retry_after=retry_after)
+
+
 def policy_test(*, actor: Actor, policy_id: int) -> Alert:
-    """Send a test alert on the policy's channels now (synchronously) and record it."""
-    with transaction.atomic():
-        policy = _policy_for_write(actor, policy_id)
-        task = policy.task
-        alert = Alert.objects.create(
-            department_id=policy.department_id, policy_id=policy.pk, task_id=task.pk if task else None,
-            task_name=task.name if task else "", kind=AlertKind.TEST,
-            dedup_key=f"test:{policy.pk}:{uuid.uuid4().hex}",
-            message=f"Test alert of alert policy #{policy.pk} ({policy.scope_key}), sent by {actor.user.username}",
-            node="api")
-        audit_record(actor=actor, action="alert_policy.test", object_type="alert_policy", object_id=policy.pk,
-                     object_repr=policy.scope_key, department_id=policy.department_id)
-    channels = Channels.of(policy)
-    payload = build_payload(alert, task={"id": task.pk, "name": task.name, "department_id": task.department_id}
-                            if task else None)
-    deliveries = asyncio.run(deliver(channels, payload, http=None))
-    return close_alert(alert.pk, deliveries)
+    """Send a test alert on the policy's channels now and record it. Runs on the caller's thread, so it is
+    bounded: :data:`TEST_ALERTS_PER_MINUTE` per user, :data:`TEST_CONCURRENCY` at once per process, and
+    :data:`TEST_TIMEOUT` seconds per channel."""
+    _policy_for_write(actor, policy_id)  # 4003/4004 before any counting
+    _throttle_test(actor.user.pk)
+    if not _test_slots.acquire(blocking=False):
+        raise errors.TooManyRequests(f"{TEST_CONCURRENCY} test alerts are being sent right now; try again in a "
+                                     "few seconds", retry_after=int(TEST_TIMEOUT) + 1)
+    try:
+        with transaction.atomic():
+            policy = _policy_for_write(actor, policy_id)
+            task = policy.task
+            alert = Alert.objects.create(
+                department_id=policy.department_id, policy_id=policy.pk, task_id=task.pk if task else None,
+                task_name=task.name if task else "", kind=AlertKind.TEST,
+                dedup_key=f"test:{policy.pk}:{uuid.uuid4().hex}",
+                message=f"Test alert of alert policy #{policy.pk} ({policy.scope_key}), sent by {actor.user.username}",
+                node="api")
+            audit_record(actor=actor, action="alert_policy.test", object_type="alert_policy", object_id=policy.pk,
+                         object_repr=policy.scope_key, department_id=policy.department_id)
+        channels = Channels.of(policy)
+        payload = build_payload(alert, task={"id": task.pk, "name": task.name, "department_id": task.department_id}
+                                if task else None)
+        deliveries = asyncio.run(deliver(channels, payload, http=None, timeout=TEST_TIMEOUT))
+        return close_alert(alert.pk, deliveries)
+    finally:
+        _test_slots.release()
+
+
+def department_defaults(parents: dict[int, int | None], defaults: dict[int, Any]) -> dict[int, Any]:
+    """For every department (``parents``: id -> parent id), the default policy that applies to its tasks: its
+    own, else the nearest ancestor's. Each department is resolved once, top-down, so the cost is linear in the
+    number of departments at any depth (a walk up from each one cost O(depth^2) on a deep chain)."""
+    children: dict[int | None, list[int]] = {}
+    for dept_id, parent_id in parents.items():
+        children.setdefault(parent_id if parent_id in parents else None, []).append(dept_id)
+    resolved: dict[int, Any] = {}
+    stack: list[tuple[int, Any]] = [(dept_id, None) for dept_id in children.get(None, ())]
+    while stack:
+        dept_id, inherited = stack.pop()
+        if dept_id in resolved:  # a corrupted cycle must not loop forever
+            continue
+        own = defaults.get(dept_id, inherited)
+        resolved[dept_id] = own
+        stack.extend((child, own) for child in children.get(dept_id, ()))
+    return {dept_id: policy for dept_id, policy in resolved.items() if policy is not None}
 
 
 # --- what scheduler nodes watch ------------------------------------------------------------------
@@ -192,14 +258,7 @@ def load_policies() -> tuple[dict[int, PolicySnapshot], dict[int, PolicySnapshot
             defaults[row["department_id"]] = snap
     by_department: dict[int, PolicySnapshot] = {}
     if defaults:
-        parents = dict(Department.objects.values_list("id", "parent_id"))
-        for dept_id in parents:
-            current, hops = dept_id, 0
-            while current is not None and hops <= len(parents):  # a corrupted cycle must not loop forever
-                if current in defaults:
-                    by_department[dept_id] = defaults[current]
-                    break
-                current, hops = parents.get(current), hops + 1
+        by_department = department_defaults(dict(Department.objects.values_list("id", "parent_id")), defaults)
     return by_task, by_department
 
 
@@ -274,7 +333,8 @@ def _pause_task(task_id: int, streak: int, node: str) -> bool:
     now = timezone.now()
     task = Task.objects.filter(pk=task_id).values("name", "department_id", "status").first()
     if task is None or not Task.objects.filter(pk=task_id, status__in=[TaskStatus.ENABLED, TaskStatus.ONE_SHOT]).update(
-            status=TaskStatus.DISABLED, next_execute_time=None, version=F("version") + 1, update_time=now):
+            status=TaskStatus.DISABLED, next_execute_time=None, version=F("version") + 1,
+            revision=F("revision") + 1, update_time=now):
         return False
     audit_record(actor=None, action="task.autopause", object_type="task", object_id=task_id,
                  object_repr=task["name"], department_id=task["department_id"], username="system",
@@ -388,9 +448,11 @@ def build_payload(alert: Alert, *, task: dict[str, Any] | None, event: AlertEven
     return payload
 
 
-async def deliver(channels: Channels, payload: dict[str, Any], http=None) -> list[dict[str, Any]]:
+async def deliver(channels: Channels, payload: dict[str, Any], http=None,
+                  timeout: float | None = None) -> list[dict[str, Any]]:
     """Send on every channel; each outcome is one ``deliveries`` entry. ``http``: the node's HTTP executor
-    (None: a short-lived one, for the web process's test endpoint)."""
+    (None: a short-lived one, for the web process's test endpoint). ``timeout``: at most this many seconds per
+    channel (None: ``alerts.webhookTimeout`` and ``alerts.smtp.timeout``)."""
     deliveries: list[dict[str, Any]] = []
     if channels.webhook_url:
         own = http is None
@@ -402,12 +464,13 @@ async def deliver(channels: Channels, payload: dict[str, Any], http=None) -> lis
             await http.start()
         try:
             deliveries.append(await delivery.send_webhook(http, channels.webhook_url, channels.webhook_secret,
-                                                          payload))
+                                                          payload, timeout=timeout))
         finally:
             if own:
                 await http.close()
     if channels.emails:
-        deliveries.append(await asyncio.to_thread(delivery.send_email, list(channels.emails), payload))
+        deliveries.append(await asyncio.to_thread(delivery.send_email, list(channels.emails), payload,
+                                                  timeout=timeout))
     return deliveries
 
 

@@ -1,9 +1,12 @@
 """Writes for departments (tenants)."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from apps.accounts.services import audit_record, diff
+from apps.departments import selectors
 from apps.departments.models import Department
 from djs_platform import errors
 from djs_platform.actor import Actor
@@ -23,6 +26,48 @@ def _check_parent(actor: Actor, parent_id: int | None, *, moving: Department | N
             raise errors.invalid("parentId", "a department cannot be moved under itself or its descendants")
 
 
+#: Most stranded child-task links a refused move names in its message.
+MAX_LISTED_LINKS = 20
+
+
+def _check_depth(parent_id: int | None, height: int, edges: list[tuple[int, int | None]]) -> None:
+    """A department (with ``height`` levels below and including it) under ``parent_id`` must not reach below
+    level ``departments.maxDepth`` (4001 on parentId). Deep chains made the tree and every node's alert-policy
+    refresh expensive (issue 16, finding 12)."""
+    limit = settings.DEPARTMENT_MAX_DEPTH
+    depth = (selectors.department_depths(edges).get(parent_id, 0) if parent_id is not None else 0) + height
+    if depth > limit:
+        raise errors.invalid("parentId", f"the department tree would be {depth} levels deep there; at most "
+                                         f"{limit} (departments.maxDepth)")
+
+
+def _check_child_links(dept: Department, parent_id: int | None, edges: list[tuple[int, int | None]]) -> None:
+    """A child task must stay in its parent task's department or below (docs/child-tasks.md). Moving a
+    department moves its tasks: refuse (4009, listing them) a move that would put a child task outside its
+    parent task's subtree, which would hand the parent's department a way to run another tenant's task."""
+    from apps.tasks.models import TaskChild
+
+    moved = descendants_of(dept.pk, edges)
+    after = [(dept_id, parent_id if dept_id == dept.pk else parent) for dept_id, parent in edges]
+    below: dict[int, frozenset[int]] = {}
+    stranded = []
+    links = (TaskChild.objects.filter(Q(child__department_id__in=moved) | Q(parent__department_id__in=moved))
+             .order_by("parent_id", "position", "id")
+             .values_list("parent_id", "parent__name", "parent__department_id", "child_id", "child__name",
+                          "child__department_id"))
+    for parent_task, parent_name, parent_dept, child_task, child_name, child_dept in links:
+        if parent_dept not in below:
+            below[parent_dept] = descendants_of(parent_dept, after)
+        if child_dept not in below[parent_dept]:
+            stranded.append(f"task {parent_task} ({parent_name}) -> task {child_task} ({child_name})")
+    if stranded:
+        listed = "; ".join(stranded[:MAX_LISTED_LINKS])
+        more = f" and {len(stranded) - MAX_LISTED_LINKS} more" if len(stranded) > MAX_LISTED_LINKS else ""
+        raise errors.Conflict(f"moving department {dept.pk} ({dept.name}) would leave child tasks outside their "
+                              f"parent task's department scope: {listed}{more}; remove those links or move the "
+                              "tasks first")
+
+
 def _check_unique_name(name: str, parent_id: int | None, exclude: int | None = None) -> None:
     qs = Department.objects.filter(name=name, parent_id=parent_id)
     if exclude is not None:
@@ -36,6 +81,7 @@ def department_create(*, actor: Actor, name: str, description: str | None, paren
                       status: int) -> Department:
     require_permission(actor.user, "department:manage")
     _check_parent(actor, parent_id)
+    _check_depth(parent_id, 1, list(Department.objects.values_list("id", "parent_id")))
     _check_unique_name(name, parent_id)
     try:
         with transaction.atomic():
@@ -58,12 +104,18 @@ def department_update(*, actor: Actor, department_id: int, name: str, descriptio
         if dept.pk == actor.user.department_id:
             raise errors.Forbidden("you cannot move your own department")
         _check_parent(actor, parent_id, moving=dept)
+        edges = list(Department.objects.values_list("id", "parent_id"))
+        depths = selectors.department_depths(edges)
+        moved = descendants_of(dept.pk, edges)
+        _check_depth(parent_id, max(depths.get(d, 0) for d in moved) - depths.get(dept.pk, 0) + 1, edges)
+        _check_child_links(dept, parent_id, edges)
     _check_unique_name(name, parent_id, exclude=dept.pk)
     values = {"name": name, "description": description, "parent_id": parent_id, "status": status}
     changes = diff(dept, values)
     for field, value in values.items():
         setattr(dept, field, value)
     dept.save()
+    selectors.disabled_department_ids_clear()  # this process sees a status change at once, others within seconds
     audit_record(actor=actor, action="department.update", object_type="department", object_id=dept.pk,
                  object_repr=dept.name, department_id=dept.pk, changes=changes)
     return dept

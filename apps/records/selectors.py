@@ -102,17 +102,17 @@ LOG_PAGE_LIMIT = 1024 * 1024
 
 def record_log(*, user: User, year: int, month: int, record_id: int, offset: int = 0,
                limit: int = 256 * 1024) -> dict[str, Any]:
-    """A slice of the SHELL log of a record (``job.shell.logDir/task_<id>_record_<id>.log``), in bytes
-    ``[offset, offset + limit)``. Same scope and permission as the record itself."""
-    from pathlib import Path
-
-    from apps.tasks.executors.shell import log_path
+    """A slice of the SHELL log of a record (``job.shell.logDir/task_<id>_record_<YYYYMM>_<id>.log``, or a legacy
+    file of this very run: :mod:`apps.records.runlogs`), in bytes ``[offset, offset + limit)``. Same scope and
+    permission as the record itself."""
+    from apps.records import runlogs
     from djs_platform import errors
 
     record = record_get(user=user, year=year, month=month, record_id=record_id)
     if record.task_type != "SHELL":
         raise errors.NotFound(f"record {record_id} has no log: only SHELL executions write one")
-    path = log_path(Path(settings.SCHEDULER["shell_log_dir"]), record.task_id, record.pk)
+    path = runlogs.find_log(runlogs.log_dir(), year=year, month=month, task_id=record.task_id, record_id=record.pk,
+                            start_time=record.start_time, end_time=record.end_time)
     limit = max(1, min(int(limit), LOG_PAGE_LIMIT))
     try:
         with open(path, "rb") as handle:

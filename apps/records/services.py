@@ -22,20 +22,17 @@ log = logging.getLogger("djs.records")
 
 
 def _remove_shell_logs(year: int, month: int) -> int:
-    """Delete the SHELL log files (on this host) of a month whose records are being dropped."""
-    from pathlib import Path
+    """Delete the SHELL log files (on this host) of a month whose records are being dropped (a legacy-named file
+    only when it is the log of that month's record: :mod:`apps.records.runlogs`)."""
+    from apps.records import runlogs
 
-    from apps.tasks.executors.shell import log_path
-
-    log_dir = Path(settings.SCHEDULER["shell_log_dir"])
+    log_dir = runlogs.log_dir()
     removed = 0
-    rows = record_model(year, month).objects.filter(task_type="SHELL").values_list("task_id", "id")
-    for task_id, record_id in rows.iterator():
-        try:
-            log_path(log_dir, task_id, record_id).unlink()
-            removed += 1
-        except FileNotFoundError:
-            pass
+    rows = record_model(year, month).objects.filter(task_type="SHELL").values_list(
+        "task_id", "id", "start_time", "end_time")
+    for task_id, record_id, start_time, end_time in rows.iterator():
+        removed += runlogs.remove_logs(log_dir, year=year, month=month, task_id=task_id, record_id=record_id,
+                                       start_time=start_time, end_time=end_time)
     return removed
 
 

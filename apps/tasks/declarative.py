@@ -33,8 +33,8 @@ from apps.tasks.api.serializers import (
     HttpTaskInput,
     ShellTaskInput,
 )
-from apps.tasks.models import Task, TaskType
-from djs_platform import errors
+from apps.tasks.models import Task, TaskType, task_name_key
+from djs_platform import errors, validation
 from djs_platform.actor import Actor
 from djs_platform.envelope import validation_error
 from djs_platform.tenancy import department_scope_ids, require_permission
@@ -235,7 +235,7 @@ def _plan(actor: Actor, entries: list[_Entry], refs: list[int | str], prune: boo
         existing = existing.select_for_update()
     by_key: dict[tuple[int, str], list[Task]] = {}
     for task in existing:
-        by_key.setdefault((task.department_id, task.name), []).append(task)
+        by_key.setdefault((task.department_id, task_name_key(task.name)), []).append(task)
 
     steps: list[_Step] = []
     seen: dict[tuple[int, str], int] = {}
@@ -244,12 +244,12 @@ def _plan(actor: Actor, entries: list[_Entry], refs: list[int | str], prune: boo
         name = entry.data["name"]
         inside = dept_id is not None and dept_id in scope
         if inside:
-            key = (dept_id, name)
+            key = (dept_id, task_name_key(name))  # names are unique per department ignoring case
             if key in seen:
                 raise errors.invalid(f"{prefix}.name",
                                      f"tasks[{seen[key]}] already declares {name!r} in this department")
             seen[key] = entry.index
-        matches = by_key.get((dept_id, name), []) if inside else []
+        matches = by_key.get((dept_id, task_name_key(name)), []) if inside else []
         if len(matches) > 1:
             raise errors.Conflict(f"{prefix}: department {entry.ref} holds {len(matches)} tasks named {name!r} "
                                   f"(ids {', '.join(str(t.pk) for t in matches)}); rename or delete all but one")
@@ -289,6 +289,7 @@ def tasks_apply(*, actor: Actor, document: Any, dry_run: bool = False, prune: bo
     Permissions: ``task:create`` for each new task, ``task:update`` for each existing one (also when it is
     unchanged), ``task:delete`` whenever ``prune`` is asked; SHELL entries also ``task:shell``. Departments
     must lie in the actor's scope (else 4001 "department ... not found", as for a single create)."""
+    validation.check_value(document)  # the YAML of apply_tasks and scheduler.jobs too, not only REST bodies
     entries, refs = _parse(document)
     report = ApplyReport(dry_run=dry_run, prune=prune)
     with transaction.atomic():

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import unicodedata
+
 from django.conf import settings
 from django.db import models
 
@@ -30,10 +32,35 @@ class MisfirePolicy(models.TextChoices):
     FIRE_ALL = "fire_all"
 
 
+def task_name_key(name: str) -> str:
+    """What makes two task names the same in one department: NFKC, then case-folded ("Report" = "REPORT")."""
+    return unicodedata.normalize("NFKC", name).casefold()[:255]
+
+
+class TaskQuerySet(RestrictedQuerySet):
+    """Keeps ``name_key`` in step with ``name`` on the bulk paths that bypass :meth:`Task.save`."""
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        for obj in objs:
+            obj.name_key = task_name_key(obj.name or "")
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def update(self, **kwargs):
+        if isinstance(kwargs.get("name"), str):
+            kwargs["name_key"] = task_name_key(kwargs["name"])
+        return super().update(**kwargs)
+
+
 class Task(models.Model):
-    """A scheduled call. ``version`` is the optimistic lock every scheduler claim and every edit bumps."""
+    """A scheduled call. ``version`` is the optimistic lock every scheduler claim and every edit bumps;
+    ``revision`` counts edits only (API, gRPC, declarative, autoPause): it is the ``version`` clients see and
+    send back (``If-Match``), so a claim between a read and a write does not make the client's copy stale.
+    ``name_key`` (:func:`task_name_key` of the name, kept by :meth:`save`) is unique per department."""
 
     name = models.CharField(max_length=255)
+    # NULL only for rows written by raw SQL (bench loaders, the seed's INSERTs); NULLs never collide.
+    name_key = models.CharField(max_length=255, null=True, editable=False)
     description = models.TextField(null=True, blank=True)
     department = models.ForeignKey("departments.Department", on_delete=models.PROTECT, related_name="tasks")
     task_type = models.CharField(max_length=10, choices=TaskType.choices)
@@ -66,13 +93,14 @@ class Task(models.Model):
     last_execute_time = models.DateTimeField(null=True, blank=True)
     next_execute_time = models.DateTimeField(null=True, blank=True)
     version = models.BigIntegerField(default=0)
+    revision = models.BigIntegerField(default=0, db_default=0)
     kill_seq = models.BigIntegerField(default=0)  # bumped by every kill request; nodes cancel older runs
     creator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="+")
     create_time = models.DateTimeField(auto_now_add=True)
     update_time = models.DateTimeField(auto_now=True)
 
-    objects = RestrictedQuerySet.as_manager()
+    objects = TaskQuerySet.as_manager()
 
     class Meta:
         db_table = "task"
@@ -88,7 +116,15 @@ class Task(models.Model):
             models.CheckConstraint(condition=models.Q(max_retry__gte=0), name="task_max_retry_non_negative"),
             models.CheckConstraint(condition=models.Q(retry_interval__gte=0),
                                    name="task_retry_interval_non_negative"),
+            models.UniqueConstraint(fields=["department", "name_key"], name="uq_task_department_name"),
         ]
+
+    def save(self, *args, **kwargs) -> None:
+        self.name_key = task_name_key(self.name or "")
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "name" in update_fields and "name_key" not in update_fields:
+            kwargs["update_fields"] = [*update_fields, "name_key"]
+        super().save(*args, **kwargs)
 
     def __str__(self) -> str:
         return self.name

@@ -27,7 +27,7 @@ import time
 import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -51,9 +51,12 @@ from apps.records.models import (
     record_model,
 )
 from apps.alerts.watcher import AlertWatcher
+from apps.departments.models import Department
+from apps.departments.selectors import disabled_department_ids
 from apps.tasks.egress import EgressPolicy
 from apps.tasks.engine import idempotency_key, plan_claim
 from apps.tasks.executors import ExecutionSpec, Executors, execute
+from apps.tasks.executors.runas import prepare_node
 from apps.tasks.executors.shell import ShellSettings
 from apps.tasks.models import SchedulerNode, SchedulerState, Task, TaskChild, TaskStatus, TriggerRequest
 from apps.tasks.schedule import Schedule, ScheduleError, parse_schedule
@@ -62,6 +65,7 @@ from apps.tasks.selectors import SCHEDULER_STATE_ID
 log = logging.getLogger("djs.scheduler")
 VERSION = "1.0"
 
+DEPARTMENTS_REFRESH = 60.0  # seconds between reads of the department tree (SHELL per-department users)
 CLAIM_ROUNDS = 8  # claim batches per tick at most (each batch is one transaction)
 TASK_FIELDS = ("id", "name", "department_id", "task_type", "cron_expression", "timezone", "url", "http_method",
                "headers", "body", "fallback_url", "grpc_service", "grpc_method", "grpc_params",
@@ -186,6 +190,10 @@ class Node:
         self.alive_at = 0.0    # monotonic time of the last heartbeat that found this node alive
         self.reconcile = False  # set after a database error: adopt running records of ours nobody runs
         self.paused = False     # maintenance mode (scheduler_state), as last read by _peek
+        self.shell = ShellSettings()
+        # SHELL per-department users: department id -> parent id, re-read every DEPARTMENTS_REFRESH seconds
+        self.department_parents: dict[int, int | None] = {}
+        self.departments_read_at: float | None = None
         self.stats = defaultdict(int)
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -213,9 +221,12 @@ class Node:
                 self.loop.add_signal_handler(sig, self.stopping.set)
             except (ValueError, RuntimeError):  # not the main thread (tests run nodes in threads)
                 pass
+        self.shell = ShellSettings.from_settings()
+        if self.shell.enabled:  # refuses to start (ShellIdentityError) unless commands can run as another user
+            for warning in prepare_node(self.shell.identities, debug=settings.DEBUG, redis_url=settings.REDIS_URL):
+                log.warning("%s", warning)
         self.executors = Executors(http_workers=self.config.http_workers, grpc_workers=self.config.grpc_workers,
-                                   egress=EgressPolicy.from_config(settings.EGRESS),
-                                   shell=ShellSettings.from_settings())
+                                   egress=EgressPolicy.from_config(settings.EGRESS), shell=self.shell)
         await self.executors.start()
         await self.control.run(self._register)
         await self.alerts.start()
@@ -294,6 +305,10 @@ class Node:
             if not self.paused:  # maintenance: re-running a dead node's work is a new execution; it waits too
                 recovered = await self.control.run(self._recover_dead_nodes)
                 self._launch(recovered)
+            if self.shell.identities.by_department and (
+                    self.departments_read_at is None or now - self.departments_read_at > DEPARTMENTS_REFRESH):
+                self.departments_read_at = now
+                self.department_parents = await self.control.run(_department_parents)
             if (self.config.keep_months or self.config.rollup_keep_months) and \
                     (self.last_prune is None or now - self.last_prune > 86400):
                 self.last_prune = now
@@ -447,12 +462,16 @@ class Node:
         """(earliest next fire time of an enabled or one-shot task, whether a manual trigger is pending,
         whether scheduling is paused): index-only lookups in one statement."""
         qn = connection.ops.quote_name
-        sql = (f"SELECT (SELECT MIN({qn('next_execute_time')}) FROM {qn('task')} WHERE {qn('status')} = %s), "
-               f"(SELECT MIN({qn('next_execute_time')}) FROM {qn('task')} WHERE {qn('status')} = %s), "
+        # Tasks of disabled departments (and their subtrees) are not claimed, so they do not wake the node.
+        disabled = sorted(disabled_department_ids())
+        skip = f" AND {qn('department_id')} NOT IN ({', '.join(['%s'] * len(disabled))})" if disabled else ""
+        sql = (f"SELECT (SELECT MIN({qn('next_execute_time')}) FROM {qn('task')} WHERE {qn('status')} = %s{skip}), "
+               f"(SELECT MIN({qn('next_execute_time')}) FROM {qn('task')} WHERE {qn('status')} = %s{skip}), "
                f"(SELECT MIN({qn('id')}) FROM {qn('task_trigger')} WHERE {qn('claimed_by')} IS NULL), "
                f"(SELECT {qn('paused')} FROM {qn(SchedulerState._meta.db_table)} WHERE {qn('id')} = %s)")
         with connection.cursor() as cursor:
-            cursor.execute(sql, [int(TaskStatus.ENABLED), int(TaskStatus.ONE_SHOT), SCHEDULER_STATE_ID])
+            cursor.execute(sql, [int(TaskStatus.ENABLED), *disabled, int(TaskStatus.ONE_SHOT), *disabled,
+                                 SCHEDULER_STATE_ID])
             enabled, one_shot, trigger, paused = cursor.fetchone()
         field = Task._meta.get_field("next_execute_time")
         times = [field.to_python(connection.ops.convert_datetimefield_value(v, None, connection) if v else None)
@@ -467,6 +486,10 @@ class Node:
         horizon = now + timedelta(seconds=self.config.lookahead)
         due = (Task.objects.filter(status__in=[TaskStatus.ENABLED, TaskStatus.ONE_SHOT], next_execute_time__lte=horizon)
                .order_by("next_execute_time", "id"))
+        if disabled := disabled_department_ids():
+            # A disabled department stops its subtree's tasks; when it is enabled again, each task's misfire
+            # policy decides about the instants it missed (as after a maintenance pause).
+            due = due.exclude(department_id__in=disabled)
         # Month tables must exist before the claim transaction (MySQL DDL commits implicitly): on-time
         # fires lie between now - misfireThreshold and the horizon (catch-up runs of older instants create
         # their month below, a rare path).
@@ -577,6 +600,10 @@ class Node:
                 if row is None:
                     continue
                 child = request.trigger_type == TriggerType.CHILD
+                if row["department_id"] in disabled_department_ids():
+                    log.info("task %s belongs to a disabled department; its %s trigger is dropped", row["id"],
+                             request.trigger_type.lower())
+                    continue
                 if child and row["status"] == TaskStatus.DISABLED:
                     log.info("child task %s was disabled after its parent succeeded; not running it", row["id"])
                     continue
@@ -831,7 +858,17 @@ class Node:
             record_id=fire.record_id, shell_command=task["shell_command"],
             shell_args=tuple(task["shell_args"] or ()), shell_workdir=task["shell_workdir"],
             shell_env=dict(task["shell_env"]) if task["shell_env"] else None,
+            department_path=self._department_path(task["department_id"]) if task["task_type"] == "SHELL" else (),
         )
+
+    def _department_path(self, department_id: int) -> tuple[int, ...]:
+        """The department and its ancestors, nearest first (bounded: a corrupted cycle ends the walk)."""
+        path: list[int] = []
+        current: int | None = department_id
+        while current is not None and current not in path and len(path) <= len(self.department_parents):
+            path.append(current)
+            current = self.department_parents.get(current)
+        return tuple(path)
 
     def _finish(self, fire: Fire, result: dict[str, Any]) -> None:
         now = utcnow()
@@ -965,6 +1002,10 @@ class Node:
         if requests:
             TriggerRequest.objects.bulk_create(requests)
             self.stats["child_triggers"] += len(requests)
+
+
+def _department_parents() -> dict[int, int | None]:
+    return dict(Department.objects.values_list("id", "parent_id"))
 
 
 def _finished(fire: Fire, result: dict[str, Any]) -> rollups.Finished:

@@ -11,7 +11,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.services import audit_record, camel, diff
-from apps.tasks.models import SchedulerNode, SchedulerState, Task, TaskChild, TaskStatus, TaskType, TriggerRequest
+from apps.departments.models import Department
+from apps.departments.selectors import disabled_department_ids
+from apps.tasks.models import (SchedulerNode, SchedulerState, Task, TaskChild, TaskStatus, TaskType, TriggerRequest,
+                               task_name_key)
+from apps.tasks.executors.runas import ShellIdentities, ShellIdentityError, workdir_problem
 from apps.tasks.schedule import Schedule, parse_schedule
 from djs_platform import errors
 from djs_platform.actor import Actor
@@ -22,6 +26,79 @@ AUDITED_FIELDS = ("name", "description", "department_id", "cron_expression", "ti
                   "fallback_grpc_service", "fallback_grpc_method", "shell_command", "shell_args", "shell_workdir",
                   "shell_env", "timeout", "max_retry", "retry_interval", "concurrency_policy", "misfire_policy",
                   "status")
+
+
+# --- audit: task secrets never reach the audit log (issue 16, finding 10) --------------------------------
+
+#: Fields whose values may carry credentials: maps keep their keys, each value becomes "changed".
+SECRET_MAPS = ("headers", "shellEnv", "grpcParams")
+#: Fields kept only as "changed" (a request body, argv: ``mysqldump -pSECRET``).
+SECRET_TEXTS = ("body", "shellArgs")
+
+
+def _as_map(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}
+
+
+def redact_created(changes: dict[str, Any]) -> dict[str, Any]:
+    """Audit ``changes`` of a create (``{apiField: value}``) without secret values."""
+    for field in SECRET_MAPS:
+        if field in changes:
+            changes[field] = {key: "changed" for key in _as_map(changes[field])} or "changed"
+    for field in SECRET_TEXTS:
+        if field in changes:
+            changes[field] = "changed"
+    return changes
+
+
+def redact_diff(changes: dict[str, Any]) -> dict[str, Any]:
+    """Audit ``changes`` of an update (``{apiField: {"old", "new"}}``) without secret values: for a map, the
+    keys added, removed or changed; for a text, "changed"."""
+    for field in SECRET_MAPS:
+        if field in changes:
+            old, new = _as_map(changes[field]["old"]), _as_map(changes[field]["new"])
+            changes[field] = {key: "changed" for key in sorted(old.keys() | new.keys())
+                              if old.get(key) != new.get(key)} or "changed"
+    for field in SECRET_TEXTS:
+        if field in changes:
+            changes[field] = "changed"
+    return changes
+
+
+# --- optimistic concurrency and names (issue 16) --------------------------------------------------------
+
+def check_version(task: Task, expected: int | None) -> None:
+    """``expected`` (the ``version`` a client read, from the body or ``If-Match``) must be the task's current
+    edit revision, else 4009 and nothing is written. None: no check (last write wins)."""
+    if expected is not None and expected != task.revision:
+        raise errors.Conflict(f"task {task.pk} was changed since it was read: you sent version {expected}, the "
+                              f"current version {task.revision}; read it again and re-apply your change")
+
+
+def check_name(name: str, department_id: int, exclude: int | None = None) -> None:
+    """Task names are unique per department, ignoring case (4009)."""
+    qs = Task.objects.filter(department_id=department_id, name_key=task_name_key(name))
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude)
+    other = qs.values_list("id", "name").first()
+    if other is not None:
+        raise errors.AlreadyExists(f"department {department_id} already has a task named '{other[1]}' (task "
+                                   f"{other[0]}); task names are unique per department, ignoring case")
+
+
+def _save_unique(task: Task, **kwargs: Any) -> None:
+    """Save; a concurrent writer that took the name first (the unique key) is the same 4009."""
+    try:
+        with transaction.atomic():
+            task.save(**kwargs)
+    except IntegrityError:
+        check_name(task.name, task.department_id, exclude=task.pk)
+        raise
 
 
 def next_fire(schedule: Schedule, status: int, now: datetime | None = None) -> datetime | None:
@@ -76,6 +153,44 @@ def require_shell(actor: Actor, action: str) -> None:
     require_permission(actor.user, "task:shell")
 
 
+def check_shell_workdir(values: dict[str, Any]) -> None:
+    """A SHELL task's ``shellWorkdir`` must be usable by the OS user its commands run as (``job.shell.runAs``
+    or its department's entry; docs/security.md, finding 2): checked here at save, on this host, and by the
+    node again before each run. 4001 on ``shellWorkdir`` otherwise."""
+    workdir = values.get("shell_workdir")
+    if not workdir or not settings.SCHEDULER["shell_enabled"]:
+        return
+    conf = settings.SCHEDULER
+    try:
+        identities = ShellIdentities.from_config(conf["shell_run_as"], conf["shell_run_as_departments"],
+                                                 conf["shell_allow_same_user"])
+    except ShellIdentityError:
+        return  # a wrong identity setting is the node's start-up error, not this task's
+    parents = dict(Department.objects.values_list("id", "parent_id"))
+    path: list[int] = []
+    current = values["department_id"]
+    while current is not None and current not in path:
+        path.append(current)
+        current = parents.get(current)
+    if problem := workdir_problem(workdir, identities.for_departments(path)):
+        raise errors.invalid("shellWorkdir", problem)
+
+
+def shell_below(task_ids: set[int]) -> bool:
+    """Whether running one of these tasks runs a SHELL command further down its child chains."""
+    _, below = _levels(set(task_ids), up=False, limit=int(settings.SCHEDULER["child_depth"]))
+    return bool(below) and Task.objects.filter(pk__in=below, task_type=TaskType.SHELL).exists()
+
+
+def require_shell_run(actor: Actor, task: Task, action: str) -> None:
+    """``task:shell`` for every transition that makes a SHELL command run (issue 16, finding 7): enabling or
+    running a SHELL task (also the platform switch), or a task with a SHELL task among its children."""
+    if task.task_type == TaskType.SHELL:
+        require_shell(actor, action)
+    elif shell_below({task.pk}):
+        require_permission(actor.user, "task:shell")
+
+
 @transaction.atomic
 def task_create(*, actor: Actor, task_type: str, data: dict[str, Any]) -> Task:
     require_permission(actor.user, "task:create")
@@ -83,10 +198,12 @@ def task_create(*, actor: Actor, task_type: str, data: dict[str, Any]) -> Task:
         require_shell(actor, "create a SHELL task")
     require_department_in_scope(actor.user, data["departmentId"])
     values = _values(task_type, data)
+    check_shell_workdir(values)
+    check_name(values["name"], values["department_id"])
     schedule = data.get("schedule") or parse_schedule(values["cron_expression"], values["timezone"])
-    task = Task.objects.create(**values, creator=actor.user,
-                               next_execute_time=next_fire(schedule, values["status"]))
-    changes = {camel(k): v for k, v in values.items() if v not in (None, "")}
+    task = Task(**values, creator=actor.user, next_execute_time=next_fire(schedule, values["status"]))
+    _save_unique(task, force_insert=True)
+    changes = redact_created({camel(k): v for k, v in values.items() if v not in (None, "")})
     if data.get("childTaskIds"):
         _set_children(actor=actor, task=task, child_ids=data["childTaskIds"])
         changes["childTaskIds"] = list(data["childTaskIds"])
@@ -100,7 +217,8 @@ def _task_for_write(actor: Actor, task_id: int, permission: str) -> Task:
 
 
 @transaction.atomic
-def task_update(*, actor: Actor, task_id: int, task_type: str, data: dict[str, Any]) -> Task:
+def task_update(*, actor: Actor, task_id: int, task_type: str, data: dict[str, Any],
+                expected_version: int | None = None) -> Task:
     if task_type == TaskType.SHELL:  # before the lookup: a missing permission is 4003 wherever the task is
         require_permission(actor.user, "task:update")
         require_shell(actor, "change a SHELL task")
@@ -114,10 +232,17 @@ def task_update(*, actor: Actor, task_id: int, task_type: str, data: dict[str, A
     if task.task_type != task_type:
         raise errors.InvalidArgument(
             f"task {task.pk} is a {task.task_type} task; use PUT /tasks/{task.task_type.lower()}/{task.pk}")
+    check_version(task, expected_version)
     if data["departmentId"] != task.department_id:
         require_department_in_scope(actor.user, data["departmentId"])
     values = _values(task_type, data)
-    changes = diff(task, {k: values[k] for k in AUDITED_FIELDS})
+    check_shell_workdir(values)
+    if task_name_key(values["name"]) != task.name_key or values["department_id"] != task.department_id:
+        check_name(values["name"], values["department_id"], exclude=task.pk)
+    if values["status"] != TaskStatus.DISABLED and task.status == TaskStatus.DISABLED:
+        require_shell_run(actor, task, "enable a SHELL task")
+    moved_from = task.department_id if values["department_id"] != task.department_id else None
+    changes = redact_diff(diff(task, {k: values[k] for k in AUDITED_FIELDS}))
     if "childTaskIds" in data or values["department_id"] != task.department_id:
         # Before anything is written: an invalid child list answers 4001 and changes nothing.
         children = _set_children(actor=actor, task=task, child_ids=data.get("childTaskIds"),
@@ -131,26 +256,42 @@ def task_update(*, actor: Actor, task_id: int, task_type: str, data: dict[str, A
         schedule = data.get("schedule") or parse_schedule(task.cron_expression, task.timezone)
         task.next_execute_time = next_fire(schedule, task.status)
     task.version = F("version") + 1
-    task.save()
+    task.revision = F("revision") + 1
+    _save_unique(task)
     task.refresh_from_db()
+    if moved_from is not None:
+        _move_alert_policy(task)
     audit_record(actor=actor, action="task.update", object_type="task", object_id=task.pk, object_repr=task.name,
                  department_id=task.department_id, changes=changes)
     return task
 
 
 @transaction.atomic
-def task_set_status(*, actor: Actor, task_id: int, status: int) -> Task:
+def task_set_status(*, actor: Actor, task_id: int, status: int, expected_version: int | None = None) -> Task:
     task = _task_for_write(actor, task_id, "task:update")
+    check_version(task, expected_version)
+    if status != TaskStatus.DISABLED:
+        require_shell_run(actor, task, "enable a SHELL task")
     old = task.status
     if old != status:
         task.status = status
         task.next_execute_time = next_fire(parse_schedule(task.cron_expression, task.timezone), status)
         task.version = F("version") + 1
-        task.save(update_fields=["status", "next_execute_time", "version", "update_time"])
+        task.revision = F("revision") + 1
+        task.save(update_fields=["status", "next_execute_time", "version", "revision", "update_time"])
         task.refresh_from_db()
     audit_record(actor=actor, action="task.status", object_type="task", object_id=task.pk, object_repr=task.name,
                  department_id=task.department_id, changes={"status": {"old": old, "new": status}})
     return task
+
+
+def _move_alert_policy(task: Task) -> None:
+    """A task's own alert policy belongs to the task: it moves with it (issue 16, finding 6a), so the old
+    department's users lose it and the new department's users get it (reads scope it through the task too)."""
+    from apps.alerts.models import AlertPolicy
+
+    AlertPolicy.objects.filter(task_id=task.pk).exclude(department_id=task.department_id).update(
+        department_id=task.department_id)
 
 
 @transaction.atomic
@@ -229,6 +370,8 @@ def _set_children(*, actor: Actor, task: Task, child_ids: list[int] | None,
     added = set(new) - set(old)
     if added and Task.objects.filter(pk__in=added, task_type=TaskType.SHELL).exists():
         require_shell(actor, "make a SHELL task a child")  # naming it is running it, as a manual trigger would
+    elif added and shell_below(added):
+        require_permission(actor.user, "task:shell")  # a child whose own children run a SHELL command
     limit = int(settings.SCHEDULER["child_depth"])
     up, ancestors = _levels({task.pk}, up=True, limit=limit)
     for child_id in new:
@@ -257,13 +400,14 @@ def live_nodes(now: datetime | None = None) -> int:
 def task_trigger(*, actor: Actor, task_id: int, overrides: dict[str, Any] | None = None) -> TriggerRequest:
     """Queue a manual run; a live scheduler node picks it up within its poll interval (~0.5 s)."""
     task = get_in_scope(Task.objects.restrict(actor.user, "task:execute"), task_id, "task")
-    if task.task_type == TaskType.SHELL:
-        require_shell(actor, "run a SHELL task")
+    require_shell_run(actor, task, "run a SHELL task")
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     if "grpcParams" in overrides and task.task_type != TaskType.GRPC:
         raise errors.invalid("grpcParams", "only for gRPC tasks")
     if {"body", "headers"} & overrides.keys() and task.task_type != TaskType.HTTP:
         raise errors.invalid(next(iter({"body", "headers"} & overrides.keys())), "only for HTTP tasks")
+    if task.department_id in disabled_department_ids(max_age=0):
+        raise errors.Conflict("the task's department (or one above it) is disabled: its tasks do not run")
     if not live_nodes():
         raise errors.Conflict("no live scheduler node can run the task now; start `manage.py runscheduler`")
     request = TriggerRequest.objects.create(task=task, overrides=overrides or None,
@@ -299,13 +443,25 @@ def _scheduler_state_for_update() -> SchedulerState:
     return SchedulerState.objects.select_for_update().get(pk=SCHEDULER_STATE_ID)
 
 
+def require_platform_operator(actor: Actor, verb: str) -> None:
+    """Maintenance mode stops every tenant: ``system:manage`` held in the top department (issue 16). An operator
+    of a department below holds the code for their own scope, not for the platform."""
+    require_permission(actor.user, "system:manage")
+    from apps.departments.models import Department
+
+    if Department.objects.filter(pk=actor.user.department_id, parent__isnull=True).exists():
+        return
+    raise errors.Forbidden(f"permission denied: only system:manage holders in the top department may {verb} "
+                           "the platform")
+
+
 @transaction.atomic
 def scheduler_pause(*, actor: Actor, reason: str = "") -> SchedulerState:
     """Maintenance mode on, platform-wide (``system:manage``). Every scheduler node sees it on its next poll
     and stops claiming scheduled fires and manual triggers (triggers wait in ``task_trigger``); nodes keep
     heartbeating, finish what they already started and honour kills. Pausing while paused changes nothing
     (the first pause's time, user and reason stay)."""
-    require_permission(actor.user, "system:manage")
+    require_platform_operator(actor, "pause")
     state = _scheduler_state_for_update()
     was = state.paused
     if not was:
@@ -322,7 +478,7 @@ def scheduler_resume(*, actor: Actor) -> SchedulerState:
     """Maintenance mode off (``system:manage``): nodes claim again on their next poll; fire times missed
     during the pause follow each task's misfire policy, waiting triggers run. Resuming while running changes
     nothing."""
-    require_permission(actor.user, "system:manage")
+    require_platform_operator(actor, "resume")
     state = _scheduler_state_for_update()
     was = state.paused
     if was:

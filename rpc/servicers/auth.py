@@ -1,6 +1,8 @@
 """``auth.AuthService``: login, token checks and permissions through the services REST uses."""
 from __future__ import annotations
 
+from django.conf import settings
+
 from apps.accounts import selectors, services
 from apps.accounts.api.serializers import LoginInput
 from djs_platform import errors, tokens
@@ -33,8 +35,15 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
 
     def ValidateToken(self, request, context):
         """Whether the token in the request is a live access token; an invalid one is an answer
-        (``valid=false``), not an error. Only a failing revocation store fails the call (UNAVAILABLE)."""
-        current_actor()
+        (``valid=false``), not an error. Only a failing revocation store fails the call (UNAVAILABLE), and the
+        rate limits per caller and per address (``auth.validatePerUserPerMinute``,
+        ``auth.validatePerAddressPerMinute``: RESOURCE_EXHAUSTED with ``retry-after``)."""
+        actor = current_actor()
+        conf = settings.AUTH_SETTINGS
+        tokens.throttle(f"rate:validate:u:{actor.user.pk}", conf["validate_per_user_per_minute"], 60,
+                        "too many token validations for this user; retry later")
+        tokens.throttle(f"rate:validate:ip:{actor.ip}", conf["validate_per_address_per_minute"], 60,
+                        "too many token validations from this address; retry later")
         try:
             user, _ = tokens.authenticate_access_token(request.token)
         except errors.Unauthenticated as exc:
@@ -46,7 +55,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         current_actor()
         if not request.refresh_token:
             raise errors.invalid("refresh_token", "required")
-        _user, pair = tokens.refresh_pair(request.refresh_token)
+        _user, pair = tokens.refresh_pair(request.refresh_token, ip=client_address(context))
         return pb.RefreshTokenResponse(success=True, access_token=pair.access, refresh_token=pair.refresh,
                                        message="token refreshed", expires_in=pair.expires_in)
 

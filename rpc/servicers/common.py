@@ -9,8 +9,19 @@ from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
 from djs_platform import errors
+from djs_platform.validation import clean_text
 
 MAX_PAGE_SIZE = 100
+#: Times a request may name: a day of margin inside what ``datetime`` holds, so converting to any zone and
+#: widening to whole local days (statistics) cannot overflow.
+MIN_TIME = datetime(1, 1, 2, tzinfo=dt_timezone.utc)
+MAX_TIME = datetime(9999, 12, 30, 23, 59, 59, tzinfo=dt_timezone.utc)
+
+
+def text(value: str | None) -> str:
+    """A string for a response field: ``""`` for none, lone surrogates of a legacy row as U+FFFD (protobuf
+    refuses to hold them, which would fail the whole call)."""
+    return clean_text(value) if value else ""
 
 
 def iso(value: datetime | None) -> str:
@@ -33,6 +44,12 @@ def parse_time(field: str, value: str) -> datetime | None:
         raise errors.invalid(field, "must be an ISO-8601 time such as 2026-05-01T08:00:00Z")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=ZoneInfo(settings.TIME_ZONE))
+    try:  # 0001-01-01T00:00:00+14:00 is a valid ISO time whose UTC instant Python cannot hold
+        in_utc = parsed.astimezone(dt_timezone.utc)
+    except OverflowError:
+        in_utc = None
+    if in_utc is None or not MIN_TIME <= in_utc <= MAX_TIME:
+        raise errors.invalid(field, f"must lie between {iso(MIN_TIME)} and {iso(MAX_TIME)}")
     return parsed
 
 

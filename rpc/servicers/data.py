@@ -21,7 +21,7 @@ from djs_platform.tenancy import in_scope, require_permission
 from rpc.generated import data_pb2 as pb
 from rpc.generated import data_pb2_grpc
 from rpc.interceptors import current_actor
-from rpc.servicers.common import iso, optional_id, page_args, parse_time
+from rpc.servicers.common import iso, optional_id, page_args, parse_time, text
 
 HISTORY_DEFAULT_LIMIT = 20
 HISTORY_MAX_LIMIT = 100
@@ -44,10 +44,10 @@ def _window(start_field: str, start_value: str, end_field: str, end_value: str):
 
 def history_record(row) -> pb.TaskHistoryRecord:
     return pb.TaskHistoryRecord(
-        id=row.id, task_id=row.task_id, task_name=row.task_name, success=bool(row.success),
-        status_code=row.status_code or 0, response=row.response or "", cost_time=row.cost_time or 0,
+        id=row.id, task_id=row.task_id, task_name=text(row.task_name), success=bool(row.success),
+        status_code=row.status_code or 0, response=text(row.response), cost_time=row.cost_time or 0,
         execute_time=iso(row.start_time or row.scheduled_time), retry_times=row.retry_times, status=row.status,
-        error=row.error or "", trigger_type=row.trigger_type, scheduled_time=iso(row.scheduled_time))
+        error=text(row.error), trigger_type=row.trigger_type, scheduled_time=iso(row.scheduled_time))
 
 
 class DataServicer(data_pb2_grpc.DataServiceServicer):
@@ -91,9 +91,10 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
         department_id = _department_in_scope(user, optional_id("department_id", request.department_id))
         qs = account_selectors.user_list(user=user, department_id=department_id)
         total = qs.count()
-        users = [pb.UserInfo(id=u.pk, username=u.username, real_name=u.real_name, email=u.email or "",
-                             phone=u.phone or "", department_id=u.department_id, department_name=u.department.name,
-                             role_id=u.role_id, role_name=u.role.name, status=u.status, create_time=iso(u.create_time))
+        users = [pb.UserInfo(id=u.pk, username=text(u.username), real_name=text(u.real_name), email=text(u.email),
+                             phone=text(u.phone), department_id=u.department_id,
+                             department_name=text(u.department.name), role_id=u.role_id,
+                             role_name=text(u.role.name), status=u.status, create_time=iso(u.create_time))
                  for u in qs[(page - 1) * size: page * size]]
         return pb.UserListResponse(success=True, users=users, total=total, message=f"page {page}")
 
@@ -102,7 +103,7 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
         page, size = page_args(request.page, request.size)
         qs = department_selectors.department_list(user=user)
         total = qs.count()
-        departments = [pb.Department(id=d.pk, name=d.name, description=d.description or "",
+        departments = [pb.Department(id=d.pk, name=text(d.name), description=text(d.description),
                                      create_time=iso(d.create_time), parent_id=d.parent_id or 0, status=d.status)
                        for d in qs[(page - 1) * size: page * size]]
         return pb.DepartmentListResponse(success=True, departments=departments, total=total, message=f"page {page}")

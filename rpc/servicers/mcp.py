@@ -1,7 +1,6 @@
 """``rpc.proto.ModelContextService``: a task's runtime context as one JSON document (for tools and models)."""
 from __future__ import annotations
 
-import json
 import re
 from datetime import timezone as dt_timezone
 from typing import Any
@@ -14,7 +13,7 @@ from apps.tasks import selectors as task_selectors
 from apps.tasks.api.serializers import TaskOutput
 from apps.tasks.models import Task, TaskStatus
 from apps.tasks.schedule import ScheduleError, load_timezone, parse_schedule
-from djs_platform import errors
+from djs_platform import errors, validation
 from djs_platform.tenancy import has_permission
 from rpc.generated import mcp_pb2 as pb
 from rpc.generated import mcp_pb2_grpc
@@ -81,4 +80,5 @@ class ModelContextServicer(mcp_pb2_grpc.ModelContextServiceServicer):
         if not match:
             raise errors.invalid("model_id", "must be task:<id>, e.g. task:42")
         document = task_context(current_actor().user, int(match.group(1)))
-        return pb.ModelContextResponse(context=json.dumps(document, ensure_ascii=False, default=str))
+        # validation.dumps: a legacy row's lone surrogate becomes U+FFFD instead of failing the call
+        return pb.ModelContextResponse(context=validation.dumps(document, ensure_ascii=False, default=str))

@@ -233,3 +233,67 @@ def test_permissions_follow_role_changes_at_once(rpc, org):
     task = TaskFactory(department=org.a, status=0)
     fails(grpc.StatusCode.PERMISSION_DENIED,
           lambda: client.scheduler.GetTaskStatus(scheduler_pb2.TaskRequest(task_id=task.pk)))
+
+
+# --- issue 16: rate limits, canonical sub, disabled department ------------------------------------------
+
+def test_refresh_and_validate_are_rate_limited_per_user_and_per_address(rpc, org, settings, clock):
+    settings.AUTH_SETTINGS = {**settings.AUTH_SETTINGS, "refresh_per_user_per_minute": 2,
+                              "refresh_per_address_per_minute": 4, "validate_per_user_per_minute": 2,
+                              "validate_per_address_per_minute": 3}
+    user, other = org.member(org.a), org.member(org.a)
+    session = login(rpc, user.username)
+    client = rpc(token=session.access_token)
+    refresh_token = session.refresh_token
+    for _ in range(2):
+        refresh_token = client.auth.RefreshToken(auth_pb2.RefreshTokenRequest(refresh_token=refresh_token)).refresh_token
+    err = fails(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                lambda: client.auth.RefreshToken(auth_pb2.RefreshTokenRequest(refresh_token=refresh_token)))
+    assert trailer(err, "djs-code") == "4029" and 0 < int(trailer(err, "retry-after")) <= 60
+    other_session = login(rpc, other.username)
+    rpc(token=other_session.access_token).auth.RefreshToken(
+        auth_pb2.RefreshTokenRequest(refresh_token=other_session.refresh_token))  # 4th from 127.0.0.1
+    fails(grpc.StatusCode.RESOURCE_EXHAUSTED, lambda: rpc(token=other_session.access_token).auth.RefreshToken(
+        auth_pb2.RefreshTokenRequest(refresh_token=other_session.refresh_token)))  # the address's limit
+
+    probe = auth_pb2.ValidateTokenRequest(token=tokens.issue_pair(other).access)
+    validator = rpc(user)
+    assert all(validator.auth.ValidateToken(probe).valid for _ in range(2))
+    fails(grpc.StatusCode.RESOURCE_EXHAUSTED, lambda: validator.auth.ValidateToken(probe))  # per caller
+    assert rpc(other).auth.ValidateToken(probe).valid  # 3rd from the address
+    fails(grpc.StatusCode.RESOURCE_EXHAUSTED, lambda: rpc(org.admin).auth.ValidateToken(probe))  # per address
+
+    clock.advance(61)  # windows are one minute; a refused refresh did not spend its token
+    assert client.auth.RefreshToken(auth_pb2.RefreshTokenRequest(refresh_token=refresh_token)).success
+    assert validator.auth.ValidateToken(probe).valid
+
+
+def test_a_token_with_a_non_canonical_sub_is_unauthenticated(rpc, org):
+    user = org.member(org.a)
+    claims = jwt.decode(tokens.issue_pair(user).access, options={"verify_signature": False})
+    forged = jwt.encode({**claims, "sub": f"0{user.pk}"}, django_settings.SIMPLE_JWT["SIGNING_KEY"],
+                        algorithm="HS256")
+    time.sleep(0.01)
+    tokens.revoke_user_tokens(user.pk)  # logout of the user the forged sub names
+    assert fails(grpc.StatusCode.UNAUTHENTICATED, lambda: _protected(rpc(token=forged))).details() == "token invalid"
+    answer = rpc(org.admin).auth.ValidateToken(auth_pb2.ValidateTokenRequest(token=forged))
+    assert (answer.valid, answer.message) == (False, "token invalid")
+
+
+def test_a_disabled_department_shuts_its_users_out_of_grpc(rpc, org):
+    user = org.member(org.a1, {"task:view"})
+    session = login(rpc, user.username)
+    org.a.status = 0  # an ancestor of the user's department
+    org.a.save()
+    client = rpc(token=session.access_token)
+    assert fails(grpc.StatusCode.UNAUTHENTICATED, lambda: _protected(client)).details() == "department disabled"
+    assert fails(grpc.StatusCode.UNAUTHENTICATED, lambda: login(rpc, user.username)).details() == \
+        "department disabled"
+    err = fails(grpc.StatusCode.UNAUTHENTICATED, lambda: rpc(org.admin).auth.RefreshToken(
+        auth_pb2.RefreshTokenRequest(refresh_token=session.refresh_token)))
+    assert err.details() == "department disabled"
+    answer = rpc(org.admin).auth.ValidateToken(auth_pb2.ValidateTokenRequest(token=session.access_token))
+    assert (answer.valid, answer.message) == (False, "department disabled")
+    org.a.status = 1
+    org.a.save()
+    assert _protected(client).success

@@ -24,7 +24,7 @@ def state_row() -> list[dict]:
 
 
 def test_pause_and_resume_over_grpc_answer_the_state_rest_shows(rpc, org):
-    operator = org.member(org.a, {"system:manage"})
+    operator = org.member(org.hq, {"system:manage"})  # a top-department operator (issue 16)
     before = timezone.now()
     reply = rpc(operator).scheduler.PauseScheduler(pb.PauseSchedulerRequest(reason="storage migration"))
     assert (reply.success, reply.message, reply.paused, reply.reason) == (

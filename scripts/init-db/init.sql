@@ -282,10 +282,12 @@ CREATE TABLE `task` (
   `shell_command` varchar(1024) DEFAULT NULL,
   `shell_env` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`shell_env`)),
   `shell_workdir` varchar(1024) DEFAULT NULL,
+  `name_key` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL,
+  `revision` bigint(20) NOT NULL DEFAULT 0,
   PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_task_department_name` (`department_id`,`name_key`),
   KEY `idx_task_due` (`status`,`next_execute_time`),
   KEY `task_creator_id_2cac31da_fk_user_id` (`creator_id`),
-  KEY `task_department_id_cfd009ed_fk_department_id` (`department_id`),
   CONSTRAINT `task_creator_id_2cac31da_fk_user_id` FOREIGN KEY (`creator_id`) REFERENCES `user` (`id`),
   CONSTRAINT `task_department_id_cfd009ed_fk_department_id` FOREIGN KEY (`department_id`) REFERENCES `department` (`id`),
   CONSTRAINT `task_status_valid` CHECK (`status` in (0,1,2)),
@@ -325,6 +327,14 @@ CREATE TABLE `task_trigger` (
   KEY `task_trigger_task_id_91015bb0_fk_task_id` (`task_id`),
   CONSTRAINT `task_trigger_task_id_91015bb0_fk_task_id` FOREIGN KEY (`task_id`) REFERENCES `task` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+DROP TABLE IF EXISTS `token_state`;
+CREATE TABLE `token_state` (
+  `key` varchar(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `value` double NOT NULL,
+  `expires_at` double NOT NULL,
+  PRIMARY KEY (`key`),
+  KEY `token_state_expires_at_786ae784` (`expires_at`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 DROP TABLE IF EXISTS `user`;
 CREATE TABLE `user` (
   `id` bigint(20) NOT NULL AUTO_INCREMENT,
@@ -338,8 +348,10 @@ CREATE TABLE `user` (
   `update_time` datetime(6) NOT NULL,
   `department_id` bigint(20) NOT NULL,
   `role_id` bigint(20) NOT NULL,
+  `username_key` varchar(150) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `username` (`username`),
+  UNIQUE KEY `user_username_key_aca6b235_uniq` (`username_key`),
   KEY `user_department_id_4fbe9b40_fk_department_id` (`department_id`),
   KEY `user_role_id_c3a87a3d_fk_role_id` (`role_id`),
   KEY `idx_user_status` (`status`),
@@ -393,9 +405,14 @@ INSERT INTO `department` VALUES (1,'Headquarters','Top-level department',1,NOW(6
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('departments', '0001_initial', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '0001_initial', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '0002_seed_reference_data', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '0003_token_state', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '0004_user_username_key', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0001_initial', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0002_shell_fields_and_scheduler_state', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0003_task_child_and_child_triggers', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0004_task_revision_and_unique_names', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('alerts', '0001_initial', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('alerts', '0002_task_policies_follow_their_task', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('contenttypes', '0001_initial', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('contenttypes', '0002_remove_content_type_name', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('auth', '0001_initial', NOW(6));
@@ -413,6 +430,5 @@ INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('auth', '0012
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0001_record_list_index', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0002_record_parent_columns', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0003_rollups', NOW(6));
-INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0003_task_child_and_child_triggers', NOW(6));
 
 SET FOREIGN_KEY_CHECKS = 1;

@@ -15,6 +15,7 @@ import pytest
 
 from djs_platform.config import BASE_DIR
 from tests.e2e.console import Console
+from tests.scheduling import shell_identity
 from tests.platform import ADMIN_PASSWORD, Nodes, WebProcess, fresh_database, prepare_database, scheduler_env
 from tests.targets import HttpTarget, Respond
 
@@ -79,7 +80,8 @@ def live(tmp_path_factory) -> Iterator[Live]:
         env = scheduler_env(db_url, DJS_JOB_POLL_INTERVAL="0.2", DJS_JOB_HEARTBEAT_INTERVAL="1",
                             DJS_JOB_SHUTDOWN_GRACE="2", DJS_SERVER_THREADS="8",
                             DJS_AUTH_JWT_EXPIRE_HOURS=str(ACCESS_TOKEN_SECONDS / 3600),
-                            DJS_JOB_SHELL_ENABLED="true", DJS_JOB_SHELL_LOG_DIR=str(tmp / "shell-logs"), **redis)
+                            DJS_JOB_SHELL_ENABLED="true", DJS_JOB_SHELL_LOG_DIR=str(tmp / "shell-logs"),
+                            **shell_identity(), **redis)
         prepare_database(env)
         web = stack.enter_context(WebProcess(env, tmp / "web.log"))
         nodes = Nodes(env, tmp)

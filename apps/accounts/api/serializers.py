@@ -4,6 +4,7 @@ import re
 
 from rest_framework import serializers
 
+from apps.accounts.models import normalize_username
 from djs_platform.envelope import PageQuery
 from djs_platform.fields import IdField, InputSerializer, StatusField, StrictCharField
 
@@ -66,7 +67,8 @@ class UserInput(InputSerializer):
     status = StatusField()
 
     def validate_username(self, value: str) -> str:
-        if not re.match(USERNAME_REGEX, value):
+        value = normalize_username(value)  # stored NFKC: fullwidth "ａｄｍｉｎ" is "admin"
+        if not re.fullmatch(USERNAME_REGEX, value):
             raise serializers.ValidationError("3-50 characters: letters, digits, _ . @ -")
         return value
 

@@ -12,6 +12,7 @@ from djs_platform.actor import Actor, client_ip
 from djs_platform.envelope import ok, paginated, parse_query
 from djs_platform.fields import parse_body
 from djs_platform.schema import NO_DATA
+from djs_platform.tokens import refresh_pair
 from djs_platform.tenancy import permission_codes
 
 
@@ -51,9 +52,7 @@ class RefreshView(APIView):
     @extend_schema(request=s.RefreshInput, responses=s.TokenOutput, tags=["auth"], auth=[])
     def post(self, request):
         body = parse_body(s.RefreshInput, request)
-        from djs_platform.tokens import refresh_pair
-
-        user, pair = refresh_pair(body["refreshToken"])
+        user, pair = refresh_pair(body["refreshToken"], ip=client_ip(request))
         return ok(_token_body(user, pair))
 
 

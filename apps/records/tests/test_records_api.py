@@ -133,7 +133,7 @@ def test_prune_command_drops_tables(django_db_blocker):
 @pytest.mark.django_db(transaction=True)
 def test_prune_removes_the_shell_logs_of_the_dropped_month(settings, tmp_path):
     from apps.records.models import ensure_record_table, record_model
-    from apps.tasks.executors.shell import log_path
+    from apps.records.runlogs import log_path
 
     settings.SCHEDULER = {**settings.SCHEDULER, "shell_log_dir": str(tmp_path)}
     ensure_record_table(2019, 7)
@@ -141,13 +141,15 @@ def test_prune_removes_the_shell_logs_of_the_dropped_month(settings, tmp_path):
     rows = [record_model(2019, 7).objects.create(
         task_id=5, task_name="s", department_id=1, task_type=kind, trigger_type="SCHEDULE", scheduled_time=scheduled
         + timedelta(minutes=i), status=1, success=True, executor="n") for i, kind in enumerate(("SHELL", "HTTP"))]
-    kept = log_path(tmp_path, 5, 999_999)  # no record in the dropped month: not touched
-    for path in (log_path(tmp_path, 5, rows[0].pk), kept):
+    kept = log_path(tmp_path, year=2019, month=7, task_id=5, record_id=999_999)  # no such record: not touched
+    other_month = log_path(tmp_path, year=2019, month=8, task_id=5, record_id=rows[0].pk)  # same id, August
+    for path in (log_path(tmp_path, year=2019, month=7, task_id=5, record_id=rows[0].pk), kept, other_month):
         path.write_text("output")
     now = datetime.now(UTC)
     records_prune(keep_months=(now.year - 2019) * 12 + now.month - 7, now=now)
     assert table_name(2019, 7) not in existing_record_tables(refresh=True)
-    assert not log_path(tmp_path, 5, rows[0].pk).exists() and kept.exists()
+    assert not log_path(tmp_path, year=2019, month=7, task_id=5, record_id=rows[0].pk).exists()
+    assert kept.exists() and other_month.exists()
 
 
 def test_stats_of_the_last_representable_month(admin_api):

@@ -236,8 +236,29 @@ class ShellTaskInput(TaskCommonInput):
         return value
 
 
+VERSION_HELP = ("optional optimistic concurrency: the `version` you read; 4009 when the task changed since "
+                "(also as the `If-Match` header). Without it the write is last-write-wins.")
+
+
+def version_field() -> StrictIntegerField:
+    return StrictIntegerField(min_value=0, required=False, help_text=VERSION_HELP)
+
+
+class HttpTaskUpdateInput(HttpTaskInput):
+    version = version_field()
+
+
+class GrpcTaskUpdateInput(GrpcTaskInput):
+    version = version_field()
+
+
+class ShellTaskUpdateInput(ShellTaskInput):
+    version = version_field()
+
+
 class StatusInput(InputSerializer):
     status = StrictIntegerField(min_value=0, max_value=2)
+    version = version_field()
 
 
 class TriggerInput(InputSerializer):
@@ -307,7 +328,8 @@ class TaskOutput(serializers.Serializer):
     status = serializers.IntegerField()
     lastExecuteTime = serializers.DateTimeField(source="last_execute_time", allow_null=True)
     nextExecuteTime = serializers.DateTimeField(source="next_execute_time", allow_null=True)
-    version = serializers.IntegerField()
+    version = serializers.IntegerField(source="revision", help_text="counts edits (not scheduler runs); send it "
+                                       "back as `version` or `If-Match` to refuse a write over a newer edit")
     creatorId = serializers.IntegerField(source="creator_id", allow_null=True)
     childTaskIds = serializers.SerializerMethodField(help_text="tasks triggered after each successful run, in order")
     createTime = serializers.DateTimeField(source="create_time")

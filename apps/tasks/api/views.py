@@ -12,10 +12,30 @@ from apps.tasks import selectors, services
 from apps.tasks.declarative import tasks_apply
 from apps.tasks.api import serializers as s
 from apps.tasks.models import TaskType
+from djs_platform import errors
 from djs_platform.actor import Actor
 from djs_platform.envelope import ok, paginated, parse_query
 from djs_platform.fields import parse_body
 from djs_platform.schema import NO_DATA
+
+
+def expected_version(request, data: dict) -> int | None:
+    """The ``version`` a write expects (issue 16): from the body or the ``If-Match`` header (``"5"`` or ``5``;
+    ``*`` = any). Both given must agree. Malformed: 4001. None: no check, last write wins."""
+    body = data.pop("version", None)
+    raw = request.headers.get("If-Match")
+    header = None
+    if raw is not None and raw.strip() != "*":
+        text = raw.strip()
+        if len(text) >= 2 and text[0] == text[-1] == '"':
+            text = text[1:-1]
+        if not text.isascii() or not text.isdigit() or len(text) > 18:
+            raise errors.invalid("If-Match", 'must be the task\'s version, e.g. "5" (weak or other tags are '
+                                             "not accepted)")
+        header = int(text)
+    if body is not None and header is not None and body != header:
+        raise errors.invalid("version", f"the body says {body}, If-Match says {header}")
+    return body if body is not None else header
 
 
 def _out(request, task_id: int):
@@ -70,35 +90,40 @@ class ShellTaskCreateView(TaskCreateView):
         return super().post(request)
 
 
+IF_MATCH = OpenApiParameter("If-Match", str, location=OpenApiParameter.HEADER, required=False,
+                            description=s.VERSION_HELP)
+
+
 class TaskUpdateView(APIView):
     task_type: str = TaskType.HTTP
-    input_class: type = s.HttpTaskInput
+    input_class: type = s.HttpTaskUpdateInput
 
     def put(self, request, pk: int):
         data = parse_body(self.input_class, request)
+        version = expected_version(request, data)
         task = services.task_update(actor=Actor.from_request(request), task_id=pk, task_type=self.task_type,
-                                    data=data)
+                                    data=data, expected_version=version)
         return _written(task)
 
 
 class HttpTaskUpdateView(TaskUpdateView):
-    @extend_schema(request=s.HttpTaskInput, responses=s.TaskOutput, tags=["tasks"])
+    @extend_schema(request=s.HttpTaskUpdateInput, responses=s.TaskOutput, tags=["tasks"], parameters=[IF_MATCH])
     def put(self, request, pk: int):
         return super().put(request, pk)
 
 
 class GrpcTaskUpdateView(TaskUpdateView):
-    task_type, input_class = TaskType.GRPC, s.GrpcTaskInput
+    task_type, input_class = TaskType.GRPC, s.GrpcTaskUpdateInput
 
-    @extend_schema(request=s.GrpcTaskInput, responses=s.TaskOutput, tags=["tasks"])
+    @extend_schema(request=s.GrpcTaskUpdateInput, responses=s.TaskOutput, tags=["tasks"], parameters=[IF_MATCH])
     def put(self, request, pk: int):
         return super().put(request, pk)
 
 
 class ShellTaskUpdateView(TaskUpdateView):
-    task_type, input_class = TaskType.SHELL, s.ShellTaskInput
+    task_type, input_class = TaskType.SHELL, s.ShellTaskUpdateInput
 
-    @extend_schema(request=s.ShellTaskInput, responses=s.TaskOutput, tags=["tasks"],
+    @extend_schema(request=s.ShellTaskUpdateInput, responses=s.TaskOutput, tags=["tasks"], parameters=[IF_MATCH],
                    description="Needs task:update and task:shell, and job.shell.enabled on the platform.")
     def put(self, request, pk: int):
         return super().put(request, pk)
@@ -116,10 +141,14 @@ class TaskDetailView(APIView):
 
 
 class TaskStatusView(APIView):
-    @extend_schema(request=s.StatusInput, responses=s.TaskOutput, tags=["tasks"])
+    @extend_schema(request=s.StatusInput, responses=s.TaskOutput, tags=["tasks"], parameters=[IF_MATCH],
+                   description="Needs task:update; enabling (1) or one-shot (2) a task that runs a SHELL command "
+                               "(itself or a child task below it) also needs task:shell.")
     def patch(self, request, pk: int):
         data = parse_body(s.StatusInput, request)
-        task = services.task_set_status(actor=Actor.from_request(request), task_id=pk, status=data["status"])
+        version = expected_version(request, data)
+        task = services.task_set_status(actor=Actor.from_request(request), task_id=pk, status=data["status"],
+                                        expected_version=version)
         return _written(task)
 
 

@@ -60,6 +60,7 @@ class ExecutionSpec:
     shell_args: tuple[str, ...] = ()
     shell_workdir: str | None = None
     shell_env: dict[str, str] | None = None
+    department_path: tuple[int, ...] = ()  # SHELL: the task's department and its ancestors, nearest first
 
     @property
     def has_fallback(self) -> bool:
@@ -159,7 +160,7 @@ class Executors:
             return spec.shell_command, await self.shell.call(
                 task_id=spec.task_id, record_id=spec.record_id, command=spec.shell_command, args=spec.shell_args,
                 workdir=spec.shell_workdir, env=spec.shell_env, timeout=spec.timeout, attempt=attempt,
-                extra_env=extra)
+                extra_env=extra, departments=spec.department_path)
         if spec.task_type == "HTTP":
             url = spec.fallback_url if fallback else spec.url
             return url, await self.http.call(

@@ -2,14 +2,19 @@
 
 * argv is ``[command, *args]``, started with ``exec`` semantics: no shell parses it, so arguments are never
   interpolated; shell syntax needs an explicit shell (``command: sh``, ``args: ["-c", "..."]``).
-* Environment: a minimal one (``PATH``, ``HOME``, ``LANG``, ``TZ`` of the node), then the task's own
+* Identity: the command runs as ``job.shell.runAs`` (or the department's ``job.shell.runAsDepartments``
+  entry), never as the node's own user outside the dev profile, with no supplementary groups and umask 077,
+  in a fresh 0700 working directory owned by that user and removed after the run (unless the task names
+  ``shellWorkdir``, which that user must be able to use); apps/tasks/executors/runas.py.
+* Environment: a minimal one (``PATH``, ``LANG``, ``TZ`` of the node, ``HOME`` = the working directory), then the task's own
   variables, then ``DJS_TASK_ID``, ``DJS_RECORD_ID``, ``DJS_SCHEDULED_MS`` (epoch ms), ``DJS_IDEMPOTENCY_KEY`` (and
   ``TRACEPARENT`` when traced). The node's own environment (database URL, secrets) is never passed on.
 * Each run is a new session (``start_new_session``): its process group holds the command and everything it
   starts. Timeout, kill and node shutdown signal the whole group: SIGTERM, then SIGKILL after
   ``job.shell.killGrace`` seconds. A run ends when its command exits; processes it left behind in its group
   are killed then, so nothing outlives its record.
-* Output: stdout and stderr, in arrival order, go whole to ``<job.shell.logDir>/task_<id>_record_<id>.log``
+* Output: stdout and stderr, in arrival order, go whole to
+  ``<job.shell.logDir>/task_<id>_record_<YYYYMM>_<id>.log`` (:mod:`apps.records.runlogs`)
   (every attempt appends, after a header line); the record keeps the first RESPONSE_LIMIT bytes of stdout as
   the response and, on failure, the exit status and the tail of stderr as the error.
 * Exit status 0 is success. ``status_code`` is the exit status, or minus the signal number that ended it.
@@ -20,10 +25,13 @@ import asyncio
 import os
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from apps.records import runlogs
+
 from .common import ERROR_LIMIT, RESPONSE_LIMIT, BoundedCapture, CallResult, bound_error, decode_bounded
+from .runas import RunAs, ShellIdentities, fresh_workdir, remove_workdir, spawn_options, workdir_problem
 
 #: Bytes of stderr kept for the record's error (its tail: the last lines usually say what went wrong).
 STDERR_TAIL = 2 * 1024
@@ -38,25 +46,36 @@ class ShellSettings:
     log_dir: Path = Path("logs")
     kill_grace: float = 5.0
     workers: int = 20
+    identities: ShellIdentities = field(default_factory=ShellIdentities)  # who commands run as (runas.py)
+    work_root: str = ""  # where fresh per-run working directories are made ("" = the system temp dir)
 
     @classmethod
     def from_settings(cls) -> "ShellSettings":
         from django.conf import settings
 
         conf = settings.SCHEDULER
+        identities = ShellIdentities.from_config(conf["shell_run_as"], conf["shell_run_as_departments"],
+                                                 conf["shell_allow_same_user"]) if conf["shell_enabled"] \
+            else ShellIdentities()
         return cls(enabled=conf["shell_enabled"], log_dir=Path(conf["shell_log_dir"]),
-                   kill_grace=conf["shell_kill_grace"], workers=conf["shell_workers"])
+                   kill_grace=conf["shell_kill_grace"], workers=conf["shell_workers"], identities=identities,
+                   work_root=conf["shell_work_root"])
 
 
-def log_path(log_dir: Path, task_id: int, record_id: int) -> Path:
-    return log_dir / f"task_{int(task_id)}_record_{int(record_id)}.log"
+def log_path(log_dir: Path, task_id: int, record_id: int, scheduled_ms: int) -> Path:
+    """The run's log file (apps/records/runlogs.py names it): the record's month table is that of its scheduled
+    time, so a record id reused by another month's table never shares the file."""
+    year, month = runlogs.record_month(scheduled_ms)
+    return runlogs.log_path(log_dir, year=year, month=month, task_id=task_id, record_id=record_id)
 
 
-def child_environment(task_env: dict[str, str] | None, extra: dict[str, str]) -> dict[str, str]:
+def child_environment(task_env: dict[str, str] | None, extra: dict[str, str], home: str | None = None) -> dict[str, str]:
+    """``HOME`` is the run's working directory (the node's home is not the command's)."""
     env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "LANG": "C.UTF-8"}
-    for name in ("HOME", "TZ"):
-        if os.environ.get(name):
-            env[name] = os.environ[name]
+    if home:
+        env["HOME"] = home
+    if os.environ.get("TZ"):
+        env["TZ"] = os.environ["TZ"]
     env.update(task_env or {})
     env.update(extra)
     return env
@@ -82,20 +101,29 @@ class ShellExecutor:
 
     async def start(self) -> None:
         self._slots = asyncio.Semaphore(max(1, self.config.workers))
+        if self.config.enabled:  # the logs are the node's: 0700 (files 0600), closed to the commands' users
+            try:
+                self.config.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+                if self.config.log_dir.stat().st_uid == os.geteuid():
+                    self.config.log_dir.chmod(0o700)
+            except OSError:
+                pass
 
     async def close(self) -> None:
         self._slots = None
 
     async def call(self, *, task_id: int, record_id: int, command: str | None, args: tuple[str, ...],
                    workdir: str | None, env: dict[str, str] | None, timeout: float, attempt: int,
-                   extra_env: dict[str, str]) -> CallResult:
+                   extra_env: dict[str, str], departments: tuple[int, ...] = ()) -> CallResult:
+        """``departments``: the task's department and its ancestors, nearest first (picks the user it runs as)."""
         if not self.config.enabled:
             return CallResult(False, error="SHELL tasks are disabled on this node (job.shell.enabled: false)",
                               permanent=True)
         if not command:
             return CallResult(False, error="invalid task: no command", permanent=True)
-        if workdir and not os.path.isdir(workdir):
-            return CallResult(False, error=f"working directory {workdir} does not exist", permanent=True)
+        run_as = self.config.identities.for_departments(departments)
+        if workdir and (problem := workdir_problem(workdir, run_as)):
+            return CallResult(False, error=f"working directory: {problem}", permanent=True)
         if self._slots is None:
             await self.start()
         assert self._slots is not None
@@ -105,24 +133,33 @@ class ShellExecutor:
         finally:
             self.queued -= 1
         try:
-            return await self._run(task_id, record_id, command, args, workdir, env, timeout, attempt, extra_env)
+            own_dir = None if workdir else fresh_workdir(run_as, self.config.work_root)
+            try:
+                return await self._run(task_id, record_id, command, args, workdir or own_dir, env, timeout,
+                                       attempt, extra_env, run_as)
+            finally:
+                if own_dir:
+                    remove_workdir(own_dir)
         finally:
             self._slots.release()
 
     async def _run(self, task_id: int, record_id: int, command: str, args: tuple[str, ...], workdir: str | None,
-                   env: dict[str, str] | None, timeout: float, attempt: int, extra_env: dict[str, str]) -> CallResult:
-        path = log_path(self.config.log_dir, task_id, record_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "ab") as log:
-            os.chmod(path, 0o640)
+                   env: dict[str, str] | None, timeout: float, attempt: int, extra_env: dict[str, str],
+                   run_as: RunAs | None = None) -> CallResult:
+        path = log_path(self.config.log_dir, task_id, record_id, int(extra_env["DJS_SCHEDULED_MS"]))
+        # The node writes the log from the command's pipes; the command never gets the file, and its user
+        # cannot read it (0600 in a 0700 directory, owned by the node).
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with open(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as log:
+            os.chmod(path, 0o600)
             log.write(f"=== attempt {attempt} at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}: "
                       f"{command} {' '.join(args)}\n".encode())
             log.flush()
             try:
                 proc = await asyncio.create_subprocess_exec(
-                    command, *args, cwd=workdir or None, env=child_environment(env, extra_env),
+                    command, *args, cwd=workdir or None, env=child_environment(env, extra_env, workdir),
                     stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.PIPE, start_new_session=True)
+                    stderr=asyncio.subprocess.PIPE, start_new_session=True, **spawn_options(run_as))
             except (FileNotFoundError, PermissionError, NotADirectoryError, OSError) as exc:
                 message = f"cannot start {command}: {exc.strerror or exc}"
                 log.write(f"=== {message}\n".encode())
@@ -134,6 +171,7 @@ class ShellExecutor:
             async def pump(stream: asyncio.StreamReader, keep) -> None:
                 while chunk := await stream.read(CHUNK):
                     log.write(chunk)
+                    log.flush()  # a running command's output is readable in its log (GET /records/{id}/log)
                     keep(chunk)
 
             def keep_out(chunk: bytes) -> None:

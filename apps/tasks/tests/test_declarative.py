@@ -108,14 +108,28 @@ def test_an_entry_cannot_change_the_type_of_an_existing_task(org):
 
 
 def test_two_stored_tasks_with_the_entry_name_are_a_conflict(org):
-    for _ in range(2):
-        Task.objects.create(name="twin", department=org.a, task_type="HTTP", cron_expression="0 3 * * *",
+    """Task names are unique per department ignoring case (issue 16); rows written around the API by raw SQL
+    (no name key) can still hold twins, and apply refuses to pick one."""
+    from django.db import connection
+
+    for name in ("twin", "other"):
+        Task.objects.create(name=name, department=org.a, task_type="HTTP", cron_expression="0 3 * * *",
                             timezone="UTC", url="http://127.0.0.1:9/x", status=0)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE task SET name = %s, name_key = NULL WHERE name = %s", ["Twin", "other"])
     before = rows()
     with pytest.raises(errors.Conflict) as exc:
         apply(org.admin, {"tasks": [http_entry(org.a.pk, name="twin")]})
     assert "2 tasks named 'twin'" in exc.value.message
     assert rows() == before
+
+
+def test_an_entry_matches_a_stored_task_whose_name_differs_only_in_case(org):
+    stored = Task.objects.create(name="Nightly", department=org.a, task_type="HTTP", cron_expression="0 3 * * *",
+                                 timezone="UTC", url="http://127.0.0.1:9/x", status=0)
+    report = apply(org.admin, {"tasks": [http_entry(org.a.pk, name="NIGHTLY")]})
+    assert [line.id for line in report.updated] == [stored.pk] and "name" in report.updated[0].changes
+    assert list(Task.objects.filter(department=org.a).values_list("name", flat=True)) == ["NIGHTLY"]
 
 
 # --- dry run and prune -------------------------------------------------------------------------------
@@ -463,3 +477,17 @@ def test_bootstrap_fails_on_an_invalid_job_and_creates_none(db, settings):
 
 def test_without_scheduler_jobs_bootstrap_prints_nothing_about_them(db):
     assert "scheduler.jobs" not in bootstrap()
+
+
+def test_apply_tasks_refuses_a_yaml_file_with_a_lone_surrogate_or_nul_in_a_header(org, tmp_path):
+    """The YAML path (manage.py apply_tasks, scheduler.jobs) passes through the same input checks as a REST body
+    (djs_platform/validation.py; issue 16 finding 3): nothing is stored."""
+    for value in ('"\\udfff"', '"a\\0b"'):
+        path = write(tmp_path, f"""
+tasks:
+  - {{type: HTTP, name: bad, department: {org.a.pk}, cron: "0 3 * * *", url: "http://127.0.0.1:9/x", status: 0, httpMethod: GET,
+     headers: {{X-Token: {value}}}}}
+""")
+        with pytest.raises(CommandError, match="headers"):
+            run_command(path, "--as", org.admin.username)
+    assert not Task.objects.filter(name="bad").exists()

@@ -261,3 +261,180 @@ def test_grpc_dials_the_checked_address_of_an_allowed_name(grpc_target):
     assert outcome.success, outcome.error
     assert resolver.queries == ["svc.internal.example"]
 
+
+
+# --- issue 16, finding 8: special-purpose ranges, embedded IPv4, the node's own addresses ----------------------
+
+def policy_without_own_addresses(**kw) -> EgressPolicy:
+    """The other rules alone: this machine's interface addresses must not decide these tests."""
+    return EgressPolicy(local_addresses=None, **kw)
+
+
+# One test per range of the IANA special-purpose registries (not globally reachable, or deprecated), each with
+# an address inside it that Python 3.11's ``is_global`` does not necessarily catch.
+SPECIAL_RANGES = [
+    ("192.0.0.0/24", "192.0.0.8"), ("192.0.2.0/24", "192.0.2.2"), ("192.88.99.0/24", "192.88.99.1"),
+    ("198.18.0.0/15", "198.19.255.1"), ("198.51.100.0/24", "198.51.100.7"), ("203.0.113.0/24", "203.0.113.9"),
+    ("255.255.255.255/32", "255.255.255.255"), ("::/96", "::8.8.8.8"), ("64:ff9b:1::/48", "64:ff9b:1::1"),
+    ("100::/64", "100::1"), ("100:0:0:1::/64", "100:0:0:1::1"), ("2001::/23", "2001:1ff::1"),
+    ("2001:db8::/32", "2001:db8::1"), ("3fff::/20", "3fff::1"), ("5f00::/16", "5f00::1"), ("fec0::/10", "fec0::1"),
+]
+
+
+@pytest.mark.parametrize("network, address", SPECIAL_RANGES, ids=[n for n, _ in SPECIAL_RANGES])
+def test_each_special_purpose_range_is_denied_by_default_and_opened_only_by_allow_cidrs(network, address):
+    kind = "reserved" if network == "255.255.255.255/32" else "special-purpose"  # also inside 240.0.0.0/4
+    assert kind in denied(address, policy_without_own_addresses())
+    assert kind in denied(address, policy_without_own_addresses(deny_private_by_default=False))
+    assert kind in denied(address, policy_without_own_addresses(allow_cidrs=LOOPBACK))
+    assert denied(address, policy_without_own_addresses(allow_cidrs=[network])) is None
+
+
+@pytest.mark.parametrize("wrapped", [
+    "::ffff:192.0.2.2", "64:ff9b::c000:202", "2002:c000:202::1", "2001:0:4136:e378:8000:63bf:3fff:fdfd",
+    "::ffff:203.0.113.9", "64:ff9b::c633:6407",
+])
+def test_special_purpose_ipv4_ranges_are_denied_in_every_embedded_form(wrapped):
+    # mapped, NAT64, 6to4, Teredo (its client 192.0.2.2 obfuscated as 3fff:fdfd; its server 65.54.227.120)
+    assert denied(wrapped, policy_without_own_addresses()) is not None
+
+
+def test_the_embedded_ipv4_of_each_translation_form_is_what_is_judged():
+    policy = policy_without_own_addresses(allow_cidrs=["192.0.2.0/24"])
+    for form in ("::ffff:192.0.2.2", "64:ff9b::c000:202", "2002:c000:202::1"):
+        assert denied(form, policy) is None, form  # allowCidrs on the IPv4 range opens its wrappers too
+    public = policy_without_own_addresses()
+    for form in ("::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"):
+        assert denied(form, public) is None, form
+    assert "private" in denied("64:ff9b::a00:5", public) and "loopback" in denied("2002:7f00:1::", public)
+
+
+def test_python_is_global_is_an_extra_net_not_the_reference(monkeypatch):
+    import ipaddress
+
+    from apps.tasks import egress
+
+    # what Python 3.11 calls global although the registry says otherwise: the table catches them
+    for address in ("64:ff9b:1::1", "3fff::1", "5f00::1"):
+        assert ipaddress.ip_address(address).is_global
+        assert "special-purpose" in denied(address, policy_without_own_addresses())
+    # with a range missing from the table, Python's view still denies what it knows is not global
+    monkeypatch.setattr(egress, "SPECIAL_PURPOSE", tuple(
+        (label, net) for label, net in egress.SPECIAL_PURPOSE if str(net) != "2001::/23"))
+    assert "not a globally reachable address" in denied("2001:2::1", policy_without_own_addresses())
+    assert denied("93.184.216.34", policy_without_own_addresses()) is None
+    assert denied("2606:4700::1111", policy_without_own_addresses()) is None
+
+
+def interface_addresses_from_ip() -> set[str]:
+    """This machine's addresses as iproute2 lists them (the reference the kernel reader is compared with)."""
+    import json
+    import shutil
+    import subprocess
+
+    if shutil.which("ip") is None:
+        return {"127.0.0.1"}
+    out = subprocess.run(["ip", "-j", "addr"], capture_output=True, text=True, check=True).stdout
+    return {info["local"] for link in json.loads(out) for info in link.get("addr_info", [])}
+
+
+def test_the_node_reads_its_own_interface_addresses_from_the_kernel():
+    from apps.tasks.egress import read_interface_addresses
+
+    assert {str(a) for a in read_interface_addresses()} >= interface_addresses_from_ip()
+
+
+def test_the_nodes_own_interface_addresses_are_denied_also_in_their_ipv4_mapped_form():
+    """The probe's finding: a task reached the node's own interface address (a 192.0.2.0/24 address there)
+    and its ``::ffff:`` form. Here: every address of this machine's interfaces, with private ranges allowed."""
+    import ipaddress
+
+    policy = EgressPolicy(deny_private_by_default=False)
+    own = [ipaddress.ip_address(a.split("%")[0]) for a in interface_addresses_from_ip()]
+    for addr in own:
+        assert denied(str(addr), policy) is not None, addr
+        if addr.version == 4:
+            assert denied(f"::ffff:{addr}", policy) is not None, addr
+
+
+def test_an_own_address_is_denied_even_when_public_and_allow_cidrs_still_wins():
+    import ipaddress
+
+    from apps.tasks.egress import LocalAddresses
+
+    public = ipaddress.ip_address("93.184.216.34")
+    own = LocalAddresses(reader=lambda: [public])
+    assert "address of this node" in denied("93.184.216.34", EgressPolicy(local_addresses=own))
+    assert "address of this node" in denied("::ffff:93.184.216.34", EgressPolicy(local_addresses=own))
+    assert "address of this node" in denied("2002:5db8:d822::1", EgressPolicy(local_addresses=own))
+    assert denied("93.184.216.34", EgressPolicy(local_addresses=own, allow_cidrs=["93.184.216.0/24"])) is None
+
+
+def test_own_addresses_are_read_again_after_60_seconds():
+    import ipaddress
+
+    from apps.tasks.egress import LocalAddresses
+
+    now = [0.0]
+    current = [{ipaddress.ip_address("93.184.216.34")}]
+    reads = []
+
+    def reader():
+        reads.append(now[0])
+        return current[0]
+
+    own = LocalAddresses(reader=reader, clock=lambda: now[0])
+    policy = EgressPolicy(local_addresses=own)
+    assert denied("93.184.216.34", policy) is not None
+    current[0] = {ipaddress.ip_address("93.184.216.35")}  # the interface got a new address
+    now[0] = 59.0
+    assert denied("93.184.216.35", policy) is None and reads == [0.0]
+    now[0] = 60.0
+    assert denied("93.184.216.35", policy) is not None and denied("93.184.216.34", policy) is None
+    assert reads == [0.0, 60.0]
+
+
+@pytest.mark.parametrize("transport", ["direct", "aiohttp", "native"])
+def test_http_task_to_a_special_purpose_address_is_never_dialled(transport):
+    resolver = StaticResolver({"docs.example": ["198.51.100.7"]})
+    with OutboundGuard() as guard:
+        by_name = run(http_spec("http://docs.example/x"), EgressPolicy(allow_cidrs=LOOPBACK, resolver=resolver),
+                      transport)
+        literal = run(http_spec("http://[64:ff9b:1::c000:202]/x"), EgressPolicy(allow_cidrs=LOOPBACK), transport)
+    assert "special-purpose" in by_name.error and "special-purpose" in literal.error
+    assert guard.connects == []
+
+
+def test_grpc_task_to_a_special_purpose_address_is_never_dialled():
+    resolver = StaticResolver({"grpc.docs.example": ["203.0.113.9"]})
+    by_name = run(grpc_spec("grpc.docs.example:50051/djs.test.Target"),
+                  EgressPolicy(allow_cidrs=LOOPBACK, resolver=resolver))
+    literal = run(grpc_spec("[3fff::1]:50051/djs.test.Target"), EgressPolicy(allow_cidrs=LOOPBACK))
+    assert "special-purpose" in by_name.error and "special-purpose" in literal.error
+
+
+def test_alert_webhook_to_the_nodes_own_address_is_refused():
+    import ipaddress
+
+    from apps.alerts import delivery
+    from apps.tasks.egress import LocalAddresses
+    from apps.tasks.executors.http import HttpExecutor
+
+    own = LocalAddresses(reader=lambda: [ipaddress.ip_address("93.184.216.34")])
+
+    async def main():
+        http = HttpExecutor(1, EgressPolicy(local_addresses=own))
+        await http.start()
+        try:
+            return [await delivery.send_webhook(http, url, None, {"id": 1, "kind": "failure"})
+                    for url in ("http://93.184.216.34/hook", "http://[::ffff:93.184.216.34]/hook",
+                                "http://192.0.2.10/hook")]
+        finally:
+            await http.close()
+
+    with OutboundGuard() as guard:
+        outcomes = asyncio.run(main())
+    assert [o["ok"] for o in outcomes] == [False, False, False]
+    assert "address of this node" in outcomes[0]["error"] and "address of this node" in outcomes[1]["error"]
+    assert "special-purpose" in outcomes[2]["error"]
+    assert guard.connects == []

@@ -53,7 +53,7 @@ def test_pause_without_a_body_and_resume_clear_the_state(org):
 
 def test_pausing_twice_keeps_the_first_pause_and_resuming_twice_is_harmless(org):
     first = Api(org.admin).post("scheduler/pause", {"reason": "first"}).expect(0).data
-    other = org.member(org.a, {"system:manage"})
+    other = org.member(org.hq, {"system:manage"})
     again = Api(other).post("scheduler/pause", {"reason": "second"}).expect(0).data
     assert again == first  # same time, same user, same reason
     Api(other).post("scheduler/resume").expect(0)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 import time
@@ -11,11 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from apps.records import runlogs
 from apps.tasks.egress import EgressPolicy
 from apps.tasks.executors import RESPONSE_LIMIT, ExecutionSpec, Executors, execute
 from apps.tasks.executors.shell import ShellSettings, log_path
 
 KEY = "djs-42-1700000000000"
+SCHEDULED_MS = int(KEY.rsplit("-", 1)[1])  # names the record's month in its log file (apps/records/runlogs.py)
 PY = sys.executable
 
 
@@ -69,7 +72,7 @@ def test_command_runs_without_a_shell_and_its_output_lands_in_record_and_log(tmp
     outcome = run(spec("/bin/echo", "hello", "$HOME;", "`id`", "*"), tmp_path)
     assert (outcome.success, outcome.status_code, outcome.error) == (True, 0, None)
     assert outcome.response == "hello $HOME; `id` *\n"  # nothing interpolated, globbed or substituted
-    log = log_path(tmp_path, 42, 7).read_text()
+    log = log_path(tmp_path, 42, 7, SCHEDULED_MS).read_text()
     assert log.startswith("=== attempt 0 at ") and "hello $HOME; `id` *\n" in log
     assert log.rstrip().endswith("=== exit status 0")
 
@@ -109,7 +112,7 @@ def test_non_zero_exit_is_a_failure_with_the_status_and_the_stderr_tail(tmp_path
     assert (outcome.success, outcome.status_code, outcome.response) == (False, 3, "partial\n")
     assert outcome.error.startswith("exit status 3; stderr: …") and outcome.error.endswith("disk full")
     assert len(outcome.error) < 2200  # the tail only
-    assert "x" * 5000 + " disk full" in log_path(tmp_path, 42, 7).read_text()  # the log has it whole
+    assert "x" * 5000 + " disk full" in log_path(tmp_path, 42, 7, SCHEDULED_MS).read_text()  # the log has it whole
 
 
 def test_missing_command_fails_at_once_without_retries(tmp_path):
@@ -124,13 +127,13 @@ def test_disabled_on_the_node_runs_nothing(tmp_path):
     marker = tmp_path / "ran"
     outcome = run(spec("/bin/sh", "-c", f"touch {marker}"), tmp_path, enabled=False)
     assert not outcome.success and "job.shell.enabled" in outcome.error
-    assert not marker.exists() and not log_path(tmp_path, 42, 7).exists()
+    assert not marker.exists() and not log_path(tmp_path, 42, 7, SCHEDULED_MS).exists()
 
 
 def test_retries_append_to_one_log(tmp_path):
     outcome = run(spec("/bin/sh", "-c", "echo try; exit 1", max_retry=2, retry_interval=0), tmp_path)
     assert not outcome.success and outcome.retry_times == 2
-    log = log_path(tmp_path, 42, 7).read_text()
+    log = log_path(tmp_path, 42, 7, SCHEDULED_MS).read_text()
     assert [line.split(" at ")[0] for line in log.splitlines() if line.startswith("=== attempt")] == [
         "=== attempt 0", "=== attempt 1", "=== attempt 2"]
     assert log.count("try\n") == 3
@@ -141,7 +144,7 @@ def test_output_is_bounded_in_the_record_and_whole_in_the_log(tmp_path):
     outcome = run(spec(PY, "-c", code), tmp_path)
     assert outcome.success and outcome.response_truncated
     assert len(outcome.response.encode()) == RESPONSE_LIMIT
-    log = log_path(tmp_path, 42, 7).read_text()
+    log = log_path(tmp_path, 42, 7, SCHEDULED_MS).read_text()
     assert "\n" + "y" * (3 * 1024 * 1024) + "\n=== exit status 0" in log
 
 
@@ -178,7 +181,7 @@ def test_kill_reaches_children_and_the_log_says_so(tmp_path):
     with pytest.raises(asyncio.CancelledError):
         run(spec("/bin/sh", "-c", _grandchild_script(pidfile), timeout=30), tmp_path, cancel_after=1.0)
     assert wait_dead(int(pidfile.read_text())), "kill did not reach the grandchild"
-    assert log_path(tmp_path, 42, 7).read_text().rstrip().endswith("=== killed")
+    assert log_path(tmp_path, 42, 7, SCHEDULED_MS).read_text().rstrip().endswith("=== killed")
 
 
 def test_processes_left_behind_by_a_finished_command_are_killed(tmp_path):
@@ -270,8 +273,11 @@ def test_invalid_shell_fields_answer_4001_and_create_nothing(org, admin_api, she
 
 @pytest.fixture
 def shell_node(node_factory, settings, tmp_path):
+    from tests.scheduling import shell_identity_settings
+
     settings.SCHEDULER = {**settings.SCHEDULER, "shell_enabled": True, "shell_log_dir": str(tmp_path / "logs"),
                           "shell_kill_grace": 1.0}
+    shell_identity_settings(settings)
     return node_factory
 
 
@@ -308,17 +314,25 @@ def test_killing_a_running_shell_task_stops_its_process_group(shell_node, org, t
     from tests.scheduling import finished, wait_until
     from djs_platform.actor import Actor
 
-    pidfile = tmp_path / "grandchild.pid"
+    # The command runs as another user, so it reports its grandchild's pid on stdout (the node's log file).
     task = Task.objects.create(name="long", department=org.a, task_type="SHELL", cron_expression="0 3 1 1 *",
-                               timezone="UTC", shell_command="/bin/sh", shell_args=["-c", _grandchild_script(pidfile)],
+                               timezone="UTC", shell_command="/bin/sh",
+                               shell_args=["-c", "sleep 60 & echo grandchild=$!; wait"],
                                timeout=60, status=2,
                                next_execute_time=datetime.now(timezone.utc) + timedelta(seconds=1))
     shell_node()
-    wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), timeout=10)
+
+    def grandchild() -> int | None:
+        for log in (tmp_path / "logs").rglob(f"*task_{task.pk}_*"):
+            if match := re.search(r"grandchild=(\d+)", log.read_text()):
+                return int(match[1])
+        return None
+
+    pid = wait_until(grandchild, timeout=10)
     services.task_kill(actor=Actor(user=org.admin, ip="127.0.0.1"), task_id=task.pk)
     (row,) = wait_until(finished(task, 1), timeout=10)
     assert (row.status, row.error) == (RecordStatus.KILLED, "killed")
-    assert wait_dead(int(pidfile.read_text())), "the kill did not reach the grandchild"
+    assert wait_dead(pid), "the kill did not reach the grandchild"
 
 
 @pytest.mark.django_db
@@ -344,7 +358,7 @@ def test_log_slices_never_split_a_character(org, admin_api, settings, tmp_path):
         task_id=3, task_name="s", department_id=org.a.pk, task_type="SHELL", trigger_type="SCHEDULE",
         scheduled_time=scheduled, status=RecordStatus.SUCCESS, success=True, executor="n")
     text = "调度" * 50 + "é" * 50 + "🙂" * 20  # 3-, 2- and 4-byte characters
-    log_path(tmp_path, 3, row.pk).write_text(text, encoding="utf-8")
+    runlogs.log_path(tmp_path, year=2026, month=1, task_id=3, record_id=row.pk).write_text(text, encoding="utf-8")
     for limit in (1, 2, 5, 7, 64):
         pieces, offset = [], 0
         while offset is not None:

@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from apps.accounts.models import Permission, Role, RolePermission, User
+from apps.accounts.models import Permission, Role, RolePermission, User, username_key
 from apps.accounts.seed import seed_reference_data
 from apps.departments.models import Department
 from djs_platform.config import DEFAULT_ADMIN_PASSWORDS
@@ -25,7 +25,7 @@ class Command(BaseCommand):
         username, password = settings.ADMIN_USERNAME, settings.ADMIN_PASSWORD
         with transaction.atomic():
             role, department = seed_reference_data(Permission, Role, RolePermission, Department)
-            admin = User.objects.filter(username=username).first()
+            admin = User.objects.filter(username_key=username_key(username)).first()
             if admin is None:
                 admin = User(username=username, real_name="System Administrator", department=department, role=role)
                 admin.set_password(password)

@@ -8,7 +8,7 @@ import yaml
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.accounts.models import User
+from apps.accounts.models import User, username_key
 from apps.tasks.api.serializers import TaskApplyOutput
 from apps.tasks.declarative import tasks_apply
 from djs_platform import errors
@@ -32,7 +32,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         document = load_document(options["file"])
         username = options["username"] or settings.ADMIN_USERNAME
-        user = User.objects.filter(username=username).first()
+        user = User.objects.filter(username_key=username_key(username)).first()  # as login finds it
         if user is None or user.status != 1:
             raise CommandError(f"no active user {username!r} (see --as)")
         try:
