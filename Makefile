@@ -33,7 +33,7 @@ WEB_UI_DEPS := $(WEB_UI)/node_modules/.djs-installed
 # Only runs when web-ui/package.json exists.
 WEB_UI_TEST_CMD := npm --prefix $(WEB_UI) test
 
-.PHONY: help test run system-deps system-deps-run mysql-driver check-fresh venv web-ui-deps web-ui-build test-python test-web-ui lint clean bench bench-quick bench-deps fuzz soak
+.PHONY: help test run system-deps system-deps-run mysql-driver check-fresh venv web-ui-deps web-ui-build test-python test-web-ui lint clean bench bench-quick bench-deps bench-records fuzz soak
 
 help: ## Show this help
 	@echo "DJS make targets:"
@@ -161,6 +161,13 @@ bench: bench-deps ## Side-by-side benchmark vs APScheduler and Celery beat + RES
 bench-quick: bench-deps ## The same, short windows and fewer steps (a few minutes)
 	@"$(PY)" bench/run.py --quick
 	@"$(PY)" bench/rest_api.py --quick
+
+# Detached (nohup): the run takes up to an hour and outlives the terminal. BENCH_ARGS="--reuse DIR --sizes ..."
+bench-records: bench-deps ## Record reads at 100k/1M/10M records, detached, log under bench/results/ (< 60 min)
+	@mkdir -p bench/results; log="bench/results/records_scale-$$(date +%Y%m%d-%H%M%S).log"; \
+	nohup "$(PY)" -u bench/records_scale.py $(BENCH_ARGS) > "$$log" 2>&1 < /dev/null & \
+	echo "bench-records: running detached (pid $$!), log $$log"; \
+	echo "follow it with: tail -f $$log   (the last lines hold the table and the JSON path)"
 
 lint: $(VENV_STAMP) ## Static checks (ruff if installed in the venv, else a syntax check)
 	@if [ -x "$(VENV)/bin/ruff" ]; then \

@@ -5,7 +5,8 @@
 
 Starts a throwaway MariaDB (durable redo log) and Redis, migrates + bootstraps a fresh schema, loads
 ``--tasks`` tasks in several departments and ``--records`` execution records into the current month's
-table (multi-row INSERTs through MySQLdb, not the ORM), starts gunicorn with the production defaults
+table (multi-row INSERTs through MySQLdb, not the ORM) and builds their rollups (``manage.py
+rebuild_rollups``), starts gunicorn with the production defaults
 (``configs/config.yaml``: 2 workers x 8 threads, gthread), logs in as admin and runs
 ``wrk -t2 -c<C> -d<S>s --latency --timeout 10s`` against each list endpoint. Prints req/s, p50, p99 and
 non-2xx per endpoint (any non-2xx or socket error is a failure: exit status 1) and keeps JSON (with the
@@ -68,12 +69,13 @@ def sql_time(moment: datetime | None) -> str:
     return "NULL" if moment is None else moment.strftime("'%Y-%m-%d %H:%M:%S.%f'")
 
 
-def connect(db_url: str):
+def connect(db_url: str, **options):
+    """MySQLdb connection + cursor in UTC; ``options`` go to ``MySQLdb.connect`` (e.g. ``local_infile=1``)."""
     import MySQLdb
 
     p = urlparse(db_url)
     conn = MySQLdb.connect(host=p.hostname, port=p.port or 3306, user=p.username, passwd=p.password or "",
-                           db=p.path.lstrip("/"), charset="utf8mb4", autocommit=False)
+                           db=p.path.lstrip("/"), charset="utf8mb4", autocommit=False, **options)
     cur = conn.cursor()
     cur.execute("SET time_zone='+00:00'")
     return conn, cur
@@ -101,12 +103,12 @@ def insert_rows(conn, cur, table: str, columns: list[str], rows, label: str) -> 
     return count
 
 
-def load_data(env: dict[str, str], db_url: str, tasks: int, records: int, year: int, month: int) -> dict:
+def load_tasks(env: dict[str, str], db_url: str, tasks: int, year: int, month: int) -> dict:
     """Departments and the month table through Django (few rows, DDL kept identical to the app's), then
-    tasks and records with multi-row INSERTs."""
+    ``tasks`` tasks with multi-row INSERTs. Returns the month table, the department ids by name, the tasks as
+    ``(id, name, department_id, task_type)`` and the random generator to continue with (``rnd``)."""
     from tests.platform import run_django
 
-    started = time.monotonic()
     out = run_django(env, f"""
         import json
         from apps.departments.models import Department
@@ -124,8 +126,6 @@ def load_data(env: dict[str, str], db_url: str, tasks: int, records: int, year: 
     dept_weights = [w for _, _, w in DEPARTMENTS] + [5]
     rnd = random.Random(20240601)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    month_start = datetime(year, month, 1)
-    month_seconds = monthrange(year, month)[1] * 86400
 
     conn, cur = connect(db_url)
     cur.execute("SET unique_checks=0, foreign_key_checks=0")
@@ -177,54 +177,93 @@ def load_data(env: dict[str, str], db_url: str, tasks: int, records: int, year: 
     insert_rows(conn, cur, "task", task_columns, task_rows(), "tasks")
     task_seconds = time.monotonic() - t0
     cur.execute("SELECT id, name, department_id, task_type FROM task ORDER BY id")
-    task_list = [(tid, sql_str(name), str(dept), sql_str(ttype)) for tid, name, dept, ttype in cur.fetchall()]
+    task_list = list(cur.fetchall())
+    conn.close()
+    return {"table": meta["table"], "departments": meta["departments"], "hq": meta["hq"], "dept_ids": dept_ids,
+            "task_list": task_list, "rnd": rnd, "task_load_s": round(task_seconds, 1)}
 
-    # --- records ---------------------------------------------------------------------------------------
-    columns = ["task_id", "task_name", "department_id", "task_type", "trigger_type", "scheduled_time",
-               "start_time", "end_time", "status", "success", "status_code", "response", "error", "cost_time",
-               "retry_times", "used_fallback", "executor", "create_time", "update_time"]
-    statuses = [s for s, _ in RECORD_STATUSES]
-    status_weights = [w for _, w in RECORD_STATUSES]
+
+#: Columns of a month table that ``record_values`` fills, in its order.
+RECORD_COLUMNS = ["task_id", "task_name", "department_id", "task_type", "trigger_type", "scheduled_time",
+                  "start_time", "end_time", "status", "success", "status_code", "response", "error", "cost_time",
+                  "retry_times", "used_fallback", "executor", "create_time", "update_time"]
+RECORD_RESPONSES = ['{"ok":true}', '{"ok":true,"processed":128}', "accepted", None]
+RECORD_ERRORS = {2: ["HTTP 500 from target", "timeout after 30s", "connection refused", "HTTP 503 from target"],
+                 3: ["killed by admin"], 4: ["skipped: previous run still running (forbid)"],
+                 5: ["lost: node node-2 stopped heartbeating"]}
+
+
+def record_values(task_list: list[tuple], records: int, year: int, month: int, rnd: random.Random,
+                  statuses: list[tuple[int, int]] = RECORD_STATUSES):
+    """``records`` execution records as tuples of values (RECORD_COLUMNS order; None = NULL): the tasks of
+    ``task_list`` (``(id, name, department_id, task_type)``) in turn, each task's runs spread evenly over the
+    month with jitter, statuses drawn with ``statuses`` weights."""
+    month_start = datetime(year, month, 1)
+    month_seconds = monthrange(year, month)[1] * 86400
+    status_values = [s for s, _ in statuses]
+    status_weights = [w for _, w in statuses]
     per_task = -(-records // len(task_list))
     slot = month_seconds / per_task  # each task's runs are spread evenly over the month, with jitter
-    responses = ["'{\"ok\":true}'", "'{\"ok\":true,\"processed\":128}'", "'accepted'", "NULL"]
-    errors = {2: ["'HTTP 500 from target'", "'timeout after 30s'", "'connection refused'",
-                  "'HTTP 503 from target'"],
-              3: ["'killed by admin'"], 4: ["'skipped: previous run still running (forbid)'"],
-              5: ["'lost: node node-2 stopped heartbeating'"]}
+    choices = rnd.choices(status_values, weights=status_weights, k=records)
+    for n in range(records):
+        k, t = divmod(n, len(task_list))
+        task_id, name, dept, ttype = task_list[t]
+        status = choices[n]
+        trigger = "SCHEDULE" if n % 50 else ("MANUAL" if n % 100 else "RETRY")
+        offset = k * slot + (t * 7919 % max(1, int(slot) - 120))  # distinct per task: unique key holds
+        scheduled = month_start + timedelta(seconds=int(offset), microseconds=0)
+        cost = int(rnd.expovariate(1 / 180)) + 3
+        start = scheduled + timedelta(milliseconds=rnd.randint(1, 400))
+        end = None if status == 0 else start + timedelta(milliseconds=cost)
+        success = {1: 1, 2: 0}.get(status)
+        code = {1: 200, 2: rnd.choice([500, 503, None])}.get(status)
+        yield (task_id, name, dept, ttype, trigger, scheduled, start, end, status, success, code,
+               RECORD_RESPONSES[n % 4] if status == 1 else None,
+               rnd.choice(RECORD_ERRORS[status]) if status in RECORD_ERRORS else None,
+               None if status == 0 else cost, (n % 11 == 0) + (n % 37 == 0), int(n % 97 == 0),
+               f"node-{n % 3 + 1}", scheduled, end or start)
 
-    def record_rows():
-        choices = rnd.choices(statuses, weights=status_weights, k=records)
-        for n in range(records):
-            k, t = divmod(n, len(task_list))
-            task_id, name, dept, ttype = task_list[t]
-            status = choices[n]
-            trigger = "'SCHEDULE'" if n % 50 else ("'MANUAL'" if n % 100 else "'RETRY'")
-            offset = k * slot + (t * 7919 % max(1, int(slot) - 120))  # distinct per task: unique key holds
-            scheduled = month_start + timedelta(seconds=int(offset), microseconds=0)
-            cost = int(rnd.expovariate(1 / 180)) + 3
-            start = scheduled + timedelta(milliseconds=rnd.randint(1, 400))
-            end = None if status == 0 else start + timedelta(milliseconds=cost)
-            success = {1: "1", 2: "0"}.get(status, "NULL")
-            code = {1: "200", 2: rnd.choice(["500", "503", "NULL"])}.get(status, "NULL")
-            yield (f"({task_id},{name},{dept},{ttype},{trigger},{sql_time(scheduled)},{sql_time(start)},"
-                   f"{sql_time(end)},{status},{success},{code},"
-                   f"{responses[n % 4] if status == 1 else 'NULL'},"
-                   f"{rnd.choice(errors[status]) if status in errors else 'NULL'},"
-                   f"{'NULL' if status == 0 else cost},{(n % 11 == 0) + (n % 37 == 0)},{int(n % 97 == 0)},"
-                   f"'node-{n % 3 + 1}',{sql_time(scheduled)},{sql_time(end or start)})")
 
+def sql_value(value) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return sql_str(value)
+    if isinstance(value, datetime):
+        return sql_time(value)
+    return str(int(value))
+
+
+def load_data(env: dict[str, str], db_url: str, tasks: int, records: int, year: int, month: int) -> dict:
+    """Departments and the month table through Django (few rows, DDL kept identical to the app's), then
+    tasks and records with multi-row INSERTs."""
+    from tests.platform import manage
+
+    started = time.monotonic()
+    loaded = load_tasks(env, db_url, tasks, year, month)
+    task_list = loaded["task_list"]
+
+    conn, cur = connect(db_url)
+    cur.execute("SET unique_checks=0, foreign_key_checks=0")
+    rows = ("(" + ",".join(map(sql_value, values)) + ")"
+            for values in record_values(task_list, records, year, month, loaded["rnd"]))
     t0 = time.monotonic()
-    insert_rows(conn, cur, meta["table"], columns, record_rows(), f"records into {meta['table']}")
+    insert_rows(conn, cur, loaded["table"], RECORD_COLUMNS, rows, f"records into {loaded['table']}")
     record_seconds = time.monotonic() - t0
-    cur.execute(f"ANALYZE TABLE task, {meta['table']}")
+    cur.execute(f"ANALYZE TABLE task, {loaded['table']}")
     cur.fetchall()
     conn.commit()
     conn.close()
+    # Rows inserted behind the scheduler's back have no rollups yet, and record-list totals and
+    # /records/stats read the rollups (docs/records.md): build them as an operator would.
+    t0 = time.monotonic()
+    manage(env, "rebuild_rollups", "--year", str(year), "--month", str(month), timeout=3600)
+    rollup_seconds = time.monotonic() - t0
     filter_task = task_list[len(task_list) // 2][0]
-    return {"table": meta["table"], "departments": len(dept_ids), "tasks": len(task_list), "records": records,
-            "filter_task_id": filter_task, "task_load_s": round(task_seconds, 1),
-            "record_load_s": round(record_seconds, 1), "load_s": round(time.monotonic() - started, 1)}
+    return {"table": loaded["table"], "departments": len(loaded["dept_ids"]), "tasks": len(task_list),
+            "records": records, "filter_task_id": filter_task, "task_load_s": loaded["task_load_s"],
+            "record_load_s": round(record_seconds, 1), "rollup_s": round(rollup_seconds, 1),
+            "load_s": round(time.monotonic() - started, 1)}
 
 
 # --- wrk ---------------------------------------------------------------------------------------------
@@ -317,7 +356,8 @@ def main() -> None:
         print(f"... loading {tasks:,} tasks and {records:,} records", flush=True)
         load = load_data(env, db_url, tasks, records, year, month)
         print(f"    loaded in {load['load_s']}s (tasks {load['task_load_s']}s, records {load['record_load_s']}s, "
-              f"{records / max(load['record_load_s'], 0.001):,.0f} rows/s)", flush=True)
+              f"{records / max(load['record_load_s'], 0.001):,.0f} rows/s; rollups rebuilt in {load['rollup_s']}s)",
+              flush=True)
         with WebProcess(env, Path(tmp) / "gunicorn.log") as web:
             reply = httpx.post(web.url + "/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD},
                                timeout=30).json()

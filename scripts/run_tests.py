@@ -13,7 +13,8 @@ stay green.
 
 Each pass runs in two phases: the in-process tests in parallel (pytest-xdist, ``DJS_TEST_WORKERS``, 4 by
 default; each worker has its own test database and Redis database, see ``tests/worker_env.py``), then the
-tests marked ``processes`` (real gunicorn, scheduler nodes, Chromium) serially. Platform-level suites are
+tests marked ``processes`` (real gunicorn, scheduler nodes, Chromium) on ``DJS_TEST_PROCESS_WORKERS`` workers
+(2 by default: they mostly wait, on timeouts and drains; a file stays on one worker). Platform-level suites are
 marked ``single_backend`` and leave the SQLite pass at collection (``conftest.py``). The 15 slowest tests and
 the pytest wall time of each pass are printed at the end.
 
@@ -26,6 +27,7 @@ Usage::
     .venv/bin/python scripts/run_tests.py                 # both passes
     .venv/bin/python scripts/run_tests.py --only mariadb -x -k revocation
     DJS_TEST_WORKERS=0 .venv/bin/python scripts/run_tests.py   # in-process phase serially
+    DJS_TEST_PROCESS_WORKERS=1 .venv/bin/python scripts/run_tests.py   # process-level phase serially
 
 Unknown arguments are passed to pytest unchanged (``--`` also works). Stdlib
 only; the servers come from ``scripts/services.py`` and are always stopped,
@@ -63,7 +65,7 @@ VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
 #: (Other DJS_TEST_* switches are passed through on purpose.)
 _OWNED_PREFIX = "DJS_"
 _PASSTHROUGH_PREFIX = "DJS_TEST_"
-_OWNED_TEST_VARS = {"DJS_TEST_MARIADB_URL", "DJS_TEST_REDIS_URL", "DJS_TEST_WORKERS"}
+_OWNED_TEST_VARS = {"DJS_TEST_MARIADB_URL", "DJS_TEST_REDIS_URL", "DJS_TEST_WORKERS", "DJS_TEST_PROCESS_WORKERS"}
 
 
 @dataclass
@@ -139,27 +141,34 @@ def pass_env(name: str, common: dict[str, str], db_url: str, redis_url: str) -> 
 DEFAULT_WORKERS = "4"
 
 
-def worker_args() -> list[str]:
-    """``-n N`` for the in-process phase (DJS_TEST_WORKERS, default 4; 0 or 1 = serial)."""
-    raw = os.environ.get("DJS_TEST_WORKERS", "").strip() or DEFAULT_WORKERS
+#: Workers of the process-level phase (DJS_TEST_PROCESS_WORKERS): its tests spend most of their time waiting
+#: (node timeouts, drains, SIGSTOP windows, a browser), so two files run at once on two cores; a test file
+#: stays on one worker (module fixtures such as test_processes' gunicorn pair, the e2e platform per worker).
+DEFAULT_PROCESS_WORKERS = "2"
+
+
+def worker_args(variable: str = "DJS_TEST_WORKERS", default: str = DEFAULT_WORKERS) -> list[str]:
+    """``-n N`` for a phase (``variable``, default ``default``; 0 or 1 = serial), one test file per worker."""
+    raw = os.environ.get(variable, "").strip() or default
     if raw in {"0", "1"}:
         return []
     if raw != "auto" and not raw.isdigit():
-        raise SystemExit(f"DJS_TEST_WORKERS must be a number or 'auto', got {raw!r}")
+        raise SystemExit(f"{variable} must be a number or 'auto', got {raw!r}")
     return ["-p", "xdist", "-n", raw, "--dist", "loadfile"]
 
 
 @dataclass(frozen=True)
 class Phase:
-    """One pytest run inside a pass: the in-process tests in parallel, then the process-level ones serially."""
+    """One pytest run inside a pass: the in-process tests, then the process-level ones (each on its workers)."""
 
     name: str
     marker: str | None
-    parallel: bool
+    workers: tuple[str, str] | None  # (environment variable, default) of its -n, or None: serial
 
 
-PHASES = (Phase("in-process", "not processes", True), Phase("processes", "processes", False))
-ONE_PHASE = (Phase("all", None, False),)
+PHASES = (Phase("in-process", "not processes", ("DJS_TEST_WORKERS", DEFAULT_WORKERS)),
+          Phase("processes", "processes", ("DJS_TEST_PROCESS_WORKERS", DEFAULT_PROCESS_WORKERS)))
+ONE_PHASE = (Phase("all", None, None),)
 
 
 def phases_for(extra: Sequence[str]) -> tuple[Phase, ...]:
@@ -199,7 +208,7 @@ def run_phase(result: PassResult, phase: Phase, env: dict[str, str], extra: Sequ
         "-o",
         f"junit_suite_name={result.name}-{phase.name}",
         *(["-m", phase.marker] if phase.marker else []),
-        *(worker_args() if phase.parallel else []),
+        *(worker_args(*phase.workers) if phase.workers else []),
         *extra,
     ]
     log(f"pass {result.name}, {phase.name}: {' '.join(cmd[1:])}")
@@ -271,7 +280,7 @@ def print_slowest(results: Sequence[PassResult], count: int = 15) -> None:
     for r in results:
         if not r.durations:
             continue
-        print(f"\n{count} slowest tests, {r.name} pass (seconds; in-process ones ran in parallel):")
+        print(f"\n{count} slowest tests, {r.name} pass (seconds; each phase ran on several workers):")
         for seconds, test in sorted(r.durations, reverse=True)[:count]:
             print(f"  {seconds:8.1f}  {test}")
 

@@ -52,7 +52,7 @@ def test_mariadb_restart_mid_run_two_nodes_reconnect_without_duplicates(tmp_path
     themselves, nothing fires twice, and the seconds that fell into the outage (shorter than the misfire
     threshold) still run, late."""
     tasks = 30
-    with services.mariadb(base_dir=str(tmp_path)) as server, HttpTarget() as target:
+    with services.mariadb() as server, HttpTarget() as target:  # TMPDIR: a unix socket path must stay short
         env = scheduler_env(server.url)  # the private server's own empty database
         prepare_database(env)
         first = create_tasks(env, tasks, target.url("/t"), start_in=4)
@@ -95,7 +95,7 @@ def test_database_outage_longer_than_node_timeout_misses_no_second_and_duplicate
     calls carry the same Idempotency-Key (an idempotent target applies it once); no call carries a key of
     its own."""
     tasks, node_timeout = 20, 4
-    with services.mariadb(base_dir=str(tmp_path)) as server, HttpTarget() as target:
+    with services.mariadb() as server, HttpTarget() as target:  # TMPDIR: a unix socket path must stay short
         env = scheduler_env(server.url, DJS_JOB_NODE_TIMEOUT=str(node_timeout), DJS_JOB_HEARTBEAT_INTERVAL="1")
         prepare_database(env)
         for i in range(tasks):
