@@ -3,11 +3,12 @@
 Without arguments it rebuilds every month still marked ``unbuilt`` (the month tables that existed when the
 rollups were introduced); ``--year/--month`` one month; ``--all`` every month that has a record table. The
 platform keeps running: each month is rebuilt under its lock row, so that month's result flushes wait for it
-(seconds per million records) and every other month is untouched. Progress is printed per chunk.
+(about 80 s per million records on a 2-core box, docs/performance.md) and every other month is untouched. Progress is printed per chunk.
 """
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from apps.records import rollups
 from apps.records.models import RollupMonth, existing_record_tables
@@ -50,3 +51,11 @@ class Command(BaseCommand):
             counted = rollups.rebuild_month(y, m, chunk=options["chunk"], progress=progress)
             self.stdout.write(f"rollups {y}-{m:02d}: built from {counted:,} finished records in "
                               f"{time.monotonic() - started:.1f} s")
+        if connection.vendor == "mysql":
+            # A rebuild rewrites most of the rollup tables; InnoDB recalculates their statistics only in the
+            # background, and a restart before that leaves them planned as empty (found by make bench-records:
+            # a task's stats read a whole index instead of its 17 rows). Refresh them now.
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE TABLE record_rollup, record_rollup_cost, record_rollup_month")
+                cursor.fetchall()
+            self.stdout.write("rollups: table statistics refreshed (ANALYZE TABLE)")
