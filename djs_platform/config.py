@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +93,25 @@ def load_config(path: str | os.PathLike[str] | None = None, environ: dict[str, s
 
 
 config = load_config()
+
+
+def install_secret(path: Path, make: Callable[[], str]) -> str:
+    """A per-install secret kept in ``path`` (under ``var/``, mode 0600), made by ``make`` on first use.
+
+    Written to a private temporary file and linked into place, so processes starting at once agree on one
+    secret and nobody reads a half-written file (the dev JWT secret, the shutdown secret)."""
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, make().encode())
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:  # another process was first: its secret stands
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()

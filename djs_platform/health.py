@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from djs_platform import errors
 from djs_platform.actor import in_networks
+from djs_platform.config import install_secret
 from djs_platform.envelope import ok, parse_query
 from djs_platform.tenancy import require_permission
 
@@ -97,26 +98,8 @@ def shutdown_secret_path() -> Path:
 
 
 def shutdown_secret() -> str:
-    """The per-install shutdown secret (``var/shutdown-secret``, mode 0600), created on first use.
-
-    Created atomically: written to a private temporary file and linked into place, so two processes
-    starting at once agree on one secret and nobody reads a half-written file."""
-    path = shutdown_secret_path()
-    if not path.exists():
-        path.parent.mkdir(mode=0o700, exist_ok=True)
-        tmp = path.with_name(f".shutdown-secret.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, secrets.token_urlsafe(32).encode())
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    return path.read_text().strip()
+    """The per-install shutdown secret (``var/shutdown-secret``, mode 0600), created on first use."""
+    return install_secret(shutdown_secret_path(), lambda: secrets.token_urlsafe(32))
 
 
 def _is_loopback(address: str) -> bool:

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
-from djs_platform.config import BASE_DIR, DEFAULT_ADMIN_PASSWORDS, DEFAULT_JWT_SECRETS, config
+from djs_platform.config import BASE_DIR, DEFAULT_ADMIN_PASSWORDS, DEFAULT_JWT_SECRETS, config, install_secret
 
 DEBUG: bool = bool(config.get("server.debug", False))
 SERVER_PORT = int(config.get("server.port", 9088))
@@ -78,14 +78,9 @@ _private_state()
 
 def _dev_jwt_secret() -> str:
     """Embedded dev profile: a random per-install secret in var/ instead of the published placeholder."""
-    path = BASE_DIR / "var" / "jwt-secret"
-    if not path.exists():
-        import secrets
+    import secrets
 
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return install_secret(BASE_DIR / "var" / "jwt-secret", lambda: secrets.token_hex(32))
 
 
 if not DEBUG:

@@ -72,6 +72,22 @@ _disabled_lock = threading.Lock()
 _disabled_cache: tuple[float, frozenset[int]] | None = None
 
 
+def department_parents() -> dict[int, int | None]:
+    """Every department's parent id (one query)."""
+    return dict(Department.objects.values_list("id", "parent_id"))
+
+
+def ancestry(department_id: int, parents: dict[int, int | None]) -> tuple[int, ...]:
+    """The department and its ancestors, nearest first, from :func:`department_parents` (a corrupted cycle
+    ends the walk)."""
+    path: list[int] = []
+    current: int | None = department_id
+    while current is not None and current not in path:
+        path.append(current)
+        current = parents.get(current)
+    return tuple(path)
+
+
 def disabled_department_ids(*, max_age: float = 5.0) -> frozenset[int]:
     """Ids of every disabled department and of everything below one (a disabled department disables its
     subtree), read at most every ``max_age`` seconds per process (one query over ``department``).

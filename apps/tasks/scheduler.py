@@ -51,8 +51,7 @@ from apps.records.models import (
     record_model,
 )
 from apps.alerts.watcher import AlertWatcher
-from apps.departments.models import Department
-from apps.departments.selectors import disabled_department_ids
+from apps.departments.selectors import ancestry, department_parents, disabled_department_ids
 from apps.tasks.egress import EgressPolicy
 from apps.tasks.engine import idempotency_key, plan_claim
 from apps.tasks.executors import ExecutionSpec, Executors, execute
@@ -308,7 +307,7 @@ class Node:
             if self.shell.identities.by_department and (
                     self.departments_read_at is None or now - self.departments_read_at > DEPARTMENTS_REFRESH):
                 self.departments_read_at = now
-                self.department_parents = await self.control.run(_department_parents)
+                self.department_parents = await self.control.run(department_parents)
             if (self.config.keep_months or self.config.rollup_keep_months) and \
                     (self.last_prune is None or now - self.last_prune > 86400):
                 self.last_prune = now
@@ -858,17 +857,9 @@ class Node:
             record_id=fire.record_id, shell_command=task["shell_command"],
             shell_args=tuple(task["shell_args"] or ()), shell_workdir=task["shell_workdir"],
             shell_env=dict(task["shell_env"]) if task["shell_env"] else None,
-            department_path=self._department_path(task["department_id"]) if task["task_type"] == "SHELL" else (),
+            department_path=(ancestry(task["department_id"], self.department_parents)
+                             if task["task_type"] == "SHELL" else ()),
         )
-
-    def _department_path(self, department_id: int) -> tuple[int, ...]:
-        """The department and its ancestors, nearest first (bounded: a corrupted cycle ends the walk)."""
-        path: list[int] = []
-        current: int | None = department_id
-        while current is not None and current not in path and len(path) <= len(self.department_parents):
-            path.append(current)
-            current = self.department_parents.get(current)
-        return tuple(path)
 
     def _finish(self, fire: Fire, result: dict[str, Any]) -> None:
         now = utcnow()
@@ -1002,10 +993,6 @@ class Node:
         if requests:
             TriggerRequest.objects.bulk_create(requests)
             self.stats["child_triggers"] += len(requests)
-
-
-def _department_parents() -> dict[int, int | None]:
-    return dict(Department.objects.values_list("id", "parent_id"))
 
 
 def _finished(fire: Fire, result: dict[str, Any]) -> rollups.Finished:

@@ -11,8 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.services import audit_record, camel, diff
-from apps.departments.models import Department
-from apps.departments.selectors import disabled_department_ids
+from apps.departments.selectors import ancestry, department_parents, disabled_department_ids
 from apps.tasks.models import (SchedulerNode, SchedulerState, Task, TaskChild, TaskStatus, TaskType, TriggerRequest,
                                task_name_key)
 from apps.tasks.executors.runas import ShellIdentities, ShellIdentityError, workdir_problem
@@ -166,12 +165,7 @@ def check_shell_workdir(values: dict[str, Any]) -> None:
                                                  conf["shell_allow_same_user"])
     except ShellIdentityError:
         return  # a wrong identity setting is the node's start-up error, not this task's
-    parents = dict(Department.objects.values_list("id", "parent_id"))
-    path: list[int] = []
-    current = values["department_id"]
-    while current is not None and current not in path:
-        path.append(current)
-        current = parents.get(current)
+    path = ancestry(values["department_id"], department_parents())
     if problem := workdir_problem(workdir, identities.for_departments(path)):
         raise errors.invalid("shellWorkdir", problem)
 
