@@ -120,6 +120,10 @@ def record_model(year: int, month: int) -> type[RecordBase]:
                                  name=f"ix_{name}_list"),
                     # GET /records?parentRecordId=: the child runs of one record (migration records.0002).
                     models.Index(fields=["parent_record_id"], name=f"ix_{name}_parent"),
+                    # GET /records?taskId= and a task's recent runs, newest first: walks the task's last
+                    # entries backwards instead of reading and sorting all its runs of the month
+                    # (migration records.0004).
+                    models.Index(fields=["task_id", "id"], name=f"ix_{name}_taskid"),
                 ],
             })
             model = type(f"Record{year:04d}{month:02d}", (RecordBase,), {"__module__": __name__, "Meta": meta})
@@ -211,7 +215,10 @@ class RollupCount(models.Model):
         constraints = [models.UniqueConstraint(
             fields=["grain", "key_id", "department_id", "period", "status", "trigger_type", "task_type"],
             name="uq_rollup_cell")]
-        indexes = [models.Index(fields=["grain", "period", "department_id"], name="ix_rollup_period")]
+        # Covering for the reads that scan a period of one grain (top failing tasks of a month, list totals of
+        # a scope): they read index entries only, never the rows (docs/performance.md "Records at volume").
+        indexes = [models.Index(fields=["grain", "period", "status", "department_id", "key_id", "count"],
+                                name="ix_rollup_scan")]
 
 
 class RollupCost(models.Model):
@@ -229,7 +236,9 @@ class RollupCost(models.Model):
         db_table = "record_rollup_cost"
         constraints = [models.UniqueConstraint(
             fields=["grain", "key_id", "department_id", "period", "bucket"], name="uq_rollup_cost")]
-        indexes = [models.Index(fields=["grain", "period", "department_id"], name="ix_rollup_cost_period")]
+        # Covering for a period's histogram of a scope (the dashboard's p95).
+        indexes = [models.Index(fields=["grain", "period", "department_id", "bucket", "count"],
+                                name="ix_rollup_cost_scan")]
 
 
 class RollupMonth(models.Model):

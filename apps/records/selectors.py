@@ -189,10 +189,17 @@ def _rollup_stats(*, user: User, year: int, month: int, task_id: int | None,
     if not scope:
         return result
     periods = (days[0][0], days[-1][0])
-    grain = rollups.RollupGrain.TASK_DAY if task_id is not None else rollups.RollupGrain.DEPARTMENT_DAY
-    keys = [task_id] if task_id is not None else None
-    totals = rollups.totals(grain, periods=periods, department_ids=scope, key_ids=keys)
-    per_day = rollups.daily(grain, periods=periods, department_ids=scope, key_ids=keys)
+    if task_id is None:
+        totals = rollups.totals(rollups.RollupGrain.DEPARTMENT_DAY, periods=periods, department_ids=scope)
+        per_day = rollups.daily(rollups.RollupGrain.DEPARTMENT_DAY, periods=periods, department_ids=scope)
+    else:
+        # A task's month totals and histogram from its one task x month cell (rows: buckets, not days x
+        # buckets); the task x day cells only for the daily series.
+        month_first = date(year, month, 1)
+        totals = rollups.totals(rollups.RollupGrain.TASK_MONTH, periods=(month_first, month_first),
+                                department_ids=scope, key_ids=[task_id])
+        per_day = rollups.daily(rollups.RollupGrain.TASK_DAY, periods=periods, department_ids=scope,
+                                key_ids=[task_id])
     # Running executions are live rows (few, indexed by status), not rolled up.
     running_days: dict[date, int] = {}
     live = record_list(user=user, year=year, month=month, task_id=task_id, department_id=department_id)

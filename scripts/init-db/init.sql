@@ -170,7 +170,7 @@ CREATE TABLE `record_rollup` (
   `label` varchar(255) NOT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `uq_rollup_cell` (`grain`,`key_id`,`department_id`,`period`,`status`,`trigger_type`,`task_type`),
-  KEY `ix_rollup_period` (`grain`,`period`,`department_id`)
+  KEY `ix_rollup_scan` (`grain`,`period`,`status`,`department_id`,`key_id`,`count`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 DROP TABLE IF EXISTS `record_rollup_cost`;
 CREATE TABLE `record_rollup_cost` (
@@ -183,7 +183,7 @@ CREATE TABLE `record_rollup_cost` (
   `count` bigint(20) NOT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `uq_rollup_cost` (`grain`,`key_id`,`department_id`,`period`,`bucket`),
-  KEY `ix_rollup_cost_period` (`grain`,`period`,`department_id`)
+  KEY `ix_rollup_cost_scan` (`grain`,`period`,`department_id`,`bucket`,`count`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 DROP TABLE IF EXISTS `record_rollup_month`;
 CREATE TABLE `record_rollup_month` (
@@ -430,5 +430,6 @@ INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('auth', '0012
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0001_record_list_index', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0002_record_parent_columns', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0003_rollups', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0004_read_indexes', NOW(6));
 
 SET FOREIGN_KEY_CHECKS = 1;

@@ -66,18 +66,6 @@ def previous_month_instant(now: datetime) -> datetime:
     return (first_local - timedelta(hours=6)).astimezone(UTC).replace(microsecond=0)
 
 
-@pytest.fixture
-def empty_month_tables(transactional_db):
-    """Month tables are unmanaged: a transactional test's flush leaves their rows (other tests' records), while
-    it empties the rollups. Start and end with no raw rows, so raw and rollups describe the same runs."""
-    def wipe():
-        for name in existing_record_tables(refresh=True):
-            record_model(int(name[7:11]), int(name[11:13])).objects.all().delete()
-    wipe()
-    yield
-    wipe()
-
-
 @pytest.mark.django_db(transaction=True)
 def test_rollups_equal_raw_counts_after_a_mixed_workload_on_a_real_node(empty_month_tables, node_factory, http_target,
                                                                         org, admin_api):
