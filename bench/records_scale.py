@@ -536,7 +536,8 @@ def measure_size(db, cache, info: dict, db_url: str, args, wrk: str, logs: Path,
     result = manage(env, "rebuild_rollups", "--year", str(info["year"]), "--month", str(info["month"]),
                     timeout=3600)
     out["rebuild_s"] = round(time.monotonic() - t0, 1)
-    last = result.stdout.strip().splitlines()[-1]
+    # The summary line ("... built from N finished records ..."); rebuild_rollups prints more after it.
+    last = next(line for line in reversed(result.stdout.strip().splitlines()) if "built from" in line)
     log(f"[{human(size)}]   {last} (command wall {out['rebuild_s']}s)")
     built = int(re.search(r"built from ([\d,]+) finished", last).group(1).replace(",", ""))
     if built != size - info["expected"]["running"]:
