@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import DisallowedHost, RequestDataTooBig, TooManyFieldsSent
 from django.db import DatabaseError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -105,13 +105,58 @@ def json_error(exc: errors.ApplicationError) -> JsonResponse:
     return JsonResponse(error_body(exc), status=exc.http_status, json_dumps_params={"ensure_ascii": False})
 
 
-@csrf_exempt  # also the /v1 catch-all route: an unknown POST/PUT/DELETE gets 4004, not Django's HTML CSRF page
+# --- JSON everywhere (docs/api.md "Envelope and errors"): what Django itself would render as HTML -------------
+
+@csrf_exempt  # also the catch-all routes: an unknown POST/PUT/DELETE gets 4004, not Django's HTML CSRF page
 def handler404(request, exception=None) -> JsonResponse:  # noqa: ARG001 - Django signature
     return json_error(errors.NotFound(f"no route for {request.method} {request.path}"))
 
 
+def handler400(request, exception=None) -> JsonResponse:  # noqa: ARG001 - Django signature
+    """A ``SuspiciousOperation`` outside DRF (a malformed ``Host`` header, too many fields): 4001. The exception's
+    text (which quotes the header) is not echoed."""
+    mapped = to_application_error(exception) if exception is not None else None
+    if isinstance(mapped, errors.InvalidArgument):
+        return json_error(mapped)
+    if isinstance(exception, DisallowedHost):
+        return json_error(errors.InvalidArgument("bad request: invalid Host header"))
+    return json_error(errors.InvalidArgument("bad request"))
+
+
+def handler403(request, exception=None) -> JsonResponse:  # noqa: ARG001 - Django signature
+    return json_error(errors.Forbidden())
+
+
 def handler500(request) -> JsonResponse:  # noqa: ARG001
     return json_error(errors.InternalError())
+
+
+def csrf_failure(request, reason: str = "") -> JsonResponse:  # noqa: ARG001 - settings.CSRF_FAILURE_VIEW
+    """Every route is CSRF-exempt today (bearer tokens); a cookie-authenticated view added later that fails the
+    check answers 4003 in the envelope instead of Django's HTML page."""
+    return json_error(errors.Forbidden("CSRF check failed: send the bearer token, not a session cookie"))
+
+
+def only_methods(view, methods: tuple[str, ...] = ("GET", "HEAD")):
+    """Wrap a view that is not a JSON API view (metrics, Swagger UI, the schema): other methods answer 4005 in the
+    envelope instead of Django's HTML CSRF page or a renderer's text/html 405."""
+    allowed = frozenset(methods)
+
+    @csrf_exempt  # the methods it lets through are safe ones, which CSRF never checks
+    def wrapped(request, *args, **kwargs):
+        if request.method not in allowed:
+            response = json_error(errors.MethodNotAllowed(f"{request.method} is not allowed here; use "
+                                                          f"{' or '.join(sorted(allowed))}"))
+            response["Allow"] = ", ".join(sorted(allowed))
+            return response
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = getattr(view, "__name__", "wrapped")
+    wrapped.__doc__ = view.__doc__
+    for attribute in ("cls", "initkwargs", "view_class", "view_initkwargs"):  # drf-spectacular reads these
+        if hasattr(view, attribute):
+            setattr(wrapped, attribute, getattr(view, attribute))
+    return wrapped
 
 
 # --- the JSON wire format ---------------------------------------------------------------------

@@ -287,6 +287,7 @@ SECURE_SSL_REDIRECT = bool(config.get("server.sslRedirect", False))
 if TRUSTED_PROXIES:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
+CSRF_FAILURE_VIEW = "djs_platform.envelope.csrf_failure"  # the JSON envelope (4003), not Django's HTML page
 # TLS usually terminates at a proxy in front of DJS; redirecting plain HTTP is opt-in (server.sslRedirect),
 # because health checks, Prometheus and `make run` talk plain HTTP on loopback.
 SILENCED_SYSTEM_CHECKS = [] if SECURE_SSL_REDIRECT else ["security.W008"]

@@ -1,13 +1,21 @@
 """JWT access/refresh tokens with revocation through the token state store (:mod:`djs_platform.token_state`).
 
-Claims are kept small: ``sub`` (user id), ``typ``, ``jti``, ``fid`` (login family), ``iat`` (float, ms
-precision) and ``exp``. Revocation state lives in the token state store (Redis with ``redis.url``, else the
-``token_state`` table; never Django's database cache) so every process sees it at once:
+Claims are kept small: ``sub`` (user id), ``typ``, ``jti``, ``fid`` (login family), ``fxp`` (the family's end,
+epoch seconds), ``iat`` (float, ms precision) and ``exp``. Revocation state lives in the token state store (Redis
+with ``redis.url``, else the ``token_state`` table; never Django's database cache) so every process sees it at
+once:
 
 * ``rev:u:<user id>`` = epoch seconds; every token of that user issued at or before it is dead
   (logout, password change, disable, role change).
-* ``rev:f:<family id>`` = 1; every token of one login family is dead (refresh-token reuse).
-* ``used:<refresh jti>`` = 1; a refresh token is spent once; presenting it again revokes its family.
+* ``rev:f:<family id>`` = 1; every token of one login family is dead (reuse of a refresh token or of an
+  exchanged access token, logout).
+* ``used:<jti>`` = 1; a refresh token is spent once, and an access token exchanged once (sliding refresh);
+  presenting either again revokes its family.
+
+Two ways to refresh (issue 18, DESIGN §14.4): *rotation* (:func:`refresh_pair`) spends a refresh token for a new
+pair whose family end is ``auth.refreshExpireHours`` from now; the *sliding* exchange of the seed
+(:func:`refresh_access`, ``POST /auth/refresh`` with only ``Authorization: Bearer <access token>``) spends an
+access token for a new access token of the same family that never outlives the family's end (``fxp``).
 
 ``sub`` is a user id only in its canonical form (``"1"``, never ``"01"``, ``"+1"``, ``" 1"`` or the number 1):
 anything else is "token invalid", so every lookup and revocation key uses the one spelling (issue 16).
@@ -25,6 +33,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import jwt
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework_simplejwt.exceptions import TokenError
@@ -42,6 +51,14 @@ log = logging.getLogger("djs.auth")
 class TokenPair:
     access: str
     refresh: str
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class AccessGrant:
+    """What a sliding refresh answers: one access token and its lifetime in seconds."""
+
+    access: str
     expires_in: int
 
 
@@ -91,24 +108,26 @@ def throttle(key: str, limit: int, window: float, message: str) -> None:
         raise errors.TooManyRequests(message, retry_after=entry.remaining())
 
 
-def _stamp(token: Token, user_id: int, family: str, now: float) -> None:
+def _stamp(token: Token, user_id: int, family: str, now: float, family_end: int, expires: int) -> None:
     token["sub"] = str(user_id)
     token["fid"] = family
+    token["fxp"] = family_end
     token["iat"] = round(now, 3)
+    token["exp"] = expires
 
 
 def issue_pair(user: "User", family: str | None = None) -> TokenPair:
+    """A new pair: at login (a new family) or by rotation. The family's end (``fxp``) is the refresh token's
+    expiry, ``auth.refreshExpireHours`` from now: no sliding refresh of its access tokens reaches past it."""
     now = time.time()
     family = family or uuid.uuid4().hex
+    access_seconds = int(settings.ACCESS_TOKEN_LIFETIME.total_seconds())
+    family_end = int(now + settings.REFRESH_TOKEN_LIFETIME.total_seconds())
     refresh = RefreshToken()
-    _stamp(refresh, user.pk, family, now)
+    _stamp(refresh, user.pk, family, now, family_end, family_end)
     access = AccessToken()
-    _stamp(access, user.pk, family, now)
-    return TokenPair(
-        access=str(access),
-        refresh=str(refresh),
-        expires_in=int(settings.ACCESS_TOKEN_LIFETIME.total_seconds()),
-    )
+    _stamp(access, user.pk, family, now, family_end, int(now + access_seconds))
+    return TokenPair(access=str(access), refresh=str(refresh), expires_in=access_seconds)
 
 
 def _decode(raw: str, token_class: type[Token]) -> Token:
@@ -175,12 +194,22 @@ def _load_user(payload: Token) -> "User":
     return user
 
 
+def decode_access_token(raw: str) -> Token:
+    """Signature, expiry and type of an access token (4010 otherwise); not yet revocation or its user."""
+    return _decode(raw, AccessToken)
+
+
+def authenticate_decoded(token: Token) -> "User":
+    """The rest of :func:`authenticate_access_token` for a decoded token: revocation, then the user."""
+    _check_not_revoked(token)
+    return _load_user(token)
+
+
 def authenticate_access_token(raw: str) -> tuple["User", Token]:
     """Validate an access token (signature, expiry, type, canonical ``sub``, revocation) and load its user,
     who must be enabled, in an enabled department below enabled ancestors."""
-    token = _decode(raw, AccessToken)
-    _check_not_revoked(token)
-    return _load_user(token), token
+    token = decode_access_token(raw)
+    return authenticate_decoded(token), token
 
 
 def refresh_pair(raw_refresh: str, *, ip: str = "") -> tuple["User", TokenPair]:
@@ -200,14 +229,80 @@ def refresh_pair(raw_refresh: str, *, ip: str = "") -> tuple["User", TokenPair]:
              "too many token refreshes for this user; retry later")
     _check_not_revoked(token)
     user = _load_user(token)
-    # The mark lives as long as the refresh token could still be presented.
+    _spend_once(token, user_id, kind="refresh token",
+                reuse_message="refresh token already used; session revoked")
+    return user, issue_pair(user, family=token["fid"])
+
+
+def family_end(token: Token) -> float:
+    """When the token's login family ends (``fxp``). A token issued before families recorded their end counts
+    ``auth.refreshExpireHours`` from its own issue, the longest its family could then have lived unrotated."""
+    end = token.get("fxp")
+    if isinstance(end, int) and not isinstance(end, bool):
+        return float(end)
+    return float(token.get("iat", 0)) + settings.REFRESH_TOKEN_LIFETIME.total_seconds()
+
+
+def _spend_once(token: Token, user_id: int, *, kind: str, reuse_message: str) -> None:
+    """Mark the token's ``jti`` used; a second presentation means a copy exists: revoke the whole family."""
+    # The mark lives as long as the token could still be presented.
     ttl = max(60.0, float(token["exp"]) - time.time() + 60)
     first_use = _store_call(token_state.store().add, f"used:{token['jti']}", 1, ttl, default=True)
     if not first_use:
         _store_call(token_state.store().set, f"rev:f:{token['fid']}", 1, _revocation_ttl())
-        log.warning("refresh token reuse for user %s: family %s revoked", user_id, token["fid"])
-        raise errors.Unauthenticated("refresh token already used; session revoked")
-    return user, issue_pair(user, family=token["fid"])
+        log.warning("%s reuse for user %s: family %s revoked", kind, user_id, token["fid"])
+        raise errors.Unauthenticated(reuse_message)
+
+
+def refresh_access(raw_access: str, *, ip: str = "") -> tuple["User", AccessGrant]:
+    """Sliding refresh (the seed's ``POST /auth/refresh`` with only ``Authorization: Bearer <access token>``):
+    exchange a live access token for a new one in the same login family.
+
+    Each access token is exchanged once; presenting it again means a copy is in other hands, so the whole family
+    (its refresh token included) is revoked, as for a reused refresh token. The exchanged token itself stays
+    valid until its own ``exp`` (requests in flight with it do not fail). The new token lives
+    ``auth.jwtExpireHours``, never past the family's end (``fxp``): after that only a login (or a rotation
+    with the refresh token) continues. A refresh token here, a revoked, expired or forged token: 4010. The
+    rate limits of :func:`refresh_pair` apply, with the same counters; a refused call spends nothing.
+    """
+    conf = settings.AUTH_SETTINGS
+    throttle(f"rate:refresh:ip:{ip}", conf["refresh_per_address_per_minute"], 60,
+             "too many token refreshes from this address; retry later")
+    token = _decode(raw_access, AccessToken)
+    user_id = user_id_of(token)
+    throttle(f"rate:refresh:u:{user_id}", conf["refresh_per_user_per_minute"], 60,
+             "too many token refreshes for this user; retry later")
+    _check_not_revoked(token)
+    user = _load_user(token)
+    now = time.time()
+    end = family_end(token)
+    if end <= now:
+        raise errors.Unauthenticated("session expired: log in again")
+    family = token.get("fid")
+    if not isinstance(family, str) or not family:
+        raise errors.Unauthenticated("token invalid")
+    _spend_once(token, user_id, kind="access token",
+                reuse_message="access token already exchanged; session revoked")
+    lifetime = int(settings.ACCESS_TOKEN_LIFETIME.total_seconds())
+    if now + lifetime <= end:
+        expires, expires_in = int(now + lifetime), lifetime
+    else:  # capped: the family ends first
+        expires, expires_in = int(end), max(1, int(end - now))
+    access = AccessToken()
+    _stamp(access, user.pk, family, now, int(end), expires)
+    return user, AccessGrant(access=str(access), expires_in=expires_in)
+
+
+def claimed_type(raw: str) -> str | None:
+    """The ``typ`` a token *claims*, read without checking anything: only to choose which check to run
+    (gRPC RefreshToken takes either kind in one field). Never a reason to trust the token."""
+    if not isinstance(raw, str) or not raw or len(raw) > 4096:
+        return None
+    try:
+        typ = jwt.decode(raw, options={"verify_signature": False}).get("typ")
+    except jwt.PyJWTError:
+        return None
+    return typ if isinstance(typ, str) else None
 
 
 def revoke_user_tokens(user_id: int) -> None:

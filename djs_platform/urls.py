@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from djs_platform import web
 from djs_platform.envelope import handler404 as not_found
+from djs_platform.envelope import only_methods
 from djs_platform.health import HealthView, ShutdownView, metrics_view
 
 api = [
@@ -16,18 +17,28 @@ api = [
     path("", include("apps.alerts.api.urls")),
     re_path(r"^web(?:/(?P<path>.*))?$", web.console, name="web-console"),
 ]
+# The three routes below are not JSON API views: GET/HEAD only, any other method answers 4005 in the envelope.
 if settings.METRICS_ENABLED:
-    api.append(path("metrics", metrics_view, name="metrics"))
+    api.append(path("metrics", only_methods(metrics_view), name="metrics"))
 if settings.DOCS_ENABLED:
     api += [
-        path("schema", SpectacularJSONAPIView.as_view(), name="schema"),
-        path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+        path("schema", only_methods(SpectacularJSONAPIView.as_view()), name="schema"),
+        path("docs", only_methods(SpectacularSwaggerView.as_view(url_name="schema")), name="docs"),
     ]
 
 # Anything else under /v1 answers the JSON envelope (4004), also with DEBUG on.
 api.append(re_path(r"^.*$", not_found))
 
-urlpatterns = [path(settings.API_PREFIX, include(api))]
+urlpatterns = [
+    path(settings.API_PREFIX, include(api)),
+    # ... and so does every path outside /v1 ("/", "/nope", "/v1" without the slash): a route rather than
+    # handler404 alone, which DEBUG (the embedded dev profile) replaces with Django's HTML debug page.
+    re_path(r"^.*$", not_found, name="not-found"),
+]
 
+# What Django renders itself (DEBUG off): a SuspiciousOperation such as a malformed Host header (400),
+# PermissionDenied outside DRF (403), an unmatched path (404), an unhandled error outside DRF (500).
+handler400 = "djs_platform.envelope.handler400"
+handler403 = "djs_platform.envelope.handler403"
 handler404 = "djs_platform.envelope.handler404"
 handler500 = "djs_platform.envelope.handler500"

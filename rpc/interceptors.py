@@ -5,7 +5,8 @@ Installed outermost first (:data:`rpc.server.INTERCEPTORS`)::
     Logging -> Errors -> Database -> Auth -> servicer
 
 * :class:`AuthInterceptor` requires ``authorization: Bearer <access token>`` on every call except
-  ``auth.AuthService/Authenticate`` and the health and reflection services, checks it exactly like the REST
+  ``auth.AuthService`` Authenticate, ValidateToken and RefreshToken (their token travels in the request, as the
+  seed's client sends it; DESIGN §8, §14.4) and the health and reflection services, checks it exactly like the REST
   API does (signature, expiry, revocation, active user) and hands the servicer an :class:`Actor` with
   ``via="grpc"`` through a context variable (:func:`current_actor`).
 * :class:`DatabaseInterceptor` calls ``close_old_connections()`` before and after every handler, as Django's
@@ -39,8 +40,10 @@ log = logging.getLogger("djs.rpc")
 
 Behavior = Callable[[Any, grpc.ServicerContext], Any]
 
-#: Methods callable without a token: logging in, and the standard health and reflection services.
-PUBLIC_METHODS = frozenset({"/auth.AuthService/Authenticate"})
+#: Methods callable without a token: logging in, the two whose token is in the request (checked by the servicer,
+#: rate-limited per address), and the standard health and reflection services. Metadata sent to them is ignored.
+PUBLIC_METHODS = frozenset({"/auth.AuthService/Authenticate", "/auth.AuthService/ValidateToken",
+                            "/auth.AuthService/RefreshToken"})
 PUBLIC_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.v1alpha.ServerReflection/",
                    "/grpc.reflection.v1.ServerReflection/")
 

@@ -55,7 +55,7 @@ from apps.accounts.models import AuditLog, Role, User
 from apps.alerts.models import Alert, AlertPolicy
 from apps.departments.models import Department
 from apps.records.models import RecordStatus
-from apps.tasks.models import SchedulerNode, Task
+from apps.tasks.models import SchedulerNode, Task, TriggerRequest
 from conftest import Api, Org
 from djs_platform import tokens
 from djs_platform.tenancy import PERMISSION_CODES
@@ -140,6 +140,8 @@ REST_MATRIX: dict[str, NoTenant | dict[str, Cell]] = {
     "task-status": {"PATCH": Cell("task:update", "task")},
     "task-trigger": {"POST": Cell("task:execute", "task")},
     "task-kill": {"POST": Cell("task:execute", "task")},
+    # a run-now request, scoped by its task (issue 18: GET /triggers/{id} names the record it became)
+    "trigger-detail": {"GET": Cell("task:view", "trigger")},
     # declarative apply of one new task (docs/djsctl.md): the rules of a single create, errors on tasks[0].*
     "task-apply": {"POST": Cell("task:create", "create")},
     "record-list": {"GET": Cell("record:view", "list:record")},
@@ -319,6 +321,9 @@ class World:
         if kind == "grpc_task":
             return TaskFactory(department=dept, name=self.name("matrix-grpc"), task_type="GRPC", url=None,
                                grpc_service="127.0.0.1:9/demo.Echo", grpc_method="Say", status=0).pk
+        if kind == "trigger":
+            task = TaskFactory(department=dept, name=self.name("matrix-triggered"), status=0)
+            return TriggerRequest.objects.create(task=task, requested_at=dj_timezone.now()).pk
         if kind == "user":
             return UserFactory(username=self.name("matrix-user"), department=dept, role=self.empty_role).pk
         if kind == "record":

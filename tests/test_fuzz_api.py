@@ -128,7 +128,7 @@ class Actor:
 #: Path prefix -> the kind of object ``{id}`` addresses.
 ID_KINDS = (("/v1/users/", "user"), ("/v1/roles/", "role"), ("/v1/departments/", "department"),
             ("/v1/tasks/", "task"), ("/v1/records/", "record"), ("/v1/alert-policies/", "alert_policy"),
-            ("/v1/alerts/", "alert"))
+            ("/v1/alerts/", "alert"), ("/v1/triggers/", "trigger"))
 
 
 def _kind(path: str) -> str | None:
@@ -174,7 +174,9 @@ def fuzz_world(org):
                                                emails=["ops@example.com"], lag_seconds=60))
     alerts = [Alert.objects.create(department_id=t.department_id, task_id=t.pk, task_name=t.name, kind="failure",
                                    message="fuzz", dedup_key=f"fuzz:{t.pk}", status="sent") for t in tasks.values()]
+    triggers = [TriggerRequest.objects.create(task=t, requested_at=now) for t in tasks.values()]
     common = {
+        "trigger": [t.pk for t in triggers] + [MISSING_ID],
         "alert_policy": [p.pk for p in policies] + [MISSING_ID],
         "alert": [a.pk for a in alerts] + [MISSING_ID],
         "task": [t.pk for t in tasks.values()] + [grpc_task.pk, MISSING_ID],

@@ -15,6 +15,42 @@ def normalize_username(name: str) -> str:
     return unicodedata.normalize("NFKC", name)
 
 
+#: Bounds of a username, counted in characters (code points) of its stored NFKC form.
+USERNAME_MIN_LENGTH, USERNAME_MAX_LENGTH = 2, 50
+USERNAME_RULE = (f"a username is {USERNAME_MIN_LENGTH}-{USERNAME_MAX_LENGTH} letters or digits (any script) "
+                 "and _ . @ -")
+_USERNAME_SYMBOLS = frozenset("_.@-")
+# Letters (Lu Ll Lt Lm Lo), decimal digits (Nd) and letter numbers (Nl: 〇 in Chinese names; NFKC has already made
+# Roman numerals Latin letters). Combining marks (Mn Mc) only after one of those: Devanagari, Thai, Bengali ...
+# write vowels with them; a name cannot start with, or be, a stack of marks.
+_USERNAME_BASES = frozenset({"Lu", "Ll", "Lt", "Lm", "Lo", "Nd", "Nl"})
+_USERNAME_MARKS = frozenset({"Mn", "Mc"})
+
+
+def username_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a username (None: it can). The one rule every door applies (REST, the user
+    services behind gRPC and commands, ``bootstrap``), on the NFKC form that is stored (issue 18):
+    2-50 characters of Unicode letters and digits, ``_ . @ -``, and combining marks following a letter or digit.
+    Whitespace, other punctuation, symbols (emoji), format and control characters (zero-width, bidi) are not."""
+    name = normalize_username(name)
+    if not USERNAME_MIN_LENGTH <= len(name) <= USERNAME_MAX_LENGTH:
+        return (f"must be {USERNAME_MIN_LENGTH}-{USERNAME_MAX_LENGTH} characters (after Unicode NFKC "
+                f"normalisation), not {len(name)}")
+    after_base = False
+    for char in name:
+        category = unicodedata.category(char)
+        if category in _USERNAME_BASES:
+            after_base = True
+        elif category in _USERNAME_MARKS and after_base:
+            pass
+        elif char in _USERNAME_SYMBOLS:
+            after_base = False
+        else:
+            label = unicodedata.name(char, "")
+            return f"U+{ord(char):04X}{' ' + label if label else ''} is not allowed: {USERNAME_RULE}"
+    return None
+
+
 def username_key(name: str) -> str:
     """What login looks up and the lockout is keyed by: casefold(NFKC(name)), compared byte for byte.
 
@@ -99,7 +135,10 @@ class User(AbstractBaseUser):
 
     last_login = None  # not part of the schema
 
-    username = models.CharField(max_length=50, unique=True)
+    #: Stored NFKC (:func:`normalize_username`), checked by :func:`username_problem`. Binary collation: the
+    #: uniqueness that counts is ``username_key``'s; MariaDB's accent- and kana-insensitive ``utf8mb4_unicode_ci``
+    #: must not add a rule of its own (``ålice`` beside ``alice``, ``ハナ`` beside ``はな``; issue 18).
+    username = BinaryCharField(max_length=USERNAME_MAX_LENGTH, unique=True)
     #: casefold(NFKC(username)) (:func:`username_key`): unique, binary collation; what login looks up.
     username_key = BinaryCharField(max_length=150, unique=True)
     real_name = models.CharField(max_length=50)

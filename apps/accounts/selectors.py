@@ -5,7 +5,7 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
-from apps.accounts.models import AuditLog, Permission, Role, User
+from apps.accounts.models import AuditLog, Permission, Role, User, username_key
 from djs_platform import errors
 from djs_platform.tenancy import get_in_scope, has_permission, require_permission
 
@@ -16,7 +16,8 @@ def user_list(*, user: User, department_id: int | None = None, keyword: str | No
     if department_id is not None:
         qs = qs.filter(department_id=department_id)
     if keyword:
-        qs = qs.filter(Q(username__icontains=keyword) | Q(real_name__icontains=keyword))
+        # Names match as login matches them: on the folded key (username itself is compared byte for byte).
+        qs = qs.filter(Q(username_key__contains=username_key(keyword)) | Q(real_name__icontains=keyword))
     if status is not None:
         qs = qs.filter(status=status)
     if role_id is not None:

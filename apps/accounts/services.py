@@ -9,7 +9,15 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 
-from apps.accounts.models import AuditLog, Permission, Role, User, normalize_username, username_key
+from apps.accounts.models import (
+    AuditLog,
+    Permission,
+    Role,
+    User,
+    normalize_username,
+    username_key,
+    username_problem,
+)
 from apps.departments.models import Department
 from djs_platform import errors, tokens
 from djs_platform.actor import Actor
@@ -229,6 +237,15 @@ def _validate_password(password: str, user: User, field: str = "password") -> No
         raise errors.InvalidArgument(f"{field}: {exc.messages[0]}", fields={field: list(exc.messages)}) from None
 
 
+def _clean_username(username: str) -> str:
+    """The stored (NFKC) form of a new username, or 4001 on ``username`` (:func:`username_problem`, the rule
+    REST, gRPC, commands and bootstrap share)."""
+    problem = username_problem(username)
+    if problem:
+        raise errors.invalid("username", problem)
+    return normalize_username(username)
+
+
 def _resolve_role(actor: Actor, role_id: int) -> Role:
     role = Role.objects.filter(pk=role_id).first()
     if role is None:
@@ -254,7 +271,7 @@ def user_create(*, actor: Actor, username: str, password: str, real_name: str, e
     require_permission(actor.user, "user:manage")
     require_department_in_scope(actor.user, department_id)
     role = _resolve_role(actor, role_id)
-    given, username = username, normalize_username(username)
+    given, username = username, _clean_username(username)
     user = User(username=username, real_name=real_name, email=email, phone=phone,
                 department_id=department_id, role=role, status=status)
     _validate_password(password, user)
@@ -277,6 +294,8 @@ def user_update(*, actor: Actor, user_id: int, username: str, real_name: str, em
                 department_id: int, role_id: int, status: int, password: str | None = None) -> User:
     target = _managed_user(actor, user_id, lock=True)
     given, username = username, normalize_username(username)
+    if username != target.username:  # an unchanged name stays valid, whatever rule held when it was made
+        username = _clean_username(username)
     if password and target.pk == actor.user.pk:
         # Own password changes must prove the old one (PATCH /users/{id}/password).
         raise errors.invalid("password", "change your own password with PATCH /users/{id}/password")

@@ -173,7 +173,12 @@ class TaskChild(models.Model):
 class TriggerRequest(models.Model):
     """A run waiting for a scheduler node: "run now" (REST trigger, gRPC ExecuteTaskImmediately, trigger MANUAL)
     or a child task after its parent succeeded (trigger CHILD: ``parent_record_id``/``parent_month`` name the
-    parent's record, ``requested_at`` is the parent's end time, so a repeated request makes the same record)."""
+    parent's record, ``requested_at`` is the parent's end time, so a repeated request makes the same record).
+
+    ``record_id``/``record_month`` name the record the request became (id in ``record_<record_month>``, YYYYMM),
+    set by the node in the transaction that claims the request and inserts the record (``GET /v1/triggers/{id}``).
+    Claimed without a record: the node dropped it (the task's department disabled, a CHILD task disabled, the
+    task gone) or the same run was already recorded."""
 
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="+")
     overrides = models.JSONField(null=True, blank=True)
@@ -185,11 +190,21 @@ class TriggerRequest(models.Model):
     depth = models.IntegerField(default=0)  # child level below the run that started the chain
     claimed_by = models.CharField(max_length=100, null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    record_id = models.BigIntegerField(null=True, blank=True)
+    record_month = models.IntegerField(null=True, blank=True)  # YYYYMM of the record's table
 
     class Meta:
         db_table = "task_trigger"
         ordering = ["id"]
         indexes = [models.Index(fields=["claimed_by", "requested_at"], name="idx_trigger_pending")]
+
+    @classmethod
+    def link_records(cls, links: list[tuple[int, int, int, int]]) -> None:
+        """Store ``(request id, record id, year, month)``: the record each claimed request became. One UPDATE for
+        the batch (a CASE per column); the caller's transaction is the claim's."""
+        if links:
+            cls.objects.bulk_update([cls(pk=pk, record_id=record_id, record_month=year * 100 + month)
+                                     for pk, record_id, year, month in links], ["record_id", "record_month"])
 
 
 class SchedulerState(models.Model):

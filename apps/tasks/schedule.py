@@ -11,6 +11,8 @@ Grammar (summary, see ``docs/cron.md``)::
     sec min hour dom month dow             6 fields, seconds FIRST (Quartz / XXL-JOB order)
     @yearly @annually @monthly @weekly @daily @midnight @hourly
     @every 1h30m                           Go-style duration, aligned to the Unix epoch
+    30s  5m  1h30m                         seed 001's bare duration: the same as @every <duration>
+    02:00  14:30  07:15:30                 seed 001's daily time HH:MM[:SS]: "0 2 * * *", a fixed-time job
 
 Time zones and daylight saving time follow Debian cron's documented rule (``man 8 cron``), with the
 classification DESIGN.md asks for:
@@ -565,45 +567,74 @@ _DURATION_UNITS: Final = {"h": 3600, "m": 60, "s": 1}
 _SUBSECOND_UNITS: Final = frozenset({"ms", "us", "ns"})
 
 
-def _parse_duration(text: str) -> int:
-    """Parse a Go ``time.ParseDuration`` string restricted to whole seconds, e.g. ``1h30m`` -> 5400."""
+def _parse_duration(text: str, what: str = "@every duration") -> int:
+    """Parse a Go ``time.ParseDuration`` string restricted to whole seconds, e.g. ``1h30m`` -> 5400.
+
+    ``what`` names the form in messages: ``@every duration`` after the macro, ``duration`` for seed 001's
+    bare form (``30s``), so the reason reads like what the user typed."""
     example = "e.g. 30s, 5m, 1h30m"
     if text.startswith("-"):
-        raise ScheduleError(f"@every duration '{text}' is negative; it must be at least 1s")
+        raise ScheduleError(f"{what} '{text}' is negative; it must be at least 1s")
     if text.startswith("+"):
         text = text[1:]
     if text == "0":
-        raise ScheduleError("@every duration must be at least 1s")
+        raise ScheduleError(f"{what} must be at least 1s")
     total = Fraction(0)
     pos = 0
     while pos < len(text):
         m = _DURATION_PART_RE.match(text, pos)
         assert m is not None  # the pattern can match the empty string
         number, unit = m.group(1), m.group(2)
-        if number in ("", "."):
-            raise ScheduleError(f"invalid @every duration '{text}' ({example})")
+        if number in ("", ".") or (unit and not unit.isalpha()):  # '1h-3m', '5m/2': not a duration at all
+            raise ScheduleError(f"invalid {what} '{text}' ({example})")
         if unit == "":
-            raise ScheduleError(f"invalid @every duration '{text}': missing unit after {number} (use h, m or s)")
+            raise ScheduleError(f"invalid {what} '{text}': missing unit after {number} (use h, m or s)")
         if unit in _SUBSECOND_UNITS:
-            raise ScheduleError(f"invalid @every duration '{text}': units below a second ({unit}) are not supported")
+            raise ScheduleError(f"invalid {what} '{text}': units below a second ({unit}) are not supported")
         if unit not in _DURATION_UNITS:
             hint = " (24h for a day)" if unit in ("d", "D") else ""
-            raise ScheduleError(f"invalid @every duration '{text}': unknown unit '{unit}'; use h, m or s{hint}")
+            raise ScheduleError(f"invalid {what} '{text}': unknown unit '{unit}'; use h, m or s{hint}")
         total += Fraction(number) * _DURATION_UNITS[unit]
         if total > MAX_EVERY_SECONDS:
-            raise ScheduleError(f"@every duration '{text}' is longer than the maximum of 366 days (8784h)")
+            raise ScheduleError(f"{what} '{text}' is longer than the maximum of 366 days (8784h)")
         pos = m.end()
     if total.denominator != 1:
-        raise ScheduleError(f"@every duration '{text}' is not a whole number of seconds")
+        raise ScheduleError(f"{what} '{text}' is not a whole number of seconds")
     seconds = int(total)
     if seconds < 1:
-        raise ScheduleError("@every duration must be at least 1s")
+        raise ScheduleError(f"{what} must be at least 1s")
     return seconds
+
+
+_DAILY_TIME_RE: Final = re.compile(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?", re.ASCII)
+_DAILY_TIME_FORMAT: Final = "use HH:MM (e.g. 02:00, 14:30) or HH:MM:SS"
+_BARE_DURATION_START: Final = frozenset("0123456789.+-")
+
+
+def _parse_daily_time(text: str) -> _Cron:
+    """Seed 001's daily time ``HH:MM[:SS]`` (gocron ``Every(1).Day().At("02:00")``) as the cron job
+    ``SS MM HH * * *``: a fixed-time job, so the DST rule of DESIGN §6 applies exactly as to ``0 2 * * *``
+    (a time skipped by spring-forward fires at the first instant after the gap, a repeated one once)."""
+    m = _DAILY_TIME_RE.fullmatch(text)
+    if m is None:
+        raise ScheduleError(f"invalid daily time '{text}': {_DAILY_TIME_FORMAT}")
+    hour, minute, second = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+    if hour > 23:
+        hint = " (use 00:00)" if (hour, minute, second) == (24, 0, 0) else ""
+        raise ScheduleError(f"daily time '{text}': hour {hour} is out of range 0-23{hint}")
+    if minute > 59:
+        raise ScheduleError(f"daily time '{text}': minute {minute} is out of range 0-59")
+    if second > 59:
+        raise ScheduleError(f"daily time '{text}': second {second} is out of range 0-59")
+    every_day = frozenset(range(1, 32))
+    return _Cron(frozenset({second}), frozenset({minute}), frozenset({hour}), every_day, True,
+                 frozenset(range(1, 13)), frozenset(range(7)), True)
 
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
-    """The zone-independent result of parsing: a cron matcher or an ``@every`` interval."""
+    """The zone-independent result of parsing: a cron matcher (also for a daily time) or an ``@every``
+    interval (also for a bare duration)."""
 
     cron: _Cron | None
     every: int  # seconds; 0 for cron
@@ -630,10 +661,17 @@ def _compile(normalized: str) -> _Compiled:
             raise ScheduleError(f"{lowered} takes no arguments")
         normalized = _MACROS[lowered]
     fields = normalized.split(" ")
+    if len(fields) == 1:  # seed 001's short forms: "02:00" (daily time) and "30s" (bare duration)
+        if ":" in normalized:
+            return _Compiled(_parse_daily_time(normalized), 0)
+        if normalized[0] in _BARE_DURATION_START:
+            return _Compiled(None, _parse_duration(normalized, "duration"))
     if len(fields) == 5:
         fields.insert(0, "0")
     elif len(fields) != 6:
         extra = " (a Quartz year field is not supported)" if len(fields) == 7 else ""
+        if len(fields) == 1:
+            extra = " (or a duration such as 30s, a daily time such as 02:00, or a macro such as @daily)"
         raise ScheduleError(f"expected 5 fields (minute hour day-of-month month day-of-week) or 6 with "
                             f"seconds first, got {len(fields)}{extra}")
     seconds, _ = _parse_field(_SECOND, fields[0])
@@ -679,7 +717,9 @@ class Schedule:
 
     Construct it with :func:`parse_schedule` (or directly -- the constructor validates too).
     ``expression`` is stored whitespace-normalized (trimmed, single spaces), so it is the canonical form
-    to persist; equality and hashing use ``expression`` and ``timezone`` only.
+    to persist; equality and hashing use ``expression`` and ``timezone`` only.  Short forms stay as typed:
+    ``Schedule("30s", tz).expression == "30s"`` (it fires like ``@every 30s`` but is not rewritten, so a
+    user sees the form they wrote).
     """
 
     expression: str

@@ -588,6 +588,7 @@ class Node:
         if not pending:
             return []
         fires: list[Fire] = []
+        links: list[tuple[int, Fire]] = []  # (request id, its fire): GET /v1/triggers/{id} names the record
         now = utcnow()
         self._ensure_tables([r.requested_at for r in pending] + [now])
         with transaction.atomic():
@@ -611,7 +612,9 @@ class Node:
                                   start_now=True, overrides=request.overrides, kill_seq=row["kill_seq"],
                                   parent_record_id=request.parent_record_id, parent_month=request.parent_month,
                                   depth=request.depth))
+                links.append((request.pk, fires[-1]))
             self._insert_records(fires)
+            TriggerRequest.link_records([(pk, f.record_id, *f.table) for pk, f in links if f.record_id])
         return [f for f in fires if f.record_id]
 
     def _release(self, fires: list[Fire]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from apps.accounts.models import User
-from apps.tasks.models import SchedulerState, Task
+from apps.tasks.models import SchedulerState, Task, TriggerRequest
 from djs_platform.tenancy import get_in_scope
 
 
@@ -28,6 +28,13 @@ def task_list(*, user: User, keyword: str | None = None, department_id: int | No
 def task_get(*, user: User, task_id: int) -> Task:
     return get_in_scope(Task.objects.restrict(user, "task:view").select_related("department")
                         .prefetch_related("child_links"), task_id, "task")
+
+
+def trigger_get(*, user: User, trigger_id: int) -> TriggerRequest:
+    """A trigger request of a task in the user's scope (``task:view``); another department's, or a missing one,
+    is 4004 alike."""
+    tasks = Task.objects.restrict(user, "task:view")
+    return get_in_scope(TriggerRequest.objects.filter(task__in=tasks).select_related("task"), trigger_id, "trigger")
 
 
 def node_list() -> list:

@@ -28,11 +28,12 @@ USER_AGENT = "djsctl/1.0"
 
 
 class CliError(Exception):
-    """Anything djsctl reports and exits non-zero on; ``code``/``data`` come from the API envelope."""
+    """Anything djsctl reports and exits non-zero on; ``code``/``data`` come from the API envelope, ``status`` is
+    the exit status (1, or 124 when ``--wait`` ran out of time)."""
 
-    def __init__(self, message: str, code: int | None = None, data: Any = None):
+    def __init__(self, message: str, code: int | None = None, data: Any = None, status: int = 1):
         super().__init__(message)
-        self.message, self.code, self.data = message, code, data
+        self.message, self.code, self.data, self.status = message, code, data, status
 
 
 def config_dir(environ: dict[str, str] | None = None) -> Path:

@@ -1,19 +1,24 @@
 """``djsctl``: the DJS command line (docs/djsctl.md).
 
     djsctl login [--server URL] [--username NAME] [--password-stdin]
-    djsctl tasks list|get|create|apply|enable|disable|trigger|kill|delete ...
+    djsctl tasks list|get|create|apply|enable|disable|trigger [--wait]|kill|delete ...
+    djsctl triggers get ID [--wait]
     djsctl records list|get|stats ...
     djsctl nodes
 
 Tables by default, ``--json`` prints the API's ``data`` as JSON. Exit status: 0 success, 1 an error (the
-envelope's code and message on stderr; with ``--json`` the whole error envelope on stderr), 2 a usage error.
+envelope's code and message on stderr; with ``--json`` the whole error envelope on stderr) or a waited-for run
+that did not succeed, 2 a usage error, 124 ``--wait`` timed out, 141 the reader of the output went away
+(``djsctl ... | head``).
 """
 from __future__ import annotations
 
 import argparse
 import getpass
 import json
+import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -184,9 +189,116 @@ def cmd_tasks_trigger(args: argparse.Namespace, store: Store) -> int:
     for key, raw in (("body", args.body), ("headers", args.headers), ("grpcParams", args.grpc_params)):
         if raw is not None:
             overrides[key] = raw
-    data = Session(store).call("POST", f"tasks/{args.id}/trigger", json_body=overrides)
+    session = Session(store)
+    data = session.call("POST", f"tasks/{args.id}/trigger", json_body=overrides)
+    if args.wait:
+        return wait_and_print(args, session, data["triggerId"])
     emit(args, data, lambda d: f"task {d['taskId']} triggered (request {d['triggerId']}); a scheduler node runs it "
-                               "within a second: `djsctl records list --task " + str(d["taskId"]) + "`")
+                               f"within a second: `djsctl triggers get {d['triggerId']}` names its record "
+                               "(--wait waits for it)")
+    return 0
+
+
+# --- waiting for a triggered run (seed 000's `ctl trigger` + `get-instance`) ---------------------------
+
+#: Polling: first after 0.2 s, then 1.5 times longer each time, at most every 2 s.
+POLL_FIRST, POLL_GROWTH, POLL_MAX = 0.2, 1.5, 2.0
+#: How much of the response the record block shows (`records get` shows it all).
+RESPONSE_HEAD_LINES, RESPONSE_HEAD_CHARS = 10, 1000
+WAIT_TIMEOUT_STATUS = 124  # as timeout(1)
+
+
+def follow_trigger(session: Session, trigger_id: int, timeout: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Poll ``GET /triggers/{id}`` until a node made its record, then ``GET /records/{id}`` until the record is
+    final (not running). Raises CliError: the request was dropped (status 1), or ``timeout`` seconds passed
+    (status 124, ``data`` = the last trigger and record seen)."""
+    deadline = time.monotonic() + timeout
+    delay = POLL_FIRST
+    trigger: dict[str, Any] = {}
+    record: dict[str, Any] | None = None
+    while True:
+        if record is None:
+            trigger = session.call("GET", f"triggers/{trigger_id}")
+            if trigger["state"] == "dropped":
+                raise CliError(f"trigger {trigger_id} was dropped by node {trigger['claimedBy']}: the task did not run "
+                               "(its department, or one above it, was disabled)", data={"trigger": trigger})
+        if trigger["state"] == "recorded":
+            record = session.call("GET", f"records/{trigger['recordId']}",
+                                  params={"year": trigger["recordYear"], "month": trigger["recordMonth"]})
+            if record["status"] != 0:  # 0: waiting or running; anything else is final
+                return trigger, record
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            where = (f"record {record['id']} is still {'running' if record['startTime'] else 'waiting to start'}"
+                     if record else "no scheduler node has taken it yet")
+            again = f"`djsctl triggers get {trigger_id} --wait` waits again"
+            raise CliError(f"timed out after {timeout:g}s waiting for trigger {trigger_id}: {where}; {again}",
+                           data={"trigger": trigger, "record": record}, status=WAIT_TIMEOUT_STATUS)
+        time.sleep(min(delay, remaining))
+        delay = min(delay * POLL_GROWTH, POLL_MAX)
+
+
+def response_head(text: str | None) -> tuple[str | None, bool]:
+    """The first lines of a response (at most RESPONSE_HEAD_LINES / RESPONSE_HEAD_CHARS) and whether it was cut."""
+    if text is None:
+        return None, False
+    lines = text[:RESPONSE_HEAD_CHARS].splitlines()
+    return "\n".join(lines[:RESPONSE_HEAD_LINES]), len(text) > RESPONSE_HEAD_CHARS or len(lines) > RESPONSE_HEAD_LINES
+
+
+def one_line(text: str | None, limit: int = 300) -> str | None:
+    if text is None:
+        return None
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+
+
+def run_report(trigger: dict[str, Any], record: dict[str, Any]) -> str:
+    """The record of a triggered run: status, code, cost, then the head of the response."""
+    status = output.RECORD_STATUS.get(record["status"], record["status"])
+    month = f"--year {trigger['recordYear']} --month {trigger['recordMonth']}"
+    block = output.key_values([
+        ("trigger", f"{trigger['id']} (task {trigger['taskId']} {trigger['taskName']}, {trigger['triggerType']})"),
+        ("record", f"{record['id']} ({trigger['recordYear']}-{trigger['recordMonth']:02d})"),
+        ("status", status), ("code", record["statusCode"]), ("cost ms", record["costTime"]),
+        ("retries", record["retryTimes"]), ("fallback", record["usedFallback"]), ("node", record["executor"]),
+        ("started", output.cell(record["startTime"])), ("ended", output.cell(record["endTime"])),
+        ("error", one_line(record["error"]))])
+    head, cut = response_head(record["response"])
+    if head is None:
+        return block + "\nresponse  -"
+    if not head and not cut:
+        return block + "\nresponse  (empty)"
+    more = f"\n  … cut; in full: djsctl records get {record['id']} {month}" if cut else ""
+    return block + "\nresponse\n" + "\n".join("  " + line for line in head.splitlines() or [""]) + more
+
+
+def wait_and_print(args: argparse.Namespace, session: Session, trigger_id: int) -> int:
+    trigger, record = follow_trigger(session, trigger_id, args.timeout)
+    emit(args, {"trigger": trigger, "record": record}, lambda d: run_report(d["trigger"], d["record"]))
+    return 0 if record["status"] == 1 else 1
+
+
+TRIGGER_STATE = {"pending": "pending: no scheduler node has taken it yet",
+                 "recorded": "recorded", "dropped": "dropped: a node took it and ran nothing"}
+
+
+def cmd_triggers_get(args: argparse.Namespace, store: Store) -> int:
+    session = Session(store)
+    if args.wait:
+        return wait_and_print(args, session, args.id)
+    data = session.call("GET", f"triggers/{args.id}")
+
+    def text(d: dict[str, Any]) -> str:
+        record = None
+        if d["recordId"] is not None:
+            record = f"{d['recordId']}: djsctl records get {d['recordId']} --year {d['recordYear']} " \
+                     f"--month {d['recordMonth']}"
+        return output.key_values([
+            ("trigger", d["id"]), ("task", f"{d['taskId']} {d['taskName']}"), ("type", d["triggerType"]),
+            ("requested", output.cell(d["requestedAt"])), ("state", TRIGGER_STATE.get(d["state"], d["state"])),
+            ("node", d["claimedBy"]), ("claimed", output.cell(d["claimedAt"])), ("record", record)])
+    emit(args, data, text)
     return 0
 
 
@@ -328,10 +440,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--body", help="HTTP body for this run")
     p.add_argument("--headers", help="HTTP headers for this run, a JSON object")
     p.add_argument("--grpc-params", help="gRPC request for this run, a JSON object")
+    waiting(p)
     p = sub(task_cmds, "kill", cmd_tasks_kill, "stop every running execution of a task")
     p.add_argument("id", type=positive)
     p = sub(task_cmds, "delete", cmd_tasks_delete, "delete a task (its records stay)")
     p.add_argument("id", type=positive)
+
+    triggers = groups.add_parser("triggers", help="run-now requests and the records they became")
+    trigger_cmds = triggers.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = sub(trigger_cmds, "get", cmd_triggers_get, "show a trigger request (`tasks trigger` prints its id) and "
+                                                   "the record it became")
+    p.add_argument("id", type=positive)
+    waiting(p)
 
     records = groups.add_parser("records", help="execution records and statistics (one month at a time)")
     record_cmds = records.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -368,7 +488,29 @@ def month(p: argparse.ArgumentParser) -> None:
     p.add_argument("--month", type=positive, help="1-12")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+#: Longest --timeout: a day, the longest task timeout.
+MAX_WAIT = 86400
+
+
+def wait_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= MAX_WAIT:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_WAIT} seconds: {text}")
+    return value
+
+
+def waiting(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--wait", action="store_true",
+                   help="wait for the run to end and print its record (exit 0 only when it succeeded)")
+    p.add_argument("--timeout", type=wait_seconds, default=300.0, metavar="SECONDS",
+                   help=f"with --wait: give up after this long, exit 124 (default 300, at most {MAX_WAIT}); "
+                        "the run itself goes on")
+
+
+def run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args, Store())
@@ -380,12 +522,36 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(output.error_lines(exc.code, exc.message, exc.data), file=sys.stderr)
         else:
             print(f"error: {exc.message}", file=sys.stderr)
-        return 1
+        return exc.status
     except EOFError:
         print("error: standard input ended while a value was expected", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+#: Exit status when the reader of the output went away: 128 + SIGPIPE, what a shell shows for a tool SIGPIPE killed.
+BROKEN_PIPE_STATUS = 141
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. ``djsctl ... | head``: once ``head`` has exited, writes to stdout fail with EPIPE; djsctl
+    then stops quietly (status 141) instead of printing a BrokenPipeError traceback. SIGPIPE itself stays
+    ignored (Python's default), so a server closing the HTTP connection is still an error djsctl reports."""
+    try:
+        try:
+            return run(argv)
+        finally:
+            sys.stdout.flush()  # inside the try: a failed flush at interpreter exit would print "Exception ignored"
+    except BrokenPipeError:
+        # Python flushes stdout again at exit; point the descriptors at /dev/null so nothing more is tried.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                os.dup2(devnull, stream.fileno())
+            except (OSError, ValueError):
+                pass
+        return BROKEN_PIPE_STATUS
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def test_login_returns_token_pair_and_user(org):
 def test_access_token_carries_a_small_claim_set(org):
     token = login(org.member(org.a).username).expect(0).data["token"]
     claims = jwt.decode(token, options={"verify_signature": False})
-    assert set(claims) == {"typ", "exp", "iat", "jti", "sub", "fid", "iss"}
+    assert set(claims) == {"typ", "exp", "iat", "jti", "sub", "fid", "fxp", "iss"}  # fxp: the family's end
 
 
 def test_wrong_password_and_unknown_user_look_the_same(org):

@@ -22,7 +22,8 @@ def user_info(user) -> pb.UserInfo:
 
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     def Authenticate(self, request, context):
-        """The only method callable without a token. Same checks, throttling and audit as ``POST /auth/login``."""
+        """Callable without a token (like ValidateToken and RefreshToken). Same checks, throttling and audit as
+        ``POST /auth/login``."""
         serializer = LoginInput(data={"username": request.username, "password": request.password})
         if not serializer.is_valid():
             raise validation_error(serializer.errors)
@@ -35,27 +36,37 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
 
     def ValidateToken(self, request, context):
         """Whether the token in the request is a live access token; an invalid one is an answer
-        (``valid=false``), not an error. Only a failing revocation store fails the call (UNAVAILABLE), and the
-        rate limits per caller and per address (``auth.validatePerUserPerMinute``,
-        ``auth.validatePerAddressPerMinute``: RESOURCE_EXHAUSTED with ``retry-after``)."""
-        actor = current_actor()
+        (``valid=false``), not an error. Public (no ``authorization`` metadata; the seed's client sends none): the
+        rate limits are per client address (``auth.validatePerAddressPerMinute``, before anything is decoded) and
+        per user the token names (``auth.validatePerUserPerMinute``, once its signature holds): RESOURCE_EXHAUSTED
+        with ``retry-after``. Only those and a failing revocation store (UNAVAILABLE) fail the call."""
         conf = settings.AUTH_SETTINGS
-        tokens.throttle(f"rate:validate:u:{actor.user.pk}", conf["validate_per_user_per_minute"], 60,
-                        "too many token validations for this user; retry later")
-        tokens.throttle(f"rate:validate:ip:{actor.ip}", conf["validate_per_address_per_minute"], 60,
+        tokens.throttle(f"rate:validate:ip:{client_address(context)}", conf["validate_per_address_per_minute"], 60,
                         "too many token validations from this address; retry later")
         try:
-            user, _ = tokens.authenticate_access_token(request.token)
+            token = tokens.decode_access_token(request.token)
+            subject = tokens.user_id_of(token)
+            tokens.throttle(f"rate:validate:u:{subject}", conf["validate_per_user_per_minute"], 60,
+                            "too many token validations for this user; retry later")
+            user = tokens.authenticate_decoded(token)
         except errors.Unauthenticated as exc:
             return pb.ValidateTokenResponse(valid=False, user_id=0, message=exc.message)
         return pb.ValidateTokenResponse(valid=True, user_id=user.pk, message="token valid")
 
     def RefreshToken(self, request, context):
-        """Rotate a refresh token (single use; a reused one revokes its whole login family), as REST does."""
-        current_actor()
+        """Public (the token is in the request). A refresh token rotates the pair, as ``POST /auth/refresh
+        {refreshToken}`` does (single use; a reused one revokes its whole login family). An access token is
+        exchanged once for a new one of the same family, as ``POST /auth/refresh`` with only the Bearer header
+        does (``refresh_token`` of the answer is empty; a second exchange revokes the family). Expired,
+        revoked or forged: UNAUTHENTICATED; empty: INVALID_ARGUMENT."""
         if not request.refresh_token:
             raise errors.invalid("refresh_token", "required")
-        _user, pair = tokens.refresh_pair(request.refresh_token, ip=client_address(context))
+        ip = client_address(context)
+        if tokens.claimed_type(request.refresh_token) == "access":
+            _user, grant = tokens.refresh_access(request.refresh_token, ip=ip)
+            return pb.RefreshTokenResponse(success=True, access_token=grant.access, refresh_token="",
+                                           message="access token renewed", expires_in=grant.expires_in)
+        _user, pair = tokens.refresh_pair(request.refresh_token, ip=ip)
         return pb.RefreshTokenResponse(success=True, access_token=pair.access, refresh_token=pair.refresh,
                                        message="token refreshed", expires_in=pair.expires_in)
 

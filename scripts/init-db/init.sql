@@ -322,6 +322,8 @@ CREATE TABLE `task_trigger` (
   `parent_month` int(11) DEFAULT NULL,
   `parent_record_id` bigint(20) DEFAULT NULL,
   `trigger_type` varchar(10) NOT NULL,
+  `record_id` bigint(20) DEFAULT NULL,
+  `record_month` int(11) DEFAULT NULL,
   PRIMARY KEY (`id`),
   KEY `idx_trigger_pending` (`claimed_by`,`requested_at`),
   KEY `task_trigger_task_id_91015bb0_fk_task_id` (`task_id`),
@@ -339,7 +341,7 @@ DROP TABLE IF EXISTS `user`;
 CREATE TABLE `user` (
   `id` bigint(20) NOT NULL AUTO_INCREMENT,
   `password` varchar(128) NOT NULL,
-  `username` varchar(50) NOT NULL,
+  `username` varchar(50) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
   `real_name` varchar(50) NOT NULL,
   `email` varchar(100) DEFAULT NULL,
   `phone` varchar(20) DEFAULT NULL,
@@ -407,6 +409,7 @@ INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '0002_seed_reference_data', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '0003_token_state', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '0004_user_username_key', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '0005_username_binary_collation', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0001_initial', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0002_shell_fields_and_scheduler_state', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0003_task_child_and_child_triggers', NOW(6));
@@ -431,5 +434,6 @@ INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0002_record_parent_columns', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0003_rollups', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0004_read_indexes', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0005_trigger_record_link', NOW(6));
 
 SET FOREIGN_KEY_CHECKS = 1;

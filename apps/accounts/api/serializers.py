@@ -4,11 +4,10 @@ import re
 
 from rest_framework import serializers
 
-from apps.accounts.models import normalize_username
+from apps.accounts.models import USERNAME_MAX_LENGTH, normalize_username, username_problem
 from djs_platform.envelope import PageQuery
 from djs_platform.fields import IdField, InputSerializer, StatusField, StrictCharField
 
-USERNAME_REGEX = r"^[A-Za-z0-9_.@-]{3,50}$"
 PHONE_REGEX = r"^[0-9+()\- ]{3,20}$"
 
 
@@ -20,7 +19,10 @@ class LoginInput(InputSerializer):
 
 
 class RefreshInput(InputSerializer):
-    refreshToken = StrictCharField(max_length=4096, trim_whitespace=False)  # a token is never trimmed
+    """``{refreshToken}`` rotates the pair; no body (or ``{}``) with ``Authorization: Bearer <access token>`` is the
+    seed's sliding refresh."""
+
+    refreshToken = StrictCharField(max_length=4096, trim_whitespace=False, required=False)  # never trimmed
 
 
 class LogoutInput(InputSerializer):
@@ -56,8 +58,20 @@ class TokenOutput(serializers.Serializer):
     user = UserInfoOutput()
 
 
+class RefreshOutput(serializers.Serializer):
+    """``POST /auth/refresh``: rotation answers the whole pair (as login does); the seed's header-only exchange
+    answers ``token`` and ``expiresIn`` only (a new access token of the same login family, its seconds)."""
+
+    token = serializers.CharField()
+    expiresIn = serializers.IntegerField()
+    refreshToken = serializers.CharField(required=False, help_text="rotation only")
+    tokenType = serializers.CharField(required=False, help_text="rotation only")
+    user = UserInfoOutput(required=False, help_text="rotation only")
+
+
 class UserInput(InputSerializer):
-    username = StrictCharField(max_length=50)
+    # A bound on what is read; the length rule is counted on the NFKC form (username_problem).
+    username = StrictCharField(max_length=USERNAME_MAX_LENGTH * 4)
     password = StrictCharField(max_length=128, trim_whitespace=False)
     realName = StrictCharField(max_length=50)
     email = serializers.EmailField(max_length=100, required=False, allow_null=True, allow_blank=True)
@@ -67,10 +81,10 @@ class UserInput(InputSerializer):
     status = StatusField()
 
     def validate_username(self, value: str) -> str:
-        value = normalize_username(value)  # stored NFKC: fullwidth "ａｄｍｉｎ" is "admin"
-        if not re.fullmatch(USERNAME_REGEX, value):
-            raise serializers.ValidationError("3-50 characters: letters, digits, _ . @ -")
-        return value
+        problem = username_problem(value)  # the one rule (apps.accounts.models), also applied by the services
+        if problem:
+            raise serializers.ValidationError(problem)
+        return normalize_username(value)  # stored NFKC: fullwidth "ａｄｍｉｎ" is "admin"
 
     def validate_email(self, value: str | None) -> str | None:
         return value or None

@@ -9,10 +9,11 @@ from apps.accounts import selectors, services
 from apps.accounts.api import serializers as s
 from djs_platform import errors
 from djs_platform.actor import Actor, client_ip
+from djs_platform.authentication import bearer_token
 from djs_platform.envelope import ok, paginated, parse_query
 from djs_platform.fields import parse_body
 from djs_platform.schema import NO_DATA
-from djs_platform.tokens import refresh_pair
+from djs_platform.tokens import refresh_access, refresh_pair
 from djs_platform.tenancy import permission_codes
 
 
@@ -46,14 +47,28 @@ class LoginView(APIView):
 
 
 class RefreshView(APIView):
-    authentication_classes: list = []
+    """Two contracts on one route (docs/api.md): ``{refreshToken}`` rotates the pair; no body (or ``{}``) with
+    ``Authorization: Bearer <access token>`` exchanges that access token, once, for a new one (the seed's form)."""
+
+    authentication_classes: list = []  # the header is read here: a sliding refresh spends it
     permission_classes = [AllowAny]
 
-    @extend_schema(request=s.RefreshInput, responses=s.TokenOutput, tags=["auth"], auth=[])
+    @extend_schema(
+        request=s.RefreshInput, tags=["auth"], auth=[{"bearerAuth": []}, {}],  # the header only for the seed form
+        responses=s.RefreshOutput,
+        description="`{refreshToken}`: rotation, answers a new pair. No body with `Authorization: Bearer <access "
+                    "token>`: answers `{token, expiresIn}` in the same login family, each access token once.")
     def post(self, request):
         body = parse_body(s.RefreshInput, request)
-        user, pair = refresh_pair(body["refreshToken"], ip=client_ip(request))
-        return ok(_token_body(user, pair))
+        if "refreshToken" in body:
+            user, pair = refresh_pair(body["refreshToken"], ip=client_ip(request))
+            return ok(_token_body(user, pair))
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            raise errors.invalid("refreshToken", "required, unless the request has no body and the header "
+                                                 "Authorization: Bearer <access token>")
+        _user, grant = refresh_access(bearer_token(header), ip=client_ip(request))
+        return ok({"token": grant.access, "expiresIn": grant.expires_in})
 
 
 class LogoutView(APIView):

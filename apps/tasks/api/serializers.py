@@ -270,6 +270,37 @@ class TriggerInput(InputSerializer):
     grpcParams = JsonObjectTextField()
 
 
+class TriggerStatusOutput(serializers.Serializer):
+    """``GET /triggers/{id}``: a run-now (or CHILD) request and the record it became."""
+
+    id = serializers.IntegerField()
+    taskId = serializers.IntegerField(source="task_id")
+    taskName = serializers.CharField(source="task.name")
+    triggerType = serializers.CharField(source="trigger_type", help_text="MANUAL (run now) or CHILD")
+    requestedAt = serializers.DateTimeField(source="requested_at")
+    requestedById = serializers.IntegerField(source="requested_by_id", allow_null=True)
+    state = serializers.SerializerMethodField(help_text=(
+        "pending: no scheduler node has taken it yet; recorded: a node took it and made the record recordId "
+        "(read it with GET /records/{recordId}?year=recordYear&month=recordMonth); dropped: a node took it and "
+        "ran nothing (the task's department was disabled, or a CHILD task was disabled)"))
+    claimedBy = serializers.CharField(source="claimed_by", allow_null=True, help_text="the scheduler node")
+    claimedAt = serializers.DateTimeField(source="claimed_at", allow_null=True)
+    recordId = serializers.IntegerField(source="record_id", allow_null=True)
+    recordYear = serializers.SerializerMethodField(help_text="year of the record's month table")
+    recordMonth = serializers.SerializerMethodField(help_text="month of the record's month table")
+
+    def get_state(self, trigger) -> str:
+        if trigger.claimed_by is None:
+            return "pending"
+        return "recorded" if trigger.record_id is not None else "dropped"
+
+    def get_recordYear(self, trigger) -> int | None:
+        return trigger.record_month // 100 if trigger.record_month else None
+
+    def get_recordMonth(self, trigger) -> int | None:
+        return trigger.record_month % 100 if trigger.record_month else None
+
+
 class TaskQuery(PageQuery):
     keyword = serializers.CharField(max_length=100, required=False, allow_blank=True)
     departmentId = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)

@@ -163,6 +163,14 @@ class TaskTriggerView(APIView):
                    "requestedAt": serializers.DateTimeField().to_representation(trigger.requested_at)})
 
 
+class TriggerDetailView(APIView):
+    @extend_schema(responses=s.TriggerStatusOutput, tags=["tasks"],
+                   description="Which record a trigger request (the `triggerId` of `POST /tasks/{id}/trigger`) "
+                               "became. Needs task:view on its task; another department's answers 4004.")
+    def get(self, request, pk: int):
+        return ok(s.TriggerStatusOutput(selectors.trigger_get(user=request.user, trigger_id=pk)).data)
+
+
 class TaskKillView(APIView):
     @extend_schema(request=None, tags=["tasks"], responses=inline_serializer("KillOutput", {
         "taskId": serializers.IntegerField(), "killRequested": serializers.BooleanField()}))

@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from apps.accounts.models import Permission, Role, RolePermission, User, username_key
+from apps.accounts.models import Permission, Role, RolePermission, User, username_key, username_problem
 from apps.accounts.seed import seed_reference_data
 from apps.departments.models import Department
 from djs_platform.config import DEFAULT_ADMIN_PASSWORDS
@@ -27,6 +27,9 @@ class Command(BaseCommand):
             role, department = seed_reference_data(Permission, Role, RolePermission, Department)
             admin = User.objects.filter(username_key=username_key(username)).first()
             if admin is None:
+                problem = username_problem(username)  # the rule every user is created under
+                if problem:
+                    raise CommandError(f"auth.adminUsername: {problem}")
                 admin = User(username=username, real_name="System Administrator", department=department, role=role)
                 admin.set_password(password)
                 admin.save()

@@ -194,7 +194,8 @@ const messages = {
     helpSeconds: 'Six fields put seconds first (Quartz / XXL-JOB style): */10 * * * * *',
     helpMacros: "Macros: {'@'}yearly {'@'}monthly {'@'}weekly {'@'}daily {'@'}hourly",
     helpEvery: "Intervals: {'@'}every 30s, {'@'}every 5m, {'@'}every 1h30m",
-    helpDst: 'Evaluated in the task time zone; a daily job runs once per day across DST changes.',
+    helpShort: "Short forms: a bare duration 30s, 5m, 1h30m (same as {'@'}every) or a daily time 02:00, 14:30 (HH:MM in the task time zone); saved as typed",
+    helpDst: 'Evaluated in the task time zone; a daily job (02:00 or 0 2 * * *) runs once per day across DST changes.',
   },
   record: {
     task: 'Task',

@@ -192,7 +192,8 @@ const messages: MessageSchema = {
     helpSeconds: '6 段时第一段为秒（Quartz / XXL-JOB 风格）：*/10 * * * * *',
     helpMacros: "宏：{'@'}yearly {'@'}monthly {'@'}weekly {'@'}daily {'@'}hourly",
     helpEvery: "固定间隔：{'@'}every 30s、{'@'}every 5m、{'@'}every 1h30m",
-    helpDst: '按任务时区计算；夏令时切换时每日任务每天只执行一次。',
+    helpShort: "简写：间隔 30s、5m、1h30m（同 {'@'}every），或每日时间 02:00、14:30（任务时区的 HH:MM）；按输入原样保存",
+    helpDst: '按任务时区计算；夏令时切换时每日任务（02:00 或 0 2 * * *）每天只执行一次。',
   },
   record: {
     task: '任务',
