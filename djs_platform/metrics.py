@@ -41,6 +41,11 @@ schedule_lag = Histogram("djs_schedule_lag_seconds", "Actual start minus schedul
 live_nodes = Gauge("djs_scheduler_live_nodes", "Scheduler nodes with a fresh heartbeat (as seen by a node)",
                    multiprocess_mode="max")
 recovered = Counter("djs_scheduler_recovered_total", "Running records of dead nodes re-run (RECOVERY)")
+taken_over = Counter("djs_scheduler_taken_over_total",
+                     "Never-started records of dead nodes taken over and run as first attempts")
+result_flush_delay = Histogram("djs_scheduler_result_flush_delay_seconds",
+                               "From an execution's end until its result is committed (the window a crash loses)",
+                               buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10))
 adopted = Counter("djs_scheduler_adopted_total",
                   "Claimed records re-run by their own node after a database error hid the claim's commit")
 alerts = Counter("djs_alerts_total", "Alerts opened by scheduler nodes and the test endpoint", ["kind", "status"])

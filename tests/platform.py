@@ -160,7 +160,7 @@ def create_tasks(env: dict[str, str], count: int, url: str, start_in: float, **f
         dept = Department.objects.filter(parent__isnull=True).first()
         first = datetime.fromtimestamp({first}, timezone.utc)
         fields = {fields!r}
-        Task.objects.bulk_create([Task(name=f"t{{i}}", department=dept, task_type="HTTP",
+        Task.objects.bulk_create([Task(name=fields.get("prefix", "t") + str(i), department=dept, task_type="HTTP",
             cron_expression=fields.get("cron", "* * * * * *"), timezone="UTC", url="{url}/" + str(i),
             http_method="GET", status=fields.get("status", 1), timeout=30, max_retry=fields.get("max_retry", 0),
             next_execute_time=first) for i in range({count})])
@@ -181,10 +181,11 @@ class Nodes:
         self.faulted: set[str] = set()
         self.killed: set[str] = set()
 
-    def start(self, name: str) -> subprocess.Popen:
+    def start(self, name: str, **extra_env: str) -> subprocess.Popen:
+        """Start a node; ``extra_env`` overrides this node's environment only (e.g. its own lookahead)."""
         log = open(self.log_dir / f"{name}.log", "ab")
         proc = subprocess.Popen([sys.executable, str(BASE_DIR / "manage.py"), "runscheduler", "--name", name],
-                                env=self.env, cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT,
+                                env={**self.env, **extra_env}, cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         self.procs[name] = proc
         return proc

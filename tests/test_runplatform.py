@@ -63,7 +63,9 @@ def test_sigterm_lets_the_scheduler_drain_before_the_supervisor_stops_it(tmp_pat
         assert code == 0, output[-3000:]
         assert 25 <= took < 40, (took, output[-3000:])
         (record,) = record_rows(env, "status", "trigger_type", "error")
-        assert record["status"] != 0, (record, output[-3000:])  # final, not left running
+        # Cut at the node's deadline: killed (final, not left running), as the node's shutdown says.
+        assert (record["status"], record["error"]) == (3, "cancelled: scheduler node shutting down"), \
+            (record, output[-3000:])
         nodes = run_django(env, "from apps.tasks.models import SchedulerNode\n"
                                 "print(sorted(SchedulerNode.objects.values_list('status', flat=True)))")
         assert "stopping" not in nodes and "up" not in nodes, nodes

@@ -484,3 +484,11 @@ def close_alert(alert_id: int, deliveries: list[dict[str, Any]]) -> Alert:
         log.warning("alert %s (%s, task %s): %s", alert.pk, alert.kind, alert.task_id,
                     "; ".join(f"{d['channel']}: {d['error']}" for d in deliveries if not d["ok"]) or "no channel")
     return alert
+
+
+def move_task_policy(sender, *, task, **_) -> None:
+    """``tasks.signals.task_moved``: a task's own alert policy moves with the task (issue 16, finding 6a), so the
+    old department's users lose it and the new department's users get it (reads scope it through the task too).
+    Runs inside the transaction of the task's update."""
+    AlertPolicy.objects.filter(task_id=task.pk).exclude(department_id=task.department_id).update(
+        department_id=task.department_id)

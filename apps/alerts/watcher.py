@@ -1,12 +1,14 @@
-"""The alerts side of a scheduler node: cheap checks on the event loop, database work on its own thread.
+"""The alerts side of a scheduler node: a scheduler listener (``apps.tasks.scheduler.listeners``) that
+``AlertsConfig.ready()`` registers, so every node creates one for itself; cheap checks on the event loop,
+database work on its own thread.
 
-The node calls four hooks; each is a couple of dict lookups when no policy covers the task, so nodes
-without alert policies pay nothing measurable per fire:
+Each hook is a couple of dict lookups when no policy covers the task, so nodes without alert policies pay
+nothing measurable per fire:
 
-- :meth:`AlertWatcher.started` when an execution starts (lag; remembers it for the overrun check);
-- :meth:`AlertWatcher.flushed` once a batch of results is committed (failures: the record is in the
-  database, so the consecutive-failure count sees it; only the node that ran a fire alerts its failure);
-- :meth:`AlertWatcher.tick` every poll (policy cache refresh every :data:`REFRESH` s, overrun scan).
+- :meth:`AlertWatcher.on_fire_started` when an execution starts (lag; remembers it for the overrun check);
+- :meth:`AlertWatcher.on_results_flushed` once a batch of results is committed (failures: the record is in
+  the database, so the consecutive-failure count sees it; only the node that ran a fire alerts its failure);
+- :meth:`AlertWatcher.on_tick` every poll (policy cache refresh every :data:`REFRESH` s, overrun scan).
 
 Events go through a bounded queue (``alerts.queueSize``; a full queue drops and counts) to two consumers
 that open the alert on the alerts thread (:func:`~apps.alerts.services.open_alert`), deliver it (webhook
@@ -29,8 +31,11 @@ from apps.alerts.services import AlertEvent, PolicySnapshot
 from apps.records.models import RecordStatus, TriggerType
 from djs_platform import metrics
 
+from apps.tasks.scheduler.threads import DbThread
+
 if TYPE_CHECKING:
-    from apps.tasks.scheduler import Fire, Node
+    from apps.tasks.scheduler.fires import Fire
+    from apps.tasks.scheduler.listeners import NodeView
 
 log = logging.getLogger("djs.alerts")
 
@@ -40,9 +45,9 @@ DRAIN_SECONDS = 5.0
 
 
 class AlertWatcher:
-    def __init__(self, node: "Node", db: Any):
+    def __init__(self, node: "NodeView", db: Any = None):
         self.node = node
-        self.db = db  # a DbThread of the node's (its own connection)
+        self.db = db or DbThread("djs-alerts")  # its own connection
         self.enabled = bool(settings.ALERTS["enabled"])
         self.by_task: dict[int, PolicySnapshot] = {}
         self.by_department: dict[int, PolicySnapshot] = {}
@@ -85,7 +90,7 @@ class AlertWatcher:
         policy = self.by_task.get(task["id"]) or self.by_department.get(task["department_id"])
         return policy if policy is not None and policy.enabled else None
 
-    def started(self, fire: "Fire", started: datetime) -> None:
+    def on_fire_started(self, fire: "Fire", started: datetime) -> None:
         policy = self.policy(fire.task)
         if policy is None:
             return
@@ -96,7 +101,7 @@ class AlertWatcher:
         if policy.overrun_seconds:
             self.overrun[fire.key] = (fire, started, policy)
 
-    def flushed(self, batch: list[tuple["Fire", dict[str, Any]]]) -> None:
+    def on_results_flushed(self, batch: list[tuple["Fire", dict[str, Any]]]) -> None:
         if not self.by_task and not self.by_department and not self.overrun:
             return
         for fire, result in batch:
@@ -110,7 +115,7 @@ class AlertWatcher:
                                          status_code=result.get("status_code"),
                                          retry_times=result.get("retry_times") or 0))
 
-    def tick(self) -> None:
+    def on_tick(self) -> None:
         if not self.enabled:
             return
         now = time.monotonic()
@@ -120,7 +125,7 @@ class AlertWatcher:
         if self.overrun:
             wall = datetime.now(timezone.utc)
             for key, (fire, started, policy) in list(self.overrun.items()):
-                if key not in self.node.running or fire.handle is None or fire.handle.done():
+                if not self.node.is_running(key) or fire.handle is None or fire.handle.done():
                     self.overrun.pop(key, None)
                     continue
                 running = (wall - started).total_seconds()

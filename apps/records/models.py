@@ -67,6 +67,9 @@ class RecordBase(models.Model):
     # Added later: migration records.0002 puts them on month tables created before.
     parent_record_id = models.BigIntegerField(null=True, blank=True)
     parent_month = models.IntegerField(null=True, blank=True)
+    # A survivor took this never-started record over from a dead node (the node's name) and ran it as a first
+    # attempt (docs/scheduling.md "Crash and recovery"). Added later: migration records.0005.
+    taken_over_from = models.CharField(max_length=100, null=True, blank=True)
     create_time = models.DateTimeField(auto_now_add=True)
     update_time = models.DateTimeField(auto_now=True)
 
@@ -92,6 +95,21 @@ def month_of(moment: datetime) -> tuple[int, int]:
     """(year, month) of an aware instant in the platform time zone."""
     local = moment.astimezone(ZoneInfo(settings.TIME_ZONE))
     return local.year, local.month
+
+
+def months_between(start: datetime, end: datetime) -> list[tuple[int, int]]:
+    """Every (year, month) from the month of ``start`` to the month of ``end``, both included."""
+    year, month = month_of(start)
+    last = month_of(end)
+    months = [(year, month)]
+    while (year, month) < last and len(months) < 1200:
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        months.append((year, month))
+    return months
+
+
+def previous_month(year: int, month: int) -> tuple[int, int]:
+    return (year - 1, 12) if month == 1 else (year, month - 1)
 
 
 def record_model(year: int, month: int) -> type[RecordBase]:

@@ -12,6 +12,7 @@ from django.db.models import Avg, Count, Q, QuerySet, Sum
 from apps.accounts.models import User
 from apps.records import rollups
 from apps.records.models import RecordStatus, existing_record_tables, record_model, table_name
+from apps.records.models import months_between as months_touched
 from djs_platform.tenancy import department_scope_ids, get_in_scope, require_permission
 
 
@@ -290,14 +291,7 @@ def recent_months(count: int = 12, now: datetime | None = None) -> list[tuple[in
 
 def months_between(start: datetime, end: datetime) -> list[tuple[int, int]]:
     """(year, month) of every platform-zone month that [start, end) touches, oldest first."""
-    zone = ZoneInfo(settings.TIME_ZONE)
-    first = start.astimezone(zone)
-    last = (end - timedelta(microseconds=1)).astimezone(zone)
-    year, month, months = first.year, first.month, []
-    while (year, month) <= (last.year, last.month):
-        months.append((year, month))
-        year, month = (year, month + 1) if month < 12 else (year + 1, 1)
-    return months
+    return months_touched(start, end - timedelta(microseconds=1))
 
 
 def _existing(months: list[tuple[int, int]]) -> list[tuple[int, int]]:

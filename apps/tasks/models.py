@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -130,6 +131,22 @@ class Task(models.Model):
         return self.name
 
 
+class SchedulerNodeQuerySet(models.QuerySet):
+    """The one definition of a live node: ``up`` and heard from within ``job.nodeTimeout``."""
+
+    def alive(self, now: datetime, timeout: float | None = None) -> "SchedulerNodeQuerySet":
+        return self.filter(status="up", heartbeat_at__gte=now - timedelta(seconds=_node_timeout(timeout)))
+
+    def silent(self, now: datetime, timeout: float | None = None) -> "SchedulerNodeQuerySet":
+        """Nodes that claim to run (up or draining) but have not heartbeated within the timeout: dead."""
+        return self.filter(status__in=["up", "stopping"],
+                           heartbeat_at__lt=now - timedelta(seconds=_node_timeout(timeout)))
+
+
+def _node_timeout(timeout: float | None) -> float:
+    return float(settings.SCHEDULER["node_timeout"]) if timeout is None else timeout
+
+
 class SchedulerNode(models.Model):
     """One ``runscheduler`` process. A node silent for ``job.nodeTimeout`` is dead; survivors recover its work."""
 
@@ -142,6 +159,8 @@ class SchedulerNode(models.Model):
     running = models.IntegerField(default=0)
     version = models.CharField(max_length=32, default="")
 
+    objects = SchedulerNodeQuerySet.as_manager()
+
     class Meta:
         db_table = "scheduler_node"
         ordering = ["id"]
@@ -149,6 +168,10 @@ class SchedulerNode(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def is_alive(self, now: datetime, timeout: float | None = None) -> bool:
+        """This row as :meth:`SchedulerNodeQuerySet.alive` judges it."""
+        return self.status == "up" and self.heartbeat_at >= now - timedelta(seconds=_node_timeout(timeout))
 
 
 class TaskChild(models.Model):

@@ -39,7 +39,6 @@ def trigger_get(*, user: User, trigger_id: int) -> TriggerRequest:
 
 def node_list() -> list:
     """Scheduler nodes, newest first, with heartbeat age and liveness (platform-wide, no tenant data)."""
-    from django.conf import settings
     from django.utils import timezone
 
     from apps.tasks.models import SchedulerNode
@@ -49,7 +48,7 @@ def node_list() -> list:
     state = scheduler_state_get()
     for node in nodes:
         node.heartbeat_age = round((now - node.heartbeat_at).total_seconds(), 1)
-        node.alive = node.status == "up" and node.heartbeat_age <= settings.SCHEDULER["node_timeout"]
+        node.alive = node.is_alive(now)
         # A node reads the switch on every poll, before it claims: one that heartbeated after the pause began
         # has stopped claiming (``paused``, as of its last heartbeat). ``scheduler_paused`` is the switch itself.
         node.paused = bool(state.paused and state.paused_at is not None and node.status in ("up", "stopping")

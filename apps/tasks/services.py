@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -16,6 +16,7 @@ from apps.tasks.models import (SchedulerNode, SchedulerState, Task, TaskChild, T
                                task_name_key)
 from apps.tasks.executors.runas import ShellIdentities, ShellIdentityError, workdir_problem
 from apps.tasks.schedule import Schedule, parse_schedule
+from apps.tasks import signals
 from djs_platform import errors
 from djs_platform.actor import Actor
 from djs_platform.tenancy import descendants_of, get_in_scope, require_department_in_scope, require_permission
@@ -254,7 +255,7 @@ def task_update(*, actor: Actor, task_id: int, task_type: str, data: dict[str, A
     _save_unique(task)
     task.refresh_from_db()
     if moved_from is not None:
-        _move_alert_policy(task)
+        signals.task_moved.send(sender=Task, task=task)  # e.g. its alert policy moves with it
     audit_record(actor=actor, action="task.update", object_type="task", object_id=task.pk, object_repr=task.name,
                  department_id=task.department_id, changes=changes)
     return task
@@ -277,15 +278,6 @@ def task_set_status(*, actor: Actor, task_id: int, status: int, expected_version
     audit_record(actor=actor, action="task.status", object_type="task", object_id=task.pk, object_repr=task.name,
                  department_id=task.department_id, changes={"status": {"old": old, "new": status}})
     return task
-
-
-def _move_alert_policy(task: Task) -> None:
-    """A task's own alert policy belongs to the task: it moves with it (issue 16, finding 6a), so the old
-    department's users lose it and the new department's users get it (reads scope it through the task too)."""
-    from apps.alerts.models import AlertPolicy
-
-    AlertPolicy.objects.filter(task_id=task.pk).exclude(department_id=task.department_id).update(
-        department_id=task.department_id)
 
 
 @transaction.atomic
@@ -386,8 +378,7 @@ def _set_children(*, actor: Actor, task: Task, child_ids: list[int] | None,
 
 
 def live_nodes(now: datetime | None = None) -> int:
-    cutoff = (now or timezone.now()) - timedelta(seconds=settings.SCHEDULER["node_timeout"])
-    return SchedulerNode.objects.filter(status="up", heartbeat_at__gte=cutoff).count()
+    return SchedulerNode.objects.alive(now or timezone.now()).count()
 
 
 @transaction.atomic

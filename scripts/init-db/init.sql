@@ -434,6 +434,7 @@ INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0002_record_parent_columns', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0003_rollups', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0004_read_indexes', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0005_record_taken_over_from', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0005_trigger_record_link', NOW(6));
 
 SET FOREIGN_KEY_CHECKS = 1;

@@ -79,6 +79,9 @@ class RecordOutput(serializers.Serializer):
     retryTimes = serializers.IntegerField(source="retry_times")
     usedFallback = serializers.BooleanField(source="used_fallback")
     executor = serializers.CharField(allow_null=True)
+    takenOverFrom = serializers.CharField(source="taken_over_from", allow_null=True,
+                                          help_text="the dead scheduler node this never-started run was taken over "
+                                                    "from (the survivor in executor ran it as a first attempt)")
     parentRecordId = serializers.IntegerField(source="parent_record_id", allow_null=True,
                                               help_text="CHILD runs: the parent task's record that triggered this one")
     parentYear = serializers.SerializerMethodField(help_text="year of the parent record's month table")

@@ -61,6 +61,9 @@ class ExecutionSpec:
     shell_workdir: str | None = None
     shell_env: dict[str, str] | None = None
     department_path: tuple[int, ...] = ()  # SHELL: the task's department and its ancestors, nearest first
+    # A re-run of an execution that had started on a node that died (it may have reached the target):
+    # HTTP header X-DJS-Recovery: 1, gRPC metadata djs-recovery: 1, SHELL DJS_RECOVERY=1.
+    recovery: bool = False
 
     @property
     def has_fallback(self) -> bool:
@@ -155,6 +158,8 @@ class Executors:
             extra = {"DJS_TASK_ID": str(spec.task_id), "DJS_RECORD_ID": str(spec.record_id),
                      "DJS_IDEMPOTENCY_KEY": spec.idempotency_key,
                      "DJS_SCHEDULED_MS": spec.idempotency_key.rsplit("-", 1)[-1]}
+            if spec.recovery:
+                extra["DJS_RECOVERY"] = "1"
             if spec.traceparent:
                 extra["TRACEPARENT"] = spec.traceparent
             return spec.shell_command, await self.shell.call(
@@ -165,13 +170,15 @@ class Executors:
             url = spec.fallback_url if fallback else spec.url
             return url, await self.http.call(
                 url=url or "", method=spec.http_method, headers=spec.headers, body=spec.body,
-                idempotency_key=spec.idempotency_key, traceparent=spec.traceparent, timeout=spec.timeout)
+                idempotency_key=spec.idempotency_key, traceparent=spec.traceparent, timeout=spec.timeout,
+                recovery=spec.recovery)
         if spec.task_type == "GRPC":
             service = spec.fallback_grpc_service if fallback else spec.grpc_service
             method = (spec.fallback_grpc_method or spec.grpc_method) if fallback else spec.grpc_method
             return service, await self.grpc.call(
                 service=service, method=method, params=spec.grpc_params,
-                idempotency_key=spec.idempotency_key, traceparent=spec.traceparent, timeout=spec.timeout)
+                idempotency_key=spec.idempotency_key, traceparent=spec.traceparent, timeout=spec.timeout,
+                recovery=spec.recovery)
         return None, CallResult(False, error=f"unsupported task type {spec.task_type!r} "
                                              f"(executors handle {', '.join(TASK_TYPES)})", permanent=True)
 

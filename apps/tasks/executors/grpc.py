@@ -148,7 +148,8 @@ class GrpcExecutor:
         self._schemas.pop((target.authority, target.service), None)
 
     async def call(self, *, service: str | None, method: str | None, params: str | None,
-                   idempotency_key: str, traceparent: str | None, timeout: float) -> CallResult:
+                   idempotency_key: str, traceparent: str | None, timeout: float,
+                   recovery: bool = False) -> CallResult:
         """One bounded unary call. Never raises except ``CancelledError`` (kill)."""
         assert self._sem is not None, "GrpcExecutor.start() was not awaited"
         try:
@@ -158,6 +159,8 @@ class GrpcExecutor:
         except TaskConfigError as exc:
             return CallResult(False, error=bound_error(str(exc)), permanent=True)
         metadata: list[tuple[str, str]] = [("idempotency-key", idempotency_key)]
+        if recovery:
+            metadata.append(("djs-recovery", "1"))
         if traceparent:
             metadata.append(("traceparent", traceparent))
         async with self._sem:

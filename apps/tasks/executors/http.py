@@ -25,6 +25,10 @@ USER_AGENT = "DJS/1.0"
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 field-name
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+#: Sent (value "1") on a re-run of an execution that had started on a node that died: the first call may have
+#: reached the target; the Idempotency-Key is the same (docs/scheduling.md "Crash and recovery").
+RECOVERY_HEADER = "X-DJS-Recovery"
+OWN_HEADERS = frozenset({"idempotency-key", "traceparent", RECOVERY_HEADER.lower()})
 
 
 class _RefuseAllCookies(http.cookiejar.DefaultCookiePolicy):
@@ -86,7 +90,8 @@ class HttpExecutor:
         return 0 if self._sem is None else self.workers - self._sem._value  # noqa: SLF001
 
     def prepare(self, *, url: str, method: str, headers: dict[str, str], body: str | None,
-                idempotency_key: str, traceparent: str | None) -> tuple[str, httpx.URL, dict[str, str], bytes | None]:
+                idempotency_key: str, traceparent: str | None,
+                recovery: bool = False) -> tuple[str, httpx.URL, dict[str, str], bytes | None]:
         """Validate one call: (method, URL, headers, body); raises ``ValueError``/``httpx.HTTPError`` for a
         bad task configuration. The validated task part is cached (a task fires the same request again
         and again); only our per-fire headers are added each time."""
@@ -104,32 +109,38 @@ class HttpExecutor:
         method, parsed, base, content = cached
         out = dict(base)
         out["Idempotency-Key"] = idempotency_key
+        if recovery:
+            out[RECOVERY_HEADER] = "1"
         if traceparent:
             out["traceparent"] = traceparent
         return method, parsed, out, content
 
     def build_request(self, *, url: str, method: str, headers: dict[str, str], body: str | None,
-                      idempotency_key: str, traceparent: str | None, timeout: float) -> httpx.Request:
+                      idempotency_key: str, traceparent: str | None, timeout: float,
+                      recovery: bool = False) -> httpx.Request:
         """The httpx request of one call (httpx-based transports)."""
         method, parsed, out, content = self.prepare(url=url, method=method, headers=headers, body=body,
-                                                    idempotency_key=idempotency_key, traceparent=traceparent)
+                                                    idempotency_key=idempotency_key, traceparent=traceparent,
+                                                    recovery=recovery)
         if self._client is None:
             return httpx.Request(method, parsed, headers=out, content=content)
         return self._client.build_request(method, parsed, headers=out, content=content,
                                           timeout=httpx.Timeout(timeout))
 
     async def call(self, *, url: str, method: str, headers: dict[str, str], body: str | None,
-                   idempotency_key: str, traceparent: str | None, timeout: float) -> CallResult:
+                   idempotency_key: str, traceparent: str | None, timeout: float,
+                   recovery: bool = False) -> CallResult:
         """One bounded call. Never raises except ``CancelledError`` (kill)."""
         assert self._sem is not None and (self._client or self._session), "HttpExecutor.start() was not awaited"
         try:
             if self._session is not None:
                 prepared = self.prepare(url=url, method=method, headers=headers, body=body,
-                                        idempotency_key=idempotency_key, traceparent=traceparent)
+                                        idempotency_key=idempotency_key, traceparent=traceparent,
+                                        recovery=recovery)
             else:
                 request = self.build_request(url=url, method=method, headers=headers, body=body,
                                              idempotency_key=idempotency_key, traceparent=traceparent,
-                                             timeout=timeout)
+                                             timeout=timeout, recovery=recovery)
         except (ValueError, TypeError, httpx.HTTPError) as exc:
             return CallResult(False, error=bound_error(f"invalid HTTP request: {exc}"), permanent=True)
         async with self._sem:
@@ -257,7 +268,7 @@ def _validate(*, url: str, method: str, headers: dict[str, str], body: str | Non
             raise ValueError(f"invalid header name {name!r}")
         if _BAD_VALUE.search(str(value)):  # no header injection through CR/LF
             raise ValueError(f"invalid value for header {name!r}: control characters")
-        if str(name).lower() not in ("idempotency-key", "traceparent"):  # ours, never the task's
+        if str(name).lower() not in OWN_HEADERS:  # ours, never the task's
             out[str(name)] = str(value)
     content = body.encode("utf-8") if body else None
     if content is not None and not any(k.lower() == "content-type" for k in out):

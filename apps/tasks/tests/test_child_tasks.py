@@ -331,7 +331,7 @@ def test_with_two_nodes_each_child_fires_exactly_once(node_factory, http_target,
 def test_a_repeated_flush_does_not_run_a_child_twice(node_factory, http_target, department):
     """A flush retried after its commit went through (the acknowledgement was lost) queues the child's trigger a
     second time; the child's record key (task, parent's end time, CHILD) makes that second request a no-op."""
-    from apps.tasks.scheduler import TASK_FIELDS, Fire
+    from apps.tasks.scheduler import TASK_FIELDS, Fire, results
 
     parent = once_soon(department, http_target.url("/p"))
     child = idle(department, http_target.url("/c"))
@@ -342,7 +342,8 @@ def test_a_repeated_flush_does_not_run_a_child_twice(node_factory, http_target, 
     # the same batch written again, as the records thread does when a flush is retried
     row = Task.objects.filter(pk=parent.pk).values(*TASK_FIELDS).get()
     fire = Fire(task=row, scheduled=prow.scheduled_time, trigger="SCHEDULE", record_id=prow.pk)
-    node._write_results([(fire, {"status": RecordStatus.SUCCESS, "success": True, "end_time": prow.end_time})])
+    results.write_results([(fire, {"status": RecordStatus.SUCCESS, "success": True, "end_time": prow.end_time})],
+                          node.name)
     assert TriggerRequest.objects.filter(task=child).count() == 2
     wait_until(lambda: TriggerRequest.objects.filter(claimed_by__isnull=True).count() == 0)
     time.sleep(1.0)

@@ -19,7 +19,8 @@ from django.db.models import F
 from prometheus_client import REGISTRY
 
 from apps.records.models import RecordStatus, ensure_record_table, month_of, record_model
-from apps.tasks import scheduler
+from apps.tasks import engine
+from apps.tasks.scheduler import clock, repository
 from apps.tasks.models import SchedulerNode, Task
 from tests.factories import TaskFactory, records_of
 from tests.scheduling import finished, wait_until
@@ -74,7 +75,7 @@ def test_a_task_edited_inside_a_grouped_claim_counts_one_conflict_and_every_task
     at = soon()
     tasks = [one_shot(department, http_target.url(f"/p{i}"), at, name=f"p{i}") for i in range(3)]
     edited = tasks[1]
-    original = scheduler.plan_claim
+    original = engine.plan_claim
     planned: list[datetime] = []
 
     def plan_then_edit(**kwargs):
@@ -85,7 +86,7 @@ def test_a_task_edited_inside_a_grouped_claim_counts_one_conflict_and_every_task
                 Task.objects.filter(pk=edited.pk).update(version=F("version") + 1)  # the control connection
         return original(**kwargs)
 
-    monkeypatch.setattr(scheduler, "plan_claim", plan_then_edit)
+    monkeypatch.setattr(engine, "plan_claim", plan_then_edit)
     conflicts = metric("djs_scheduler_claim_conflicts_total")
     node_factory()
     rows = {t.pk: wait_until(finished(t, 1)) for t in tasks}
@@ -107,17 +108,17 @@ def test_a_claim_whose_commit_was_reported_failed_is_adopted_and_each_fire_reach
     after the error the node adopts its own running records nobody runs, and each fire runs exactly once."""
     tasks = [TaskFactory(department=department, url=http_target.url(f"/a{i}"), name=f"a{i}")  # every second
              for i in range(2)]
-    original = scheduler.Node._claim_due
+    original = repository.claim_due
     hidden: list[tuple[int, datetime, int]] = []
 
-    def claim_then_fail(self, earliest):
-        fires, full, last_due = original(self, earliest)
-        if fires and not hidden:
-            hidden.extend((f.task["id"], f.scheduled, f.record_id) for f in fires)
+    def claim_then_fail(**kwargs):
+        claimed = original(**kwargs)
+        if claimed.fires and not hidden:
+            hidden.extend((f.task["id"], f.scheduled, f.record_id) for f in claimed.fires)
             raise OperationalError("server has gone away (injected after the claim committed)")
-        return fires, full, last_due
+        return claimed
 
-    monkeypatch.setattr(scheduler.Node, "_claim_due", claim_then_fail)
+    monkeypatch.setattr(repository, "claim_due", claim_then_fail)
     adopted = metric("djs_scheduler_adopted_total")
     node = node_factory()
     wait_until(lambda: hidden)
@@ -287,10 +288,10 @@ def test_a_dead_nodes_running_records_without_retries_left_are_marked_lost_and_n
 
 
 def _clock_at(monkeypatch, local: datetime) -> datetime:
-    """Run the node's clock (``scheduler.utcnow``) from ``local`` (platform time zone) on; returns it in UTC."""
+    """Run the node's clock (``scheduler.clock.utcnow``) from ``local`` (platform time zone) on; returns it in UTC."""
     fake = local.replace(tzinfo=ZoneInfo(settings.TIME_ZONE)).astimezone(UTC)
     offset = datetime.now(UTC) - fake
-    monkeypatch.setattr(scheduler, "utcnow", lambda: datetime.now(UTC) - offset)
+    monkeypatch.setattr(clock, "utcnow", lambda: datetime.now(UTC) - offset)
     return fake
 
 

@@ -1,0 +1,61 @@
+"""What one fire sends and what its record says afterwards (no I/O: the node runs the call)."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from apps.departments.selectors import ancestry
+from apps.records.models import ERROR_LIMIT, RESPONSE_LIMIT, RecordStatus
+from apps.tasks.engine import idempotency_key
+from apps.tasks.executors import ExecutionSpec
+from apps.tasks.scheduler.fires import Fire
+
+
+def spec_for(fire: Fire, department_parents: dict[int, int | None]) -> ExecutionSpec:
+    """The call of one fire: the task as claimed, with a manual trigger's overrides."""
+    task = fire.task
+    overrides = fire.overrides or {}
+    headers = overrides.get("headers", task["headers"]) or {}
+    params = overrides.get("grpcParams")
+    return ExecutionSpec(
+        task_id=task["id"], task_type=task["task_type"], url=task["url"], http_method=task["http_method"],
+        headers=dict(headers), body=overrides.get("body", task["body"]), fallback_url=task["fallback_url"],
+        grpc_service=task["grpc_service"], grpc_method=task["grpc_method"],
+        grpc_params=json.dumps(params) if params is not None else task["grpc_params"],
+        fallback_grpc_service=task["fallback_grpc_service"], fallback_grpc_method=task["fallback_grpc_method"],
+        timeout=float(task["timeout"]), max_retry=max(0, task["max_retry"] - fire.retry_times),
+        retry_interval=float(task["retry_interval"]),
+        idempotency_key=idempotency_key(task["id"], fire.scheduled),
+        record_id=fire.record_id, shell_command=task["shell_command"],
+        shell_args=tuple(task["shell_args"] or ()), shell_workdir=task["shell_workdir"],
+        shell_env=dict(task["shell_env"]) if task["shell_env"] else None,
+        department_path=ancestry(task["department_id"], department_parents) if task["task_type"] == "SHELL" else (),
+        recovery=fire.recovery,
+    )
+
+
+def outcome_result(fire: Fire, outcome: Any, started: datetime) -> dict[str, Any]:
+    return {"status": RecordStatus.SUCCESS if outcome.success else RecordStatus.FAILED,
+            "success": outcome.success, "status_code": outcome.status_code,
+            "response": bound(outcome.response, RESPONSE_LIMIT), "error": bound(outcome.error, ERROR_LIMIT),
+            "cost_time": outcome.cost_ms, "retry_times": fire.retry_times + outcome.retry_times,
+            "used_fallback": outcome.used_fallback, "start_time": started}
+
+
+def cancelled_result(fire: Fire, started: datetime, now: datetime) -> dict[str, Any]:
+    """A kill, or the node's shutdown deadline cutting the run (the record ends ``killed``, never re-run)."""
+    return {"status": RecordStatus.KILLED, "success": False, "start_time": started,
+            "error": "killed" if fire.killed else "cancelled: scheduler node shutting down",
+            "cost_time": int((now - started).total_seconds() * 1000)}
+
+
+def internal_error_result(exc: Exception, started: datetime) -> dict[str, Any]:
+    return {"status": RecordStatus.FAILED, "success": False, "start_time": started,
+            "error": bound(f"internal error: {exc}", ERROR_LIMIT)}
+
+
+def bound(text: str | None, limit: int) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit]

@@ -1,0 +1,102 @@
+"""What a node works on: a :class:`Fire` (one execution it owns) and its :class:`NodeConfig`."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from django.conf import settings
+
+from apps.records.models import TriggerType, month_of
+
+VERSION = "1.0"
+
+#: The task columns a node reads when it claims (the snapshot a fire runs with).
+TASK_FIELDS = ("id", "name", "department_id", "task_type", "cron_expression", "timezone", "url", "http_method",
+               "headers", "body", "fallback_url", "grpc_service", "grpc_method", "grpc_params",
+               "fallback_grpc_service", "fallback_grpc_method", "shell_command", "shell_args", "shell_workdir",
+               "shell_env", "timeout", "max_retry", "retry_interval",
+               "concurrency_policy", "misfire_policy", "status", "next_execute_time", "version", "kill_seq")
+
+
+@dataclass
+class Fire:
+    """One execution this node owns: a claimed scheduled instant, a manual trigger, a take-over or a recovery.
+
+    Lives on the node's event loop; the database threads receive it as an argument and hand it back."""
+
+    task: dict[str, Any]
+    scheduled: datetime
+    trigger: str
+    record_id: int = 0
+    start_now: bool = False
+    overrides: dict[str, Any] | None = None
+    kill_seq: int = 0
+    retry_times: int = 0
+    handle: asyncio.Task | None = None
+    killed: bool = False
+    # CHILD runs: the parent's record (id in record_<parent_month>, YYYYMM) and the level below the chain's start
+    parent_record_id: int | None = None
+    parent_month: int | None = None
+    depth: int = 0
+    # A re-run of a started execution whose node died (X-DJS-Recovery: 1); a take-over runs as a first attempt.
+    recovery: bool = False
+    taken_over_from: str | None = None
+    # Start mark (DESIGN §14.2): ``mark_at`` is the start time its record gets (chosen once, kept across retries),
+    # ``marking`` while the UPDATE is in flight, ``start_mark`` once it committed (only then is the fire sent).
+    mark_at: datetime | None = None
+    marking: bool = False
+    start_mark: datetime | None = None
+
+    @cached_property
+    def table(self) -> tuple[int, int]:
+        """(year, month) of the record's month table (``scheduled`` never changes: computed once)."""
+        return month_of(self.scheduled)
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        """(year, month, record id): record ids repeat across month tables (each numbers from 1), so a fire
+        of last month's table (a recovery, a run across midnight) and one of this month's may share an id."""
+        return (*self.table, self.record_id)
+
+
+def releasable(fire: Fire) -> bool:
+    """An on-time scheduled fire whose start mark was never attempted: the kind a maintenance pause gives back to
+    its task (manual, recovery and misfire catch-up runs start at once when claimed). Once a mark was attempted
+    its record may say "started", so the fire runs rather than being given back."""
+    return (fire.handle is None and fire.mark_at is None and fire.trigger == TriggerType.SCHEDULE
+            and not fire.start_now)
+
+
+@dataclass
+class NodeConfig:
+    poll_interval: float = 0.5
+    lookahead: float = 2.0
+    claim_batch: int = 500
+    heartbeat_interval: float = 3.0
+    node_timeout: float = 15.0
+    misfire_threshold: float = 60.0
+    shutdown_grace: float = 25.0
+    http_workers: int = 50
+    grpc_workers: int = 20
+    queue_size: int = 100
+    keep_months: int = 0
+    rollup_keep_months: int = 0
+
+    @classmethod
+    def from_settings(cls) -> "NodeConfig":
+        conf = settings.SCHEDULER
+        return cls(poll_interval=conf["poll_interval"], lookahead=conf["lookahead"],
+                   claim_batch=conf["claim_batch"], heartbeat_interval=conf["heartbeat_interval"],
+                   node_timeout=conf["node_timeout"], misfire_threshold=conf["misfire_threshold"],
+                   shutdown_grace=conf["shutdown_grace"], http_workers=conf["http_workers"],
+                   grpc_workers=conf["grpc_workers"], queue_size=conf["queue_size"],
+                   keep_months=conf["keep_months"], rollup_keep_months=conf["rollup_keep_months"])
+
+    @property
+    def alive_window(self) -> float:
+        """How long after a heartbeat that found it alive a node still starts claimed fires: two heartbeat
+        intervals, at least 60 % of the node timeout, always below the timeout itself."""
+        return min(max(2 * self.heartbeat_interval, 0.6 * self.node_timeout), self.node_timeout - 0.5)

@@ -1,0 +1,563 @@
+"""One scheduler node: a thin loop around the plain functions of :mod:`repository`, :mod:`recovery` and
+:mod:`results` (db-scheduler's layout: the Scheduler loop, its TaskRepository, SchedulerListener hooks).
+
+Threads and loops (why): executions are asyncio coroutines on one event loop, so thousands of in-flight
+HTTP/gRPC calls cost no threads and a kill is a ``Task.cancel()``. Django's ORM is synchronous, so database
+work runs on dedicated threads, each with its own connection: ``control`` (claims, triggers, kill polls,
+heartbeats, recovery), ``starts`` (start marks: latency-critical, never behind a claim or a flush) and
+``records`` (batched results). The event loop owns every piece of the node's state (fires in flight,
+finished results, liveness); a thread receives what it needs as arguments and hands results back.
+
+A fire's life on a node (docs/scheduling.md): claimed (record running, no start time) → its start is marked
+(one batched UPDATE sets ``start_time``, committed) → sent → finished → its result flushed. A fire is sent only
+after its start mark committed, so a survivor can tell work that never started (taken over, run once) from
+work that may have reached its target (lost, re-run with ``X-DJS-Recovery``).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections import defaultdict
+from typing import Any
+
+from django.conf import settings
+
+from apps.departments.selectors import department_parents
+from apps.records.models import RecordStatus, TriggerType
+from apps.tasks.egress import EgressPolicy
+from apps.tasks.executors import Executors, execute
+from apps.tasks.executors.runas import prepare_node
+from apps.tasks.executors.shell import ShellSettings
+from apps.tasks.scheduler import clock, execution, listeners, recovery, repository, results
+from apps.tasks.scheduler.fires import Fire, NodeConfig, releasable
+from apps.tasks.scheduler.threads import DbThread, loop_factory
+from djs_platform import metrics, tracing
+
+log = logging.getLogger("djs.scheduler")
+
+DEPARTMENTS_REFRESH = 60.0  # seconds between reads of the department tree (SHELL per-department users)
+CLAIM_ROUNDS = 8            # claim batches per tick at most (each batch is one transaction)
+MARK_LEAD = 0.1             # a fire's start is marked this long before its instant, so marking adds no lag
+FLUSH_INTERVAL = 0.1        # under load, results are flushed at most this often (one statement set per batch)
+
+
+class Node:
+    """The node. ``run()`` blocks until SIGTERM/SIGINT (or :meth:`stop`), then drains."""
+
+    def __init__(self, config: NodeConfig | None = None, name: str | None = None):
+        self.config = config or NodeConfig.from_settings()
+        self.name = name or _new_name()
+        self.node_id: int | None = None
+        self.control = DbThread("djs-control")
+        self.starts = DbThread("djs-starts")
+        self.records = DbThread("djs-records")
+        self.schedules = repository.ScheduleCache()  # used on the control thread only
+        self.listeners = listeners.create(self)
+        self.running: dict[tuple[int, int, int], Fire] = {}  # Fire.key -> fire in flight or waiting
+        self.by_task: dict[int, set[tuple[int, int, int]]] = defaultdict(set)
+        self.to_mark: list[Fire] = []
+        self.finished: list[tuple[Fire, dict[str, Any], float]] = []  # (fire, result, monotonic end)
+        self.unflushed: set[tuple[int, int, int]] = set()  # finished fires (Fire.key) whose result is not committed yet
+        self.kill_seen: dict[int, int] = {}
+        self.stopping: asyncio.Event | None = None  # events are created on the loop
+        self.mark_wake: asyncio.Event | None = None
+        self.flush_wake: asyncio.Event | None = None
+        self.stop_requested = False
+        self.cut = False  # the drain's deadline passed: nothing more is sent
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.executors: Executors | None = None
+        self.last_heartbeat = 0.0
+        self.last_prune: float | None = None  # retention runs on the first tick, then daily
+        self.live_nodes = 1
+        self.alive_at = 0.0    # monotonic time of the last heartbeat that found this node alive
+        self.reconcile = False  # set after a database error: adopt running records of ours nobody runs
+        self.paused = False     # maintenance mode (scheduler_state), as last read by peek
+        self.shell = ShellSettings()
+        # SHELL per-department users: department id -> parent id, re-read every DEPARTMENTS_REFRESH seconds
+        self.department_parents: dict[int, int | None] = {}
+        self.departments_read_at: float | None = None
+        self.stats: dict[str, int] = defaultdict(int)
+
+    # --- what listeners see (NodeView) --------------------------------------------------------------
+
+    def is_running(self, key: tuple[int, int, int]) -> bool:
+        return key in self.running
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            runner.run(self.main())
+
+    def stop(self) -> None:
+        """Ask the node to drain and exit (thread-safe, idempotent; also before its loop has started)."""
+        self.stop_requested = True
+        if self.loop and self.stopping is not None and not self.loop.is_closed():
+            try:
+                self.loop.call_soon_threadsafe(self.stopping.set)
+            except RuntimeError:  # the loop closed in between: already stopped
+                pass
+
+    async def main(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.stopping, self.mark_wake, self.flush_wake = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        if self.stop_requested:  # stop() came before the loop existed
+            self.stopping.set()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self.loop.add_signal_handler(sig, self.stopping.set)
+            except (ValueError, RuntimeError):  # not the main thread (tests run nodes in threads)
+                pass
+        self.shell = ShellSettings.from_settings()
+        if self.shell.enabled:  # refuses to start (ShellIdentityError) unless commands can run as another user
+            for warning in prepare_node(self.shell.identities, debug=settings.DEBUG, redis_url=settings.REDIS_URL):
+                log.warning("%s", warning)
+        self.executors = Executors(http_workers=self.config.http_workers, grpc_workers=self.config.grpc_workers,
+                                   egress=EgressPolicy.from_config(settings.EGRESS), shell=self.shell)
+        await self.executors.start()
+        await self._register()
+        for listener in self.listeners:
+            await listener.start()
+        log.info("scheduler node %s started (id %s)", self.name, self.node_id)
+        helpers = [asyncio.create_task(self._mark_loop()), asyncio.create_task(self._flush_loop())]
+        try:
+            while not self.stopping.is_set():
+                started = time.monotonic()
+                try:
+                    if self.reconcile:
+                        adopted = await self.control.run(recovery.adopt_orphans, me=self.name,
+                                                         owned={*self.running, *self.unflushed})
+                        self.stats["adopted"] += len(adopted)
+                        metrics.adopted.inc(len(adopted))
+                        self._launch(adopted)
+                        self.reconcile = False
+                    await self._tick()
+                except Exception:  # noqa: BLE001 - a database hiccup must not kill the node
+                    log.exception("scheduler tick failed; retrying")
+                    # A claim whose COMMIT was cut off may have committed: look for records of ours that no
+                    # coroutine owns once the database answers again.
+                    self.reconcile = True
+                    await asyncio.sleep(1.0)
+                delay = max(0.0, self._poll_interval() - (time.monotonic() - started))
+                try:
+                    await asyncio.wait_for(self.stopping.wait(), timeout=delay)
+                except asyncio.TimeoutError:
+                    pass
+            await self._drain()
+        finally:
+            for helper in helpers:
+                helper.cancel()
+            await self._flush_records()
+            await self.control.run(repository.deregister, self.node_id)
+            for listener in self.listeners:
+                await listener.close()
+            await self.executors.close()
+            for thread in (self.control, self.starts, self.records):
+                thread.shutdown()
+            log.info("scheduler node %s stopped", self.name)
+
+    def _poll_interval(self) -> float:
+        """The pause between ticks. Alone, a node polls at ``job.pollInterval``. With other live nodes the pause
+        is drawn from 0.5-1.5x that (same mean): nodes polling in fixed phase would let the one whose phase
+        comes first after each instant enters the lookahead claim every fire forever, leaving the others
+        idle; jitter spreads the claims across the live nodes."""
+        if self.live_nodes > 1:
+            return self.config.poll_interval * random.uniform(0.5, 1.5)
+        return self.config.poll_interval
+
+    async def _drain(self) -> None:
+        """SIGTERM: no new claims; claimed fires still start at their instant; wait for in-flight work until
+        ``job.shutdownGrace``, then cancel what still runs: those records end ``killed`` (never re-run)."""
+        deadline = time.monotonic() + self.config.shutdown_grace
+        if self.paused:
+            # Paused: claimed on-time fires go back to their tasks instead of waiting here; whatever could not
+            # be given back (database error) starts at its instant rather than being orphaned.
+            try:
+                await self._release_waiting()
+            except Exception:  # noqa: BLE001
+                log.exception("could not give back claimed fires while paused")
+            self.paused = False
+        log.info("draining %d execution(s), grace %.0fs", len(self.running), self.config.shutdown_grace)
+        while self.running and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            if time.monotonic() - self.last_heartbeat > self.config.heartbeat_interval:
+                await self._heartbeat("stopping")
+        self.cut = True
+        now = clock.utcnow()
+        for fire in list(self.running.values()):
+            # Not fire.killed: the record says the node's shutdown cancelled it, not a user's kill.
+            if fire.handle:
+                fire.handle.cancel()
+            elif not fire.marking:
+                # Never sent (its mark kept failing, or it waited for liveness): it ends killed here rather
+                # than staying running under a node that is about to be down.
+                self._finish(fire, execution.cancelled_result(fire, now, now))
+        while any(f.handle is not None or f.marking for f in self.running.values()):
+            await asyncio.sleep(0.05)
+        for fire in [f for f in self.running.values() if f.handle is None]:
+            self._finish(fire, execution.cancelled_result(fire, now, now))
+
+    # --- the tick -----------------------------------------------------------------------------------
+
+    async def _tick(self) -> None:
+        now = time.monotonic()
+        if now - self.last_heartbeat >= self.config.heartbeat_interval:
+            if not await self._heartbeat("up"):
+                await self._presumed_dead()
+            if not self.paused:  # maintenance: re-running a dead node's work is a new execution; it waits too
+                found = await self.control.run(
+                    recovery.recover_dead_nodes, me=self.name, my_id=self.node_id,
+                    node_timeout=self.config.node_timeout, misfire_threshold=self.config.misfire_threshold)
+                self._recovered(found)
+            if self.shell.identities.by_department and (
+                    self.departments_read_at is None or now - self.departments_read_at > DEPARTMENTS_REFRESH):
+                self.departments_read_at = now
+                self.department_parents = await self.control.run(department_parents)
+            if (self.config.keep_months or self.config.rollup_keep_months) and \
+                    (self.last_prune is None or now - self.last_prune > 86400):
+                self.last_prune = now
+                await self.control.run(_prune, self.config.keep_months, self.config.rollup_keep_months)
+        # Claim batches while they come back full (there may be more due), up to CLAIM_ROUNDS per tick. With
+        # other live nodes, work is shared: after the first batch a node only goes on for tasks due within half
+        # the lookahead (the others poll in between and take the rest), and it stops claiming while its
+        # backlog exceeds job.queueSize. Alone, it claims whatever is due. One cheap statement tells whether
+        # anything is due or triggered (an idle node costs ~3 queries/s), and whether scheduling is paused
+        # (maintenance mode): then nothing is claimed, triggers wait.
+        next_due, triggered, paused = await self.control.run(repository.peek)
+        if paused != self.paused:
+            log.warning("scheduling %s platform-wide (maintenance mode)", "paused" if paused else "resumed")
+            self.paused = paused
+        if paused:
+            await self._release_waiting()
+            next_due, triggered = None, False
+        shared = self.live_nodes > 1
+        horizon = clock.utcnow().timestamp() + self.config.lookahead
+        for _ in range(CLAIM_ROUNDS if next_due is not None and next_due.timestamp() <= horizon else 0):
+            if shared and self._backlog() >= self.config.queue_size:
+                break
+            claimed = await self.control.run(repository.claim_due, node=self.name, config=self.config,
+                                             earliest=next_due, schedules=self.schedules)
+            self.stats["claim_conflicts"] += claimed.conflicts
+            self.stats["duplicates_prevented"] += claimed.duplicates
+            self._launch(claimed.fires)
+            if not claimed.full or (shared and claimed.last_due is not None and
+                                    claimed.last_due.timestamp() - time.time() > self.config.lookahead / 2):
+                break
+        if triggered:
+            fires, duplicates = await self.control.run(repository.claim_triggers, self.name)
+            self.stats["duplicates_prevented"] += duplicates
+            self._launch(fires)
+        if self.running:
+            await self._poll_kills()
+        for listener in self.listeners:
+            listener.on_tick()
+
+    def _backlog(self) -> int:
+        """Executions this node is behind on: overdue fires not started yet, and calls queued for a worker
+        slot (job.httpWorkers / grpcWorkers all busy)."""
+        assert self.executors is not None
+        now = clock.utcnow()
+        overdue = sum(1 for f in self.running.values() if f.handle is None and f.scheduled <= now)
+        return overdue + self.executors.queued
+
+    async def _release_waiting(self) -> None:
+        """Paused: give back the on-time fires this node claimed but has not started (up to the lookahead
+        ahead), so none starts during the pause and after resume each task's misfire policy decides."""
+        waiting = [f for f in self.running.values() if releasable(f)]
+        if not waiting:
+            return
+        await self.control.run(repository.release, waiting, self.name)
+        for fire in waiting:
+            self._forget(fire)
+        self.stats["released"] += len(waiting)
+        log.info("paused: gave back %d claimed fire(s) of %d task(s)", len(waiting),
+                 len({f.task["id"] for f in waiting}))
+
+    # --- membership ---------------------------------------------------------------------------------
+
+    async def _register(self) -> None:
+        # ``paused`` is known before the first tick (which would otherwise recover dead nodes' work while paused).
+        at = time.monotonic()
+        self.node_id, self.paused = await self.control.run(repository.register, self.name)
+        self.last_heartbeat = self.alive_at = at
+
+    async def _heartbeat(self, status: str) -> bool:
+        """False when survivors already declared this node dead (e.g. after a long SIGSTOP)."""
+        at = self.last_heartbeat = time.monotonic()
+        alive, self.live_nodes = await self.control.run(repository.heartbeat, self.node_id, status,
+                                                        len(self.running), self.config.node_timeout)
+        if alive:
+            self.alive_at = at
+        metrics.live_nodes.set(self.live_nodes)
+        metrics.claimed_waiting.set(sum(1 for f in self.running.values() if f.handle is None))
+        return alive
+
+    def _confirmed_alive(self) -> bool:
+        """Liveness unconfirmed for most of the node timeout (the process was frozen, e.g. SIGSTOP, or the
+        database is unreachable): survivors may be recovering this work right now, so nothing is marked or
+        sent until the next heartbeat confirms this node alive; a node found dead drops it."""
+        return time.monotonic() - self.alive_at <= self.config.alive_window
+
+    async def _presumed_dead(self) -> None:
+        """Our work was declared lost or taken over elsewhere: drop it without writing, re-register."""
+        log.error("node %s was declared dead by a survivor; abandoning %d execution(s) and re-registering",
+                  self.name, len(self.running))
+        for fire in list(self.running.values()):
+            fire.killed = True
+            if fire.handle:
+                fire.handle.cancel()
+            self._forget(fire)
+        self.to_mark.clear()
+        self.name = _new_name()
+        await self._register()
+
+    def _recovered(self, found: recovery.Recovered) -> None:
+        self.stats["recovered"] += found.rerun
+        self.stats["taken_over"] += found.taken_over
+        metrics.recovered.inc(found.rerun)
+        metrics.taken_over.inc(found.taken_over)
+        self._launch(found.fires)
+
+    # --- starting fires -----------------------------------------------------------------------------
+
+    def _launch(self, fires: list[Fire]) -> None:
+        for fire in fires:
+            self.running[fire.key] = fire
+            self.by_task[fire.task["id"]].add(fire.key)
+            if fire.start_mark is not None:  # adopted after a database error, marked before it
+                self._send(fire)
+            else:
+                self._start(fire)
+
+    def _start(self, fire: Fire) -> None:
+        """Near its instant, queue the fire for its start mark (timers call this again while it waits)."""
+        if fire.key not in self.running or fire.handle is not None or fire.marking or fire.start_mark is not None:
+            return
+        assert self.loop is not None and self.mark_wake is not None
+        if not fire.start_now:
+            # call_later runs on the loop's monotonic clock; the scheduled time is wall-clock.
+            early = (fire.scheduled - clock.utcnow()).total_seconds() - MARK_LEAD
+            if early > 0:
+                self.loop.call_later(early, self._start, fire)
+                return
+        if self.paused and releasable(fire):
+            # Maintenance pause: an on-time fire claimed before this node saw the pause does not start; the
+            # tick gives it back (_release_waiting) and after resume the task's misfire policy decides.
+            self.loop.call_later(0.2, self._start, fire)
+            return
+        if not self._confirmed_alive():
+            self.loop.call_later(0.2, self._start, fire)
+            return
+        if fire.mark_at is None:
+            now = clock.utcnow()
+            fire.mark_at = now if fire.start_now else max(now, fire.scheduled)
+        fire.marking = True
+        self.to_mark.append(fire)
+        self.mark_wake.set()
+
+    async def _mark_loop(self) -> None:
+        """Commit start marks in batches (every fire queued since the last one: those due at one instant
+        share one UPDATE), then send each marked fire at its instant."""
+        assert self.mark_wake is not None and self.loop is not None
+        while True:
+            await self.mark_wake.wait()
+            self.mark_wake.clear()
+            batch, self.to_mark = [f for f in self.to_mark if f.key in self.running], []
+            if not batch:
+                continue
+            try:
+                marked = await self.starts.run(repository.mark_started, batch, self.name)
+            except Exception:  # noqa: BLE001 - the fires wait and retry: late, or recovered as never started
+                log.exception("could not mark the start of %d fire(s); retrying", len(batch))
+                for fire in batch:
+                    fire.marking = False
+                    self.loop.call_later(0.5, self._start, fire)
+                continue
+            sent = {id(f) for f in marked}
+            for fire in batch:
+                fire.marking = False
+                if id(fire) in sent:
+                    fire.start_mark = fire.mark_at
+                    self._send(fire)
+                elif fire.key in self.running:
+                    # A survivor took the record over or declared it lost meanwhile: it runs there, not here.
+                    log.warning("record %s of task %s is no longer this node's; not starting it", fire.record_id,
+                                fire.task["id"])
+                    self.stats["not_marked"] += 1
+                    self._forget(fire)
+
+    def _send(self, fire: Fire) -> None:
+        """Start the call of a marked fire at its instant."""
+        if fire.key not in self.running or fire.handle is not None:
+            return
+        assert self.loop is not None
+        if self.cut:  # marked as the shutdown deadline passed: it ends killed, never sent
+            self._finish(fire, execution.cancelled_result(fire, clock.utcnow(), clock.utcnow()))
+            return
+        if not fire.start_now:
+            early = (fire.scheduled - clock.utcnow()).total_seconds()
+            if early > 0:  # never before its instant (the loop's timers may call back up to their resolution early)
+                self.loop.call_later(early + 0.0005, self._send, fire)
+                return
+        if not self._confirmed_alive():
+            self.loop.call_later(0.2, self._send, fire)
+            return
+        # A kill requested before this fire started does not apply to it.
+        fire.kill_seq = max(fire.kill_seq, self.kill_seen.get(fire.task["id"], 0))
+        fire.handle = self.loop.create_task(self._execute(fire))
+
+    # --- executing ----------------------------------------------------------------------------------
+
+    async def _poll_kills(self) -> None:
+        state = await self.control.run(repository.kill_state, list(self.by_task))
+        self.kill_seen.update(state)
+        for task_id, keys in list(self.by_task.items()):
+            current = state.get(task_id)
+            for key in list(keys):
+                fire = self.running.get(key)
+                if fire is None or fire.handle is None:
+                    continue
+                if current is None or current > fire.kill_seq:
+                    fire.killed = True
+                    fire.handle.cancel()
+
+    async def _execute(self, fire: Fire) -> None:
+        # A trace per fire: root span "djs.fire", a "djs.attempt" child per call (executors.execute).
+        with tracing.fire_span(task_id=fire.task["id"], task_type=fire.task["task_type"], trigger=fire.trigger,
+                               scheduled=fire.scheduled, record_id=fire.record_id, node=self.name):
+            await self._run_fire(fire)
+
+    async def _run_fire(self, fire: Fire) -> None:
+        task = fire.task
+        started = clock.utcnow()
+        result: dict[str, Any]
+        metrics.fires.labels(fire.trigger).inc()
+        metrics.schedule_lag.labels(fire.trigger).observe(max(0.0, (started - fire.scheduled).total_seconds()))
+        for listener in self.listeners:
+            listener.on_fire_started(fire, started)
+        gauge = metrics.in_flight.labels(task["task_type"])
+        gauge.inc()
+        try:
+            policy = task["concurrency_policy"]
+            if policy != "allow" and fire.trigger == TriggerType.SCHEDULE:
+                busy = self._running_here(fire) or await self.control.run(
+                    repository.running_elsewhere, task["id"], fire.scheduled)
+                if busy and policy == "forbid":
+                    self._finish(fire, {"status": RecordStatus.SKIPPED, "success": False, "start_time": started,
+                                        "error": "skipped: the previous run is still running (concurrency: forbid)"})
+                    return
+                if busy and policy == "replace":
+                    fire.kill_seq = await self.control.run(repository.bump_kill, task["id"])
+                    await asyncio.sleep(self.config.poll_interval * 2)  # let the owners cancel theirs
+            outcome = await execute(execution.spec_for(fire, self.department_parents), self.executors)
+            result = execution.outcome_result(fire, outcome, started)
+        except asyncio.CancelledError:
+            result = execution.cancelled_result(fire, started, clock.utcnow())
+        except Exception as exc:  # noqa: BLE001 - a bug in one execution must not take the node down
+            log.exception("execution of task %s failed unexpectedly", task["id"])
+            result = execution.internal_error_result(exc, started)
+        finally:
+            gauge.dec()
+        self._finish(fire, result)
+
+    def _running_here(self, fire: Fire) -> bool:
+        return any(other.handle is not None and other.scheduled < fire.scheduled
+                   for key in self.by_task.get(fire.task["id"], ()) if (other := self.running.get(key)))
+
+    def _finish(self, fire: Fire, result: dict[str, Any]) -> None:
+        now = clock.utcnow()
+        result.setdefault("end_time", now)
+        if result.get("cost_time") is None and result.get("start_time"):
+            result["cost_time"] = int((now - result["start_time"]).total_seconds() * 1000)
+        if fire.start_mark is not None:
+            result["start_time"] = fire.start_mark  # the record keeps the start it showed while running
+        kind = fire.task["task_type"]
+        metrics.executions.labels(kind, RecordStatus(result["status"]).name.lower()).inc()
+        tracing.fire_finished(RecordStatus(result["status"]).name.lower(), result)
+        if result.get("cost_time") is not None:
+            metrics.execution_duration.labels(kind).observe(result["cost_time"] / 1000)
+        if result.get("retry_times"):
+            metrics.retries.labels(kind).inc(result["retry_times"] - fire.retry_times)
+        if result.get("used_fallback"):
+            metrics.fallbacks.labels(kind).inc()
+        self.unflushed.add(fire.key)
+        self.finished.append((fire, result, time.monotonic()))
+        self._forget(fire)
+        if self.flush_wake is not None:
+            self.flush_wake.set()
+
+    def _forget(self, fire: Fire) -> None:
+        self.running.pop(fire.key, None)
+        ids = self.by_task.get(fire.task["id"])
+        if ids is not None:
+            ids.discard(fire.key)
+            if not ids:
+                self.by_task.pop(fire.task["id"], None)
+
+    # --- results ------------------------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        """Flush results as they finish: at once when the writer is idle, batched under load (at most one
+        flush per :data:`FLUSH_INTERVAL`)."""
+        assert self.flush_wake is not None
+        while True:
+            await self.flush_wake.wait()
+            self.flush_wake.clear()
+            began = time.monotonic()
+            try:
+                await self._flush_records()
+            except Exception:  # noqa: BLE001
+                log.exception("record flush failed; will retry")
+                self.flush_wake.set()
+                await asyncio.sleep(1.0)
+            await asyncio.sleep(max(0.0, FLUSH_INTERVAL - (time.monotonic() - began)))
+
+    async def _flush_records(self) -> None:
+        if not self.finished:
+            return
+        batch, self.finished = self.finished, []
+        pairs = [(fire, result) for fire, result, _ in batch]
+        try:
+            children = await self.records.run(results.write_results, pairs, self.name)
+        except Exception:
+            self.finished = batch + self.finished
+            raise
+        done = time.monotonic()
+        for _, _, finished_at in batch:
+            metrics.result_flush_delay.observe(done - finished_at)
+        self.stats["child_triggers"] += children
+        self.unflushed.difference_update(fire.key for fire, _ in pairs)
+        for listener in self.listeners:
+            listener.on_results_flushed(pairs)
+
+
+def _prune(keep_months: int, rollup_keep_months: int) -> None:
+    from apps.records.services import records_prune, rollups_prune
+
+    if keep_months:
+        records_prune(keep_months=keep_months)
+    if rollup_keep_months:
+        rollups_prune(keep_months=rollup_keep_months)
+
+
+def _new_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def run_node(config: NodeConfig | None = None) -> None:
+    Node(config).run()
+
+
+def start_in_thread(config: NodeConfig | None = None, name: str | None = None) -> tuple[Node, threading.Thread]:
+    """For tests and embedding: a node on its own thread and event loop."""
+    node = Node(config, name)
+    thread = threading.Thread(target=node.run, name=f"node-{node.name}", daemon=True)
+    thread.start()
+    return node, thread
