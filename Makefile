@@ -33,7 +33,7 @@ WEB_UI_DEPS := $(WEB_UI)/node_modules/.djs-installed
 # Only runs when web-ui/package.json exists.
 WEB_UI_TEST_CMD := npm --prefix $(WEB_UI) test
 
-.PHONY: help test run system-deps system-deps-run mysql-driver check-fresh venv web-ui-deps web-ui-build test-python test-web-ui lint clean bench bench-quick bench-deps bench-records fuzz soak
+.PHONY: help test run system-deps system-deps-run mysql-driver check-fresh venv web-ui-deps web-ui-build test-python test-web-ui lint clean bench bench-quick bench-deps bench-records fuzz soak crash-cluster
 
 help: ## Show this help
 	@echo "DJS make targets:"
@@ -142,6 +142,14 @@ fuzz: system-deps $(VENV_STAMP) ## API fuzzing, deep: 500 Schemathesis examples 
 soak: system-deps $(VENV_STAMP) ## Load: 200 API clients for 60 s against gunicorn while the scheduler runs 300 fires/s
 	@DJS_TEST_SOAK_SECONDS=60 DJS_TEST_SOAK_FIRES=300 DJS_TEST_SOAK_CLIENTS=200 DJS_TEST_SOAK_ASSERT_LAG=1 \
 	  "$(PY)" scripts/run_tests.py tests/test_soak.py -s $(TEST_ARGS)
+
+crash-cluster: system-deps $(VENV_STAMP) ## kill -9 cluster test 10 times in a row on MariaDB, detached (log under var/test-results/)
+	@mkdir -p var/test-results; log="var/test-results/crash-cluster-$$(date +%Y%m%d-%H%M%S).log"; \
+	nohup sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do echo "== run $$i of 10 $$(date +%T)"; \
+	  DJS_TEST_PROCESS_WORKERS=1 "$(PY)" scripts/run_tests.py --only mariadb tests/test_crash_cluster.py -s \
+	  || { echo "== run $$i FAILED"; exit 1; }; done; echo "== 10 of 10 runs passed $$(date +%T)"' \
+	  > "$$log" 2>&1 < /dev/null & \
+	echo "crash-cluster: running detached (pid $$!), log $$log"
 
 # Benchmarks (bench/): the peers' packages (APScheduler, Celery, django-celery-beat) live in
 # requirements-bench.txt, installed into the same venv only when a bench target runs.

@@ -220,18 +220,24 @@ def refresh_pair(raw_refresh: str, *, ip: str = "") -> tuple["User", TokenPair]:
     (before the token is even decoded) and per user (``auth.refreshPerAddressPerMinute``,
     ``auth.refreshPerUserPerMinute``); a refused call does not spend the token.
     """
+    token, user_id, user = _presented_for_refresh(raw_refresh, RefreshToken, ip)
+    _spend_once(token, user_id, kind="refresh token",
+                reuse_message="refresh token already used; session revoked")
+    return user, issue_pair(user, family=token["fid"])
+
+
+def _presented_for_refresh(raw: str, kind: type[Token], ip: str) -> tuple[Token, int, "User"]:
+    """The refresh rate limits (per address before decoding, per user after), then a live, unrevoked token of
+    ``kind`` and its user; a refused call spends nothing."""
     conf = settings.AUTH_SETTINGS
     throttle(f"rate:refresh:ip:{ip}", conf["refresh_per_address_per_minute"], 60,
              "too many token refreshes from this address; retry later")
-    token = _decode(raw_refresh, RefreshToken)
+    token = _decode(raw, kind)
     user_id = user_id_of(token)
     throttle(f"rate:refresh:u:{user_id}", conf["refresh_per_user_per_minute"], 60,
              "too many token refreshes for this user; retry later")
     _check_not_revoked(token)
-    user = _load_user(token)
-    _spend_once(token, user_id, kind="refresh token",
-                reuse_message="refresh token already used; session revoked")
-    return user, issue_pair(user, family=token["fid"])
+    return token, user_id, _load_user(token)
 
 
 def family_end(token: Token) -> float:
@@ -265,15 +271,7 @@ def refresh_access(raw_access: str, *, ip: str = "") -> tuple["User", AccessGran
     with the refresh token) continues. A refresh token here, a revoked, expired or forged token: 4010. The
     rate limits of :func:`refresh_pair` apply, with the same counters; a refused call spends nothing.
     """
-    conf = settings.AUTH_SETTINGS
-    throttle(f"rate:refresh:ip:{ip}", conf["refresh_per_address_per_minute"], 60,
-             "too many token refreshes from this address; retry later")
-    token = _decode(raw_access, AccessToken)
-    user_id = user_id_of(token)
-    throttle(f"rate:refresh:u:{user_id}", conf["refresh_per_user_per_minute"], 60,
-             "too many token refreshes for this user; retry later")
-    _check_not_revoked(token)
-    user = _load_user(token)
+    token, user_id, user = _presented_for_refresh(raw_access, AccessToken, ip)
     now = time.time()
     end = family_end(token)
     if end <= now:

@@ -72,7 +72,8 @@ CASES: dict[str, ListCase] = {
 # GET routes that are not lists (single objects, summaries, docs, infrastructure).
 NOT_LISTS = {"health", "shutdown", "auth-userinfo", "user-detail", "role-detail", "department-detail",
              "task-detail", "task-cron-preview", "record-detail", "record-stats", "schema", "docs", "metrics",
-             "web-console", "scheduler-state", "record-log", "alert-policy-detail", "alert-detail"}
+             "web-console", "scheduler-state", "record-log", "alert-policy-detail", "alert-detail",
+             "trigger-detail", "not-found"}
 CATCH_ALL = "^.*$"
 
 

@@ -202,6 +202,8 @@ export interface TaskRecord {
   retryTimes: number
   usedFallback: boolean
   executor: string | null
+  /** The dead scheduler node this never-started run was taken over from (it ran as a first attempt). */
+  takenOverFrom: string | null
   /** CHILD runs: the parent task's record (in the month table parentYear/parentMonth); null otherwise. */
   parentRecordId: number | null
   parentYear: number | null

@@ -210,6 +210,7 @@ const messages = {
     statusCode: 'Status code',
     trigger: 'Trigger',
     scheduledTime: 'Scheduled',
+    takenOverFrom: '(taken over from {name}, which died before starting it)',
     startTime: 'Started',
     endTime: 'Ended',
     cost: 'Duration',

@@ -208,6 +208,7 @@ const messages: MessageSchema = {
     statusCode: '状态码',
     trigger: '触发方式',
     scheduledTime: '计划时间',
+    takenOverFrom: '（接管自 {name}：该节点在启动前宕机）',
     startTime: '开始时间',
     endTime: '结束时间',
     cost: '耗时',
