@@ -28,21 +28,24 @@ pytestmark = [pytest.mark.processes, pytest.mark.single_backend]
 ON_MARIADB = os.environ.get("DJS_DATABASE_URL", "").startswith("mysql")
 
 
-def records_by_fire(env: dict[str, str]) -> dict[tuple[int, int], list[tuple[str, int, str]]]:
-    """(task id, scheduled epoch s) -> [(trigger, status, executor)] from every month table."""
+def records_by_fire(env: dict[str, str], taken_over: bool = False) -> dict[tuple[int, int], list[tuple]]:
+    """(task id, scheduled epoch s) -> [(trigger, status, executor)] from every month table (with
+    ``taken_over``: a fourth item, the dead node a survivor took the never-started record over from, or "-")."""
     out = run_django(env, """
         from apps.records.models import existing_record_tables, record_model
         for name in sorted(existing_record_tables(refresh=True)):
             model = record_model(int(name[7:11]), int(name[11:13]))
-            for r in model.objects.values_list("task_id", "scheduled_time", "trigger_type", "status", "executor"):
-                print("REC", r[0], int(r[1].timestamp()), r[2], r[3], r[4])
+            for r in model.objects.values_list("task_id", "scheduled_time", "trigger_type", "status", "executor",
+                                               "taken_over_from"):
+                print("REC", r[0], int(r[1].timestamp()), r[2], r[3], r[4], r[5] or "-")
     """)
-    fires: dict[tuple[int, int], list[tuple[str, int, str]]] = {}
+    fires: dict[tuple[int, int], list[tuple]] = {}
     for line in out.splitlines():
         if not line.startswith("REC "):
             continue
-        _, task_id, at, trigger, status, executor = line.split(" ")
-        fires.setdefault((int(task_id), int(at)), []).append((trigger, int(status), executor))
+        _, task_id, at, trigger, status, executor, taken_from = line.split(" ")
+        row = (trigger, int(status), executor) + ((taken_from,) if taken_over else ())
+        fires.setdefault((int(task_id), int(at)), []).append(row)
     return fires
 
 
@@ -135,9 +138,10 @@ def test_database_outage_longer_than_node_timeout_misses_no_second_and_duplicate
 
 @pytest.mark.mariadb_only
 def test_frozen_node_does_not_run_work_a_survivor_recovered(tmp_path):
-    """SIGSTOP a node longer than nodeTimeout, then SIGCONT it. The survivor declares it dead, marks its
-    running and claimed-but-not-started records lost and re-runs them (RECOVERY). The thawed node must
-    not start any of the fires it had claimed: it finds itself declared dead and drops its work."""
+    """SIGSTOP a node longer than nodeTimeout, then SIGCONT it. The survivor declares it dead, marks its started
+    records lost and re-runs them (RECOVERY), and takes over its claimed-but-not-started records (run once, as
+    first attempts). The thawed node must not start any of the fires it had claimed: it finds itself declared
+    dead and drops its work (its start marks would fail: the records are no longer its own)."""
     node_timeout = 4
     with fresh_database(tmp_path) as db_url, HttpTarget() as target:
         env = scheduler_env(db_url, DJS_JOB_NODE_TIMEOUT=str(node_timeout), DJS_JOB_HEARTBEAT_INTERVAL="1",
@@ -160,29 +164,33 @@ def test_frozen_node_does_not_run_work_a_survivor_recovered(tmp_path):
         os.killpg(nodes.procs["victim"].pid, signal.SIGCONT)
         thawed_at = time.time()
         time.sleep(6)
-        stopped_at = time.time()
         nodes.stop_all()
         hits = target.requests()
         log = nodes.log("victim")
-        records = records_by_fire(env)
+        records = records_by_fire(env, taken_over=True)
 
     assert "declared dead by a survivor" in log, log
-    lost = {k: v for k, v in records.items() if any(s == 5 for _, s, _ in v)}
-    assert lost, "the survivor should have marked the frozen node's work lost"
+    lost = {k: v for k, v in records.items() if any(s == 5 for _, s, _, _ in v)}
+    assert lost, "the survivor should have marked the frozen node's started work lost"
     for key, rows in lost.items():
-        triggers = sorted(t for t, _, _ in rows)
-        assert triggers == ["RECOVERY", "SCHEDULE"], (key, rows)
-        assert [e for t, _, e in rows if t == "RECOVERY"] == ["survivor"], (key, rows)
-    # Each (task, second) reached the target at most twice: the victim's call that was in flight when it
-    # froze, and the survivor's recovery; fires claimed but not started by the victim reached it once.
+        assert sorted(t for t, _, _, _ in rows) == ["RECOVERY", "SCHEDULE"], (key, rows)
+        assert [e for t, _, e, _ in rows if t == "RECOVERY"] == ["survivor"], (key, rows)
+    taken = {k: v for k, v in records.items() if any(f == "victim" for _, _, _, f in v)}
+    assert taken, "fires the victim claimed but had not started should have been taken over by the survivor"
+    for key, rows in taken.items():
+        assert [(t, e) for t, _, e, _ in rows] == [("SCHEDULE", "survivor")], (key, rows)  # one record, no RECOVERY
+    # Each (task, second) reached the target at most twice: the victim's call that was in flight when it froze,
+    # and the survivor's recovery; fires claimed but not started by the victim reached it exactly once.
     keys = [h.header("Idempotency-Key") for h in hits]
     counts = {k: keys.count(k) for k in set(keys)}
     assert max(counts.values()) <= 2, sorted(counts.items(), key=lambda kv: -kv[1])[:5]
-    not_started = [k for k, v in lost.items() if k[1] > frozen_at + 0.5]
-    assert not_started, "fires due during the freeze should have been claimed by the victim and recovered"
-    for task_id, at in not_started:
+    for task_id, at in taken:
         key = f"djs-{task_id}-{at * 1000}"
         assert counts.get(key) == 1, (key, counts.get(key))
+    for key in [k for k, n in counts.items() if n == 2]:
+        first_call, second_call = sorted((h for h in hits if h.header("Idempotency-Key") == key),
+                                         key=lambda h: h.arrived_wall)
+        assert first_call.arrived_wall < frozen_at + 0.5 and second_call.header("X-DJS-Recovery") == "1", key
     # The thawed victim started none of its stale work: nothing due before the freeze reached the target after the
     # thaw (the survivor had recovered all of it seconds earlier).
     stale = [h.header("Idempotency-Key") for h in hits
