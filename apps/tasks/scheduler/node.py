@@ -34,6 +34,7 @@ from apps.records.models import RecordStatus, TriggerType
 from apps.tasks.egress import EgressPolicy
 from apps.tasks.executors import Executors, execute
 from apps.tasks.executors.runas import prepare_node
+from apps.tasks import nodestats
 from apps.tasks.executors.shell import ShellSettings
 from apps.tasks.scheduler import clock, execution, listeners, recovery, repository, results
 from apps.tasks.scheduler.fires import Fire, NodeConfig, releasable
@@ -46,6 +47,7 @@ DEPARTMENTS_REFRESH = 60.0  # seconds between reads of the department tree (SHEL
 CLAIM_ROUNDS = 8            # claim batches per tick at most (each batch is one transaction)
 MARK_LEAD = 0.1             # a fire's start is marked this long before its instant, so marking adds no lag
 FLUSH_INTERVAL = 0.1        # under load, results are flushed at most this often (one statement set per batch)
+FLUSH_BATCH = 20            # a flush this big means load: the next one waits for FLUSH_INTERVAL
 
 
 class Node:
@@ -84,6 +86,8 @@ class Node:
         self.department_parents: dict[int, int | None] = {}
         self.departments_read_at: float | None = None
         self.stats: dict[str, int] = defaultdict(int)
+        self.minutes = nodestats.NodeMinutes()  # GET /v1/nodes/stats: this node's figures per minute
+        self.pruned_minute = -1
 
     # --- what listeners see (NodeView) --------------------------------------------------------------
 
@@ -291,8 +295,16 @@ class Node:
     async def _heartbeat(self, status: str) -> bool:
         """False when survivors already declared this node dead (e.g. after a long SIGSTOP)."""
         at = self.last_heartbeat = time.monotonic()
-        alive, self.live_nodes = await self.control.run(repository.heartbeat, self.node_id, status,
-                                                        len(self.running), self.config.node_timeout)
+        now = clock.utcnow()
+        minutes = self.minutes.take(now)
+        prune, self.pruned_minute = now.minute != self.pruned_minute, now.minute
+        try:
+            alive, self.live_nodes = await self.control.run(
+                repository.heartbeat, self.node_id, status, len(self.running), self.config.node_timeout,
+                name=self.name, minutes=minutes, prune=prune)
+        except Exception:
+            self.minutes.restore(minutes)
+            raise
         if alive:
             self.alive_at = at
         metrics.live_nodes.set(self.live_nodes)
@@ -439,7 +451,8 @@ class Node:
         started = clock.utcnow()
         result: dict[str, Any]
         metrics.fires.labels(fire.trigger).inc()
-        metrics.schedule_lag.labels(fire.trigger).observe(max(0.0, (started - fire.scheduled).total_seconds()))
+        fire.lag = max(0.0, (started - fire.scheduled).total_seconds())
+        metrics.schedule_lag.labels(fire.trigger).observe(fire.lag)
         for listener in self.listeners:
             listener.on_fire_started(fire, started)
         gauge = metrics.in_flight.labels(task["task_type"])
@@ -487,6 +500,8 @@ class Node:
             metrics.retries.labels(kind).inc(result["retry_times"] - fire.retry_times)
         if result.get("used_fallback"):
             metrics.fallbacks.labels(kind).inc()
+        self.minutes.record(now, failed=result["status"] == RecordStatus.FAILED, cost_ms=result.get("cost_time"),
+                            lag_ms=None if fire.lag is None else fire.lag * 1000)
         self.unflushed.add(fire.key)
         self.finished.append((fire, result, time.monotonic()))
         self._forget(fire)
@@ -504,24 +519,27 @@ class Node:
     # --- results ------------------------------------------------------------------------------------
 
     async def _flush_loop(self) -> None:
-        """Flush results as they finish: at once when the writer is idle, batched under load (at most one
-        flush per :data:`FLUSH_INTERVAL`)."""
+        """Flush results as they finish: at once while the batches are small (the writer is idle), batched
+        under load (after a flush of :data:`FLUSH_BATCH` results or more, the next waits until
+        :data:`FLUSH_INTERVAL` has passed, so each statement set carries many results)."""
         assert self.flush_wake is not None
         while True:
             await self.flush_wake.wait()
             self.flush_wake.clear()
             began = time.monotonic()
             try:
-                await self._flush_records()
+                flushed = await self._flush_records()
             except Exception:  # noqa: BLE001
                 log.exception("record flush failed; will retry")
                 self.flush_wake.set()
                 await asyncio.sleep(1.0)
-            await asyncio.sleep(max(0.0, FLUSH_INTERVAL - (time.monotonic() - began)))
+                continue
+            if flushed >= FLUSH_BATCH:
+                await asyncio.sleep(max(0.0, FLUSH_INTERVAL - (time.monotonic() - began)))
 
-    async def _flush_records(self) -> None:
+    async def _flush_records(self) -> int:
         if not self.finished:
-            return
+            return 0
         batch, self.finished = self.finished, []
         pairs = [(fire, result) for fire, result, _ in batch]
         try:
@@ -536,6 +554,7 @@ class Node:
         self.unflushed.difference_update(fire.key for fire, _ in pairs)
         for listener in self.listeners:
             listener.on_results_flushed(pairs)
+        return len(batch)
 
 
 def _prune(keep_months: int, rollup_keep_months: int) -> None:
