@@ -110,6 +110,7 @@ REST_MATRIX: dict[str, NoTenant | dict[str, Cell]] = {
     "auth-userinfo": NoTenant(OWN_SESSION),
     "permission-list": NoTenant("the platform's permission catalogue, readable by every user"),
     "node-list": NoTenant("scheduler nodes are platform-wide, readable by every user (docs/console.md)"),
+    "node-stats": NoTenant("per-node execution figures are platform-wide like the nodes list (seed 002)"),
     "scheduler-state": NoTenant("the platform-wide maintenance switch, readable by every user (docs/maintenance.md)"),
     "task-cron-preview": NoTenant("computes fire times from the query; reads no row"),
     "user-list": {"GET": Cell("user:manage", "list:user"),

@@ -245,3 +245,21 @@ class SchedulerState(models.Model):
 
     def __str__(self) -> str:
         return "paused" if self.paused else "running"
+
+
+class NodeMinute(models.Model):
+    """One scheduler node's figures for one wall-clock minute (``apps.tasks.nodestats``), written by its
+    heartbeat, kept 24 hours: ``GET /v1/nodes/stats``."""
+
+    node_name = models.CharField(max_length=100)
+    minute = models.DateTimeField()
+    executions = models.IntegerField(default=0)
+    failures = models.IntegerField(default=0)
+    cost_sum = models.BigIntegerField(default=0)
+    cost_count = models.IntegerField(default=0)
+    lag_histogram = models.JSONField(default=list)  # counts per bucket of nodestats.LAG_BOUNDS_MS (+ overflow)
+
+    class Meta:
+        db_table = "scheduler_node_minute"
+        constraints = [models.UniqueConstraint(fields=["node_name", "minute"], name="uq_node_minute")]
+        indexes = [models.Index(fields=["minute"], name="ix_node_minute_time")]

@@ -1,6 +1,8 @@
 """Reads for tasks, always within the actor's scope."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.db.models import QuerySet
 
 from apps.accounts.models import User
@@ -85,3 +87,44 @@ def scheduler_state_get() -> SchedulerState:
         username = User.objects.filter(pk=state.paused_by_id).values_list("username", flat=True).first()
         state.paused_by = {"id": state.paused_by_id, "username": username}
     return state
+
+
+def node_stats(*, window: timedelta, now: datetime | None = None) -> list[dict]:
+    """Per scheduler node over the last ``window`` (whole minutes, the current one included): executions,
+    failures, average cost and schedule-lag p95, from the minutes its heartbeats stored. Every node heard from
+    in the window is listed — a node that went down during it too — newest heartbeat first."""
+    from django.utils import timezone
+
+    from apps.tasks import nodestats
+    from apps.tasks.models import NodeMinute, SchedulerNode
+
+    now = now or timezone.now()
+    since = (now - window).replace(second=0, microsecond=0)
+    figures: dict[str, dict] = {}
+    for row in NodeMinute.objects.filter(minute__gte=since).values_list(
+            "node_name", "executions", "failures", "cost_sum", "cost_count", "lag_histogram"):
+        name, executions, failures, cost_sum, cost_count, lag = row
+        entry = figures.setdefault(name, {"executions": 0, "failures": 0, "cost_sum": 0, "cost_count": 0,
+                                          "lag": [0] * (len(nodestats.LAG_BOUNDS_MS) + 1), "minutes": 0})
+        entry["executions"] += executions
+        entry["failures"] += failures
+        entry["cost_sum"] += cost_sum
+        entry["cost_count"] += cost_count
+        entry["minutes"] += 1
+        for index, count in enumerate((lag or [])[:len(entry["lag"])]):
+            entry["lag"][index] += int(count)
+    nodes = {n.name: n for n in SchedulerNode.objects.filter(name__in=list(figures))}
+    nodes.update({n.name: n for n in SchedulerNode.objects.filter(heartbeat_at__gte=since)})
+    out = []
+    for name in sorted(set(figures) | set(nodes), key=lambda n: (-(nodes[n].heartbeat_at.timestamp())
+                                                                 if n in nodes else 0, n)):
+        entry, node = figures.get(name), nodes.get(name)
+        out.append({
+            "node": name, "status": node.status if node else None, "alive": bool(node and node.is_alive(now)),
+            "executions": entry["executions"] if entry else 0, "failures": entry["failures"] if entry else 0,
+            "avgCostMs": round(entry["cost_sum"] / entry["cost_count"], 1) if entry and entry["cost_count"] else None,
+            "lagP95Ms": nodestats.lag_p95(entry["lag"]) if entry else None,
+            "minutes": entry["minutes"] if entry else 0,
+        })
+    return out
+

@@ -112,3 +112,25 @@ class NodeOutput(serializers.Serializer):
                                                 "after the pause began (it has stopped claiming)")
     schedulerPaused = serializers.BooleanField(source="scheduler_paused",
                                                help_text="the platform-wide switch now (GET /scheduler/state)")
+
+
+class NodeStatsQuery(serializers.Serializer):
+    window = serializers.CharField(required=False, max_length=16,
+                                   help_text="5m .. 24h (e.g. 5m, 90m, 1h, 1h30m); default 1h")
+
+
+class NodeStatsOutput(serializers.Serializer):
+    node = serializers.CharField()
+    status = serializers.CharField(allow_null=True)
+    alive = serializers.BooleanField()
+    executions = serializers.IntegerField(help_text="finished runs in the window (any final status)")
+    failures = serializers.IntegerField(help_text="runs that ended failed")
+    avgCostMs = serializers.FloatField(allow_null=True)
+    lagP95Ms = serializers.IntegerField(allow_null=True, help_text="upper bound of the lag bucket holding the p95")
+    minutes = serializers.IntegerField(help_text="minutes of the window with figures from this node")
+
+
+class NodeStatsReply(serializers.Serializer):
+    window = serializers.CharField()
+    nodes = NodeStatsOutput(many=True)
+

@@ -49,6 +49,7 @@ class Fire:
     mark_at: datetime | None = None
     marking: bool = False
     start_mark: datetime | None = None
+    lag: float | None = None  # seconds from the scheduled instant to the call's start (set when it starts)
 
     @cached_property
     def table(self) -> tuple[int, int]:

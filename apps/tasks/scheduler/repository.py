@@ -32,8 +32,8 @@ from apps.records.models import (
     record_model,
     table_name,
 )
-from apps.tasks import engine
-from apps.tasks.models import SchedulerNode, SchedulerState, Task, TaskStatus, TriggerRequest
+from apps.tasks import engine, nodestats
+from apps.tasks.models import NodeMinute, SchedulerNode, SchedulerState, Task, TaskStatus, TriggerRequest
 from apps.tasks.schedule import Schedule, ScheduleError, parse_schedule
 from apps.tasks.scheduler import clock
 from apps.tasks.scheduler.fires import TASK_FIELDS, VERSION, Fire, NodeConfig
@@ -56,11 +56,22 @@ def register(name: str) -> tuple[int, bool]:
     return node.pk, paused
 
 
-def heartbeat(node_id: int, status: str, running: int, timeout: float) -> tuple[bool, int]:
-    """(whether this node is still alive — False once a survivor declared it dead —, live nodes)."""
+def heartbeat(node_id: int, status: str, running: int, timeout: float, *, name: str = "",
+              minutes: list[tuple[datetime, nodestats.Minute]] = (), prune: bool = False) -> tuple[bool, int]:
+    """(whether this node is still alive — False once a survivor declared it dead —, live nodes). Also stores
+    the node's per-minute figures that changed (absolute values: only this node writes its rows) and, once a
+    minute (``prune``), drops every node's minutes older than 24 hours."""
     now = clock.utcnow()
     alive = bool(SchedulerNode.objects.filter(pk=node_id, status__in=["up", "stopping"]).update(
         heartbeat_at=now, status=status, running=running))
+    if minutes:
+        NodeMinute.objects.bulk_create(
+            [NodeMinute(node_name=name, minute=minute, executions=m.executions, failures=m.failures,
+                        cost_sum=m.cost_sum, cost_count=m.cost_count, lag_histogram=m.lag) for minute, m in minutes],
+            update_conflicts=True, unique_fields=["node_name", "minute"],
+            update_fields=["executions", "failures", "cost_sum", "cost_count", "lag_histogram"])
+    if prune:
+        NodeMinute.objects.filter(minute__lt=now - nodestats.KEEP).delete()
     return alive, SchedulerNode.objects.alive(now, timeout).count()
 
 
