@@ -235,6 +235,20 @@ CREATE TABLE `scheduler_node` (
   UNIQUE KEY `name` (`name`),
   KEY `idx_node_alive` (`status`,`heartbeat_at`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+DROP TABLE IF EXISTS `scheduler_node_minute`;
+CREATE TABLE `scheduler_node_minute` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT,
+  `node_name` varchar(100) NOT NULL,
+  `minute` datetime(6) NOT NULL,
+  `executions` int(11) NOT NULL,
+  `failures` int(11) NOT NULL,
+  `cost_sum` bigint(20) NOT NULL,
+  `cost_count` int(11) NOT NULL,
+  `lag_histogram` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL CHECK (json_valid(`lag_histogram`)),
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_node_minute` (`node_name`,`minute`),
+  KEY `ix_node_minute_time` (`minute`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 DROP TABLE IF EXISTS `scheduler_state`;
 CREATE TABLE `scheduler_state` (
   `id` bigint(20) NOT NULL AUTO_INCREMENT,
@@ -436,5 +450,6 @@ INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0004_read_indexes', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0005_record_taken_over_from', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0005_trigger_record_link', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0006_node_minute', NOW(6));
 
 SET FOREIGN_KEY_CHECKS = 1;
