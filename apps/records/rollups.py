@@ -25,7 +25,7 @@ from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, router, transaction
 from django.db.models import Case, Count, IntegerField, Max, Sum, Value, When
 
 from apps.records.models import (
@@ -290,41 +290,75 @@ def totals(grain: RollupGrain, *, periods: tuple[date, date], department_ids: It
     """Counts by status, cost sum/count and the cost histogram of a grain's cells with ``period`` in
     [first, last] (and in ``period_in`` when given), limited to departments and/or keys. Reads only rollup
     rows."""
-    first, last = periods
-    counts = RollupCount.objects.filter(grain=grain, period__gte=first, period__lte=last)
-    costs = RollupCost.objects.filter(grain=grain, period__gte=first, period__lte=last)
-    if period_in is not None:
-        period_in = list(period_in)
-        counts, costs = counts.filter(period__in=period_in), costs.filter(period__in=period_in)
-    if department_ids is not None:
-        department_ids = list(department_ids)
-        counts, costs = counts.filter(department_id__in=department_ids), costs.filter(department_id__in=department_ids)
-    if key_ids is not None:
-        key_ids = list(key_ids)
-        counts, costs = counts.filter(key_id__in=key_ids), costs.filter(key_id__in=key_ids)
+    where = _cells(grain, periods, department_ids, key_ids, period_in)
+    if where is None:
+        return {"by_status": {}, "cost_sum": 0, "cost_count": 0, "histogram": {}}
     by_status: dict[int, int] = defaultdict(int)
     cost_sum = cost_count = 0
-    for row in counts.order_by().values("status").annotate(n=Sum("count"), s=Sum("cost_sum"), c=Sum("cost_count")):
-        by_status[row["status"]] += int(row["n"])
-        cost_sum += int(row["s"] or 0)
-        cost_count += int(row["c"] or 0)
-    histogram = {row["bucket"]: int(row["n"]) for row in costs.order_by().values("bucket").annotate(n=Sum("count"))}
+    for status, n, s, c in _sum(RollupCount, ("status",), ("count", "cost_sum", "cost_count"), where,
+                                keyed=key_ids is not None):
+        by_status[int(status)] += int(n)
+        cost_sum += int(s or 0)
+        cost_count += int(c or 0)
+    histogram = {int(bucket): int(n) for bucket, n in _sum(RollupCost, ("bucket",), ("count",), where,
+                                                           keyed=key_ids is not None)}
     return {"by_status": dict(by_status), "cost_sum": cost_sum, "cost_count": cost_count, "histogram": histogram}
 
 
 def daily(grain: RollupGrain, *, periods: tuple[date, date], department_ids: Iterable[int] | None = None,
           key_ids: Iterable[int] | None = None) -> dict[date, dict[int, int]]:
     """Per local day in [first, last]: counts by status."""
-    first, last = periods
-    qs = RollupCount.objects.filter(grain=grain, period__gte=first, period__lte=last)
-    if department_ids is not None:
-        qs = qs.filter(department_id__in=list(department_ids))
-    if key_ids is not None:
-        qs = qs.filter(key_id__in=list(key_ids))
     days: dict[date, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for row in qs.order_by().values("period", "status").annotate(n=Sum("count")):
-        days[row["period"]][row["status"]] += int(row["n"])
+    where = _cells(grain, periods, department_ids, key_ids, None)
+    if where is None:
+        return days
+    for period, status, n in _sum(RollupCount, ("period", "status"), ("count",), where, keyed=key_ids is not None):
+        days[_date(period)][int(status)] += int(n)
     return days
+
+
+def _cells(grain: RollupGrain, periods: tuple[date, date], department_ids: Iterable[int] | None,
+           key_ids: Iterable[int] | None, period_in: Iterable[date] | None) -> list[tuple] | None:
+    """The WHERE of a read of one grain's cells (None: an empty IN list, nothing can match)."""
+    where: list[tuple] = [("grain", "=", int(grain)), ("period", ">=", periods[0]), ("period", "<=", periods[1])]
+    for column, values in (("period", period_in), ("department_id", department_ids), ("key_id", key_ids)):
+        if values is not None:
+            values = list(values)
+            if not values:
+                return None
+            where.append((column, "in", values))
+    return where
+
+
+def _sum(model, group: tuple[str, ...], sums: tuple[str, ...], where: list[tuple], *, keyed: bool) -> list[tuple]:
+    """``SELECT group, SUM(sums) ... WHERE ... GROUP BY group`` on the database that reads rollups (the
+    replica when configured). Reads of given keys (a task's cells) name the unique index (grain, key, ...) on
+    MySQL/MariaDB: with the covering period index present the planner scanned every task cell of the month
+    for one task (359 ms at 10M records, docs/performance.md) instead of reading the task's own ~100."""
+    conn = connections[router.db_for_read(model)]
+    qn = conn.ops.quote_name
+    table = qn(model._meta.db_table)
+    if keyed and conn.vendor == "mysql":
+        unique = model._meta.constraints[0].name  # uq_rollup_cell / uq_rollup_cost: (grain, key_id, ...)
+        table += f" FORCE INDEX ({qn(unique)})"
+    conditions, params = [], []
+    for column, op, value in where:
+        if op == "in":
+            conditions.append(f"{qn(column)} IN ({', '.join(['%s'] * len(value))})")
+            params += value
+        else:
+            conditions.append(f"{qn(column)} {op} %s")
+            params.append(value)
+    columns = [qn(c) for c in group] + [f"SUM({qn(c)})" for c in sums]
+    sql = (f"SELECT {', '.join(columns)} FROM {table} WHERE {' AND '.join(conditions)} "
+           f"GROUP BY {', '.join(qn(c) for c in group)}")
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
 def top_failing(*, month_first: date, department_ids: Iterable[int] | None, task_ids: Iterable[int] | None = None,
@@ -346,16 +380,16 @@ def count(*, periods: tuple[date, date], department_ids: Iterable[int], task_id:
           task_type: str | None = None) -> int:
     """Finished executions with scheduled day in [first, last] matching the filters the rollups carry: the
     department x day cells, or the task x day cells of one task."""
-    first, last = periods
     grain = RollupGrain.TASK_DAY if task_id is not None else RollupGrain.DEPARTMENT_DAY
-    qs = RollupCount.objects.filter(grain=grain, period__gte=first, period__lte=last,
-                                    department_id__in=list(department_ids))
-    if task_id is not None:
-        qs = qs.filter(key_id=task_id)
-    if statuses is not None:
-        qs = qs.filter(status__in=list(statuses))
-    if trigger_type:
-        qs = qs.filter(trigger_type=trigger_type)
-    if task_type:
-        qs = qs.filter(task_type=task_type)
-    return int(qs.order_by().aggregate(n=Sum("count"))["n"] or 0)
+    where = _cells(grain, periods, department_ids, [task_id] if task_id is not None else None, None)
+    if where is None:
+        return 0
+    for column, values in (("status", statuses), ("trigger_type", [trigger_type] if trigger_type else None),
+                           ("task_type", [task_type] if task_type else None)):
+        if values is not None:
+            values = list(values)
+            if not values:
+                return 0
+            where.append((column, "in", values))
+    rows = _sum(RollupCount, ("grain",), ("count",), where, keyed=task_id is not None)
+    return int(rows[0][1] or 0) if rows else 0

@@ -64,15 +64,18 @@ def heartbeat(node_id: int, status: str, running: int, timeout: float, *, name: 
     now = clock.utcnow()
     alive = bool(SchedulerNode.objects.filter(pk=node_id, status__in=["up", "stopping"]).update(
         heartbeat_at=now, status=status, running=running))
+    live = SchedulerNode.objects.alive(now, timeout).count()
     if minutes:
+        # MySQL/MariaDB upsert on any unique key (ON DUPLICATE KEY UPDATE) and refuse a conflict target.
+        target = ["node_name", "minute"] if connection.features.supports_update_conflicts_with_target else None
         NodeMinute.objects.bulk_create(
             [NodeMinute(node_name=name, minute=minute, executions=m.executions, failures=m.failures,
                         cost_sum=m.cost_sum, cost_count=m.cost_count, lag_histogram=m.lag) for minute, m in minutes],
-            update_conflicts=True, unique_fields=["node_name", "minute"],
+            update_conflicts=True, unique_fields=target,
             update_fields=["executions", "failures", "cost_sum", "cost_count", "lag_histogram"])
     if prune:
         NodeMinute.objects.filter(minute__lt=now - nodestats.KEEP).delete()
-    return alive, SchedulerNode.objects.alive(now, timeout).count()
+    return alive, live
 
 
 def deregister(node_id: int) -> None:
