@@ -46,8 +46,7 @@ log = logging.getLogger("djs.scheduler")
 DEPARTMENTS_REFRESH = 60.0  # seconds between reads of the department tree (SHELL per-department users)
 CLAIM_ROUNDS = 8            # claim batches per tick at most (each batch is one transaction)
 MARK_LEAD = 0.1             # a fire's start is marked this long before its instant, so marking adds no lag
-FLUSH_INTERVAL = 0.1        # under load, results are flushed at most this often (one statement set per batch)
-FLUSH_BATCH = 20            # a flush this big means load: the next one waits for FLUSH_INTERVAL
+FLUSH_INTERVAL = 0.1        # results are flushed at most this often (one statement set per batch)
 
 
 class Node:
@@ -519,23 +518,22 @@ class Node:
     # --- results ------------------------------------------------------------------------------------
 
     async def _flush_loop(self) -> None:
-        """Flush results as they finish: at once while the batches are small (the writer is idle), batched
-        under load (after a flush of :data:`FLUSH_BATCH` results or more, the next waits until
-        :data:`FLUSH_INTERVAL` has passed, so each statement set carries many results)."""
+        """Flush results as they finish, at most once per :data:`FLUSH_INTERVAL`: a result that finishes while
+        the writer has been idle that long is written at once; under load each flush carries everything that
+        finished since the last one (the statements per result stay those of one batch)."""
         assert self.flush_wake is not None
         while True:
             await self.flush_wake.wait()
             self.flush_wake.clear()
             began = time.monotonic()
             try:
-                flushed = await self._flush_records()
+                await self._flush_records()
             except Exception:  # noqa: BLE001
                 log.exception("record flush failed; will retry")
                 self.flush_wake.set()
                 await asyncio.sleep(1.0)
                 continue
-            if flushed >= FLUSH_BATCH:
-                await asyncio.sleep(max(0.0, FLUSH_INTERVAL - (time.monotonic() - began)))
+            await asyncio.sleep(max(0.0, FLUSH_INTERVAL - (time.monotonic() - began)))
 
     async def _flush_records(self) -> int:
         if not self.finished:

@@ -9,6 +9,7 @@ the UNIQUE (task_id, scheduled_time, trigger_type) key of the month table is the
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -311,25 +312,35 @@ def mark_started(fires: list[Fire], node: str) -> list[Fire]:
         by_table[fire.table].append(fire)
     marked: list[Fire] = []
     now = clock.utcnow()
+    # One statement commits by itself; several (a burst) share one commit: one durable write before the sends.
+    several = len(by_table) > 1 or any(len(group) > WRITE_CHUNK for group in by_table.values())
+    with transaction.atomic() if several else contextlib.nullcontext():
+        for (year, month), group in by_table.items():
+            marked += _mark_table(table_name(year, month), group, node, now)
+    return marked
+
+
+def _mark_table(table: str, group: list[Fire], node: str, now: datetime) -> list[Fire]:
+    """Mark one month table's fires, :data:`WRITE_CHUNK` per UPDATE (autocommit unless the caller opened a
+    transaction); which of them are this node's marked records."""
+    marked: list[Fire] = []
     qn = connection.ops.quote_name
-    for (year, month), group in by_table.items():
-        table = table_name(year, month)
-        for i in range(0, len(group), WRITE_CHUNK):
-            chunk = group[i:i + WRITE_CHUNK]
-            rows = [(f.record_id, {"start_time": f.mark_at}) for f in chunk]
-            sql, params = batch_update_sql(table, rows, now, node, columns=("start_time",),
-                                           extra_where=f" AND {qn('start_time')} IS NULL")
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                if cursor.rowcount == len(chunk):
-                    marked += chunk
-                    continue
-                ids = [f.record_id for f in chunk]
-                cursor.execute(f"SELECT {qn('id')} FROM {qn(table)} WHERE {qn('id')} IN "
-                               f"({', '.join(['%s'] * len(ids))}) AND {qn('executor')} = %s AND {qn('status')} = %s "
-                               f"AND {qn('start_time')} IS NOT NULL", [*ids, node, int(RecordStatus.RUNNING)])
-                ours = {row[0] for row in cursor.fetchall()}
-            marked += [f for f in chunk if f.record_id in ours]
+    for i in range(0, len(group), WRITE_CHUNK):
+        chunk = group[i:i + WRITE_CHUNK]
+        rows = [(f.record_id, {"start_time": f.mark_at}) for f in chunk]
+        sql, params = batch_update_sql(table, rows, now, node, columns=("start_time",),
+                                       extra_where=f" AND {qn('start_time')} IS NULL")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            if cursor.rowcount == len(chunk):
+                marked += chunk
+                continue
+            ids = [f.record_id for f in chunk]
+            cursor.execute(f"SELECT {qn('id')} FROM {qn(table)} WHERE {qn('id')} IN ({', '.join(['%s'] * len(ids))}) "
+                           f"AND {qn('executor')} = %s AND {qn('status')} = %s AND {qn('start_time')} IS NOT NULL",
+                           [*ids, node, int(RecordStatus.RUNNING)])
+            ours = {row[0] for row in cursor.fetchall()}
+        marked += [f for f in chunk if f.record_id in ours]
     return marked
 
 
