@@ -5,6 +5,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from djs_platform.config import config as _cfg  # noqa: E402  ("config" is a gunicorn setting name)
+from djs_platform.config import connection_budget_error  # noqa: E402
+
+# database.maxConn: workers x threads connections at most (one per thread); refuse a configuration that needs more.
+if _problem := connection_budget_error("web", _cfg):
+    sys.exit(f"error: {_problem}")
 
 bind = f"{_cfg.get('server.host', '127.0.0.1')}:{_cfg.get('server.port', 9088)}"
 workers = int(_cfg.get("server.workers", 2))
@@ -19,6 +24,20 @@ wsgi_app = "djs_platform.wsgi:application"
 
 
 def on_starting(server):
+    # log.path: gunicorn's own messages (master and workers: boot, timeouts, exits) go to web.log as well as
+    # stderr; each worker adds Django's logs to it (post_worker_init).
+    from djs_platform.logs import role_handler
+
+    try:
+        handler = role_handler("web", _cfg)
+    except ValueError as exc:  # a log.* value that is no number >= 0
+        sys.exit(f"error: {exc}")
+    except OSError as exc:
+        server.log.warning("log.path: cannot write the web log to %s (%s): logging to stderr only",
+                           exc.filename, exc.strerror)
+    else:
+        if handler is not None:
+            server.log.error_log.addHandler(handler)
     # /v1/shutdown in any worker signals the master, which drains workers gracefully.
     os.environ.setdefault("DJS_SHUTDOWN_PID", str(os.getpid()))
     # Prometheus multiprocess mode: every worker writes its samples here; /v1/metrics aggregates them.
@@ -35,6 +54,13 @@ def on_starting(server):
     directory.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
     os.environ["DJS_METRICS_DIR_OWNED"] = "1"
+
+
+def post_worker_init(worker):
+    # In the worker, after the application (and so Django's LOGGING) is loaded: Django's logs to web.log too.
+    from djs_platform.logs import log_to_file
+
+    log_to_file("web")
 
 
 def child_exit(server, worker):

@@ -1,11 +1,17 @@
-"""Configuration: ``configs/config.yaml`` overlaid with ``DJS_*`` environment variables.
+"""Configuration: ``configs/config.yaml`` (the defaults, always loaded), the file ``DJS_CONFIG`` names merged over
+it, then ``DJS_*`` environment variables.
 
 Every key ``section.someKey`` can be overridden by ``DJS_SECTION_SOME_KEY``; a few short aliases
 (``DJS_DATABASE_URL``, ``DJS_JWT_SECRET`` ...) exist because operators type them most. Values from the
 environment are parsed as YAML scalars so ``DJS_SERVER_PORT=9100`` is an int and ``DJS_DEBUG=false`` a bool.
+
+A key of the overlay file that config.yaml does not have, and a ``DJS_*`` variable that names no key, are listed
+in :attr:`Config.warnings`; every DJS process logs them at start (``djs_platform.apps``): a typo must not silently
+do nothing (issue 18).
 """
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Callable
@@ -25,6 +31,28 @@ ALIASES: dict[str, str] = {
     "DJS_DEBUG": "server.debug",
     "DJS_TIMEZONE": "server.timezone",
 }
+
+#: ``DJS_*`` variables that are not configuration keys, so never warned about: set by a DJS process for its
+#: children (``DJS_SHUTDOWN_PID``, ``DJS_METRICS_DIR_OWNED``), switches read by one module (``DJS_EVENT_LOOP``:
+#: the scheduler's loop, ``DJS_HTTP_TRANSPORT``: the HTTP executors' client), docker compose's ``.env`` secrets,
+#: the console dev server's API target, and what a SHELL command gets (a DJS command it runs inherits them).
+NON_KEY_VARIABLES = frozenset({
+    "DJS_CONFIG", "DJS_SHUTDOWN_PID", "DJS_METRICS_DIR_OWNED", "DJS_EVENT_LOOP", "DJS_HTTP_TRANSPORT",
+    "DJS_DB_PASSWORD", "DJS_DB_ROOT_PASSWORD", "DJS_API_TARGET",
+    "DJS_TASK_ID", "DJS_RECORD_ID", "DJS_IDEMPOTENCY_KEY", "DJS_SCHEDULED_MS", "DJS_RECOVERY",
+})
+#: Prefixes of the test suite's and the benchmarks' own switches (``DJS_TEST_WORKERS``, ``DJS_BENCH_COMMIT`` ...).
+NON_KEY_PREFIXES = ("DJS_TEST_", "DJS_BENCH_")
+#: Keys of the original DistributedJob configuration that DJS dropped: the warning says what to use instead.
+RETIRED_KEYS: dict[str, str] = {
+    "job.workers": "executions run on one asyncio loop per scheduler node; their concurrency is job.httpWorkers, "
+                   "job.grpcWorkers and job.shell.workers",
+    "database.maxIdle": "DJS keeps at most one connection per thread and no idle pool; database.connMaxAge bounds "
+                        "how long one is reused, database.maxConn how many a process may open",
+}
+#: Threads of one scheduler node that hold a database connection: the node's control, starts and records
+#: threads (``apps.tasks.scheduler.node``) and its alert watcher (``apps.alerts.watcher``).
+SCHEDULER_DB_THREADS = 4
 
 # Placeholder secrets that must never run with DEBUG off.
 DEFAULT_JWT_SECRETS = {"", "your-secret-key", "change-me", "secret"}
@@ -57,12 +85,96 @@ def _parse_env_value(raw: str, current: Any) -> Any:
         return raw
 
 
-class Config:
-    """Flat, read-only view of the merged configuration."""
+def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """``overlay`` over ``base``, section by section (lists and scalars are replaced, not merged). A section is
+    never replaced by a value: an empty one in the overlay (``job:`` with every key commented out) changes
+    nothing, a scalar in its place is ignored (and warned about)."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        current = merged.get(key)
+        if isinstance(current, dict) and current:
+            if isinstance(value, dict):
+                merged[key] = _merge(current, value)
+            continue
+        merged[key] = value
+    return merged
 
-    def __init__(self, values: dict[str, Any], source: Path):
+
+def _overlay_keys(tree: dict[str, Any], prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            keys += _overlay_keys(value, dotted + ".")
+        else:
+            keys.append(dotted)
+    return keys
+
+
+def _suggestion(name: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _unknown_overlay_keys(overlay: dict[str, Any], defaults: dict[str, Any], source: Path) -> list[str]:
+    """Warnings for keys of the overlay file that the defaults do not have. Below a key whose default is an
+    empty map (``job.shell.runAsDepartments``) any key is the operator's own."""
+    free_maps = {k for k, v in defaults.items() if isinstance(v, dict)}
+    sections = {k.rsplit(".", 1)[0] for k in defaults if "." in k}
+    warnings = []
+    for key in _overlay_keys(overlay):
+        if key in defaults or any(key.startswith(m + ".") for m in free_maps):
+            continue
+        if key in sections:
+            if _overlay_value(overlay, key) not in (None, {}):  # an empty section is fine
+                warnings.append(f"{source}: {key} is a section of keys, not a value: ignored")
+            continue
+        if key in RETIRED_KEYS:
+            warnings.append(f"{source}: {key} is no longer used and has no effect: {RETIRED_KEYS[key]}")
+        else:
+            warnings.append(f"{source}: unknown configuration key {key}, ignored"
+                            f"{_suggestion(key, list(defaults))}")
+    return warnings
+
+
+def _overlay_value(tree: dict[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        tree = tree.get(part) if isinstance(tree, dict) else None
+    return tree
+
+
+def _unknown_variables(environ: dict[str, str], known: dict[str, str]) -> list[str]:
+    retired = {env_name(key): key for key in RETIRED_KEYS}
+    warnings = []
+    for name in sorted(environ):
+        if not name.startswith("DJS_") or name in known or name in ALIASES or name in NON_KEY_VARIABLES \
+                or name.startswith(NON_KEY_PREFIXES):
+            continue
+        if name in retired:
+            warnings.append(f"environment variable {name} ({retired[name]}) is no longer used and has no effect: "
+                            f"{RETIRED_KEYS[retired[name]]}")
+        else:
+            warnings.append(f"environment variable {name} matches no configuration key, ignored"
+                            f"{_suggestion(name, [*known, *ALIASES])}")
+    return warnings
+
+
+class Config:
+    """Flat, read-only view of the merged configuration.
+
+    ``source`` is the defaults file, ``overlay`` the file ``DJS_CONFIG`` named (or None); ``warnings`` names
+    overlay keys and ``DJS_*`` variables that configure nothing."""
+
+    def __init__(self, values: dict[str, Any], source: Path, overlay: Path | None = None,
+                 warnings: list[str] | None = None):
         self._values = values
         self.source = source
+        self.overlay = overlay
+        self.warnings: list[str] = list(warnings or [])
+
+    @property
+    def files(self) -> list[Path]:
+        return [self.source] + ([self.overlay] if self.overlay else [])
 
     def get(self, key: str, default: Any = None) -> Any:
         return self._values.get(key, default)
@@ -78,18 +190,75 @@ class Config:
         return dict(self._values)
 
 
-def load_config(path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None) -> Config:
-    environ = dict(os.environ if environ is None else environ)
-    source = Path(path or environ.get("DJS_CONFIG") or DEFAULT_CONFIG_FILE)
-    with open(source, encoding="utf-8") as fh:
+def _read_yaml(path: Path) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as fh:
         tree = yaml.safe_load(fh) or {}
+    if not isinstance(tree, dict):
+        raise TypeError(f"{path}: a configuration file is a YAML mapping of sections, not {type(tree).__name__}")
+    return tree
+
+
+def load_config(path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None,
+                defaults: str | os.PathLike[str] | None = None) -> Config:
+    """``defaults`` (configs/config.yaml), the overlay ``path`` (default: ``DJS_CONFIG``) merged over it, then the
+    environment."""
+    environ = dict(os.environ if environ is None else environ)
+    source = Path(defaults or DEFAULT_CONFIG_FILE)
+    overlay_name = path or environ.get("DJS_CONFIG")
+    overlay = Path(overlay_name) if overlay_name else None
+    if overlay is not None and overlay.resolve() == source.resolve():
+        overlay = None
+    warnings: list[str] = []
+    try:
+        tree = _read_yaml(source)
+    except PermissionError as exc:
+        # configs/ is private to its owner (settings._private_state): a process of another user (an unprivileged
+        # scheduler node) cannot read the defaults and runs on its own complete copy, named by DJS_CONFIG.
+        if overlay is None:
+            raise
+        tree = {}
+        warnings.append(f"cannot read the defaults file {source} ({exc.strerror}): using {overlay} alone, "
+                        "which must then hold every key this process needs")
+    default_values = _flatten(tree)
+    if overlay is not None:
+        overlay_tree = _read_yaml(overlay)
+        if default_values:
+            warnings += _unknown_overlay_keys(overlay_tree, default_values, overlay)
+        tree = _merge(tree, overlay_tree)
     values = _flatten(tree)
-    by_env = {env_name(k): k for k in values}
+    by_env = {env_name(k): k for k in (default_values or values)}
     for name, raw in environ.items():
         key = ALIASES.get(name) or by_env.get(name)
         if key is not None:
             values[key] = _parse_env_value(raw, values.get(key))
-    return Config(values, source)
+    warnings += _unknown_variables(environ, by_env)
+    return Config(values, source, overlay, warnings)
+
+
+def connection_budget_error(role: str, cfg: Config | None = None, *, rpc_workers: int | None = None) -> str | None:
+    """Why ``database.maxConn`` is too small for a process of ``role`` (web, grpc, scheduler), or None.
+
+    Django keeps one connection per thread that uses the database (per database: a read replica has as many
+    again), so a role needs as many as it has such threads: gunicorn's workers x threads for the web server,
+    the handler threads of the gRPC server, four for a scheduler node. ``maxConn`` 0 = unchecked."""
+    cfg = cfg or config
+    max_conn = int(cfg.get("database.maxConn") or 0)
+    if role == "web":
+        workers, threads = int(cfg.get("server.workers", 2)), int(cfg.get("server.threads", 8))
+        needed, how, fix = workers * threads, f"server.workers {workers} x server.threads {threads}", \
+            "lower server.workers or server.threads"
+    elif role == "grpc":
+        needed = int(rpc_workers or cfg.get("rpc.maxWorkers", 16))
+        how, fix = f"{needed} gRPC handler threads (rpc.maxWorkers)", "lower rpc.maxWorkers"
+    elif role == "scheduler":
+        needed = SCHEDULER_DB_THREADS
+        how, fix = "a scheduler node's control, starts, records and alerts threads", "no smaller node exists"
+    else:
+        raise ValueError(f"unknown process role {role!r}")
+    if max_conn <= 0 or needed <= max_conn:
+        return None
+    return (f"database.maxConn is {max_conn}, but the {role} process may open {needed} database connections "
+            f"({how}; one per thread): raise database.maxConn (DJS_DATABASE_MAX_CONN) or {fix}")
 
 
 config = load_config()

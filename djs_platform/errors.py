@@ -5,6 +5,8 @@ status; the REST exception handler renders the envelope and the gRPC layer maps 
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -71,3 +73,25 @@ class InternalError(ApplicationError):
 def invalid(field: str, message: str) -> InvalidArgument:
     """Shortcut for a single-field validation error."""
     return InvalidArgument(f"{field}: {message}", fields={field: [message]})
+
+
+def renamed(exc: InvalidArgument, rename: Callable[[str], str]) -> InvalidArgument:
+    """The same 4001 with each field named as the caller's client knows it (``rename`` maps one key, e.g. a
+    spec's ``max_retry`` to REST's ``retryCount`` or gRPC's ``params.retryCount``); the message names the first
+    field again. An error without fields is returned as it is."""
+    if not exc.fields:
+        return exc
+    fields: dict[str, list[str]] = {}
+    for key, messages in exc.fields.items():
+        fields.setdefault(rename(key), []).extend(messages if isinstance(messages, (list, tuple)) else [messages])
+    first, messages = next(iter(fields.items()))
+    return InvalidArgument(f"{first}: {messages[0]}", fields=fields)
+
+
+@contextmanager
+def field_names(rename: Callable[[str], str]) -> Iterator[None]:
+    """Re-raise every 4001 raised inside with its fields renamed (:func:`renamed`)."""
+    try:
+        yield
+    except InvalidArgument as exc:
+        raise renamed(exc, rename) from None

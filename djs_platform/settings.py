@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from django.core.exceptions import ImproperlyConfigured
 
 from djs_platform.config import BASE_DIR, DEFAULT_ADMIN_PASSWORDS, DEFAULT_JWT_SECRETS, config, install_secret
+from djs_platform.logs import LogFiles
 
 DEBUG: bool = bool(config.get("server.debug", False))
 SERVER_PORT = int(config.get("server.port", 9088))
@@ -65,12 +66,13 @@ def _private_state() -> None:
                     entry.chmod(0o600)
         except OSError:
             pass
-    try:
-        info = config.source.stat()
-        if info.st_uid == os.geteuid() and info.st_mode & 0o077:
-            config.source.chmod(0o600)
-    except OSError:
-        pass
+    for path in config.files:  # the defaults and the DJS_CONFIG overlay
+        try:
+            info = path.stat()
+            if info.st_uid == os.geteuid() and info.st_mode & 0o077:
+                path.chmod(0o600)
+        except OSError:
+            pass
 
 
 _private_state()
@@ -199,6 +201,11 @@ def database_from_url(url: str) -> dict:
 
 
 DATABASES = {"default": database_from_url(str(config.get("database.url") or "sqlite:///var/djs.sqlite3"))}
+#: ``database.maxConn``: most connections one process role may open (0 = unchecked). Django holds one per thread,
+#: so gunicorn.conf.py, rungrpc and runscheduler refuse a thread count above it (config.connection_budget_error).
+DATABASE_MAX_CONN = int(config.get("database.maxConn", 32))
+if DATABASE_MAX_CONN < 0:
+    raise ImproperlyConfigured(f"database.maxConn must be 0 (unchecked) or positive, not {DATABASE_MAX_CONN}")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
 #: Read replica (docs/operations.md "Read replica"): the ``replica`` alias and its router exist only when
@@ -443,6 +450,12 @@ TRACING = {
 
 _level = str(config.get("log.level") or "INFO").upper()
 LOG_LEVEL = {"WARN": "WARNING"}.get(_level, _level)
+#: ``log.path`` / ``log.maxSize`` / ``log.maxBackups`` / ``log.maxAge``: one file per process role besides stderr,
+#: added when the role starts (djs_platform/logs.py: runscheduler, rungrpc, gunicorn).
+try:
+    LOG_FILES = LogFiles.from_config(config)
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

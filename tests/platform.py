@@ -72,6 +72,9 @@ def platform_env(database_url: str, **extra: str) -> dict[str, str]:
         "DJS_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "DJS_SERVER_WORKERS": "1",
         "DJS_SERVER_THREADS": "4",
+        # Tests read each process's log from its captured stderr; no role files in the project's var/log (a test
+        # of log.path sets its own directory).
+        "DJS_LOG_PATH": "",
         "PYTHONDONTWRITEBYTECODE": "1",
     })
     env.update(extra)

@@ -88,6 +88,13 @@ def test_rpc_healthcheck_uses_grpc_health_on_the_rpc_port():
     import grpc_health.v1.health_pb2  # noqa: F401 - the module the healthcheck imports exists
 
 
+@pytest.mark.parametrize("service", APP_SERVICES)
+def test_compose_sets_only_variables_that_configure_something(service):
+    """A DJS_* variable that names no key would be a start-up warning in every container (issue 18)."""
+    environ = {name: str(value) for name, value in SERVICES[service]["environment"].items()}
+    assert load_config(environ=environ).warnings == []
+
+
 def test_secrets_have_no_defaults():
     text = (BASE_DIR / "docker-compose.yml").read_text()
     for name in ("DJS_JWT_SECRET", "DJS_ADMIN_PASSWORD", "DJS_DB_PASSWORD", "DJS_DB_ROOT_PASSWORD",

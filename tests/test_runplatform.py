@@ -4,10 +4,13 @@ The reported scenario: SIGTERM to runplatform SIGKILLed the scheduler at 25 s, t
 drain (``job.shutdownGrace``, 25 s) gave up. A run longer than the grace stayed ``running`` and the node
 ``stopping``; after a restart it was recovered and re-run, so the target got the call twice. The supervisor
 now waits for the drain (``shutdownGrace`` + 15 s) before it kills anything.
+
+Each component also writes its own log file under ``log.path`` (issue 18): web.log, grpc.log, scheduler.log.
 """
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -33,9 +36,11 @@ pytestmark = [pytest.mark.processes, pytest.mark.single_backend]
 def test_sigterm_lets_the_scheduler_drain_before_the_supervisor_stops_it(tmp_path):
     with fresh_database(tmp_path) as db_url, HttpTarget() as target:
         target.on("/long", Respond(delay=60, body="late"))  # longer than job.shutdownGrace (25 s, the default)
+        logs = tmp_path / "logs"
         env = scheduler_env(db_url, DJS_SERVER_PORT=str(free_port()), DJS_SERVER_HOST="127.0.0.1",
                             DJS_RPC_PORT=str(free_port()), DJS_JOB_HEARTBEAT_INTERVAL="1",
-                            DJS_JOB_NODE_TIMEOUT="4")
+                            DJS_JOB_NODE_TIMEOUT="4", DJS_LOG_PATH=str(logs),
+                            DJS_LOG_MAX_AGES="3")  # a typo: each component names it in its log
         prepare_database(env)
         run_django(env, f"""
             from datetime import datetime, timedelta, timezone
@@ -69,6 +74,17 @@ def test_sigterm_lets_the_scheduler_drain_before_the_supervisor_stops_it(tmp_pat
         nodes = run_django(env, "from apps.tasks.models import SchedulerNode\n"
                                 "print(sorted(SchedulerNode.objects.values_list('status', flat=True)))")
         assert "stopping" not in nodes and "up" not in nodes, nodes
+        # log.path: one file per role, with that role's own lines (besides the stderr captured above)
+        assert sorted(p.name for p in logs.glob("*.log")) == ["grpc.log", "scheduler.log", "web.log"], output[-3000:]
+        web, grpc, scheduler = ((logs / f"{role}.log").read_text() for role in ("web", "grpc", "scheduler"))
+        for role, text in (("web", web), ("grpc", grpc), ("scheduler", scheduler)):
+            assert f"INFO djs.logs {role} log: {logs / role}.log" in text, text  # Django's loggers reach it
+            assert "WARNING djs.config configuration: environment variable DJS_LOG_MAX_AGES matches no " \
+                   "configuration key, ignored (did you mean DJS_LOG_MAX_AGE?)" in text, text
+        assert "Booting worker with pid" in web and "gRPC serving" not in web, web  # gunicorn's own lines too
+        assert re.search(r"^\S+ \S+ \d+ INFO djs\.rpc gRPC serving .* on 127\.0\.0\.1:", grpc, flags=re.M), grpc
+        assert "scheduler node" in scheduler and "started" in scheduler and "stopped" in scheduler, scheduler
+        assert "cancelled" in scheduler or "draining 1 execution(s)" in scheduler, scheduler
 
         # A restart does not run the call again: it was not lost, the node ended it.
         restarted = Nodes(env, tmp_path)

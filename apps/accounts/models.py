@@ -4,8 +4,10 @@ import unicodedata
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
+from django.db.models.functions import Now
 
 from djs_platform.tenancy import RestrictedQuerySet
+from djs_platform.timestamps import UpdateTimeField
 
 STATUS_CHOICES = [(0, "disabled"), (1, "enabled")]
 
@@ -75,9 +77,9 @@ class Permission(models.Model):
     name = models.CharField(max_length=50)
     code = models.CharField(max_length=50, unique=True)
     description = models.CharField(max_length=255, null=True, blank=True)
-    status = models.SmallIntegerField(default=1)
-    create_time = models.DateTimeField(auto_now_add=True)
-    update_time = models.DateTimeField(auto_now=True)
+    status = models.SmallIntegerField(default=1, db_default=1)
+    create_time = models.DateTimeField(auto_now_add=True, db_default=Now())
+    update_time = UpdateTimeField(auto_now=True, db_default=Now())
 
     class Meta:
         db_table = "permission"
@@ -95,10 +97,10 @@ class Role(models.Model):
 
     name = models.CharField(max_length=50, unique=True)
     description = models.CharField(max_length=255, null=True, blank=True)
-    status = models.SmallIntegerField(default=1)
+    status = models.SmallIntegerField(default=1, db_default=1)
     permissions = models.ManyToManyField(Permission, through="RolePermission", related_name="roles")
-    create_time = models.DateTimeField(auto_now_add=True)
-    update_time = models.DateTimeField(auto_now=True)
+    create_time = models.DateTimeField(auto_now_add=True, db_default=Now())
+    update_time = UpdateTimeField(auto_now=True, db_default=Now())
 
     class Meta:
         db_table = "role"
@@ -114,8 +116,8 @@ class Role(models.Model):
 class RolePermission(models.Model):
     role = models.ForeignKey(Role, on_delete=models.CASCADE)
     permission = models.ForeignKey(Permission, on_delete=models.CASCADE)
-    create_time = models.DateTimeField(auto_now_add=True)
-    update_time = models.DateTimeField(auto_now=True)
+    create_time = models.DateTimeField(auto_now_add=True, db_default=Now())
+    update_time = UpdateTimeField(auto_now=True, db_default=Now())
 
     class Meta:
         db_table = "role_permission"
@@ -146,9 +148,9 @@ class User(AbstractBaseUser):
     phone = models.CharField(max_length=20, null=True, blank=True)
     department = models.ForeignKey("departments.Department", on_delete=models.PROTECT, related_name="users")
     role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="users")
-    status = models.SmallIntegerField(default=1)
-    create_time = models.DateTimeField(auto_now_add=True)
-    update_time = models.DateTimeField(auto_now=True)
+    status = models.SmallIntegerField(default=1, db_default=1)
+    create_time = models.DateTimeField(auto_now_add=True, db_default=Now())
+    update_time = UpdateTimeField(auto_now=True, db_default=Now())
 
     USERNAME_FIELD = "username"
     REQUIRED_FIELDS = ["real_name"]
@@ -196,7 +198,7 @@ class AuditLog(models.Model):
     client_ip = models.CharField(max_length=45, blank=True, default="")
     user_agent = models.CharField(max_length=255, blank=True, default="")
     via = models.CharField(max_length=10, default="rest")
-    create_time = models.DateTimeField(auto_now_add=True, db_index=True)
+    create_time = models.DateTimeField(auto_now_add=True, db_default=Now(), db_index=True)
 
     objects = RestrictedQuerySet.as_manager()
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Now
 
 from djs_platform.tenancy import RestrictedQuerySet
+from djs_platform.timestamps import UpdateTimeField
 
 
 class AlertKind(models.TextChoices):
@@ -44,8 +46,8 @@ class AlertPolicy(models.Model):
     cooldown_seconds = models.IntegerField(null=True, blank=True)  # None = alerts.cooldown
     creator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="+")
-    create_time = models.DateTimeField(auto_now_add=True)
-    update_time = models.DateTimeField(auto_now=True)
+    create_time = models.DateTimeField(auto_now_add=True, db_default=Now())
+    update_time = UpdateTimeField(auto_now=True, db_default=Now())
 
     objects = RestrictedQuerySet.as_manager()
 
@@ -74,12 +76,13 @@ class Alert(models.Model):
     record_month = models.IntegerField(null=True, blank=True)  # YYYYMM of the record's month table
     message = models.TextField()
     dedup_key = models.CharField(max_length=191, unique=True)
-    status = models.CharField(max_length=10, choices=AlertStatus.choices, default=AlertStatus.SENDING)
+    status = models.CharField(max_length=10, choices=AlertStatus.choices, default=AlertStatus.SENDING,
+                              db_default="sending")
     deliveries = models.JSONField(null=True, blank=True)  # [{channel, target, ok, error, statusCode}]
     suppressed = models.IntegerField(default=0)
     node = models.CharField(max_length=100, default="", blank=True)
-    create_time = models.DateTimeField(auto_now_add=True)
-    update_time = models.DateTimeField(auto_now=True)
+    create_time = models.DateTimeField(auto_now_add=True, db_default=Now())
+    update_time = UpdateTimeField(auto_now=True, db_default=Now())
 
     objects = RestrictedQuerySet.as_manager()
 

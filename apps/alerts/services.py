@@ -32,34 +32,37 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.accounts.services import audit_record
+from apps.accounts.audit import audit_record, camel
 from apps.alerts import delivery
 from apps.alerts.models import Alert, AlertKind, AlertPolicy, AlertStatus
+from apps.alerts.specs import PolicySpec
 from apps.departments.models import Department
 from apps.records.models import RecordStatus, existing_record_tables, record_model, table_name
 from apps.tasks.models import Task, TaskStatus
 from djs_platform import errors, metrics
 from djs_platform.actor import Actor
+from djs_platform.inputs import MISSING
 from djs_platform.tenancy import get_in_scope, require_department_in_scope, require_permission
 
 log = logging.getLogger("djs.alerts")
 
-POLICY_FIELDS = {"enabled": "enabled", "onFailure": "on_failure", "consecutiveFailures": "consecutive_failures",
-                 "autoPause": "auto_pause", "overrunSeconds": "overrun_seconds", "lagSeconds": "lag_seconds",
-                 "webhookUrl": "webhook_url", "emails": "emails", "cooldownSeconds": "cooldown_seconds"}
+#: PolicySpec field -> column (the same names); audit rows name them as the API does (camelCase).
+POLICY_FIELDS = ("enabled", "on_failure", "consecutive_failures", "auto_pause", "overrun_seconds", "lag_seconds",
+                 "webhook_url", "emails", "cooldown_seconds")
 
 
 # --- policies (REST) -----------------------------------------------------------------------------
 
-def _apply(policy: AlertPolicy, data: dict[str, Any]) -> dict[str, Any]:
-    """Copy validated fields onto the policy; the audit diff (the secret only as changed/not)."""
+def _apply(policy: AlertPolicy, spec: PolicySpec) -> dict[str, Any]:
+    """Copy the fields the write gives onto the policy; the audit diff (the secret only as changed/not)."""
     changes: dict[str, Any] = {}
-    for key, column in POLICY_FIELDS.items():
-        if key in data and getattr(policy, column) != data[key]:
-            changes[key] = {"old": getattr(policy, column), "new": data[key]}
-            setattr(policy, column, data[key])
-    if "webhookSecret" in data:  # "" removes it; omitted keeps it
-        secret = data["webhookSecret"] or None
+    given = spec.given()
+    for column in POLICY_FIELDS:
+        if column in given and getattr(policy, column) != given[column]:
+            changes[camel(column)] = {"old": getattr(policy, column), "new": given[column]}
+            setattr(policy, column, given[column])
+    if "webhook_secret" in given:  # "" removes it; omitted keeps it
+        secret = given["webhook_secret"] or None
         if secret != policy.webhook_secret:
             changes["webhookSecret"] = "changed" if secret else "removed"
             policy.webhook_secret = secret
@@ -69,35 +72,34 @@ def _apply(policy: AlertPolicy, data: dict[str, Any]) -> dict[str, Any]:
 def _check_complete(policy: AlertPolicy) -> None:
     """A policy that can never send anything is a mistake: refuse it (4001)."""
     if not policy.webhook_url and not policy.emails:
-        raise errors.invalid("webhookUrl", "give a webhook URL or at least one e-mail address")
+        raise errors.invalid("webhook_url", "give a webhook URL or at least one e-mail address")
     if not (policy.on_failure or policy.consecutive_failures or policy.overrun_seconds or policy.lag_seconds):
-        raise errors.invalid("onFailure", "turn on at least one condition (onFailure, consecutiveFailures, "
-                                          "overrunSeconds, lagSeconds)")
+        raise errors.invalid("on_failure", "turn on at least one condition (onFailure, consecutiveFailures, "
+                                           "overrunSeconds, lagSeconds)")
     if policy.auto_pause and not policy.consecutive_failures:
-        raise errors.invalid("autoPause", "needs consecutiveFailures")
+        raise errors.invalid("auto_pause", "needs consecutiveFailures")
 
 
 @transaction.atomic
-def policy_create(*, actor: Actor, data: dict[str, Any]) -> AlertPolicy:
-    task_id, department_id = data.get("taskId"), data.get("departmentId")
-    if task_id is not None and department_id is not None:
-        raise errors.invalid("departmentId", "give taskId (a task's policy) or departmentId (a department "
-                                             "default), not both")
+def policy_create(*, actor: Actor, spec: PolicySpec) -> AlertPolicy:
+    """A task's own policy (``spec.task_id``) or a department default (``spec.department_id``). Field errors
+    use the spec's names (``task_id``, ``webhook_url``)."""
+    spec = spec.checked(create=True)
+    task_id = None if spec.task_id is MISSING else spec.task_id
+    department_id = None if spec.department_id is MISSING else spec.department_id
     user = actor.user
     require_permission(user, "task:update")
     if task_id is not None:
         task = Task.objects.restrict(user).filter(pk=task_id).first()
         if task is None:
-            raise errors.invalid("taskId", f"task {task_id} not found")
+            raise errors.invalid("task_id", f"task {task_id} not found")
         policy = AlertPolicy(task=task, department_id=task.department_id, scope_key=f"task:{task.pk}")
-    elif department_id is not None:
-        require_permission(user, "department:manage")  # before the scope check: 4003, not 4001
-        dept_id = require_department_in_scope(user, department_id)
-        policy = AlertPolicy(task=None, department_id=dept_id, scope_key=f"department:{dept_id}")
     else:
-        raise errors.invalid("taskId", "give taskId (a task's policy) or departmentId (a department default)")
+        require_permission(user, "department:manage")  # before the scope check: 4003, not 4001
+        dept_id = require_department_in_scope(user, department_id, field="department_id")
+        policy = AlertPolicy(task=None, department_id=dept_id, scope_key=f"department:{dept_id}")
     policy.creator = user
-    changes = _apply(policy, data)
+    changes = _apply(policy, spec)
     _check_complete(policy)
     existing = AlertPolicy.objects.filter(scope_key=policy.scope_key).values_list("pk", flat=True).first()
     if existing is not None:
@@ -127,9 +129,11 @@ def _policy_for_write(actor: Actor, policy_id: int) -> AlertPolicy:
 
 
 @transaction.atomic
-def policy_update(*, actor: Actor, policy_id: int, data: dict[str, Any]) -> AlertPolicy:
+def policy_update(*, actor: Actor, policy_id: int, spec: PolicySpec) -> AlertPolicy:
+    """Set the fields ``spec`` gives (the others keep their value); a policy does not move."""
+    spec = spec.checked(create=False)  # a policy does not move: task_id/department_id are unknown fields here
     policy = _policy_for_write(actor, policy_id)
-    changes = _apply(policy, data)
+    changes = _apply(policy, spec)
     _check_complete(policy)
     policy.save()
     audit_record(actor=actor, action="alert_policy.update", object_type="alert_policy", object_id=policy.pk,

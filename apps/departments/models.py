@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models.functions import Now
 
 from djs_platform.tenancy import RestrictedQuerySet
+from djs_platform.timestamps import UpdateTimeField
 
 
 class Department(models.Model):
@@ -15,9 +17,9 @@ class Department(models.Model):
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
-    status = models.SmallIntegerField(default=1)
-    create_time = models.DateTimeField(auto_now_add=True)
-    update_time = models.DateTimeField(auto_now=True)
+    status = models.SmallIntegerField(default=1, db_default=1)
+    create_time = models.DateTimeField(auto_now_add=True, db_default=Now())
+    update_time = UpdateTimeField(auto_now=True, db_default=Now())
 
     objects = RestrictedQuerySet.as_manager()
 

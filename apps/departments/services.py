@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from apps.accounts.services import audit_record, diff
+from apps.accounts.audit import audit_record, diff
 from apps.departments import selectors
 from apps.departments.models import Department
 from djs_platform import errors

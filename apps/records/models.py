@@ -13,8 +13,10 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, models
+from django.db.models.functions import Now
 
 from djs_platform.tenancy import RestrictedQuerySet
+from djs_platform.timestamps import UpdateTimeField
 
 
 class TriggerType(models.TextChoices):
@@ -54,7 +56,8 @@ class RecordBase(models.Model):
     scheduled_time = models.DateTimeField()
     start_time = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)
-    status = models.SmallIntegerField(choices=RecordStatus.choices, default=RecordStatus.RUNNING)
+    status = models.SmallIntegerField(choices=RecordStatus.choices, default=RecordStatus.RUNNING,
+                                      db_default=0)
     success = models.BooleanField(null=True, blank=True)
     status_code = models.IntegerField(null=True, blank=True)
     response = models.TextField(null=True, blank=True)
@@ -70,8 +73,8 @@ class RecordBase(models.Model):
     # A survivor took this never-started record over from a dead node (the node's name) and ran it as a first
     # attempt (docs/scheduling.md "Crash and recovery"). Added later: migration records.0005.
     taken_over_from = models.CharField(max_length=100, null=True, blank=True)
-    create_time = models.DateTimeField(auto_now_add=True)
-    update_time = models.DateTimeField(auto_now=True)
+    create_time = models.DateTimeField(auto_now_add=True, db_default=Now())
+    update_time = UpdateTimeField(auto_now=True, db_default=Now())
 
     objects = RestrictedQuerySet.as_manager()
 

@@ -419,6 +419,30 @@ def record_window_stats(*, user: User, start: datetime, end: datetime,
     return result
 
 
+#: The periods of gRPC ``GetStatistics`` (the seed's RPC table): today, the last 7 local days (today and the 6
+#: before), this month, the last 12 months (this month and the 11 before); all in the platform zone.
+STATISTICS_PERIODS = ("day", "week", "month", "year")
+
+
+def period_start(period: str, now: datetime) -> datetime:
+    """The first instant (platform zone) of a statistics period that ends ``now``; ``period`` is one of
+    :data:`STATISTICS_PERIODS`. With ``now`` as the end, :func:`record_window_stats` reads whole local days."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    today = now.astimezone(zone).date()
+    if period == "day":
+        first = today
+    elif period == "week":
+        first = today - timedelta(days=6)
+    elif period == "month":
+        first = today.replace(day=1)
+    elif period == "year":
+        months = today.year * 12 + today.month - 1 - 11
+        first = date(months // 12, months % 12 + 1, 1)
+    else:
+        raise ValueError(f"unknown statistics period {period!r}")
+    return datetime.combine(first, time.min, tzinfo=zone)
+
+
 def _dates(first: date, last: date) -> list[date]:
     days, day = [], first
     while day <= last:

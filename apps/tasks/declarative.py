@@ -2,8 +2,8 @@
 ``POST /v1/tasks/apply`` / ``djsctl tasks apply``, ``scheduler.jobs`` at bootstrap).
 
 A document is ``{"tasks": [...], "departments": [...]}`` (or a bare list of tasks). Each entry is the body of
-``POST /tasks/http``, ``/tasks/grpc`` or ``/tasks/shell`` plus ``type`` (default HTTP), validated by the very
-serializer that route uses; its department is ``departmentId`` (as in the API) or ``department`` (an id, or a
+``POST /tasks/http``, ``/tasks/grpc`` or ``/tasks/shell`` plus ``type`` (default HTTP), checked as that route
+checks a body: it becomes a :class:`~apps.tasks.specs.TaskSpec`; its department is ``departmentId`` (as in the API) or ``department`` (an id, or a
 name path from the top: ``"Headquarters/Ops"``). A task is identified by (department, name): an entry
 whose task exists is an update (or unchanged when every field already matches), otherwise a create. With
 ``prune``, tasks of the document's departments (those of its entries, plus ``departments``) that no entry
@@ -23,29 +23,26 @@ from typing import Any
 
 from django.db import transaction
 
-from apps.accounts.services import camel
+from apps.accounts.audit import camel
 from apps.departments.models import Department
-from apps.tasks import services
-from apps.tasks.api.serializers import (
-    MAX_APPLY_ENTRIES,
-    MAX_DEPARTMENT_PATH,
-    GrpcTaskInput,
-    HttpTaskInput,
-    ShellTaskInput,
-)
+from apps.tasks import services, specs
 from apps.tasks.models import Task, TaskType, task_name_key
+from apps.tasks.specs import TaskSpec
 from djs_platform import errors, validation
 from djs_platform.actor import Actor
-from djs_platform.envelope import validation_error
 from djs_platform.tenancy import department_scope_ids, require_permission
 
-#: The input serializer of each task type: the same classes the REST routes and gRPC ScheduleTask use.
-INPUTS = {TaskType.HTTP: HttpTaskInput, TaskType.GRPC: GrpcTaskInput, TaskType.SHELL: ShellTaskInput}
+#: Most entries one document may hold (a file, a request, ``scheduler.jobs``).
+MAX_APPLY_ENTRIES = 1000
+#: Longest department reference by name path ("Headquarters/Ops/Billing").
+MAX_DEPARTMENT_PATH = 2000
+#: The task types an entry's ``type`` names.
+TYPES = (TaskType.HTTP, TaskType.GRPC, TaskType.SHELL)
 #: Column -> the API field name an update report lists (the others are the camelCase column names).
 FIELD_NAMES = {"cron_expression": "cron", "max_retry": "retryCount"}
 #: Columns holding JSON as text: compared as parsed values, so key order in the file does not matter.
 JSON_TEXT_COLUMNS = {"grpc_params"}
-#: Placeholder id the serializer sees while a ``department`` reference is resolved separately.
+#: Placeholder id the spec holds while a ``department`` reference is resolved separately.
 _PLACEHOLDER_DEPARTMENT = 1
 
 
@@ -78,7 +75,11 @@ class _Entry:
     task_type: str
     ref: int | str  # department id or name path, as written
     ref_field: str  # "department" or "departmentId": where an unknown department is reported
-    data: dict[str, Any]
+    spec: TaskSpec  # child_task_ids None: the entry lists no childTaskIds (an update keeps the task's children)
+
+    def field_name(self, spec_field: str) -> str:
+        """Where a problem of the entry is reported: ``tasks[2].retryCount``."""
+        return f"tasks[{self.index}].{specs.document_name(spec_field)}"
 
 
 # --- step 0: the document's shape and every entry's fields (no database access) --------------------------
@@ -142,8 +143,8 @@ def _parse_entry(index: int, raw: Any, problems: dict[str, list[str]]) -> _Entry
         return None
     body = dict(raw)
     kind = body.pop("type", TaskType.HTTP)
-    if not isinstance(kind, str) or kind.upper() not in INPUTS:
-        problems[f"{prefix}.type"] = [f"must be one of {', '.join(INPUTS)}"]
+    if not isinstance(kind, str) or kind.upper() not in TYPES:
+        problems[f"{prefix}.type"] = [f"must be one of {', '.join(TYPES)}"]
         return None
     kind = kind.upper()
     ref_field, ref = "departmentId", None
@@ -156,14 +157,18 @@ def _parse_entry(index: int, raw: Any, problems: dict[str, list[str]]) -> _Entry
             problems[f"{prefix}.department"] = [REF_HELP]
             return None
         body["departmentId"] = _PLACEHOLDER_DEPARTMENT
-    serializer = INPUTS[kind](data=body)
-    if not serializer.is_valid():
-        for key, messages in (validation_error(serializer.errors).fields or {}).items():
-            problems[prefix if key == "non_field_errors" else f"{prefix}.{key}"] = messages
+    values, unknown = specs.document_values(kind, body)
+    if unknown:
+        problems.update({f"{prefix}.{key}": messages for key, messages in unknown.items()})
         return None
-    data = dict(serializer.validated_data)
-    return _Entry(index=index, task_type=kind, ref=data["departmentId"] if ref is None else ref, ref_field=ref_field,
-                  data=data)
+    try:
+        spec = TaskSpec.from_values(kind, values)
+    except errors.InvalidArgument as exc:
+        for key, messages in (exc.fields or {}).items():
+            problems[f"{prefix}.{specs.document_name(key)}"] = list(messages)
+        return None
+    return _Entry(index=index, task_type=kind, ref=spec.department_id if ref is None else ref, ref_field=ref_field,
+                  spec=spec)
 
 
 # --- step 1: the plan ---------------------------------------------------------------------------------
@@ -195,7 +200,7 @@ class _Departments:
 class _Step:
     action: str  # create | update | unchanged
     entry: _Entry
-    department_id: int
+    spec: TaskSpec  # the entry's, in its resolved department
     task: Task | None = None
     changes: list[str] = field(default_factory=list)
 
@@ -241,7 +246,7 @@ def _plan(actor: Actor, entries: list[_Entry], refs: list[int | str], prune: boo
     seen: dict[tuple[int, str], int] = {}
     for entry, dept_id in zip(entries, resolved):
         prefix = f"tasks[{entry.index}]"
-        name = entry.data["name"]
+        name = entry.spec.name
         inside = dept_id is not None and dept_id in scope
         if inside:
             key = (dept_id, task_name_key(name))  # names are unique per department ignoring case
@@ -253,20 +258,20 @@ def _plan(actor: Actor, entries: list[_Entry], refs: list[int | str], prune: boo
         if len(matches) > 1:
             raise errors.Conflict(f"{prefix}: department {entry.ref} holds {len(matches)} tasks named {name!r} "
                                   f"(ids {', '.join(str(t.pk) for t in matches)}); rename or delete all but one")
-        data = {**entry.data, "departmentId": dept_id}
         if matches:
             task = matches[0]
+            spec = entry.spec.with_department(dept_id)
             require_permission(user, "task:update")
             if task.task_type != entry.task_type:
                 raise errors.invalid(f"{prefix}.type", f"task {task.pk} is a {task.task_type} task; its type "
                                                        "cannot change (delete it, or rename the entry)")
             if entry.task_type == TaskType.SHELL:
                 services.require_shell(actor, "change a SHELL task")
-            changes = _changes(task, services._values(entry.task_type, data))
-            if "childTaskIds" in data and list(data["childTaskIds"]) != [
+            changes = _changes(task, spec.columns())
+            if spec.child_task_ids is not None and list(spec.child_task_ids) != [
                     link.child_id for link in task.child_links.order_by("position", "id")]:
                 changes.append("childTaskIds")  # ids only; `children` by name is not supported (docs)
-            steps.append(_Step("update" if changes else "unchanged", entry, dept_id, task, changes))
+            steps.append(_Step("update" if changes else "unchanged", entry, spec, task, changes))
         else:
             # the order of task_create: permission, SHELL rules, then the department (4001 if foreign)
             require_permission(user, "task:create")
@@ -274,8 +279,7 @@ def _plan(actor: Actor, entries: list[_Entry], refs: list[int | str], prune: boo
                 services.require_shell(actor, "create a SHELL task")
             if not inside:
                 raise errors.invalid(f"{prefix}.{entry.ref_field}", f"department {entry.ref} not found")
-            entry.data = data
-            steps.append(_Step("create", entry, dept_id))
+            steps.append(_Step("create", entry, entry.spec.with_department(dept_id)))
     listed = {step.task.pk for step in steps if step.task is not None}
     doomed = [task for task in existing if task.pk not in listed] if prune else []
     return steps, doomed
@@ -293,20 +297,20 @@ def tasks_apply(*, actor: Actor, document: Any, dry_run: bool = False, prune: bo
     entries, refs = _parse(document)
     report = ApplyReport(dry_run=dry_run, prune=prune)
     with transaction.atomic():
-        if not dry_run and any("childTaskIds" in entry.data for entry in entries):
-            services._graph_lock()  # before the plan locks task rows: the order every child-graph edit takes
+        if not dry_run and any(entry.spec.child_task_ids is not None for entry in entries):
+            services.graph_lock()  # before the plan locks task rows: the order every child-graph edit takes
         departments = _Departments()
         steps, doomed = _plan(actor, entries, refs, prune, lock=not dry_run, departments=departments)
         for step in steps:
             entry, task = step.entry, step.task
-            if step.action == "create" and not dry_run:
-                task = services.task_create(actor=actor, task_type=entry.task_type, data=entry.data)
-            elif step.action == "update" and not dry_run:
-                task = services.task_update(actor=actor, task_id=task.pk, task_type=entry.task_type,
-                                            data={**entry.data, "departmentId": step.department_id})
-            line = AppliedTask(index=entry.index, id=task.pk if task else None, name=entry.data["name"],
-                               department_id=step.department_id,
-                               department_name=departments.names[step.department_id],
+            with errors.field_names(entry.field_name):
+                if step.action == "create" and not dry_run:
+                    task = services.task_create(actor=actor, spec=step.spec)
+                elif step.action == "update" and not dry_run:
+                    task = services.task_update(actor=actor, task_id=task.pk, spec=step.spec)
+            line = AppliedTask(index=entry.index, id=task.pk if task else None, name=step.spec.name,
+                               department_id=step.spec.department_id,
+                               department_name=departments.names[step.spec.department_id],
                                task_type=entry.task_type, changes=step.changes)
             {"create": report.created, "update": report.updated, "unchanged": report.unchanged}[step.action] \
                 .append(line)

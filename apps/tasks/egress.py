@@ -387,6 +387,26 @@ class EgressPolicy:
             if a not in private and not a.is_global:
                 raise EgressDenied(f"{label} is not a globally reachable address (not in allowCidrs)")
 
+    def check_saved_host(self, host: str) -> None:
+        """The rules a target can be judged by when a task (or an alert webhook) is saved, without resolving
+        anything: the name rules of :meth:`check_host` (denyHosts, metadata names, odd IPv4 spellings) and, for
+        an IP literal, denyCidrs and the metadata addresses unless allowCidrs opens them. Everything else
+        (loopback, private and special ranges, the node's own addresses, what a name resolves to) depends on
+        the node and the moment, and is decided at each call, which stays authoritative. Raises
+        :class:`EgressDenied`."""
+        self.check_host(host)
+        literal = parse_ip(host)
+        if literal is None:
+            return
+        candidates: list[IPAddress] = [literal, *_embedded_ipv4(literal)]
+        for a in candidates:
+            if any(a in net for net in self.deny_cidrs if net.version == a.version):
+                raise EgressDenied(f"{literal} is in denyCidrs")
+        if any(a in net for a in candidates for net in self.allow_cidrs if net.version == a.version):
+            return
+        if any(a in METADATA_ADDRESSES for a in candidates):
+            raise EgressDenied(f"{literal} is a cloud metadata address")
+
     async def resolve_checked(self, host: str, port: int) -> list[str]:
         """Resolve ``host`` through the policy's resolver and check every address.
 

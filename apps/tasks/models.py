@@ -5,8 +5,10 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Now
 
 from djs_platform.tenancy import RestrictedQuerySet
+from djs_platform.timestamps import UpdateTimeField
 
 
 class TaskType(models.TextChoices):
@@ -89,7 +91,8 @@ class Task(models.Model):
     concurrency_policy = models.CharField(max_length=10, choices=ConcurrencyPolicy.choices,
                                           default=ConcurrencyPolicy.ALLOW)
     misfire_policy = models.CharField(max_length=10, choices=MisfirePolicy.choices, default=MisfirePolicy.SKIP)
-    status = models.SmallIntegerField(choices=TaskStatus.choices, default=TaskStatus.DISABLED)
+    status = models.SmallIntegerField(choices=TaskStatus.choices, default=TaskStatus.DISABLED,
+                                      db_default=0)
     retry_count = models.IntegerField(default=0)
     last_execute_time = models.DateTimeField(null=True, blank=True)
     next_execute_time = models.DateTimeField(null=True, blank=True)
@@ -98,8 +101,8 @@ class Task(models.Model):
     kill_seq = models.BigIntegerField(default=0)  # bumped by every kill request; nodes cancel older runs
     creator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="+")
-    create_time = models.DateTimeField(auto_now_add=True)
-    update_time = models.DateTimeField(auto_now=True)
+    create_time = models.DateTimeField(auto_now_add=True, db_default=Now())
+    update_time = UpdateTimeField(auto_now=True, db_default=Now())
 
     objects = TaskQuerySet.as_manager()
 
@@ -155,7 +158,7 @@ class SchedulerNode(models.Model):
     pid = models.IntegerField()
     started_at = models.DateTimeField()
     heartbeat_at = models.DateTimeField()
-    status = models.CharField(max_length=10, default="up")  # up | stopping | down | dead
+    status = models.CharField(max_length=10, default="up", db_default="up")  # up | stopping | down | dead
     running = models.IntegerField(default=0)
     version = models.CharField(max_length=32, default="")
 
@@ -238,7 +241,7 @@ class SchedulerState(models.Model):
     paused_at = models.DateTimeField(null=True, blank=True)
     paused_by_id = models.BigIntegerField(null=True, blank=True)
     reason = models.CharField(max_length=255, default="", blank=True)
-    update_time = models.DateTimeField(auto_now=True)
+    update_time = UpdateTimeField(auto_now=True, db_default=Now())
 
     class Meta:
         db_table = "scheduler_state"
@@ -263,3 +266,4 @@ class NodeMinute(models.Model):
         db_table = "scheduler_node_minute"
         constraints = [models.UniqueConstraint(fields=["node_name", "minute"], name="uq_node_minute")]
         indexes = [models.Index(fields=["minute"], name="ix_node_minute_time")]
+

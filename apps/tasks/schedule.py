@@ -52,6 +52,7 @@ __all__ = [
     "MAX_EXPRESSION_LENGTH",
     "Schedule",
     "ScheduleError",
+    "fire_times",
     "load_timezone",
     "parse_schedule",
 ]
@@ -789,3 +790,11 @@ class Schedule:
 def parse_schedule(expression: str, timezone: str) -> Schedule:
     """Validate ``expression`` in IANA zone ``timezone`` up front; ScheduleError carries the reason."""
     return Schedule(expression, timezone)
+
+
+def fire_times(fires: list[datetime], timezone: str) -> list[dict[str, str]]:
+    """Fire instants as every preview shows them (``GET /tasks/cron/preview``, the MCP task context):
+    ``{"local": ISO-8601 in the zone, with its offset, "utc": ISO-8601 UTC with Z}``."""
+    zone = load_timezone(timezone)
+    return [{"local": fire.astimezone(zone).isoformat(),
+             "utc": fire.astimezone(UTC).isoformat().replace("+00:00", "Z")} for fire in fires]

@@ -1,4 +1,8 @@
-"""Writes for tasks: create/update (HTTP, gRPC), delete, status, trigger, kill."""
+"""Writes for tasks: create/update (HTTP, gRPC, SHELL), delete, status, trigger, kill.
+
+``task_create`` and ``task_update`` take a :class:`~apps.tasks.specs.TaskSpec` (the typed input every way in
+builds: REST, gRPC, declarative apply). Field errors they raise use the spec's field names (``department_id``,
+``child_task_ids``, ``shell_workdir``); callers rename them to their wire names, as they do the spec's own."""
 from __future__ import annotations
 
 import json
@@ -10,14 +14,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.accounts.services import audit_record, camel, diff
+from apps.accounts.audit import audit_record, camel, diff
 from apps.departments.selectors import ancestry, department_parents, disabled_department_ids
 from apps.tasks.models import (SchedulerNode, SchedulerState, Task, TaskChild, TaskStatus, TaskType, TriggerRequest,
                                task_name_key)
 from apps.tasks.executors.runas import ShellIdentities, ShellIdentityError, workdir_problem
 from apps.tasks.schedule import Schedule, parse_schedule
 from apps.tasks import signals
-from djs_platform import errors
+from apps.tasks.specs import TaskSpec
+from djs_platform import errors, inputs
 from djs_platform.actor import Actor
 from djs_platform.tenancy import descendants_of, get_in_scope, require_department_in_scope, require_permission
 
@@ -108,42 +113,6 @@ def next_fire(schedule: Schedule, status: int, now: datetime | None = None) -> d
     return schedule.next_after(now or timezone.now())
 
 
-def _values(task_type: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Map validated API fields (camelCase) onto columns; the other type's fields are cleared."""
-    values: dict[str, Any] = {
-        "name": data["name"],
-        "description": data.get("description") or None,
-        "department_id": data["departmentId"],
-        "task_type": task_type,
-        "cron_expression": data["cron"].strip(),
-        "timezone": data["timezone"],
-        "timeout": data.get("timeout", 30),
-        "max_retry": data.get("retryCount", 0),
-        "retry_interval": data.get("retryInterval", 0),
-        "concurrency_policy": data.get("concurrencyPolicy", "allow"),
-        "misfire_policy": data.get("misfirePolicy", "skip"),
-        "status": data["status"],
-        "url": None, "http_method": "GET", "headers": None, "body": None, "fallback_url": None,
-        "grpc_service": None, "grpc_method": None, "grpc_params": None,
-        "fallback_grpc_service": None, "fallback_grpc_method": None,
-        "shell_command": None, "shell_args": None, "shell_workdir": None, "shell_env": None,
-    }
-    if task_type == TaskType.HTTP:
-        values.update(url=data["url"], http_method=data["httpMethod"], headers=data.get("headers") or None,
-                      body=data.get("body"), fallback_url=data.get("fallbackUrl") or None)
-    elif task_type == TaskType.GRPC:
-        params = data.get("grpcParams")
-        values.update(grpc_service=data["grpcService"], grpc_method=data["grpcMethod"],
-                      grpc_params=json.dumps(params) if params else None,
-                      fallback_grpc_service=data.get("fallbackGrpcService") or None,
-                      fallback_grpc_method=(data.get("fallbackGrpcMethod") or
-                                            (data["grpcMethod"] if data.get("fallbackGrpcService") else None)))
-    elif task_type == TaskType.SHELL:
-        values.update(shell_command=data["shellCommand"], shell_args=list(data.get("shellArgs") or []),
-                      shell_workdir=data.get("shellWorkdir") or None, shell_env=data.get("shellEnv") or None)
-    return values
-
-
 def require_shell(actor: Actor, action: str) -> None:
     """SHELL tasks run commands on the scheduler hosts: only where the platform allows them
     (``job.shell.enabled``) and only for actors holding ``task:shell`` (besides the action's own code)."""
@@ -156,7 +125,7 @@ def require_shell(actor: Actor, action: str) -> None:
 def check_shell_workdir(values: dict[str, Any]) -> None:
     """A SHELL task's ``shellWorkdir`` must be usable by the OS user its commands run as (``job.shell.runAs``
     or its department's entry; docs/security.md, finding 2): checked here at save, on this host, and by the
-    node again before each run. 4001 on ``shellWorkdir`` otherwise."""
+    node again before each run. 4001 on ``shell_workdir`` otherwise."""
     workdir = values.get("shell_workdir")
     if not workdir or not settings.SCHEDULER["shell_enabled"]:
         return
@@ -168,7 +137,7 @@ def check_shell_workdir(values: dict[str, Any]) -> None:
         return  # a wrong identity setting is the node's start-up error, not this task's
     path = ancestry(values["department_id"], department_parents())
     if problem := workdir_problem(workdir, identities.for_departments(path)):
-        raise errors.invalid("shellWorkdir", problem)
+        raise errors.invalid("shell_workdir", problem)
 
 
 def shell_below(task_ids: set[int]) -> bool:
@@ -187,21 +156,23 @@ def require_shell_run(actor: Actor, task: Task, action: str) -> None:
 
 
 @transaction.atomic
-def task_create(*, actor: Actor, task_type: str, data: dict[str, Any]) -> Task:
+def task_create(*, actor: Actor, spec: TaskSpec) -> Task:
+    """Create the task ``spec`` describes (``task:create``; SHELL also ``task:shell``), in the actor's scope."""
+    spec = spec.checked()
     require_permission(actor.user, "task:create")
-    if task_type == TaskType.SHELL:
+    if spec.task_type == TaskType.SHELL:
         require_shell(actor, "create a SHELL task")
-    require_department_in_scope(actor.user, data["departmentId"])
-    values = _values(task_type, data)
+    require_department_in_scope(actor.user, spec.department_id, field="department_id")
+    values = spec.columns()
     check_shell_workdir(values)
     check_name(values["name"], values["department_id"])
-    schedule = data.get("schedule") or parse_schedule(values["cron_expression"], values["timezone"])
+    schedule = spec.schedule or parse_schedule(values["cron_expression"], values["timezone"])
     task = Task(**values, creator=actor.user, next_execute_time=next_fire(schedule, values["status"]))
     _save_unique(task, force_insert=True)
     changes = redact_created({camel(k): v for k, v in values.items() if v not in (None, "")})
-    if data.get("childTaskIds"):
-        _set_children(actor=actor, task=task, child_ids=data["childTaskIds"])
-        changes["childTaskIds"] = list(data["childTaskIds"])
+    if spec.child_task_ids:
+        _set_children(actor=actor, task=task, child_ids=list(spec.child_task_ids))
+        changes["childTaskIds"] = list(spec.child_task_ids)
     audit_record(actor=actor, action="task.create", object_type="task", object_id=task.pk, object_repr=task.name,
                  department_id=task.department_id, changes=changes)
     return task
@@ -212,25 +183,28 @@ def _task_for_write(actor: Actor, task_id: int, permission: str) -> Task:
 
 
 @transaction.atomic
-def task_update(*, actor: Actor, task_id: int, task_type: str, data: dict[str, Any],
-                expected_version: int | None = None) -> Task:
+def task_update(*, actor: Actor, task_id: int, spec: TaskSpec, expected_version: int | None = None) -> Task:
+    """Replace every field of task ``task_id`` with ``spec`` (``child_task_ids`` None keeps the children);
+    ``expected_version``: the optimistic check (:func:`check_version`)."""
+    spec = spec.checked()
+    task_type = spec.task_type
     if task_type == TaskType.SHELL:  # before the lookup: a missing permission is 4003 wherever the task is
         require_permission(actor.user, "task:update")
         require_shell(actor, "change a SHELL task")
-    if "childTaskIds" in data or data["departmentId"] != Task.objects.filter(pk=task_id).values_list(
+    if spec.child_task_ids is not None or spec.department_id != Task.objects.filter(pk=task_id).values_list(
             "department_id", flat=True).first():
         # A graph edit (children, or a move re-checked against the graph) takes the graph lock before the task's
         # row lock, as every graph edit does: the other order deadlocks on MariaDB (the new task_child rows
         # share-lock their child task, which a concurrent editor of that task would hold while waiting here).
-        _graph_lock()
+        graph_lock()
     task = _task_for_write(actor, task_id, "task:update")
     if task.task_type != task_type:
         raise errors.InvalidArgument(
             f"task {task.pk} is a {task.task_type} task; use PUT /tasks/{task.task_type.lower()}/{task.pk}")
     check_version(task, expected_version)
-    if data["departmentId"] != task.department_id:
-        require_department_in_scope(actor.user, data["departmentId"])
-    values = _values(task_type, data)
+    if spec.department_id != task.department_id:
+        require_department_in_scope(actor.user, spec.department_id, field="department_id")
+    values = spec.columns()
     check_shell_workdir(values)
     if task_name_key(values["name"]) != task.name_key or values["department_id"] != task.department_id:
         check_name(values["name"], values["department_id"], exclude=task.pk)
@@ -238,17 +212,17 @@ def task_update(*, actor: Actor, task_id: int, task_type: str, data: dict[str, A
         require_shell_run(actor, task, "enable a SHELL task")
     moved_from = task.department_id if values["department_id"] != task.department_id else None
     changes = redact_diff(diff(task, {k: values[k] for k in AUDITED_FIELDS}))
-    if "childTaskIds" in data or values["department_id"] != task.department_id:
+    if spec.child_task_ids is not None or values["department_id"] != task.department_id:
         # Before anything is written: an invalid child list answers 4001 and changes nothing.
-        children = _set_children(actor=actor, task=task, child_ids=data.get("childTaskIds"),
-                                 department_id=values["department_id"])
+        children = _set_children(actor=actor, task=task, department_id=values["department_id"],
+                                 child_ids=None if spec.child_task_ids is None else list(spec.child_task_ids))
         if children is not None:
             changes["childTaskIds"] = children
     schedule_changed = {"cronExpression", "timezone", "status"} & changes.keys()
     for field, value in values.items():
         setattr(task, field, value)
     if schedule_changed or task.next_execute_time is None:
-        schedule = data.get("schedule") or parse_schedule(task.cron_expression, task.timezone)
+        schedule = spec.schedule or parse_schedule(task.cron_expression, task.timezone)
         task.next_execute_time = next_fire(schedule, task.status)
     task.version = F("version") + 1
     task.revision = F("revision") + 1
@@ -291,12 +265,13 @@ def task_delete(*, actor: Actor, task_id: int) -> None:
 
 # --- child tasks (docs/child-tasks.md) -----------------------------------------------------------------
 
-CHILD_FIELD = "childTaskIds"
+CHILD_FIELD = "child_task_ids"
 
 
-def _graph_lock() -> None:
+def graph_lock() -> None:
     """Serialise edits of the child graph platform-wide: lock the one ``scheduler_state`` row (held until the
-    transaction ends; taking it again in the same transaction is free). Callers take it before any task row."""
+    transaction ends; taking it again in the same transaction is free). Whoever will edit the graph (these
+    services, declarative apply before its plan locks task rows) takes it before any task row."""
     _scheduler_state_for_update()
 
 
@@ -317,13 +292,13 @@ def _set_children(*, actor: Actor, task: Task, child_ids: list[int] | None,
                   department_id: int | None = None) -> dict[str, list[int]] | None:
     """Check and store ``task``'s children (``None``: keep them, only re-check them against a new department).
 
-    Rules, each a 4001 on ``childTaskIds`` (or ``departmentId``) that changes nothing: every child is a task the
+    Rules, each a 4001 on ``child_task_ids`` (or ``department_id``) that changes nothing: every child is a task the
     actor can see ("task N not found" otherwise, whether it exists or not), in the task's department or below;
     not the task itself; no cycle; the longest chain through the task (ancestors and descendants) at most
     ``job.childDepth`` links. Graph edits are serialised platform-wide by locking the ``scheduler_state`` row
     first, so two concurrent edits cannot each add half of a cycle (both backends read committed data after the
     lock: MariaDB runs READ COMMITTED, SQLite has one writer). Returns the audit change, None when unchanged."""
-    _graph_lock()
+    graph_lock()
     department_id = department_id or task.department_id
     old = list(TaskChild.objects.filter(parent=task).order_by("position", "id").values_list("child_id", flat=True))
     new = old if child_ids is None else list(child_ids)
@@ -337,9 +312,9 @@ def _set_children(*, actor: Actor, task: Task, child_ids: list[int] | None,
                                                      .values_list("parent_id", "parent__department_id",
                                                                   "parent__name")):
             if department_id not in descendants_of(parent_dept, edges):
-                raise errors.invalid("departmentId", f"task {task.pk} is a child of task {parent_id} "
-                                                     f"({parent_name}), whose department scope does not hold "
-                                                     "that department; remove it from that task's children first")
+                raise errors.invalid("department_id", f"task {task.pk} is a child of task {parent_id} "
+                                                      f"({parent_name}), whose department scope does not hold "
+                                                      "that department; remove it from that task's children first")
     if task.pk in new:
         raise errors.invalid(CHILD_FIELD, "a task cannot be its own child")
     visible = dict(Task.objects.restrict(actor.user).filter(pk__in=new).values_list("id", "department_id"))
@@ -349,7 +324,7 @@ def _set_children(*, actor: Actor, task: Task, child_ids: list[int] | None,
         if child_id not in visible:
             raise errors.invalid(CHILD_FIELD, f"task {child_id} not found")
         if visible[child_id] not in below:
-            raise errors.invalid(CHILD_FIELD if child_ids is not None else "departmentId",
+            raise errors.invalid(CHILD_FIELD if child_ids is not None else "department_id",
                                  f"task {child_id} not found in the department of task {task.pk} or below")
     if child_ids is None:
         return None
@@ -445,7 +420,10 @@ def scheduler_pause(*, actor: Actor, reason: str = "") -> SchedulerState:
     """Maintenance mode on, platform-wide (``system:manage``). Every scheduler node sees it on its next poll
     and stops claiming scheduled fires and manual triggers (triggers wait in ``task_trigger``); nodes keep
     heartbeating, finish what they already started and honour kills. Pausing while paused changes nothing
-    (the first pause's time, user and reason stay)."""
+    (the first pause's time, user and reason stay). ``reason``: at most 255 characters (4001 on ``reason``)."""
+    problems = inputs.Problems()
+    reason = problems.check("reason", reason, lambda v: inputs.text(v, max_length=255, blank=True))
+    problems.raise_if_any()
     require_platform_operator(actor, "pause")
     state = _scheduler_state_for_update()
     was = state.paused

@@ -3,13 +3,23 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from djs_platform.config import BASE_DIR, env_name, load_config
+from djs_platform.config import (
+    ALIASES,
+    BASE_DIR,
+    NON_KEY_PREFIXES,
+    NON_KEY_VARIABLES,
+    connection_budget_error,
+    env_name,
+    load_config,
+)
 
 
 def test_env_names_follow_the_key_path():
@@ -35,10 +45,118 @@ def test_defaults_come_from_config_yaml():
     assert cfg.get("database.url").startswith("sqlite:///")
 
 
-def test_another_config_file_can_be_named(tmp_path: Path):
+def test_the_file_djs_config_names_is_merged_over_the_defaults(tmp_path: Path):
     path = tmp_path / "c.yaml"
-    path.write_text("server:\n  port: 1234\n")
-    assert load_config(environ={"DJS_CONFIG": str(path)}).get("server.port") == 1234
+    path.write_text("server:\n  port: 1234\njob:\n  shell:\n    runAsDepartments: {7: alice}\nrecords:\n")
+    cfg = load_config(environ={"DJS_CONFIG": str(path)})
+    assert cfg.get("server.port") == 1234
+    assert cfg.get("server.contextPath") == "/v1" and cfg.get("job.shell.workers") == 20  # the rest: defaults
+    assert cfg.section("job.shell.runAsDepartments") == {"7": "alice"}
+    assert cfg.get("records.keepMonths") == 0  # an empty section changes nothing
+    assert (cfg.source, cfg.overlay, cfg.warnings) == (BASE_DIR / "configs" / "config.yaml", path, [])
+    assert load_config(environ={"DJS_CONFIG": str(path), "DJS_SERVER_PORT": "4321"}).get("server.port") == 4321
+
+
+def test_unknown_overlay_keys_and_djs_variables_are_named_in_warnings(tmp_path: Path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"server": {"prot": 9100, "port": 9100}, "job": {"workers": 5},
+                                    "log": {"maxAge": 3}, "tracing": "otlp"}, sort_keys=False))
+    environ = {"DJS_CONFIG": str(path), "DJS_SERVER_PROT": "1", "DJS_JOB_WORKERS": "3", "DJS_LOG_MAX_AGE": "2",
+               "DJS_JWT_SECRET": "x" * 40, "DJS_TEST_WORKERS": "2", "DJS_EVENT_LOOP": "asyncio",
+               "DJS_SHUTDOWN_PID": "1", "DJS_HTTP_TRANSPORT": "native", "OTHER_VAR": "1"}
+    cfg = load_config(environ=environ)
+    assert cfg.get("log.maxAge") == 2 and cfg.get("tracing.exporter") == "none"
+    assert cfg.warnings == [
+        f"{path}: unknown configuration key server.prot, ignored (did you mean server.port?)",
+        (f"{path}: job.workers is no longer used and has no effect: executions run on one asyncio loop per "
+         "scheduler node; their concurrency is job.httpWorkers, job.grpcWorkers and job.shell.workers"),
+        f"{path}: tracing is a section of keys, not a value: ignored",
+        ("environment variable DJS_JOB_WORKERS (job.workers) is no longer used and has no effect: executions run "
+         "on one asyncio loop per scheduler node; their concurrency is job.httpWorkers, job.grpcWorkers and "
+         "job.shell.workers"),
+        "environment variable DJS_SERVER_PROT matches no configuration key, ignored (did you mean DJS_SERVER_PORT?)",
+    ]
+
+
+def test_a_process_names_a_typo_in_a_warning_at_start(tmp_path: Path):
+    path = tmp_path / "c.yaml"
+    path.write_text("auth:\n  jwtExpireHour: 2\n")
+    result = _manage_in_subprocess({"DJS_DEBUG": "true", "DJS_CONFIG": str(path), "DJS_RPC_MAX_WORKER": "4"},
+                                   "version")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"WARNING djs\.config configuration: .*c\.yaml: unknown configuration key auth\.jwtExpireHour, "
+                     r"ignored \(did you mean auth\.jwtExpireHours\?\)", result.stderr), result.stderr
+    assert "environment variable DJS_RPC_MAX_WORKER matches no configuration key, ignored (did you mean " \
+           "DJS_RPC_MAX_WORKERS?)" in result.stderr
+
+
+_CODE = [p for top in ("djs_platform", "apps", "rpc", "configs", "scripts") for p in (BASE_DIR / top).rglob("*.py")
+         if "tests" not in p.parts and "generated" not in p.parts]
+
+
+def test_every_key_of_config_yaml_is_read_by_the_code():
+    """A key in the defaults file that nothing reads would be a setting that silently does nothing."""
+    code = "\n".join(path.read_text() for path in _CODE)
+    unread = [key for key in load_config(environ={}).as_dict() if f'"{key}"' not in code and f"'{key}'" not in code]
+    assert unread == []
+
+
+def test_every_djs_variable_the_code_reads_is_a_key_or_known_not_to_be_one():
+    read = {name for path in _CODE for name in re.findall(r"environ(?:\.get\(|\.setdefault\(|\[)\s*[\"'](DJS_[A-Z_]+)",
+                                                           path.read_text())}
+    assert read, "the scan found no DJS_* read at all"
+    keys = {env_name(key) for key in load_config(environ={}).as_dict()}
+    unknown = {name for name in read if name not in keys and name not in ALIASES and name not in NON_KEY_VARIABLES
+               and not name.startswith(NON_KEY_PREFIXES)}
+    assert unknown == set()
+
+
+@pytest.mark.parametrize("role, environ, expected", [
+    ("web", {}, None),  # 2 x 8 <= 32
+    ("web", {"DJS_SERVER_WORKERS": "4", "DJS_SERVER_THREADS": "8"}, None),  # docker-compose's web: exactly 32
+    ("web", {"DJS_SERVER_WORKERS": "3", "DJS_SERVER_THREADS": "8", "DJS_DATABASE_MAX_CONN": "20"},
+     ("database.maxConn is 20, but the web process may open 24 database connections (server.workers 3 x "
+      "server.threads 8; one per thread): raise database.maxConn (DJS_DATABASE_MAX_CONN) or lower server.workers "
+      "or server.threads")),
+    ("grpc", {"DJS_RPC_MAX_WORKERS": "40"},
+     ("database.maxConn is 32, but the grpc process may open 40 database connections (40 gRPC handler threads "
+      "(rpc.maxWorkers); one per thread): raise database.maxConn (DJS_DATABASE_MAX_CONN) or lower rpc.maxWorkers")),
+    ("scheduler", {"DJS_DATABASE_MAX_CONN": "4"}, None),
+    ("scheduler", {"DJS_DATABASE_MAX_CONN": "0", "DJS_SERVER_THREADS": "500"}, None),  # 0 = unchecked
+])
+def test_database_max_conn_is_checked_against_the_threads_of_each_role(role, environ, expected):
+    assert connection_budget_error(role, load_config(environ=environ)) == expected
+
+
+def test_the_scheduler_budget_counts_every_database_thread_of_a_node():
+    """A node's database threads are ``DbThread``s (one connection each): a new one must raise the count."""
+    from djs_platform.config import SCHEDULER_DB_THREADS
+
+    sources = [*(BASE_DIR / "apps" / "tasks" / "scheduler").glob("*.py"), BASE_DIR / "apps" / "alerts" / "watcher.py"]
+    names = sorted(name for path in sources for name in re.findall(r'DbThread\("(djs-[a-z]+)"\)', path.read_text()))
+    assert names == ["djs-alerts", "djs-control", "djs-records", "djs-starts"]
+    assert len(names) == SCHEDULER_DB_THREADS
+
+
+def test_a_scheduler_node_and_a_web_server_refuse_to_start_with_more_threads_than_max_conn():
+    scheduler = _manage_in_subprocess({"DJS_DEBUG": "true", "DJS_DATABASE_MAX_CONN": "3"}, "runscheduler")
+    assert scheduler.returncode == 1
+    assert "database.maxConn is 3, but the scheduler process may open 4 database connections" in scheduler.stderr
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DJS_")}
+    web = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "configs/gunicorn.conf.py", "--check-config"],
+                         env={**clean, "DJS_DEBUG": "true", "DJS_SERVER_WORKERS": "5"}, cwd=BASE_DIR,
+                         capture_output=True, text=True, timeout=60)
+    assert web.returncode == 1
+    assert web.stderr.strip().splitlines()[-1] == (
+        "error: database.maxConn is 32, but the web process may open 40 database connections (server.workers 5 x "
+        "server.threads 8; one per thread): raise database.maxConn (DJS_DATABASE_MAX_CONN) or lower server.workers "
+        "or server.threads")
+
+
+def _manage_in_subprocess(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DJS_")}
+    return subprocess.run([sys.executable, "manage.py", *args], env={**clean, **env}, cwd=BASE_DIR,
+                          capture_output=True, text=True, timeout=60)
 
 
 def _settings_in_subprocess(env: dict[str, str], expr: str) -> subprocess.CompletedProcess:

@@ -182,3 +182,25 @@ class TaskStatisticsResponse(_message.Message):
     execution_stats: _containers.ScalarMap[str, float]
     message: str
     def __init__(self, success: _Optional[bool] = ..., task_count: _Optional[int] = ..., success_rate: _Optional[float] = ..., avg_execution_time: _Optional[float] = ..., execution_stats: _Optional[_Mapping[str, float]] = ..., message: _Optional[str] = ...) -> None: ...
+
+class StatisticsRequest(_message.Message):
+    __slots__ = ("department_id", "period")
+    DEPARTMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    department_id: int
+    period: str
+    def __init__(self, department_id: _Optional[int] = ..., period: _Optional[str] = ...) -> None: ...
+
+class StatisticsResponse(_message.Message):
+    __slots__ = ("success", "task_count", "success_rate", "avg_execution_time", "message")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    TASK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_RATE_FIELD_NUMBER: _ClassVar[int]
+    AVG_EXECUTION_TIME_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    success: bool
+    task_count: int
+    success_rate: float
+    avg_execution_time: float
+    message: str
+    def __init__(self, success: _Optional[bool] = ..., task_count: _Optional[int] = ..., success_rate: _Optional[float] = ..., avg_execution_time: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...

@@ -54,6 +54,11 @@ class DataServiceStub:
                 request_serializer=data__pb2.TaskStatisticsRequest.SerializeToString,
                 response_deserializer=data__pb2.TaskStatisticsResponse.FromString,
                 _registered_method=True)
+        self.GetStatistics = channel.unary_unary(
+                '/data.DataService/GetStatistics',
+                request_serializer=data__pb2.StatisticsRequest.SerializeToString,
+                response_deserializer=data__pb2.StatisticsResponse.FromString,
+                _registered_method=True)
 
 
 class DataServiceServicer:
@@ -83,6 +88,14 @@ class DataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetStatistics(self, request, context):
+        """DJS: the seed's RPC table lists GetStatistics(department_id, period) -> task_count, success_rate,
+        avg_execution_time, but its data.proto defines no messages for it; these are DJS's (issue 18).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DataServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -105,6 +118,11 @@ def add_DataServiceServicer_to_server(servicer, server):
                     servicer.GetTaskStatistics,
                     request_deserializer=data__pb2.TaskStatisticsRequest.FromString,
                     response_serializer=data__pb2.TaskStatisticsResponse.SerializeToString,
+            ),
+            'GetStatistics': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStatistics,
+                    request_deserializer=data__pb2.StatisticsRequest.FromString,
+                    response_serializer=data__pb2.StatisticsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -215,6 +233,33 @@ class DataService:
             '/data.DataService/GetTaskStatistics',
             data__pb2.TaskStatisticsRequest.SerializeToString,
             data__pb2.TaskStatisticsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStatistics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/data.DataService/GetStatistics',
+            data__pb2.StatisticsRequest.SerializeToString,
+            data__pb2.StatisticsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,4 +1,5 @@
-"""Small conversions shared by the servicers: times, ids, pages, proto-field error names."""
+"""Small conversions shared by the servicers: times, ids, pages. (Field errors are renamed to the request's
+names with :func:`djs_platform.errors.field_names`.)"""
 from __future__ import annotations
 
 from datetime import datetime
@@ -73,25 +74,3 @@ def page_args(page: int, size: int, default_size: int = 10) -> tuple[int, int]:
     if size < 0 or size > MAX_PAGE_SIZE:
         raise errors.invalid("size", f"must be between 1 and {MAX_PAGE_SIZE} (0 = {default_size})")
     return page or 1, size or default_size
-
-
-def rename_fields(exc: errors.InvalidArgument, names: dict[str, str],
-                  default_prefix: str = "") -> errors.InvalidArgument:
-    """The same error with API field names replaced by the names the gRPC caller used.
-
-    ``names`` maps an API field (``cron``) to the request field it came from (``cron_expression``); any other
-    field gets ``default_prefix`` (``params.url``), so the message always points at what the caller sent.
-    """
-    if not exc.fields:
-        return exc
-    renamed: dict[str, list[str]] = {}
-    for key, messages in exc.fields.items():
-        if key in names:
-            new = names[key]
-        elif key == "non_field_errors":
-            new = default_prefix.rstrip(".") or "request"
-        else:
-            new = default_prefix + key
-        renamed[new] = list(messages) if isinstance(messages, (list, tuple)) else [str(messages)]
-    first, messages = next(iter(renamed.items()))
-    return errors.InvalidArgument(f"{first}: {messages[0]}", fields=renamed)

@@ -1,4 +1,5 @@
-"""``data.DataService``: history, users, departments and statistics through the selectors REST uses.
+"""``data.DataService``: history, users, departments and statistics (GetTaskStatistics over a window,
+GetStatistics over a named period) through the selectors REST uses.
 
 Department scoping applies to every method: rows outside the caller's department and its descendants are
 never returned, and a task or department outside it answers NOT_FOUND, exactly like a missing one.
@@ -134,6 +135,26 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
             success_rate=float(stats["successRate"] or 0), avg_execution_time=float(stats["avgCostTime"] or 0),
             execution_stats={k: float(v) for k, v in execution_stats.items()},
             message=f"{iso(stats['windowStart'])} .. {iso(stats['windowEnd'])} (whole days, {settings.TIME_ZONE})")
+
+    def GetStatistics(self, request, context):
+        """The seed's ``GetStatistics(department_id, period)``: ``period`` day | week | month | year (today, the
+        last 7 local days, this month, the last 12 months; ``""`` = month) up to now, read from the record
+        rollups over whole local days like :meth:`GetTaskStatistics`. ``department_id`` 0 = the caller's whole
+        scope, else exactly that department (NOT_FOUND outside the scope)."""
+        user = current_actor().user
+        require_permission(user, "record:view")
+        department_id = _department_in_scope(user, optional_id("department_id", request.department_id))
+        period = request.period.strip().lower() or "month"
+        if period not in record_selectors.STATISTICS_PERIODS:
+            raise errors.invalid("period", "must be day, week, month or year (empty = month)")
+        now = timezone.now()
+        stats = record_selectors.record_window_stats(user=user, start=record_selectors.period_start(period, now),
+                                                     end=now, department_id=department_id)
+        return pb.StatisticsResponse(
+            success=True, task_count=task_selectors.task_count(user=user, department_id=department_id),
+            success_rate=float(stats["successRate"] or 0), avg_execution_time=float(stats["avgCostTime"] or 0),
+            message=f"{period}: {iso(stats['windowStart'])} .. {iso(stats['windowEnd'])} "
+                    f"(whole days, {settings.TIME_ZONE})")
 
 
 def month_start(moment: datetime) -> datetime:

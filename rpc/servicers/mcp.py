@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.utils import timezone
@@ -12,7 +11,7 @@ from apps.records.api.serializers import RecordOutput
 from apps.tasks import selectors as task_selectors
 from apps.tasks.api.serializers import TaskOutput
 from apps.tasks.models import Task, TaskStatus
-from apps.tasks.schedule import ScheduleError, load_timezone, parse_schedule
+from apps.tasks.schedule import ScheduleError, fire_times, parse_schedule
 from djs_platform import errors, validation
 from djs_platform.tenancy import has_permission
 from rpc.generated import mcp_pb2 as pb
@@ -35,7 +34,6 @@ def schedule_context(task: Task) -> dict[str, Any]:
                                "nextExecuteTime": iso(task.next_execute_time) or None, "nextFireTimes": []}
     try:
         schedule = parse_schedule(task.cron_expression, task.timezone)
-        zone = load_timezone(task.timezone)
     except ScheduleError as exc:
         context["error"] = str(exc)
         return context
@@ -45,9 +43,7 @@ def schedule_context(task: Task) -> dict[str, Any]:
         fires = [task.next_execute_time] if task.next_execute_time else []
     else:
         fires = schedule.next_n(timezone.now(), NEXT_FIRES)
-    context["nextFireTimes"] = [{"local": fire.astimezone(zone).isoformat(),
-                                 "utc": fire.astimezone(dt_timezone.utc).isoformat().replace("+00:00", "Z")}
-                                for fire in fires]
+    context["nextFireTimes"] = fire_times(fires, task.timezone)
     return context
 
 

@@ -2,71 +2,83 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
 
 from apps.records import selectors as record_selectors
+from apps.tasks import httprules, services, specs
 from apps.tasks import selectors as task_selectors
-from apps.tasks import services
-from apps.tasks.api.serializers import GrpcTaskInput, HttpTaskInput, SchedulerPauseInput, ShellTaskInput
 from apps.tasks.models import Task, TaskStatus, TaskType
+from apps.tasks.specs import TaskSpec
 from djs_platform import errors
 from djs_platform.actor import Actor
-from djs_platform.envelope import validation_error
 from djs_platform.tenancy import require_permission
 from rpc.errors import item_message
 from rpc.generated import scheduler_pb2 as pb
 from rpc.generated import scheduler_pb2_grpc
 from rpc.interceptors import current_actor
-from rpc.servicers.common import iso, rename_fields, require_id
+from rpc.servicers.common import iso, require_id
 
 MAX_BATCH = 100
-HANDLERS: dict[str, tuple[str, type]] = {"http": (TaskType.HTTP, HttpTaskInput), "grpc": (TaskType.GRPC, GrpcTaskInput),
-                                         "shell": (TaskType.SHELL, ShellTaskInput)}
-# Top-level request fields that, when non-empty/non-zero, override the same field of the params body.
-OVERRIDES = {"name": "name", "cron_expression": "cron", "max_retry": "retryCount", "department_id": "departmentId",
+HANDLERS: dict[str, str] = {"http": TaskType.HTTP, "grpc": TaskType.GRPC, "shell": TaskType.SHELL}
+#: Top-level request fields that, when non-empty/non-zero, override the same field of ``params``: request field
+#: -> TaskSpec field.
+OVERRIDES = {"name": "name", "cron_expression": "cron", "max_retry": "max_retry", "department_id": "department_id",
              "timeout": "timeout"}
 
 
-def task_input(request: pb.ScheduleTaskRequest) -> tuple[str, dict[str, Any], dict[str, str]]:
-    """(task type, validated REST create body, API field -> request field it came from).
+def task_spec(actor: Actor, request: pb.ScheduleTaskRequest) -> tuple[TaskSpec, Callable[[str], str]]:
+    """The task a ``ScheduleTaskRequest`` asks for, and how to name a spec field as the caller sent it.
 
-    ``params`` is the JSON body of ``POST /v1/tasks/http``, ``/v1/tasks/grpc`` or ``/v1/tasks/shell`` and is validated by the very
-    same serializer, so the rules (strict types, unknown keys refused, cron grammar, URL checks) are identical.
+    ``params`` is a task document (the JSON body of ``POST /v1/tasks/http``, ``/grpc`` or ``/shell``) as UTF-8
+    bytes; the top-level fields override it. What the seed's client leaves out gets gRPC's defaults: the caller's
+    own department, status enabled, and for an HTTP task the method GET (POST when ``params`` has a body). The
+    spec's checks are the REST routes' (strict types, unknown keys refused, cron grammar, URL and header rules).
+    Errors name the request field (``cron_expression: ...``) or the ``params`` key (``params.url: ...``).
     """
     handler = request.handler.strip().lower()
     if handler not in HANDLERS:
         raise errors.invalid("handler", "must be 'http', 'grpc' or 'shell'")
-    task_type, serializer_class = HANDLERS[handler]
+    task_type = HANDLERS[handler]
     try:
-        body = json.loads(request.params) if request.params.strip() else {}
+        document = json.loads(request.params) if request.params.strip() else {}
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.invalid("params", f"invalid JSON: {exc}") from None
-    if not isinstance(body, dict):
+    if not isinstance(document, dict):
         raise errors.invalid("params", "must be a JSON object (the REST create body)")
-    names: dict[str, str] = {}
-    for proto_field, api_field in OVERRIDES.items():
+    values, unknown = specs.document_values(task_type, document)
+    if unknown:
+        fields = {f"params.{key}": messages for key, messages in unknown.items()}
+        raise errors.InvalidArgument(f"{next(iter(fields))}: unknown field", fields=fields)
+    names: dict[str, str] = {}  # spec field -> the request field it came from
+    for proto_field, spec_field in OVERRIDES.items():
         value = getattr(request, proto_field)
         if value:
-            body[api_field] = value
-            names[api_field] = proto_field
+            values[spec_field] = value
+            names[spec_field] = proto_field
     if request.HasField("status"):
-        body["status"] = request.status
+        values["status"] = request.status
         names["status"] = "status"
-    else:
-        body.setdefault("status", TaskStatus.ENABLED)
-    serializer = serializer_class(data=body)
-    if not serializer.is_valid():
-        raise rename_fields(validation_error(serializer.errors), names, "params.")
-    return task_type, dict(serializer.validated_data), names
+    values.setdefault("status", TaskStatus.ENABLED)
+    if "department_id" not in values:  # the seed's sample names none: the caller's own department
+        values["department_id"] = actor.user.department_id
+        names["department_id"] = "department_id"
+    if task_type == TaskType.HTTP and "http_method" not in values:
+        body = values.get("body")
+        values["http_method"] = httprules.default_method(body if isinstance(body, str) else None)
+
+    def wire_name(spec_field: str) -> str:
+        head = spec_field.split(".", 1)[0]
+        return names[head] + spec_field[len(head):] if head in names else "params." + specs.document_name(spec_field)
+
+    with errors.field_names(wire_name):
+        return TaskSpec.from_values(task_type, values), wire_name
 
 
 def schedule_one(actor: Actor, request: pb.ScheduleTaskRequest) -> Task:
-    """Validate and create one task (``task_create`` is one transaction: all of it or nothing)."""
-    task_type, data, names = task_input(request)
-    try:
-        return services.task_create(actor=actor, task_type=task_type, data=data)
-    except errors.InvalidArgument as exc:
-        raise rename_fields(exc, names, "params.") from None
+    """Check and create one task (``task_create`` is one transaction: all of it or nothing)."""
+    spec, wire_name = task_spec(actor, request)
+    with errors.field_names(wire_name):
+        return services.task_create(actor=actor, spec=spec)
 
 
 class TaskSchedulerServicer(scheduler_pb2_grpc.TaskSchedulerServicer):
@@ -130,10 +142,7 @@ class TaskSchedulerServicer(scheduler_pb2_grpc.TaskSchedulerServicer):
         return pb.TaskResponse(success=True, message=f"kill requested for every running execution of task {task.pk}")
 
     def PauseScheduler(self, request, context):
-        serializer = SchedulerPauseInput(data={"reason": request.reason})
-        if not serializer.is_valid():
-            raise validation_error(serializer.errors)
-        services.scheduler_pause(actor=current_actor(), reason=serializer.validated_data["reason"])
+        services.scheduler_pause(actor=current_actor(), reason=request.reason)
         return scheduler_state_response("scheduling paused on every node")
 
     def ResumeScheduler(self, request, context):

@@ -259,3 +259,104 @@ def test_statistics_need_record_view_and_a_department_in_scope(rpc, org):
         err = fails(grpc.StatusCode.NOT_FOUND, lambda: reader.data.GetTaskStatistics(
             pb.TaskStatisticsRequest(department_id=department_id)))
         assert err.details() == "department not found"
+
+
+# --- GetStatistics (the seed's RPC table: department_id, period) ---------------------------------------------
+
+@pytest.mark.parametrize("zone, now, starts", [
+    ("UTC", datetime(2026, 3, 5, 10, tzinfo=UTC), {"day": "2026-03-05T00:00:00+00:00",
+                                                   "week": "2026-02-27T00:00:00+00:00",
+                                                   "month": "2026-03-01T00:00:00+00:00",
+                                                   "year": "2025-04-01T00:00:00+00:00"}),
+    # 20:00 UTC on March 31st is already April 1st in Shanghai: its day, week, month and year are April's
+    ("Asia/Shanghai", datetime(2026, 3, 31, 20, tzinfo=UTC), {"day": "2026-04-01T00:00:00+08:00",
+                                                              "week": "2026-03-26T00:00:00+08:00",
+                                                              "month": "2026-04-01T00:00:00+08:00",
+                                                              "year": "2025-05-01T00:00:00+08:00"}),
+    ("UTC", datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC), {"day": "2026-01-01T00:00:00+00:00",
+                                                        "week": "2025-12-26T00:00:00+00:00",
+                                                        "month": "2026-01-01T00:00:00+00:00",
+                                                        "year": "2025-02-01T00:00:00+00:00"}),
+])
+def test_statistics_periods_are_whole_local_days_ending_today(settings, zone, now, starts):
+    from apps.records.selectors import period_start
+
+    settings.TIME_ZONE = zone
+    assert {period: period_start(period, now).isoformat() for period in starts} == starts
+
+
+@pytest.fixture
+def recent(org, make_record):
+    """Records at the start of each period (and one just before the year): what each period counts."""
+    from apps.records.selectors import period_start
+
+    now = django_timezone.now()
+    a_task, a1_task, b_task = (TaskFactory(department=d, status=0) for d in (org.a, org.a1, org.b))
+    rows = [  # (task, scheduled, status, cost)
+        (a_task, period_start("day", now), RecordStatus.SUCCESS, 10),
+        (a_task, period_start("week", now), RecordStatus.FAILED, 30),
+        (a1_task, period_start("month", now), RecordStatus.SUCCESS, 50),
+        (a1_task, period_start("year", now), RecordStatus.FAILED, 70),
+        (a_task, period_start("year", now) - timedelta(seconds=1), RecordStatus.SUCCESS, 9000),
+        (b_task, period_start("day", now), RecordStatus.SUCCESS, 5000),
+    ]
+    for task, scheduled, status, cost in rows:
+        make_record(task, scheduled=scheduled, status=status, cost=cost)
+    return now, rows
+
+
+def expected(org, rows, period: str, now, departments) -> tuple[float, float]:
+    from apps.records.selectors import period_start
+
+    inside = [(status, cost) for task, scheduled, status, cost in rows
+              if scheduled >= period_start(period, now) and task.department_id in departments]
+    finished = [s for s, _ in inside if s in (RecordStatus.SUCCESS, RecordStatus.FAILED)]
+    rate = round(finished.count(RecordStatus.SUCCESS) / len(finished), 4) if finished else 0.0
+    return rate, round(sum(c for _, c in inside) / len(inside), 1) if inside else 0.0
+
+
+@pytest.mark.parametrize("period", ["day", "week", "month", "year", ""])
+def test_statistics_of_a_period_over_the_caller_s_scope(rpc, org, recent, period):
+    now, rows = recent
+    reply = rpc(org.member(org.a, {"record:view"})).data.GetStatistics(pb.StatisticsRequest(period=period))
+    assert reply.success and reply.task_count == 2  # A's and A1's tasks, never B's
+    rate, average = expected(org, rows, period or "month", now, {org.a.pk, org.a1.pk})
+    assert (reply.success_rate, reply.avg_execution_time) == (pytest.approx(rate), pytest.approx(average))
+    assert reply.message.startswith(f"{period or 'month'}: ") and reply.message.endswith("(whole days, UTC)")
+
+
+def test_statistics_of_one_department_and_the_window_named(rpc, org, recent):
+    now, rows = recent
+    reader = rpc(org.member(org.a, {"record:view"}))
+    reply = reader.data.GetStatistics(pb.StatisticsRequest(department_id=org.a1.pk, period="YEAR"))
+    assert reply.task_count == 1
+    assert (reply.success_rate, reply.avg_execution_time) == (0.5, 60.0)
+    from apps.records.selectors import period_start
+
+    day_after = (now + timedelta(days=1)).date().isoformat()
+    assert reply.message == (f"year: {period_start('year', now).isoformat().replace('+00:00', 'Z')} .. "
+                             f"{day_after}T00:00:00Z (whole days, UTC)")
+    empty = rpc(org.member(org.b, {"record:view"})).data.GetStatistics(pb.StatisticsRequest(period="week"))
+    assert empty.task_count == 1 and empty.avg_execution_time == 5000.0
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"period": "quarter"}, "period: must be day, week, month or year (empty = month)"),
+    ({"period": "daily"}, "period: must be day, week, month or year (empty = month)"),
+    ({"department_id": -1}, "department_id: must be a positive id, or 0 for none"),
+])
+def test_statistics_refuse_an_unknown_period(rpc, org, fields, message):
+    err = fails(grpc.StatusCode.INVALID_ARGUMENT,
+                lambda: rpc(org.admin).data.GetStatistics(pb.StatisticsRequest(**fields)))
+    assert err.details() == message
+
+
+def test_get_statistics_needs_record_view_and_a_department_in_scope(rpc, org):
+    fails(grpc.StatusCode.PERMISSION_DENIED, lambda: rpc(org.member(org.a, {"task:view"})).data.GetStatistics(
+        pb.StatisticsRequest()))
+    reader = rpc(org.member(org.a, {"record:view"}))
+    for department_id in (org.b.pk, org.hq.pk, 10**12):
+        err = fails(grpc.StatusCode.NOT_FOUND, lambda: reader.data.GetStatistics(
+            pb.StatisticsRequest(department_id=department_id, period="day")))
+        assert err.details() == "department not found"
+    fails(grpc.StatusCode.UNAUTHENTICATED, lambda: rpc().data.GetStatistics(pb.StatisticsRequest()))

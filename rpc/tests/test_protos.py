@@ -131,3 +131,21 @@ def test_messages_keep_the_original_field_names_and_numbers(module):
         assert {k: fields.get(k) for k in original} == original, message
         added = set(fields) - set(original)
         assert all(fields[name] > max(original.values()) for name in added), (message, added)
+
+
+def test_get_statistics_of_the_seed_s_rpc_table_is_added_to_the_data_service():
+    """The seed lists GetStatistics(department_id, period) -> task_count, success_rate, avg_execution_time but
+    defines no messages for it; DJS's (issue 18) are these, field for field."""
+    methods = {m.name: m for m in data_pb2.DESCRIPTOR.services_by_name["DataService"].methods}
+    assert (methods["GetStatistics"].input_type.name, methods["GetStatistics"].output_type.name) == (
+        "StatisticsRequest", "StatisticsResponse")
+    kinds = {value: name.lower() for name, value in vars(type(data_pb2.StatisticsRequest.DESCRIPTOR.fields[0]))
+             .items() if name.startswith("TYPE_")}
+    shape = {message: [(f.name, f.number, kinds[f.type]) for f in data_pb2.DESCRIPTOR.message_types_by_name[message]
+                       .fields] for message in ("StatisticsRequest", "StatisticsResponse")}
+    assert shape == {
+        "StatisticsRequest": [("department_id", 1, "type_int64"), ("period", 2, "type_string")],
+        "StatisticsResponse": [("success", 1, "type_bool"), ("task_count", 2, "type_int64"),
+                               ("success_rate", 3, "type_double"), ("avg_execution_time", 4, "type_double"),
+                               ("message", 5, "type_string")],
+    }

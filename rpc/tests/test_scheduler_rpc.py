@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import grpc
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from apps.accounts.models import AuditLog
@@ -139,6 +140,55 @@ def test_schedule_needs_task_create(rpc, org):
     viewer = org.member(org.a, {"task:view"})
     err = fails(grpc.StatusCode.PERMISSION_DENIED, lambda: rpc(viewer).scheduler.ScheduleTask(request(org.a)))
     assert err.details() == "permission denied: requires task:create"
+    assert not Task.objects.exists()
+
+
+# --- the seed's sample: handler, params {"url": ...}, max_retry, nothing else (issue 18 item 3) ----------
+
+def test_what_a_request_leaves_out_gets_grpc_s_defaults(rpc, org, member):
+    reply = rpc(member).scheduler.ScheduleTask(pb.ScheduleTaskRequest(
+        name="ExampleTask", cron_expression="*/5 * * * *", handler="http",
+        params=b'{"url": "http://example.com/api"}', max_retry=3))
+    task = Task.objects.get(pk=reply.task_id)
+    assert (task.department_id, task.http_method, task.url, task.body, task.max_retry, task.status) == (
+        member.department_id, "GET", "http://example.com/api", None, 3, 1)
+    assert (task.timeout, task.timezone, task.creator_id) == (30, settings.TIME_ZONE, member.pk)
+    assert task.next_execute_time is not None
+    with_body = rpc(member).scheduler.ScheduleTask(pb.ScheduleTaskRequest(
+        name="posts", cron_expression="@daily", handler="http",
+        params=json.dumps({"url": "http://example.com/api", "body": '{"a": 1}'}).encode()))
+    assert Task.objects.get(pk=with_body.task_id).http_method == "POST"
+    explicit = rpc(member).scheduler.ScheduleTask(pb.ScheduleTaskRequest(
+        name="puts", cron_expression="@daily", handler="http",
+        params=json.dumps({"url": "http://example.com/api", "body": "x", "httpMethod": "put"}).encode()))
+    assert Task.objects.get(pk=explicit.task_id).http_method == "PUT"
+    grpc_task = rpc(member).scheduler.ScheduleTask(pb.ScheduleTaskRequest(
+        name="rpc", cron_expression="@daily", handler="grpc",
+        params=json.dumps({"grpcService": "127.0.0.1:50051/djs.test.Target", "grpcMethod": "Echo"}).encode()))
+    assert Task.objects.get(pk=grpc_task.task_id).department_id == member.department_id
+
+
+def test_the_seed_sample_still_needs_authorization_metadata(rpc, org):
+    request = pb.ScheduleTaskRequest(name="ExampleTask", cron_expression="*/5 * * * *", handler="http",
+                                     params=b'{"url": "http://example.com/api"}', max_retry=3)
+    fails(grpc.StatusCode.UNAUTHENTICATED, lambda: rpc().scheduler.ScheduleTask(request))
+    assert not Task.objects.exists()
+
+
+def test_errors_name_the_field_the_caller_sent_or_left_out(rpc, org, member):
+    client = rpc(member)
+    sample = {"name": "x", "cron_expression": "@daily", "handler": "http"}
+    err = fails(grpc.StatusCode.INVALID_ARGUMENT, lambda: client.scheduler.ScheduleTask(pb.ScheduleTaskRequest(
+        **sample, params=b'{"url": "http://metadata.google.internal/computeMetadata/v1/"}')))
+    assert err.details() == ("params.url: egress denied: host metadata.google.internal is a cloud metadata "
+                             "endpoint")
+    err = fails(grpc.StatusCode.INVALID_ARGUMENT, lambda: client.scheduler.ScheduleTask(pb.ScheduleTaskRequest(
+        **sample, params=b'{"url": "http://example.com/", "retryCount": 101}')))
+    assert json.loads(trailer(err, "djs-fields")) == {"params.retryCount": [
+        "Ensure this value is less than or equal to 100."]}
+    err = fails(grpc.StatusCode.INVALID_ARGUMENT, lambda: client.scheduler.ScheduleTask(pb.ScheduleTaskRequest(
+        **sample, params=b'{"url": "http://example.com/", "childTaskIds": [999999999]}')))
+    assert err.details() == "params.childTaskIds: task 999999999 not found"  # a service's error, renamed alike
     assert not Task.objects.exists()
 
 

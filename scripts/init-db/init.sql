@@ -21,12 +21,12 @@ CREATE TABLE `alert` (
   `record_month` int(11) DEFAULT NULL,
   `message` longtext NOT NULL,
   `dedup_key` varchar(191) NOT NULL,
-  `status` varchar(10) NOT NULL,
+  `status` varchar(10) NOT NULL DEFAULT 'sending',
   `deliveries` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`deliveries`)),
   `suppressed` int(11) NOT NULL,
   `node` varchar(100) NOT NULL,
-  `create_time` datetime(6) NOT NULL,
-  `update_time` datetime(6) NOT NULL,
+  `create_time` datetime(6) NOT NULL DEFAULT current_timestamp(6),
+  `update_time` datetime(6) NOT NULL DEFAULT current_timestamp(6) ON UPDATE current_timestamp(6),
   PRIMARY KEY (`id`),
   UNIQUE KEY `dedup_key` (`dedup_key`),
   KEY `idx_alert_dept` (`department_id`,`create_time`),
@@ -46,8 +46,8 @@ CREATE TABLE `alert_policy` (
   `webhook_secret` varchar(255) DEFAULT NULL,
   `emails` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`emails`)),
   `cooldown_seconds` int(11) DEFAULT NULL,
-  `create_time` datetime(6) NOT NULL,
-  `update_time` datetime(6) NOT NULL,
+  `create_time` datetime(6) NOT NULL DEFAULT current_timestamp(6),
+  `update_time` datetime(6) NOT NULL DEFAULT current_timestamp(6) ON UPDATE current_timestamp(6),
   `creator_id` bigint(20) DEFAULT NULL,
   `department_id` bigint(20) NOT NULL,
   `task_id` bigint(20) DEFAULT NULL,
@@ -75,7 +75,7 @@ CREATE TABLE `audit_log` (
   `client_ip` varchar(45) NOT NULL,
   `user_agent` varchar(255) NOT NULL,
   `via` varchar(10) NOT NULL,
-  `create_time` datetime(6) NOT NULL,
+  `create_time` datetime(6) NOT NULL DEFAULT current_timestamp(6),
   PRIMARY KEY (`id`),
   KEY `audit_log_create_time_14d57e8e` (`create_time`),
   KEY `idx_audit_object` (`object_type`,`object_id`),
@@ -115,9 +115,9 @@ CREATE TABLE `department` (
   `id` bigint(20) NOT NULL AUTO_INCREMENT,
   `name` varchar(255) NOT NULL,
   `description` varchar(500) DEFAULT NULL,
-  `status` smallint(6) NOT NULL,
-  `create_time` datetime(6) NOT NULL,
-  `update_time` datetime(6) NOT NULL,
+  `status` smallint(6) NOT NULL DEFAULT 1,
+  `create_time` datetime(6) NOT NULL DEFAULT current_timestamp(6),
+  `update_time` datetime(6) NOT NULL DEFAULT current_timestamp(6) ON UPDATE current_timestamp(6),
   `parent_id` bigint(20) DEFAULT NULL,
   PRIMARY KEY (`id`),
   UNIQUE KEY `department_sibling_name_unique` (`parent_id`,`name`),
@@ -147,9 +147,9 @@ CREATE TABLE `permission` (
   `name` varchar(50) NOT NULL,
   `code` varchar(50) NOT NULL,
   `description` varchar(255) DEFAULT NULL,
-  `status` smallint(6) NOT NULL,
-  `create_time` datetime(6) NOT NULL,
-  `update_time` datetime(6) NOT NULL,
+  `status` smallint(6) NOT NULL DEFAULT 1,
+  `create_time` datetime(6) NOT NULL DEFAULT current_timestamp(6),
+  `update_time` datetime(6) NOT NULL DEFAULT current_timestamp(6) ON UPDATE current_timestamp(6),
   PRIMARY KEY (`id`),
   UNIQUE KEY `code` (`code`),
   CONSTRAINT `permission_status_valid` CHECK (`status` in (0,1))
@@ -200,9 +200,9 @@ CREATE TABLE `role` (
   `id` bigint(20) NOT NULL AUTO_INCREMENT,
   `name` varchar(50) NOT NULL,
   `description` varchar(255) DEFAULT NULL,
-  `status` smallint(6) NOT NULL,
-  `create_time` datetime(6) NOT NULL,
-  `update_time` datetime(6) NOT NULL,
+  `status` smallint(6) NOT NULL DEFAULT 1,
+  `create_time` datetime(6) NOT NULL DEFAULT current_timestamp(6),
+  `update_time` datetime(6) NOT NULL DEFAULT current_timestamp(6) ON UPDATE current_timestamp(6),
   PRIMARY KEY (`id`),
   UNIQUE KEY `name` (`name`),
   CONSTRAINT `role_status_valid` CHECK (`status` in (0,1))
@@ -210,8 +210,8 @@ CREATE TABLE `role` (
 DROP TABLE IF EXISTS `role_permission`;
 CREATE TABLE `role_permission` (
   `id` bigint(20) NOT NULL AUTO_INCREMENT,
-  `create_time` datetime(6) NOT NULL,
-  `update_time` datetime(6) NOT NULL,
+  `create_time` datetime(6) NOT NULL DEFAULT current_timestamp(6),
+  `update_time` datetime(6) NOT NULL DEFAULT current_timestamp(6) ON UPDATE current_timestamp(6),
   `permission_id` bigint(20) NOT NULL,
   `role_id` bigint(20) NOT NULL,
   PRIMARY KEY (`id`),
@@ -228,7 +228,7 @@ CREATE TABLE `scheduler_node` (
   `pid` int(11) NOT NULL,
   `started_at` datetime(6) NOT NULL,
   `heartbeat_at` datetime(6) NOT NULL,
-  `status` varchar(10) NOT NULL,
+  `status` varchar(10) NOT NULL DEFAULT 'up',
   `running` int(11) NOT NULL,
   `version` varchar(32) NOT NULL,
   PRIMARY KEY (`id`),
@@ -256,7 +256,7 @@ CREATE TABLE `scheduler_state` (
   `paused_at` datetime(6) DEFAULT NULL,
   `paused_by_id` bigint(20) DEFAULT NULL,
   `reason` varchar(255) NOT NULL,
-  `update_time` datetime(6) NOT NULL,
+  `update_time` datetime(6) NOT NULL DEFAULT current_timestamp(6) ON UPDATE current_timestamp(6),
   PRIMARY KEY (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 DROP TABLE IF EXISTS `task`;
@@ -282,14 +282,14 @@ CREATE TABLE `task` (
   `retry_interval` int(11) NOT NULL,
   `concurrency_policy` varchar(10) NOT NULL,
   `misfire_policy` varchar(10) NOT NULL,
-  `status` smallint(6) NOT NULL,
+  `status` smallint(6) NOT NULL DEFAULT 0,
   `retry_count` int(11) NOT NULL,
   `last_execute_time` datetime(6) DEFAULT NULL,
   `next_execute_time` datetime(6) DEFAULT NULL,
   `version` bigint(20) NOT NULL,
   `kill_seq` bigint(20) NOT NULL,
-  `create_time` datetime(6) NOT NULL,
-  `update_time` datetime(6) NOT NULL,
+  `create_time` datetime(6) NOT NULL DEFAULT current_timestamp(6),
+  `update_time` datetime(6) NOT NULL DEFAULT current_timestamp(6) ON UPDATE current_timestamp(6),
   `creator_id` bigint(20) DEFAULT NULL,
   `department_id` bigint(20) NOT NULL,
   `shell_args` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`shell_args`)),
@@ -359,12 +359,12 @@ CREATE TABLE `user` (
   `real_name` varchar(50) NOT NULL,
   `email` varchar(100) DEFAULT NULL,
   `phone` varchar(20) DEFAULT NULL,
-  `status` smallint(6) NOT NULL,
-  `create_time` datetime(6) NOT NULL,
-  `update_time` datetime(6) NOT NULL,
+  `status` smallint(6) NOT NULL DEFAULT 1,
+  `create_time` datetime(6) NOT NULL DEFAULT current_timestamp(6),
+  `update_time` datetime(6) NOT NULL DEFAULT current_timestamp(6) ON UPDATE current_timestamp(6),
   `department_id` bigint(20) NOT NULL,
   `role_id` bigint(20) NOT NULL,
-  `username_key` varchar(150) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `username_key` varchar(150) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL DEFAULT (lcase(`username`)),
   PRIMARY KEY (`id`),
   UNIQUE KEY `username` (`username`),
   UNIQUE KEY `user_username_key_aca6b235_uniq` (`username_key`),
@@ -424,12 +424,14 @@ INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '0003_token_state', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '0004_user_username_key', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '0005_username_binary_collation', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '0006_seed_db_defaults', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0001_initial', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0002_shell_fields_and_scheduler_state', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0003_task_child_and_child_triggers', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0004_task_revision_and_unique_names', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('alerts', '0001_initial', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('alerts', '0002_task_policies_follow_their_task', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('alerts', '0003_seed_db_defaults', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('contenttypes', '0001_initial', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('contenttypes', '0002_remove_content_type_name', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('auth', '0001_initial', NOW(6));
@@ -444,12 +446,15 @@ INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('auth', '0009
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('auth', '0010_alter_group_name_max_length', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('auth', '0011_update_proxy_permissions', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('auth', '0012_alter_user_first_name_max_length', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('departments', '0002_seed_db_defaults', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0001_record_list_index', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0002_record_parent_columns', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0003_rollups', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0004_read_indexes', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0005_record_taken_over_from', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0006_month_table_db_defaults', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0005_trigger_record_link', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0006_node_minute', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0007_seed_db_defaults', NOW(6));
 
 SET FOREIGN_KEY_CHECKS = 1;

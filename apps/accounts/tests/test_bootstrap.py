@@ -3,10 +3,13 @@ from __future__ import annotations
 
 from io import StringIO
 
+import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import override_settings
 
+from apps.accounts.management.commands.bootstrap import is_password_hash
 from apps.accounts.models import Permission, Role, User
 from apps.departments.models import Department
 from djs_platform.tenancy import PERMISSION_CODES
@@ -57,3 +60,25 @@ def test_bootstrap_restores_missing_permissions_of_the_admin_role(db):
 def test_bootstrap_warns_about_the_default_password(db):
     _, err = run_bootstrap()
     assert "WARNING" in err and "default password" in err
+
+
+def test_bootstrap_refuses_an_admin_row_with_an_unhashed_password_until_it_is_reset(db):
+    """The seed's default data INSERTs the admin with the plain password 'admin123' (issue 18)."""
+    run_bootstrap()
+    User.objects.filter(username=settings.ADMIN_USERNAME).update(password="admin123")
+    with pytest.raises(CommandError, match="unhashed password.*--reset-admin-password"):
+        run_bootstrap()
+    assert User.objects.get(username=settings.ADMIN_USERNAME).password == "admin123"  # nothing changed
+    out, _ = run_bootstrap("--reset-admin-password")
+    assert "reset the password" in out
+    admin = User.objects.get(username=settings.ADMIN_USERNAME)
+    assert admin.password.startswith("argon2$") and admin.check_password(settings.ADMIN_PASSWORD)
+    assert "password unchanged" in run_bootstrap()[0]
+
+
+@pytest.mark.parametrize("encoded, hashed", [
+    ("admin123", False), ("", False), ("argon2$argon2id$v=19$m=102400,t=2,p=8$c2FsdA$aGFzaA", True),
+    ("pbkdf2_sha256$1000000$salt$hash", True), ("!unusable-marker", True), ("md5$salt$hash", False),
+])
+def test_only_hashes_of_configured_hashers_count_as_passwords(encoded, hashed):
+    assert is_password_hash(encoded) is hashed

@@ -1,18 +1,19 @@
-"""Alert policy and alert request/response shapes."""
+"""Alert policy and alert request/response shapes.
+
+The policy input classes describe the request bodies for OpenAPI; the views do not validate with them: a body
+becomes a :class:`~apps.alerts.specs.PolicySpec`, whose checks are the rules. Bounds are the spec's constants.
+"""
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.validators import validate_email
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from apps.alerts.models import AlertKind, AlertStatus
-from apps.tasks.api.serializers import validate_http_url
+from apps.alerts.specs import MAX_CONSECUTIVE, MAX_COOLDOWN, MAX_EMAIL, MAX_EMAILS, MAX_LAG, MAX_OVERRUN, MAX_SECRET
+from apps.tasks.specs import MAX_URL
 from djs_platform.envelope import PageQuery
 from djs_platform.fields import IdField, InputSerializer, StrictCharField, StrictIntegerField
-
-MAX_EMAILS = 20
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -26,20 +27,8 @@ class StrictBooleanField(serializers.BooleanField):
 
 class EmailsField(serializers.ListField):
     def __init__(self, **kwargs: Any):
-        super().__init__(child=StrictCharField(max_length=254), max_length=MAX_EMAILS, allow_empty=True, **kwargs)
-
-    def to_internal_value(self, data: Any) -> list[str]:
-        if not isinstance(data, list):
-            self.fail("not_a_list", input_type=type(data).__name__)
-        values = super().to_internal_value(data)
-        for value in values:
-            try:
-                validate_email(value)
-            except DjangoValidationError:
-                raise serializers.ValidationError(f"{value!r} is not an e-mail address") from None
-        if len({v.lower() for v in values}) != len(values):
-            raise serializers.ValidationError("lists an address more than once")
-        return values
+        super().__init__(child=StrictCharField(max_length=MAX_EMAIL), max_length=MAX_EMAILS, allow_empty=True,
+                         **kwargs)
 
 
 class AlertPolicyFields(InputSerializer):
@@ -47,22 +36,18 @@ class AlertPolicyFields(InputSerializer):
 
     enabled = StrictBooleanField(required=False)
     onFailure = StrictBooleanField(required=False)
-    consecutiveFailures = StrictIntegerField(min_value=0, max_value=1000, required=False)
+    consecutiveFailures = StrictIntegerField(min_value=0, max_value=MAX_CONSECUTIVE, required=False)
     autoPause = StrictBooleanField(required=False)
-    overrunSeconds = StrictIntegerField(min_value=1, max_value=7 * 86400, required=False, allow_null=True)
-    lagSeconds = StrictIntegerField(min_value=1, max_value=86400, required=False, allow_null=True)
-    webhookUrl = StrictCharField(max_length=2048, required=False, allow_null=True, allow_blank=True)
-    webhookSecret = StrictCharField(max_length=255, required=False, allow_blank=True, trim_whitespace=False,
+    overrunSeconds = StrictIntegerField(min_value=1, max_value=MAX_OVERRUN, required=False, allow_null=True)
+    lagSeconds = StrictIntegerField(min_value=1, max_value=MAX_LAG, required=False, allow_null=True)
+    webhookUrl = StrictCharField(max_length=MAX_URL, required=False, allow_null=True, allow_blank=True,
+                                 help_text="absolute http(s) URL; a cloud metadata or deny-listed target "
+                                           "(security.egress) is refused when saved")
+    webhookSecret = StrictCharField(max_length=MAX_SECRET, required=False, allow_blank=True, trim_whitespace=False,
                                     write_only=True, help_text="HMAC-SHA256 key; never answered; \"\" removes it")
-    emails = EmailsField(required=False, allow_null=True)
-    cooldownSeconds = StrictIntegerField(min_value=0, max_value=86400, required=False, allow_null=True,
+    emails = EmailsField(required=False, allow_null=True, help_text="distinct addresses, ignoring case")
+    cooldownSeconds = StrictIntegerField(min_value=0, max_value=MAX_COOLDOWN, required=False, allow_null=True,
                                          help_text="null: alerts.cooldown (300 s by default); 0: no cooldown")
-
-    def validate_webhookUrl(self, value: str | None) -> str | None:
-        return validate_http_url(value) if value else None
-
-    def validate_emails(self, value: list[str] | None) -> list[str] | None:
-        return value or None
 
 
 class AlertPolicyCreateInput(AlertPolicyFields):

@@ -6,9 +6,10 @@ from rest_framework.views import APIView
 
 from apps.alerts import selectors, services
 from apps.alerts.api import serializers as s
+from apps.alerts.specs import EDITABLE, SCOPE, PolicySpec, api_name
+from djs_platform import errors, inputs
 from djs_platform.actor import Actor
 from djs_platform.envelope import ok, paginated, parse_query
-from djs_platform.fields import parse_body
 from djs_platform.schema import NO_DATA
 
 POLICY_RULES = ("Needs task:update; a department default (departmentId, no taskId) needs department:manage as "
@@ -19,6 +20,18 @@ POLICY_RULES = ("Needs task:update; a department default (departmentId, no taskI
 
 def _policy(policy):
     return ok(s.AlertPolicyOutput(policy).data)
+
+
+def policy_spec(request, *, create: bool) -> PolicySpec:
+    """The body (camelCase names; ``AlertPolicyCreateInput``/``UpdateInput`` document it) as a PolicySpec."""
+    if not isinstance(request.data, dict):
+        raise errors.InvalidArgument("request body must be a JSON object")
+    names = {api_name(name): name for name in EDITABLE + (SCOPE if create else ())}
+    unknown = inputs.unknown_fields(request.data, names)
+    if unknown:
+        raise errors.InvalidArgument(f"{next(iter(unknown))}: unknown field", fields=unknown)
+    with errors.field_names(api_name):
+        return PolicySpec.from_values({names[key]: value for key, value in request.data.items()}, create=create)
 
 
 class AlertPolicyListView(APIView):
@@ -33,8 +46,9 @@ class AlertPolicyListView(APIView):
     @extend_schema(request=s.AlertPolicyCreateInput, responses=s.AlertPolicyOutput, tags=["alerts"],
                    description=POLICY_RULES)
     def post(self, request):
-        data = parse_body(s.AlertPolicyCreateInput, request)
-        policy = services.policy_create(actor=Actor.from_request(request), data=data)
+        spec = policy_spec(request, create=True)
+        with errors.field_names(api_name):
+            policy = services.policy_create(actor=Actor.from_request(request), spec=spec)
         return _policy(policy)  # the write's own permission is what the caller holds (as for tasks)
 
 
@@ -46,8 +60,9 @@ class AlertPolicyDetailView(APIView):
     @extend_schema(request=s.AlertPolicyUpdateInput, responses=s.AlertPolicyOutput, tags=["alerts"],
                    description=POLICY_RULES + " Fields left out keep their value; webhookSecret \"\" removes it.")
     def put(self, request, pk: int):
-        data = parse_body(s.AlertPolicyUpdateInput, request)
-        return _policy(services.policy_update(actor=Actor.from_request(request), policy_id=pk, data=data))
+        spec = policy_spec(request, create=False)
+        with errors.field_names(api_name):
+            return _policy(services.policy_update(actor=Actor.from_request(request), policy_id=pk, spec=spec))
 
     @extend_schema(responses=NO_DATA, tags=["alerts"])
     def delete(self, request, pk: int):

@@ -1,55 +1,48 @@
-"""Task request/response shapes. The gRPC servicer validates ScheduleTask params with the same classes."""
+"""Task request/response shapes.
+
+The input classes of the task routes (``HttpTaskInput``, ``GrpcTaskInput``, ``ShellTaskInput`` and their update
+forms) describe the request bodies for OpenAPI (``/v1/schema``, ``/v1/docs``); the views do not validate with
+them: a body becomes a :class:`~apps.tasks.specs.TaskSpec`, whose checks are the rules (the same for gRPC and
+declarative apply). Lengths and ranges below are the spec's constants.
+"""
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.tasks import httprules
+from apps.tasks.declarative import MAX_APPLY_ENTRIES, MAX_DEPARTMENT_PATH
 from apps.tasks.models import ConcurrencyPolicy, MisfirePolicy, TaskType
-from apps.tasks.schedule import ScheduleError, load_timezone, parse_schedule
+from apps.tasks.schedule import MAX_EXPRESSION_LENGTH, ScheduleError, parse_schedule
+from apps.tasks.specs import (
+    MAX_BODY,
+    MAX_CHILDREN,
+    MAX_DESCRIPTION,
+    MAX_GRPC_METHOD,
+    MAX_GRPC_SERVICE,
+    MAX_NAME,
+    MAX_RETRY,
+    MAX_SECONDS,
+    MAX_SHELL_ARG,
+    MAX_SHELL_ARGS,
+    MAX_SHELL_COMMAND,
+    MAX_TIMEZONE,
+    MAX_URL,
+)
+from djs_platform import inputs
 from djs_platform.envelope import PageQuery
 from djs_platform.fields import IdField, InputSerializer, StrictCharField, StrictIntegerField
 
-HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
-RESERVED_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "idempotency-key", "traceparent",
-                    "tracestate", "upgrade", "te", "trailer", "keep-alive", "proxy-authorization"}
-GRPC_SERVICE = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253}):(?P<port>\d{1,5})/"
-                          r"(?P<service>[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+)$")
-GRPC_METHOD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-MAX_BODY = 65536
-#: Most child tasks one task may name (childTaskIds).
-MAX_CHILDREN = 20
-
-
-def validate_http_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise serializers.ValidationError("must be an absolute http:// or https:// URL")
-    if parts.username or parts.password:
-        raise serializers.ValidationError("credentials in the URL are not allowed; use headers")
-    try:
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        raise serializers.ValidationError("invalid port") from None
-    return value
-
-
-def validate_grpc_service(value: str) -> str:
-    match = GRPC_SERVICE.match(value)
-    if not match or not 1 <= int(match.group("port")) <= 65535:
-        raise serializers.ValidationError("must be host:port/package.Service, e.g. 10.0.0.5:50051/orders.Billing")
-    return value
+#: The methods an HTTP task may use (apps/tasks/httprules.py).
+HTTP_METHODS = httprules.HTTP_METHODS
 
 
 class CronField(StrictCharField):
     def __init__(self, **kwargs: Any):
-        kwargs.setdefault("max_length", 200)
+        kwargs.setdefault("max_length", MAX_EXPRESSION_LENGTH)
         super().__init__(**kwargs)
 
 
@@ -65,47 +58,37 @@ class JsonObjectTextField(serializers.Field):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
-        if isinstance(data, str):
-            if not data.strip():
-                return {}
-            try:
-                data = json.loads(data)
-            except ValueError as exc:
-                raise serializers.ValidationError(f"invalid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise serializers.ValidationError("must be a JSON object")
-        if len(json.dumps(data)) > self.max_bytes:
-            raise serializers.ValidationError(f"larger than {self.max_bytes} bytes")
-        return data
+        try:
+            value = inputs.json_object(data, max_bytes=self.max_bytes)
+        except inputs.Invalid as exc:
+            raise serializers.ValidationError(exc.messages) from None
+        return value if value is not None else {}
 
     def to_representation(self, value: Any) -> Any:
         return value
 
 
 class HeadersField(JsonObjectTextField):
+    """HTTP headers (apps/tasks/httprules.py: the rules a task is saved with and the executor applies)."""
+
     def to_internal_value(self, data: Any) -> dict[str, str]:
         headers = super().to_internal_value(data)
-        if len(headers) > 50:
-            raise serializers.ValidationError("at most 50 headers")
-        for name, value in headers.items():
-            if not HEADER_NAME.match(name):
-                raise serializers.ValidationError(f"invalid header name {name!r}")
-            if name.lower() in RESERVED_HEADERS:
-                raise serializers.ValidationError(f"header {name!r} is set by DJS and cannot be overridden")
-            if not isinstance(value, str) or "\r" in value or "\n" in value or len(value) > 8192:
-                raise serializers.ValidationError(f"header {name!r} must be a single-line string")
+        problem = httprules.headers_problem(headers)
+        if problem:
+            raise serializers.ValidationError(problem)
         return headers
 
 
 class TaskCommonInput(InputSerializer):
-    name = StrictCharField(max_length=255)
-    description = StrictCharField(max_length=10000, required=False, allow_null=True, allow_blank=True)
+    name = StrictCharField(max_length=MAX_NAME)
+    description = StrictCharField(max_length=MAX_DESCRIPTION, required=False, allow_null=True, allow_blank=True)
     departmentId = IdField()
     cron = CronField()
-    timezone = StrictCharField(max_length=64, required=False)
-    retryCount = StrictIntegerField(min_value=0, max_value=100, required=False, default=0)
-    retryInterval = StrictIntegerField(min_value=0, max_value=86400, required=False, default=0)
-    timeout = StrictIntegerField(min_value=1, max_value=86400, required=False, default=30)
+    timezone = StrictCharField(max_length=MAX_TIMEZONE, required=False,
+                               help_text="IANA zone; default the platform zone (server.timezone)")
+    retryCount = StrictIntegerField(min_value=0, max_value=MAX_RETRY, required=False, default=0)
+    retryInterval = StrictIntegerField(min_value=0, max_value=MAX_SECONDS, required=False, default=0)
+    timeout = StrictIntegerField(min_value=1, max_value=MAX_SECONDS, required=False, default=30)
     concurrencyPolicy = serializers.ChoiceField(choices=ConcurrencyPolicy.values, required=False,
                                                 default=ConcurrencyPolicy.ALLOW)
     misfirePolicy = serializers.ChoiceField(choices=MisfirePolicy.values, required=False, default=MisfirePolicy.SKIP)
@@ -115,78 +98,27 @@ class TaskCommonInput(InputSerializer):
         help_text=f"tasks to trigger after each successful run, in order (at most {MAX_CHILDREN}; the same "
                   "department or below; no cycles; job.childDepth levels). On update: omitted = unchanged, [] = none")
 
-    def validate_childTaskIds(self, value: list[int]) -> list[int]:
-        if len(set(value)) != len(value):
-            raise serializers.ValidationError("lists a task more than once")
-        return value
-
-    def validate_timezone(self, value: str) -> str:
-        try:
-            load_timezone(value)
-        except ScheduleError as exc:
-            raise serializers.ValidationError(str(exc)) from None
-        return value
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        attrs.setdefault("timezone", settings.TIME_ZONE)
-        try:
-            attrs["schedule"] = parse_schedule(attrs["cron"], attrs["timezone"])
-        except ScheduleError as exc:
-            raise serializers.ValidationError({"cron": [str(exc)]}) from None
-        return attrs
-
 
 class HttpTaskInput(TaskCommonInput):
-    url = StrictCharField(max_length=2048, validators=[validate_http_url])
-    httpMethod = StrictCharField(max_length=10)
+    url = StrictCharField(max_length=MAX_URL, help_text="absolute http(s) URL without credentials; a cloud "
+                          "metadata or deny-listed target (security.egress) is refused when saved")
+    httpMethod = StrictCharField(max_length=10, help_text=f"one of {', '.join(HTTP_METHODS)} (case-insensitive)")
     body = StrictCharField(max_length=MAX_BODY, required=False, allow_null=True, allow_blank=True,
                            trim_whitespace=False)
-    headers = HeadersField()
-    fallbackUrl = StrictCharField(max_length=2048, required=False, allow_null=True, allow_blank=True)
-
-    def validate_httpMethod(self, value: str) -> str:
-        if value.upper() not in HTTP_METHODS:
-            raise serializers.ValidationError(f"must be one of {', '.join(HTTP_METHODS)}")
-        return value.upper()
-
-    def validate_fallbackUrl(self, value: str | None) -> str | None:
-        return validate_http_url(value) if value else None
+    headers = HeadersField(help_text=f"at most {httprules.MAX_HEADERS}; names RFC 9110 tokens, single-line values "
+                                     "without control characters; the headers DJS sets cannot be set")
+    fallbackUrl = StrictCharField(max_length=MAX_URL, required=False, allow_null=True, allow_blank=True)
 
 
 class GrpcTaskInput(TaskCommonInput):
-    grpcService = StrictCharField(max_length=255, validators=[validate_grpc_service])
-    grpcMethod = StrictCharField(max_length=128)
+    grpcService = StrictCharField(max_length=MAX_GRPC_SERVICE,
+                                  help_text="host:port/package.Service, e.g. 10.0.0.5:50051/orders.Billing")
+    grpcMethod = StrictCharField(max_length=MAX_GRPC_METHOD)
     grpcParams = JsonObjectTextField()
-    fallbackGrpcService = StrictCharField(max_length=255, required=False, allow_null=True, allow_blank=True)
-    fallbackGrpcMethod = StrictCharField(max_length=128, required=False, allow_null=True, allow_blank=True)
-
-    def validate_grpcMethod(self, value: str) -> str:
-        if not GRPC_METHOD.match(value):
-            raise serializers.ValidationError("must be a method name like GetOrder")
-        return value
-
-    def validate_fallbackGrpcService(self, value: str | None) -> str | None:
-        return validate_grpc_service(value) if value else None
-
-    def validate_fallbackGrpcMethod(self, value: str | None) -> str | None:
-        if value and not GRPC_METHOD.match(value):
-            raise serializers.ValidationError("must be a method name like GetOrder")
-        return value or None
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        attrs = super().validate(attrs)
-        if attrs.get("fallbackGrpcMethod") and not attrs.get("fallbackGrpcService"):
-            raise serializers.ValidationError({"fallbackGrpcService": ["required when fallbackGrpcMethod is set"]})
-        return attrs
-
-
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-
-
-def _no_nul(value: str, what: str) -> str:
-    if "\x00" in value:
-        raise serializers.ValidationError(f"{what} must not contain NUL characters")
-    return value
+    fallbackGrpcService = StrictCharField(max_length=MAX_GRPC_SERVICE, required=False, allow_null=True,
+                                          allow_blank=True)
+    fallbackGrpcMethod = StrictCharField(max_length=MAX_GRPC_METHOD, required=False, allow_null=True,
+                                         allow_blank=True, help_text="default: grpcMethod")
 
 
 @extend_schema_field({"oneOf": [{"type": "object", "additionalProperties": {"type": "string"}},
@@ -194,46 +126,18 @@ def _no_nul(value: str, what: str) -> str:
 class ShellEnvField(JsonObjectTextField):
     """Environment variables added to a SHELL task's minimal environment; names DJS_* are set by DJS."""
 
-    def to_internal_value(self, data: Any) -> dict[str, str]:
-        env = super().to_internal_value(data)
-        if len(env) > 100:
-            raise serializers.ValidationError("at most 100 variables")
-        for name, value in env.items():
-            if not ENV_NAME.match(name):
-                raise serializers.ValidationError(f"invalid variable name {name!r}")
-            if name.upper().startswith("DJS_"):
-                raise serializers.ValidationError(f"variable {name!r}: names DJS_* are set by DJS")
-            if not isinstance(value, str) or "\x00" in value or len(value) > 8192:
-                raise serializers.ValidationError(f"variable {name!r} must be a string without NUL characters")
-        return env
-
 
 class ShellTaskInput(TaskCommonInput):
     """A command run without a shell: argv = [shellCommand, *shellArgs]. For shell syntax, say so:
     ``shellCommand: "sh"``, ``shellArgs: ["-c", "..."]``."""
 
-    shellCommand = StrictCharField(max_length=1024)
+    shellCommand = StrictCharField(max_length=MAX_SHELL_COMMAND)
     shellArgs = serializers.ListField(
-        child=StrictCharField(max_length=8192, allow_blank=True, trim_whitespace=False), max_length=200,
-        required=False, default=list)
-    shellWorkdir = StrictCharField(max_length=1024, required=False, allow_null=True, allow_blank=True)
+        child=StrictCharField(max_length=MAX_SHELL_ARG, allow_blank=True, trim_whitespace=False),
+        max_length=MAX_SHELL_ARGS, required=False, default=list)
+    shellWorkdir = StrictCharField(max_length=MAX_SHELL_COMMAND, required=False, allow_null=True, allow_blank=True,
+                                   help_text="an absolute path")
     shellEnv = ShellEnvField()
-
-    def validate_shellCommand(self, value: str) -> str:
-        return _no_nul(value, "the command")
-
-    def validate_shellArgs(self, value: list[str]) -> list[str]:
-        for arg in value:
-            _no_nul(arg, "arguments")
-        return value
-
-    def validate_shellWorkdir(self, value: str | None) -> str | None:
-        if not value:
-            return None
-        _no_nul(value, "the working directory")
-        if not value.startswith("/"):
-            raise serializers.ValidationError("must be an absolute path")
-        return value
 
 
 VERSION_HELP = ("optional optimistic concurrency: the `version` you read; 4009 when the task changed since "
@@ -373,10 +277,7 @@ class TaskOutput(serializers.Serializer):
 
 # --- declarative tasks (POST /tasks/apply; apps/tasks/declarative.py validates the entries) ---------------
 
-#: Most entries one document may hold (a file, a request, ``scheduler.jobs``).
-MAX_APPLY_ENTRIES = 1000
-#: Longest department reference by name path ("Headquarters/Ops/Billing").
-MAX_DEPARTMENT_PATH = 2000
+# MAX_APPLY_ENTRIES (entries per document) and MAX_DEPARTMENT_PATH (a department's name path) are declarative's.
 
 TASK_ENTRY_SCHEMA = {
     "type": "object", "additionalProperties": True,
@@ -390,9 +291,9 @@ DEPARTMENT_REF_SCHEMA = {"anyOf": [{"type": "integer", "minimum": 1},
 
 @extend_schema_field({"type": "array", "maxItems": MAX_APPLY_ENTRIES, "items": TASK_ENTRY_SCHEMA})
 class TaskEntriesField(serializers.Field):
-    """The ``tasks`` list, passed on as sent: the declarative service checks it entry by entry with the
-    same input serializers as the single-task routes, so the REST route, ``manage.py apply_tasks`` and
-    ``scheduler.jobs`` answer identical errors."""
+    """The ``tasks`` list, passed on as sent: the declarative service checks it entry by entry as the
+    single-task routes check a body (a :class:`~apps.tasks.specs.TaskSpec` each), so the REST route,
+    ``manage.py apply_tasks`` and ``scheduler.jobs`` answer identical errors."""
 
     def to_internal_value(self, data: Any) -> Any:
         return data

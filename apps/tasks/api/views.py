@@ -1,28 +1,28 @@
 """Thin REST views for tasks."""
 from __future__ import annotations
 
-from datetime import timezone as dt_timezone
-
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.views import APIView
 
-from apps.tasks import selectors, services
-from apps.tasks.declarative import tasks_apply
+from apps.tasks import selectors, services, specs
 from apps.tasks.api import serializers as s
+from apps.tasks.declarative import tasks_apply
 from apps.tasks.models import TaskType
-from djs_platform import errors
+from apps.tasks.schedule import fire_times
+from apps.tasks.specs import TaskSpec
+from djs_platform import errors, inputs
 from djs_platform.actor import Actor
 from djs_platform.envelope import ok, paginated, parse_query
 from djs_platform.fields import parse_body
 from djs_platform.schema import NO_DATA
 
 
-def expected_version(request, data: dict) -> int | None:
-    """The ``version`` a write expects (issue 16): from the body or the ``If-Match`` header (``"5"`` or ``5``;
-    ``*`` = any). Both given must agree. Malformed: 4001. None: no check, last write wins."""
-    body = data.pop("version", None)
+def expected_version(request, body: int | None) -> int | None:
+    """The ``version`` a write expects (issue 16): from the body (``body``, already checked) or the ``If-Match``
+    header (``"5"`` or ``5``; ``*`` = any). Both given must agree. Malformed: 4001. None: no check, last write
+    wins."""
     raw = request.headers.get("If-Match")
     header = None
     if raw is not None and raw.strip() != "*":
@@ -36,6 +36,36 @@ def expected_version(request, data: dict) -> int | None:
     if body is not None and header is not None and body != header:
         raise errors.invalid("version", f"the body says {body}, If-Match says {header}")
     return body if body is not None else header
+
+
+def task_body(request) -> dict:
+    if not isinstance(request.data, dict):
+        raise errors.InvalidArgument("request body must be a JSON object")
+    return request.data
+
+
+def document_values(task_type: str, body: dict, extra: tuple[str, ...] = ()) -> dict:
+    """The body's fields as :class:`TaskSpec` values; a key the route does not know is 4001 (mass assignment)."""
+    values, unknown = specs.document_values(task_type, body, extra=extra)
+    if unknown:
+        raise errors.InvalidArgument(f"{next(iter(unknown))}: unknown field", fields=unknown)
+    return values
+
+
+def task_spec(task_type: str, values: dict, *, also: dict[str, list[str]] | None = None) -> TaskSpec:
+    """The spec of a create/update body; its problems named as the body names them (``retryCount``), plus
+    ``also`` (problems of the route's own fields, e.g. ``version``)."""
+    try:
+        with errors.field_names(specs.document_name):
+            spec = TaskSpec.from_values(task_type, values)
+    except errors.InvalidArgument as exc:
+        if also and exc.fields:
+            raise errors.InvalidArgument(exc.message, fields={**exc.fields, **also}) from None
+        raise
+    if also:
+        first, messages = next(iter(also.items()))
+        raise errors.InvalidArgument(f"{first}: {messages[0]}", fields=also)
+    return spec
 
 
 def _out(request, task_id: int):
@@ -58,12 +88,15 @@ class TaskListView(APIView):
 
 
 class TaskCreateView(APIView):
+    """``POST /tasks/http|grpc|shell``: the body (``input_class`` documents it) becomes a :class:`TaskSpec`."""
+
     task_type: str = TaskType.HTTP
     input_class: type = s.HttpTaskInput
 
     def post(self, request):
-        data = parse_body(self.input_class, request)
-        task = services.task_create(actor=Actor.from_request(request), task_type=self.task_type, data=data)
+        spec = task_spec(self.task_type, document_values(self.task_type, task_body(request)))
+        with errors.field_names(specs.document_name):
+            task = services.task_create(actor=Actor.from_request(request), spec=spec)
         return _written(task)
 
 
@@ -95,14 +128,25 @@ IF_MATCH = OpenApiParameter("If-Match", str, location=OpenApiParameter.HEADER, r
 
 
 class TaskUpdateView(APIView):
+    """``PUT /tasks/http|grpc|shell/{id}``: the whole task as a :class:`TaskSpec`, plus the optional ``version``."""
+
     task_type: str = TaskType.HTTP
     input_class: type = s.HttpTaskUpdateInput
 
     def put(self, request, pk: int):
-        data = parse_body(self.input_class, request)
-        version = expected_version(request, data)
-        task = services.task_update(actor=Actor.from_request(request), task_id=pk, task_type=self.task_type,
-                                    data=data, expected_version=version)
+        body = task_body(request)
+        values = document_values(self.task_type, body, extra=("version",))
+        version, version_problem = None, {}
+        if "version" in body:
+            try:
+                version = inputs.integer(body["version"], min_value=0)
+            except inputs.Invalid as exc:
+                version_problem = {"version": exc.messages}
+        spec = task_spec(self.task_type, values, also=version_problem)
+        version = expected_version(request, version)
+        with errors.field_names(specs.document_name):
+            task = services.task_update(actor=Actor.from_request(request), task_id=pk, spec=spec,
+                                        expected_version=version)
         return _written(task)
 
 
@@ -146,7 +190,7 @@ class TaskStatusView(APIView):
                                "(itself or a child task below it) also needs task:shell.")
     def patch(self, request, pk: int):
         data = parse_body(s.StatusInput, request)
-        version = expected_version(request, data)
+        version = expected_version(request, data.pop("version", None))
         task = services.task_set_status(actor=Actor.from_request(request), task_id=pk, status=data["status"],
                                         expected_version=version)
         return _written(task)
@@ -191,12 +235,7 @@ class CronPreviewView(APIView):
         q = parse_query(s.CronPreviewQuery, request)
         start = q.get("start") or timezone.now()
         fires = q["schedule"].next_n(start, q["count"])
-        from apps.tasks.schedule import load_timezone
-
-        zone = load_timezone(q["timezone"])
-        return ok({"cron": q["cron"], "timezone": q["timezone"], "list": [
-            {"local": fire.astimezone(zone).isoformat(), "utc": fire.astimezone(dt_timezone.utc).isoformat()
-             .replace("+00:00", "Z")} for fire in fires]})
+        return ok({"cron": q["cron"], "timezone": q["timezone"], "list": fire_times(fires, q["timezone"])})
 
 
 class TaskApplyView(APIView):

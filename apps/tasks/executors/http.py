@@ -10,25 +10,21 @@ from __future__ import annotations
 import asyncio
 import http.cookiejar
 import json
-import re
 
 import httpx
 from yarl import URL
 
 from apps.tasks.egress import EgressDenied, EgressPolicy, parse_ip
+from apps.tasks.httprules import CONTROL_CHARACTERS, HEADER_NAME, HTTP_METHODS, OWN_HEADERS, RECOVERY_HEADER
 
 from .common import BoundedCapture, CallResult, bound_error, decode_bounded, describe_exception
 from .transport import make_aiohttp_session, make_http_transport, transport_kind
 
 MAX_REDIRECTS = 5
 USER_AGENT = "DJS/1.0"
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 field-name
-_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
-#: Sent (value "1") on a re-run of an execution that had started on a node that died: the first call may have
-#: reached the target; the Idempotency-Key is the same (docs/scheduling.md "Crash and recovery").
-RECOVERY_HEADER = "X-DJS-Recovery"
-OWN_HEADERS = frozenset({"idempotency-key", "traceparent", RECOVERY_HEADER.lower()})
+# The method and header rules are apps/tasks/httprules.py's, the ones a task is saved with. RECOVERY_HEADER is
+# sent (value "1") on a re-run of an execution that had started on a node that died: the first call may have
+# reached the target; the Idempotency-Key is the same (docs/scheduling.md "Crash and recovery").
 
 
 class _RefuseAllCookies(http.cookiejar.DefaultCookiePolicy):
@@ -255,7 +251,7 @@ def _validate(*, url: str, method: str, headers: dict[str, str], body: str | Non
               ) -> tuple[str, httpx.URL, dict[str, str], bytes | None]:
     """The task's part of a request, validated: (method, URL, task headers minus ours, body bytes)."""
     method = (method or "GET").strip().upper()
-    if method not in METHODS:
+    if method not in HTTP_METHODS:
         raise ValueError(f"unsupported HTTP method {method!r}")
     if not url:
         raise ValueError("the task has no URL")
@@ -264,9 +260,9 @@ def _validate(*, url: str, method: str, headers: dict[str, str], body: str | Non
         raise ValueError(f"URL must be absolute http(s)://, got {url!r}")
     out: dict[str, str] = {}
     for name, value in (headers or {}).items():
-        if not _TOKEN.match(str(name)):
+        if not HEADER_NAME.match(str(name)):
             raise ValueError(f"invalid header name {name!r}")
-        if _BAD_VALUE.search(str(value)):  # no header injection through CR/LF
+        if CONTROL_CHARACTERS.search(str(value)):  # no header injection through CR/LF
             raise ValueError(f"invalid value for header {name!r}: control characters")
         if str(name).lower() not in OWN_HEADERS:  # ours, never the task's
             out[str(name)] = str(value)

@@ -2,6 +2,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from djs_platform.config import connection_budget_error
+from djs_platform.logs import log_to_file
 from djs_platform.metrics import start_metrics_server
 from rpc.server import ServerConfig, serve
 
@@ -20,6 +22,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         config = ServerConfig.from_settings(host=options["host"], port=options["port"],
                                             max_workers=options["max_workers"])
+        if problem := connection_budget_error("grpc", rpc_workers=config.max_workers):  # database.maxConn
+            raise CommandError(problem)
+        log_to_file("grpc")  # log.path/grpc.log besides stderr
         # /metrics of this process (rpc.metricsPort, 0 = off), on the gRPC listen address.
         start_metrics_server(settings.RPC["metrics_port"], config.host.strip("[]"))
         from djs_platform.tracing import setup_tracing

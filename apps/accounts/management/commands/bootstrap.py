@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX, identify_hasher
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -17,7 +18,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--reset-admin-password", action="store_true",
-                            help="set the existing admin's password to the configured one")
+                            help="set the existing admin's password to the configured one (auth.adminPassword / "
+                                 "DJS_ADMIN_PASSWORD); required when the admin row holds an unhashed password")
 
     def handle(self, *args, **options):
         if "DatabaseCache" in settings.CACHES["default"]["BACKEND"]:
@@ -39,6 +41,12 @@ class Command(BaseCommand):
                 admin.set_password(password)
                 admin.save(update_fields=["password", "update_time"])
                 self.stdout.write(f"reset the password of '{username}'")
+            elif not is_password_hash(admin.password):
+                raise CommandError(
+                    f"the admin user '{admin.username}' holds an unhashed password (a row written by SQL, such as the "
+                    "seed's default-data INSERT of 'admin123'): nobody can log in with it. "
+                    "Run `manage.py bootstrap --reset-admin-password` to set it from auth.adminPassword / "
+                    "DJS_ADMIN_PASSWORD")
             else:
                 self.stdout.write(f"admin user '{username}' already exists; password unchanged")
         if settings.SCHEDULER_JOBS:
@@ -63,3 +71,15 @@ class Command(BaseCommand):
                                + error_lines(exc.code, exc.message, {"fields": exc.fields})) from None
         self.stdout.write(f"scheduler.jobs: {len(report.created)} created, {len(report.updated)} updated, "
                           f"{len(report.unchanged)} unchanged")
+
+
+def is_password_hash(encoded: str) -> bool:
+    """Whether ``encoded`` is what Django stores: a hash of a hasher in ``PASSWORD_HASHERS``, or the unusable
+    marker (``!...``). Plain text written by SQL is not (``check_password`` would refuse it anyway)."""
+    if not encoded or encoded.startswith(UNUSABLE_PASSWORD_PREFIX):
+        return bool(encoded)
+    try:
+        identify_hasher(encoded)
+    except ValueError:
+        return False
+    return True

@@ -1,5 +1,5 @@
 """``manage.py runscheduler``: one scheduler node (run any number, on any machines)."""
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from apps.tasks.scheduler import Node, NodeConfig
 
@@ -13,9 +13,14 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         from django.conf import settings
 
+        from djs_platform.config import connection_budget_error
+        from djs_platform.logs import log_to_file
         from djs_platform.metrics import start_metrics_server
         from djs_platform.tracing import setup_tracing
 
+        if problem := connection_budget_error("scheduler"):  # database.maxConn
+            raise CommandError(problem)
+        log_to_file("scheduler")  # log.path/scheduler.log besides stderr
         setup_tracing("scheduler")
         start_metrics_server(settings.SCHEDULER["metrics_port"], settings.SCHEDULER["metrics_host"])
         Node(NodeConfig.from_settings(), name=options.get("name")).run()
