@@ -63,7 +63,7 @@ class Node:
         self.listeners = listeners.create(self)
         self.running: dict[tuple[int, int, int], Fire] = {}  # Fire.key -> fire in flight or waiting
         self.by_task: dict[int, set[tuple[int, int, int]]] = defaultdict(set)
-        self.to_mark: list[Fire] = []
+        self.to_mark: list[list[Fire]] = []  # groups of fires waiting for their start mark
         self.finished: list[tuple[Fire, dict[str, Any], float]] = []  # (fire, result, monotonic end)
         self.unflushed: set[tuple[int, int, int]] = set()  # finished fires (Fire.key) whose result is not committed yet
         self.kill_seen: dict[int, int] = {}
@@ -339,90 +339,113 @@ class Node:
     # --- starting fires -----------------------------------------------------------------------------
 
     def _launch(self, fires: list[Fire]) -> None:
+        """Own the fires and start them in groups of one instant (or "now"): one timer and one start mark per
+        group, not per fire."""
+        groups: dict[tuple, list[Fire]] = defaultdict(list)
         for fire in fires:
             self.running[fire.key] = fire
             self.by_task[fire.task["id"]].add(fire.key)
-            if fire.start_mark is not None:  # adopted after a database error, marked before it
-                self._send(fire)
-            else:
-                self._start(fire)
+            marked = fire.start_mark is not None  # adopted after a database error, marked before it
+            groups[(marked, fire.start_now, None if fire.start_now else fire.scheduled)].append(fire)
+        for (marked, _, _), group in groups.items():
+            (self._send if marked else self._start)(group)
 
-    def _start(self, fire: Fire) -> None:
-        """Near its instant, queue the fire for its start mark (timers call this again while it waits)."""
-        if fire.key not in self.running or fire.handle is not None or fire.marking or fire.start_mark is not None:
+    def _start(self, fires: list[Fire]) -> None:
+        """Near their instant, queue fires for their start mark (timers call this again while they wait). The
+        fires of one call share an instant or all start now."""
+        fires = [f for f in fires if f.key in self.running and f.handle is None and not f.marking
+                 and f.start_mark is None]
+        if not fires:
             return
         assert self.loop is not None and self.mark_wake is not None
-        if not fire.start_now:
+        first = fires[0]
+        if not first.start_now:
             # call_later runs on the loop's monotonic clock; the scheduled time is wall-clock.
-            early = (fire.scheduled - clock.utcnow()).total_seconds() - MARK_LEAD
+            early = (first.scheduled - clock.utcnow()).total_seconds() - MARK_LEAD
             if early > 0:
-                self.loop.call_later(early, self._start, fire)
+                self.loop.call_later(early, self._start, fires)
                 return
-        if self.paused and releasable(fire):
-            # Maintenance pause: an on-time fire claimed before this node saw the pause does not start; the
-            # tick gives it back (_release_waiting) and after resume the task's misfire policy decides.
-            self.loop.call_later(0.2, self._start, fire)
+        if self.paused:
+            # Maintenance pause: on-time fires claimed before this node saw the pause do not start; the tick
+            # gives them back (_release_waiting) and after resume the task's misfire policy decides.
+            waiting = [f for f in fires if releasable(f)]
+            if waiting:
+                self.loop.call_later(0.2, self._start, waiting)
+                fires = [f for f in fires if not releasable(f)]
+        if not fires:
             return
         if not self._confirmed_alive():
-            self.loop.call_later(0.2, self._start, fire)
+            self.loop.call_later(0.2, self._start, fires)
             return
-        if fire.mark_at is None:
-            now = clock.utcnow()
-            fire.mark_at = now if fire.start_now else max(now, fire.scheduled)
-        fire.marking = True
-        self.to_mark.append(fire)
+        now = clock.utcnow()
+        for fire in fires:
+            if fire.mark_at is None:
+                fire.mark_at = now if fire.start_now else max(now, fire.scheduled)
+            fire.marking = True
+        self.to_mark.append(fires)
         self.mark_wake.set()
 
     async def _mark_loop(self) -> None:
-        """Commit start marks in batches (every fire queued since the last one: those due at one instant
-        share one UPDATE), then send each marked fire at its instant."""
+        """Commit start marks in batches (every group queued since the last one), then send each marked group at
+        its instant."""
         assert self.mark_wake is not None and self.loop is not None
         while True:
             await self.mark_wake.wait()
             self.mark_wake.clear()
-            batch, self.to_mark = [f for f in self.to_mark if f.key in self.running], []
+            groups, self.to_mark = self.to_mark, []
+            groups = [[f for f in group if f.key in self.running] for group in groups]
+            batch = [f for group in groups for f in group]
             if not batch:
                 continue
             try:
                 marked = await self.starts.run(repository.mark_started, batch, self.name)
             except Exception:  # noqa: BLE001 - the fires wait and retry: late, or recovered as never started
                 log.exception("could not mark the start of %d fire(s); retrying", len(batch))
-                for fire in batch:
-                    fire.marking = False
-                    self.loop.call_later(0.5, self._start, fire)
+                for group in groups:
+                    for fire in group:
+                        fire.marking = False
+                    self.loop.call_later(0.5, self._start, group)
                 continue
             sent = {id(f) for f in marked}
-            for fire in batch:
-                fire.marking = False
-                if id(fire) in sent:
-                    fire.start_mark = fire.mark_at
-                    self._send(fire)
-                elif fire.key in self.running:
-                    # A survivor took the record over or declared it lost meanwhile: it runs there, not here.
-                    log.warning("record %s of task %s is no longer this node's; not starting it", fire.record_id,
-                                fire.task["id"])
-                    self.stats["not_marked"] += 1
-                    self._forget(fire)
+            for group in groups:
+                ready = []
+                for fire in group:
+                    fire.marking = False
+                    if id(fire) in sent:
+                        fire.start_mark = fire.mark_at
+                        ready.append(fire)
+                    elif fire.key in self.running:
+                        # A survivor took the record over or declared it lost meanwhile: it runs there, not here.
+                        log.warning("record %s of task %s is no longer this node's; not starting it",
+                                    fire.record_id, fire.task["id"])
+                        self.stats["not_marked"] += 1
+                        self._forget(fire)
+                if ready:
+                    self._send(ready)
 
-    def _send(self, fire: Fire) -> None:
-        """Start the call of a marked fire at its instant."""
-        if fire.key not in self.running or fire.handle is not None:
+    def _send(self, fires: list[Fire]) -> None:
+        """Start the calls of marked fires (one instant, or "now") at their instant."""
+        fires = [f for f in fires if f.key in self.running and f.handle is None]
+        if not fires:
             return
         assert self.loop is not None
-        if self.cut:  # marked as the shutdown deadline passed: it ends killed, never sent
-            self._finish(fire, execution.cancelled_result(fire, clock.utcnow(), clock.utcnow()))
+        if self.cut:  # marked as the shutdown deadline passed: they end killed, never sent
+            now = clock.utcnow()
+            for fire in fires:
+                self._finish(fire, execution.cancelled_result(fire, now, now))
             return
-        if not fire.start_now:
-            early = (fire.scheduled - clock.utcnow()).total_seconds()
+        if not fires[0].start_now:
+            early = (fires[0].scheduled - clock.utcnow()).total_seconds()
             if early > 0:  # never before its instant (the loop's timers may call back up to their resolution early)
-                self.loop.call_later(early + 0.0005, self._send, fire)
+                self.loop.call_later(early + 0.0005, self._send, fires)
                 return
         if not self._confirmed_alive():
-            self.loop.call_later(0.2, self._send, fire)
+            self.loop.call_later(0.2, self._send, fires)
             return
-        # A kill requested before this fire started does not apply to it.
-        fire.kill_seq = max(fire.kill_seq, self.kill_seen.get(fire.task["id"], 0))
-        fire.handle = self.loop.create_task(self._execute(fire))
+        for fire in fires:
+            # A kill requested before this fire started does not apply to it.
+            fire.kill_seq = max(fire.kill_seq, self.kill_seen.get(fire.task["id"], 0))
+            fire.handle = self.loop.create_task(self._execute(fire))
 
     # --- executing ----------------------------------------------------------------------------------
 
