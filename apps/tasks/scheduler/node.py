@@ -57,7 +57,7 @@ class Node:
         self.name = name or _new_name()
         self.node_id: int | None = None
         self.control = DbThread("djs-control")
-        self.starts = DbThread("djs-starts")
+        self.starts = DbThread("djs-starts", health_checks=False)  # a failed mark is retried
         self.records = DbThread("djs-records")
         self.schedules = repository.ScheduleCache()  # used on the control thread only
         self.listeners = listeners.create(self)

@@ -44,6 +44,7 @@ from djs_platform import metrics
 log = logging.getLogger("djs.scheduler")
 
 WRITE_CHUNK = 200  # records per INSERT / UPDATE statement
+MARK_CHUNK = 1000  # records per start-mark UPDATE (one value for the whole chunk: only the id list grows)
 
 
 # --- node registration ----------------------------------------------------------------------------------
@@ -300,7 +301,7 @@ def insert_records_sql(table: str, fires: list[Fire], now: datetime, executor: s
 
 
 def mark_started(fires: list[Fire], node: str) -> list[Fire]:
-    """The start marks (DESIGN §14.2): one UPDATE per month table (and :data:`WRITE_CHUNK` records) sets the
+    """The start marks (DESIGN §14.2): one UPDATE per month table (and :data:`MARK_CHUNK` records) sets the
     fires' ``start_time`` to their ``mark_at``, only on records that are still this node's, running and
     unmarked. Returns the fires whose mark is committed — only those may be sent. A fire whose record was
     taken over or declared lost by a survivor meanwhile is not returned (it must not run here).
@@ -313,7 +314,7 @@ def mark_started(fires: list[Fire], node: str) -> list[Fire]:
     marked: list[Fire] = []
     now = clock.utcnow()
     # One statement commits by itself; several (a burst) share one commit: one durable write before the sends.
-    several = len(by_table) > 1 or any(len(group) > WRITE_CHUNK for group in by_table.values())
+    several = len(by_table) > 1 or any(len(group) > MARK_CHUNK for group in by_table.values())
     with transaction.atomic() if several else contextlib.nullcontext():
         for (year, month), group in by_table.items():
             marked += _mark_table(table_name(year, month), group, node, now)
@@ -321,12 +322,12 @@ def mark_started(fires: list[Fire], node: str) -> list[Fire]:
 
 
 def _mark_table(table: str, group: list[Fire], node: str, now: datetime) -> list[Fire]:
-    """Mark one month table's fires, :data:`WRITE_CHUNK` per UPDATE (autocommit unless the caller opened a
+    """Mark one month table's fires, :data:`MARK_CHUNK` per UPDATE (autocommit unless the caller opened a
     transaction); which of them are this node's marked records."""
     marked: list[Fire] = []
     qn = connection.ops.quote_name
-    for i in range(0, len(group), WRITE_CHUNK):
-        chunk = group[i:i + WRITE_CHUNK]
+    for i in range(0, len(group), MARK_CHUNK):
+        chunk = group[i:i + MARK_CHUNK]
         rows = [(f.record_id, {"start_time": f.mark_at}) for f in chunk]
         sql, params = batch_update_sql(table, rows, now, node, columns=("start_time",),
                                        extra_where=f" AND {qn('start_time')} IS NULL")

@@ -19,12 +19,17 @@ class DbThread:
     replica would not have yet. What runs here gets its inputs as arguments and returns its results: no
     state of the node is shared with the thread."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, *, health_checks: bool = True):
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name, initializer=pin_thread_to_primary)
+        # With health checks every call first pings its connection (CONN_HEALTH_CHECKS). A thread whose calls
+        # are retried on any error (start marks) skips the ping: a dead connection fails that call, is closed
+        # below, and the retry reconnects — one statement less per call.
+        self.health_checks = health_checks
 
     async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         def call() -> Any:
-            close_old_connections()
+            if self.health_checks:
+                close_old_connections()
             try:
                 return fn(*args, **kwargs)
             except Exception:
