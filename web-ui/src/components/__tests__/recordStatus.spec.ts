@@ -1,5 +1,6 @@
 import { mount } from '@vue/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
+import type { RecordStatus } from '@/api/types'
 import { i18n, setLocale } from '@/i18n'
 import RecordStatusTag from '../RecordStatusTag.vue'
 
@@ -8,7 +9,8 @@ describe('RecordStatusTag', () => {
   afterEach(async () => setLocale('en'))
 
   function label(record: { status: number; startTime: string | null }): string {
-    return mount(RecordStatusTag, { props: { record }, global: { plugins: [i18n] } }).text()
+    const props = { record: { status: record.status as RecordStatus, startTime: record.startTime } }
+    return mount(RecordStatusTag, { props, global: { plugins: [i18n] } }).text()
   }
 
   it('says Waiting for a claimed run without a start time and Running once it started', async () => {
