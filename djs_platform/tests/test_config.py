@@ -133,7 +133,7 @@ def test_the_scheduler_budget_counts_every_database_thread_of_a_node():
     from djs_platform.config import SCHEDULER_DB_THREADS
 
     sources = [*(BASE_DIR / "apps" / "tasks" / "scheduler").glob("*.py"), BASE_DIR / "apps" / "alerts" / "watcher.py"]
-    names = sorted(name for path in sources for name in re.findall(r'DbThread\("(djs-[a-z]+)"\)', path.read_text()))
+    names = sorted(name for path in sources for name in re.findall(r'DbThread\("(djs-[a-z]+)"[,)]', path.read_text()))
     assert names == ["djs-alerts", "djs-control", "djs-records", "djs-starts"]
     assert len(names) == SCHEDULER_DB_THREADS
 
