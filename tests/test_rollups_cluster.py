@@ -151,6 +151,18 @@ def test_rollups_equal_raw_rows_after_a_randomized_run_with_a_frozen_a_killed_no
             Task.objects.filter(pk__in={meta['hang']!r}).update(kill_seq=F("kill_seq") + 1)
         """)
         time.sleep(1.0)
+        # Kill it while it holds work (a process slow to boot on a loaded box may not have claimed yet).
+        for _ in range(15):
+            holding = django_json(env, """
+                import json
+                from apps.records.models import RecordStatus, existing_record_tables, record_model
+                print(json.dumps(sum(record_model(int(n[7:11]), int(n[11:13])).objects.filter(
+                    executor="killed", status=RecordStatus.RUNNING).count() for n in existing_record_tables(refresh=True))))
+            """)
+            if holding:
+                break
+            time.sleep(0.5)
+        assert holding, f"the node to kill never held work {context}"
         nodes.kill9("killed")
         time.sleep(max(0.0, frozen_at + NODE_TIMEOUT + 6 - time.time()))
         os.killpg(nodes.procs["frozen"].pid, signal.SIGCONT)
