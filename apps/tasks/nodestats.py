@@ -43,8 +43,8 @@ def lag_bucket(lag_ms: float) -> int:
 
 
 def lag_p95(histogram: list[int]) -> int | None:
-    """The upper bound (ms) of the bucket holding the nearest-rank 95th percentile (above the last bound: that
-    bound, reported as ``>``-capped by the caller)."""
+    """The upper bound (ms) of the bucket holding the nearest-rank 95th percentile; a p95 in the overflow bucket
+    (above the last bound) reads as the last bound, 60,000 ms."""
     total = sum(histogram)
     if not total:
         return None
