@@ -6,6 +6,7 @@ Same shape as the peers (bench/peers): ``load(workload)``, ``start(processes) ->
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -72,10 +73,16 @@ class DjsSystem:
         self.stop()
         cursor = self._conn.cursor()
         cursor.execute(f"USE {self.db_name}")
+        # Month tables only (record_YYYYMM): the rollup tables (record_rollup, record_rollup_cost,
+        # record_rollup_month) are part of the schema — every result flush writes them in its transaction — and are
+        # emptied instead. (Dropping them, as `LIKE 'record\_%'` did, made every flush fail: records stayed running
+        # and the figures lacked the result writes.)
         cursor.execute("SHOW TABLES LIKE 'record\\_%'")
         for (table,) in cursor.fetchall():
-            cursor.execute(f"DROP TABLE {table}")
-        for table in ("task_trigger", "task", "scheduler_node"):
+            if re.fullmatch(r"record_\d{6}", table):
+                cursor.execute(f"DROP TABLE {table}")
+        for table in ("record_rollup", "record_rollup_cost", "record_rollup_month", "task_trigger", "task",
+                      "scheduler_node", "scheduler_node_minute"):
             cursor.execute(f"DELETE FROM {table}")
         sys.path.insert(0, str(ROOT))
         from apps.tasks.schedule import parse_schedule  # pure Python, no Django setup needed
@@ -96,6 +103,11 @@ class DjsSystem:
                "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)")
         for i in range(0, len(rows), 5000):
             cursor.executemany(sql, rows[i:i + 5000])
+
+    def records_left_running(self) -> int:
+        """Records still ``running`` (status 0) in every month table: after a node's clean stop, none."""
+        tables = [t for (t,) in self._query("SHOW TABLES LIKE 'record\\_%'") if re.fullmatch(r"record_\d{6}", t)]
+        return sum(self._query(f"SELECT COUNT(*) FROM {t} WHERE status = 0")[0][0] for t in tables)
 
     def ensure_month_table(self) -> None:
         """Create the current month's record table (the calibration loop copies its DDL)."""

@@ -74,6 +74,8 @@ def test_a_node_killed_with_work_in_flight_and_claimed_loses_nothing_and_repeats
             time.sleep(0.2)
             if time.time() < first + 5:
                 continue
+            if not _month_tables(db_url):  # a loaded box: no node has claimed anything yet
+                continue
             ((unstarted, started),) = _query(db_url, _held_sql(db_url), ("victim",))
             held = (int(unstarted or 0), int(started or 0))
             if all(held):

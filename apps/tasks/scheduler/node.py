@@ -64,6 +64,9 @@ class Node:
         self.running: dict[tuple[int, int, int], Fire] = {}  # Fire.key -> fire in flight or waiting
         self.by_task: dict[int, set[tuple[int, int, int]]] = defaultdict(set)
         self.to_mark: list[list[Fire]] = []  # groups of fires waiting for their start mark
+        # Fires waiting for their instant's mark timer, per instant: later claim batches of the same instant join
+        # the timer already set, so an instant costs one timer and one mark statement however it was claimed.
+        self.mark_timers: dict[Any, list[Fire]] = {}
         self.finished: list[tuple[Fire, dict[str, Any], float]] = []  # (fire, result, monotonic end)
         self.unflushed: set[tuple[int, int, int]] = set()  # finished fires (Fire.key) whose result is not committed yet
         self.kill_seen: dict[int, int] = {}
@@ -363,7 +366,12 @@ class Node:
             # call_later runs on the loop's monotonic clock; the scheduled time is wall-clock.
             early = (first.scheduled - clock.utcnow()).total_seconds() - MARK_LEAD
             if early > 0:
-                self.loop.call_later(early, self._start, fires)
+                waiting = self.mark_timers.get(first.scheduled)
+                if waiting is not None:
+                    waiting.extend(fires)
+                else:
+                    self.mark_timers[first.scheduled] = list(fires)
+                    self.loop.call_later(early, self._instant_due, first.scheduled)
                 return
         if self.paused:
             # Maintenance pause: on-time fires claimed before this node saw the pause do not start; the tick
@@ -384,6 +392,9 @@ class Node:
             fire.marking = True
         self.to_mark.append(fires)
         self.mark_wake.set()
+
+    def _instant_due(self, instant: Any) -> None:
+        self._start(self.mark_timers.pop(instant, []))
 
     async def _mark_loop(self) -> None:
         """Commit start marks in batches (every group queued since the last one), then send each marked group at

@@ -202,3 +202,32 @@ def test_nothing_under_apps_tasks_imports_apps_alerts():
     from apps.tasks.scheduler import listeners
 
     assert "alerts" in listeners._factories  # and the alerts app did register its listener
+
+
+def test_a_claim_whose_later_chunk_meets_an_existing_record_stores_every_other_fire_once(department):
+    """Records are inserted in chunks without a savepoint (statement-level rollback on MariaDB and SQLite): a
+    duplicate in the second chunk leaves the first chunk stored and the rest inserted one by one."""
+    from django.db import transaction
+
+    from apps.records.models import TriggerType, ensure_record_table
+    from apps.tasks.scheduler.fires import TASK_FIELDS, Fire
+    from apps.tasks.models import Task
+
+    base = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+    tasks = [TaskFactory(department=department, name=f"chunk-{i}") for i in range(3)]
+    rows = list(Task.objects.filter(pk__in=[t.pk for t in tasks]).order_by("id").values(*TASK_FIELDS))
+    instants = [base + timedelta(seconds=s) for s in range(repository.WRITE_CHUNK // 3 + 10)]
+    fires = [Fire(task=row, scheduled=at, trigger=TriggerType.SCHEDULE) for at in instants for row in rows]
+    assert len(fires) > repository.WRITE_CHUNK
+    ensure_record_table(*month_of(base))
+    taken = fires[repository.WRITE_CHUNK + 5]  # in the second chunk: recorded already by "another node"
+    record_model(*month_of(base)).objects.create(
+        task_id=taken.task["id"], task_name=taken.task["name"], department_id=department.pk, task_type="HTTP",
+        trigger_type="SCHEDULE", scheduled_time=taken.scheduled, status=RecordStatus.RUNNING, executor="other")
+    with transaction.atomic():
+        duplicates = repository.insert_records(fires, "me")
+    assert duplicates == 1 and taken.record_id == 0
+    stored = [f for f in fires if f is not taken]
+    assert all(f.record_id for f in stored)
+    mine = record_model(*month_of(base)).objects.filter(executor="me")
+    assert sorted(mine.values_list("id", flat=True)) == sorted(f.record_id for f in stored)

@@ -2,6 +2,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.tasks.scheduler import Node, NodeConfig
+from apps.tasks.scheduler.threads import tune_gc
 
 
 class Command(BaseCommand):
@@ -23,4 +24,5 @@ class Command(BaseCommand):
         log_to_file("scheduler")  # log.path/scheduler.log besides stderr
         setup_tracing("scheduler")
         start_metrics_server(settings.SCHEDULER["metrics_port"], settings.SCHEDULER["metrics_host"])
+        tune_gc()  # after start-up: everything imported so far is never collected again
         Node(NodeConfig.from_settings(), name=options.get("name")).run()
