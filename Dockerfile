@@ -30,6 +30,7 @@ COPY manage.py ./
 COPY djs_platform/ djs_platform/
 COPY apps/ apps/
 COPY rpc/ rpc/
+COPY locale/ locale/
 COPY configs/ configs/
 COPY scripts/init-db/ scripts/init-db/
 COPY --from=console /src/web-ui/dist/ web-ui/dist/

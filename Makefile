@@ -33,7 +33,7 @@ WEB_UI_DEPS := $(WEB_UI)/node_modules/.djs-installed
 # Only runs when web-ui/package.json exists.
 WEB_UI_TEST_CMD := npm --prefix $(WEB_UI) test
 
-.PHONY: help test run system-deps system-deps-run mysql-driver check-fresh venv web-ui-deps web-ui-build test-python test-web-ui lint clean bench bench-quick bench-deps bench-records fuzz soak crash-cluster
+.PHONY: help test run system-deps system-deps-run mysql-driver check-fresh venv web-ui-deps web-ui-build test-python test-web-ui lint clean bench bench-quick bench-deps bench-records fuzz soak crash-cluster locale messages
 
 help: ## Show this help
 	@echo "DJS make targets:"
@@ -103,6 +103,24 @@ web-ui-deps web-ui-build:
 	@:
 endif
 
+# Translations (docs/i18n.md): locale/<lang>/LC_MESSAGES/django.po compiled to django.mo by Babel (pinned in
+# requirements.txt, pure Python: a fresh machine has no GNU msgfmt). `make run` and `make test` both compile; the .mo
+# files are committed too (tests/test_i18n.py checks they match the .po files), so a checkout serves Chinese as it is.
+BABEL       := $(VENV)/bin/pybabel
+I18N_KEYWORDS := -k gettext_lazy -k gettext_noop -k pgettext:1c,2 -k pgettext_lazy:1c,2 -k ngettext_lazy:1,2
+
+locale: $(RUN_STAMP) ## Compile the translation catalogs (locale/*/LC_MESSAGES/django.po -> .mo) with Babel
+	@"$(BABEL)" --quiet compile --domain django --directory locale --statistics
+
+messages: $(RUN_STAMP) ## Re-extract translatable messages into locale/*/LC_MESSAGES/django.po (then translate; make locale)
+	@mkdir -p var
+	@"$(BABEL)" --quiet extract -F babel.cfg $(I18N_KEYWORDS) --project DJS --copyright-holder "DJS authors" \
+	  --add-location file --sort-by-file -o var/django.pot apps djs_platform rpc
+	@"$(BABEL)" update --input-file var/django.pot --output-dir locale --domain django --ignore-obsolete \
+	  --previous
+	@echo "messages: new or changed messages have an empty (or fuzzy) msgstr in locale/zh_Hans/LC_MESSAGES/django.po:"\
+	  "translate them, drop the fuzzy flags, then make locale"
+
 test-python: $(VENV_STAMP)
 	@"$(PY)" scripts/run_tests.py $(TEST_ARGS)
 
@@ -114,13 +132,13 @@ else
 	@:
 endif
 
-test: system-deps $(VENV_STAMP) web-ui-deps web-ui-build test-web-ui test-python ## System deps + venv + console build and unit tests + both test passes (TEST_ARGS=...)
+test: system-deps $(VENV_STAMP) locale web-ui-deps web-ui-build test-web-ui test-python ## System deps + venv + console build and unit tests + both test passes (TEST_ARGS=...)
 
 # `make run` on a bare machine: as root it first installs the few Debian packages the MySQL driver needs
 # (scripts/ensure_system_deps.sh run); as a non-root user without them it still starts the embedded SQLite
 # profile (scripts/mysql_driver.py installs the driver only where it can be built or is needed).
 # DJS_DEBUG defaults to true (embedded dev profile: SQLite, no Redis needed) unless already set.
-run: system-deps-run $(RUN_STAMP) mysql-driver web-ui-build ## Install what is missing, migrate, bootstrap and start the platform (web :9088, gRPC :9090, scheduler)
+run: system-deps-run $(RUN_STAMP) mysql-driver locale web-ui-build ## Install what is missing, migrate, bootstrap and start the platform (web :9088, gRPC :9090, scheduler)
 	@export DJS_DEBUG="$${DJS_DEBUG:-true}"; \
 	"$(PY)" manage.py migrate --noinput; \
 	"$(PY)" manage.py bootstrap; \

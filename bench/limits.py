@@ -86,8 +86,8 @@ async def _http_case(name: str, url: str, seconds: float) -> tuple[float, float]
     if name.startswith("DJS executor"):
         sys.path.insert(0, str(ROOT))
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "djs_platform.settings")
-        from apps.tasks.egress import EgressPolicy
         from apps.tasks.executors import ExecutionSpec, Executors, execute
+        from djs_platform.egress import EgressPolicy
 
         kind = name.split("(")[1].rstrip(")")
         spec = ExecutionSpec(task_id=1, task_type="HTTP", url=url, http_method="GET", headers={}, body=None,

@@ -261,6 +261,21 @@ def connection_budget_error(role: str, cfg: Config | None = None, *, rpc_workers
             f"({how}; one per thread): raise database.maxConn (DJS_DATABASE_MAX_CONN) or {fix}")
 
 
+#: ``server.language`` values (case-insensitive) and the Django language each selects (docs/i18n.md).
+SERVER_LANGUAGES: dict[str, str] = {"en": "en", "zh-cn": "zh-hans"}
+
+
+def server_language(cfg: Config | None = None) -> str:
+    """The Django language code of ``server.language``: the language of messages when a request names none DJS
+    has, and of the rows seeded at bootstrap. Raises ValueError for anything but ``en`` or ``zh-CN``."""
+    raw = (cfg or config).get("server.language")
+    text = "en" if raw is None or raw == "" else str(raw).strip()
+    try:
+        return SERVER_LANGUAGES[text.lower()]
+    except KeyError:
+        raise ValueError(f"server.language is {raw!r}: use en or zh-CN") from None
+
+
 config = load_config()
 
 

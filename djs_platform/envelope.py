@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import DisallowedHost, RequestDataTooBig, TooManyFieldsSent
 from django.db import DatabaseError
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import parsers, renderers, serializers
@@ -26,8 +27,9 @@ def ok(data: Any = None, status: int = 200) -> Response:
 
 
 def error_body(exc: errors.ApplicationError) -> dict[str, Any]:
-    data = {"fields": exc.fields} if exc.fields else None
-    return {"code": exc.code, "message": exc.message, "data": data}
+    """The error envelope; its message and field errors in the request's language (docs/i18n.md)."""
+    data = {"fields": errors.text(exc.fields)} if exc.fields else None
+    return {"code": exc.code, "message": str(exc.message), "data": data}
 
 
 def _flatten_detail(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -52,7 +54,8 @@ def validation_error(detail: Any) -> errors.InvalidArgument:
     fields = _flatten_detail(detail)
     first_field, messages = next(iter(fields.items()))
     label = "request" if first_field == "non_field_errors" else first_field
-    return errors.InvalidArgument(f"{label}: {messages[0]}", fields=fields)
+    return errors.InvalidArgument(_("%(field)s: %(message)s") % {"field": label, "message": messages[0]},
+                                  fields=fields)
 
 
 def to_application_error(exc: BaseException) -> errors.ApplicationError | None:
@@ -62,13 +65,14 @@ def to_application_error(exc: BaseException) -> errors.ApplicationError | None:
     if isinstance(exc, (serializers.ValidationError, drf_exceptions.ValidationError)):
         return validation_error(exc.detail)
     if isinstance(exc, RequestDataTooBig):
-        return errors.InvalidArgument(f"request body too large: at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes")
+        return errors.InvalidArgument(_("request body too large: at most %(limit)s bytes")
+                                      % {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE})
     if isinstance(exc, TooManyFieldsSent):
-        return errors.InvalidArgument("too many fields in the request")
+        return errors.InvalidArgument(_("too many fields in the request"))
     if isinstance(exc, drf_exceptions.ParseError):
-        return errors.InvalidArgument(f"malformed request body: {exc.detail}")
+        return errors.InvalidArgument(_("malformed request body: %(detail)s") % {"detail": exc.detail})
     if isinstance(exc, drf_exceptions.UnsupportedMediaType):
-        return errors.InvalidArgument("unsupported content type: send application/json")
+        return errors.InvalidArgument(_("unsupported content type: send application/json"))
     if isinstance(exc, (drf_exceptions.NotAuthenticated, drf_exceptions.AuthenticationFailed)):
         return errors.Unauthenticated(str(exc.detail) if isinstance(exc.detail, str) else None)
     if isinstance(exc, (drf_exceptions.PermissionDenied, DjangoPermissionDenied)):
@@ -78,11 +82,11 @@ def to_application_error(exc: BaseException) -> errors.ApplicationError | None:
     if isinstance(exc, drf_exceptions.MethodNotAllowed):
         return errors.MethodNotAllowed(str(exc.detail))
     if isinstance(exc, drf_exceptions.NotAcceptable):
-        return errors.InvalidArgument("not acceptable: this API answers application/json")
+        return errors.InvalidArgument(_("not acceptable: this API answers application/json"))
     if isinstance(exc, drf_exceptions.Throttled):
         return errors.TooManyRequests(retry_after=int(exc.wait or 1))
     if isinstance(exc, DatabaseError):
-        return errors.ServiceUnavailable("database unavailable, please retry")
+        return errors.ServiceUnavailable(_("database unavailable, please retry"))
     return None
 
 
@@ -109,7 +113,8 @@ def json_error(exc: errors.ApplicationError) -> JsonResponse:
 
 @csrf_exempt  # also the catch-all routes: an unknown POST/PUT/DELETE gets 4004, not Django's HTML CSRF page
 def handler404(request, exception=None) -> JsonResponse:  # noqa: ARG001 - Django signature
-    return json_error(errors.NotFound(f"no route for {request.method} {request.path}"))
+    return json_error(errors.NotFound(_("no route for %(method)s %(path)s")
+                                      % {"method": request.method, "path": request.path}))
 
 
 def handler400(request, exception=None) -> JsonResponse:  # noqa: ARG001 - Django signature
@@ -119,8 +124,8 @@ def handler400(request, exception=None) -> JsonResponse:  # noqa: ARG001 - Djang
     if isinstance(mapped, errors.InvalidArgument):
         return json_error(mapped)
     if isinstance(exception, DisallowedHost):
-        return json_error(errors.InvalidArgument("bad request: invalid Host header"))
-    return json_error(errors.InvalidArgument("bad request"))
+        return json_error(errors.InvalidArgument(_("bad request: invalid Host header")))
+    return json_error(errors.InvalidArgument(_("bad request")))
 
 
 def handler403(request, exception=None) -> JsonResponse:  # noqa: ARG001 - Django signature
@@ -134,7 +139,7 @@ def handler500(request) -> JsonResponse:  # noqa: ARG001
 def csrf_failure(request, reason: str = "") -> JsonResponse:  # noqa: ARG001 - settings.CSRF_FAILURE_VIEW
     """Every route is CSRF-exempt today (bearer tokens); a cookie-authenticated view added later that fails the
     check answers 4003 in the envelope instead of Django's HTML page."""
-    return json_error(errors.Forbidden("CSRF check failed: send the bearer token, not a session cookie"))
+    return json_error(errors.Forbidden(_("CSRF check failed: send the bearer token, not a session cookie")))
 
 
 def only_methods(view, methods: tuple[str, ...] = ("GET", "HEAD")):
@@ -145,8 +150,9 @@ def only_methods(view, methods: tuple[str, ...] = ("GET", "HEAD")):
     @csrf_exempt  # the methods it lets through are safe ones, which CSRF never checks
     def wrapped(request, *args, **kwargs):
         if request.method not in allowed:
-            response = json_error(errors.MethodNotAllowed(f"{request.method} is not allowed here; use "
-                                                          f"{' or '.join(sorted(allowed))}"))
+            response = json_error(errors.MethodNotAllowed(_("%(method)s is not allowed here; use %(allowed)s")
+                                                          % {"method": request.method,
+                                                             "allowed": " or ".join(sorted(allowed))}))
             response["Allow"] = ", ".join(sorted(allowed))
             return response
         return view(request, *args, **kwargs)
@@ -171,14 +177,15 @@ class JSONParser(parsers.JSONParser):
         try:
             text = stream.read().decode(encoding)
         except (UnicodeDecodeError, LookupError) as exc:
-            raise drf_exceptions.ParseError(f"JSON parse error - {exc}") from None
+            raise drf_exceptions.ParseError(_("JSON parse error - %(detail)s") % {"detail": exc}) from None
         limit = validation.max_json_depth()
         if validation.json_depth(text, stop_above=limit) > limit:
-            raise errors.InvalidArgument(f"request body: JSON nested deeper than {limit} levels")
+            raise errors.InvalidArgument(_("request body: JSON nested deeper than %(limit)s levels")
+                                         % {"limit": limit})
         try:
             data = json.loads(text, parse_constant=strict_constant if self.strict else None)
         except ValueError as exc:
-            raise drf_exceptions.ParseError(f"JSON parse error - {exc}") from None
+            raise drf_exceptions.ParseError(_("JSON parse error - %(detail)s") % {"detail": exc}) from None
         validation.check_value(data)
         return data
 
@@ -207,8 +214,8 @@ def parse_query(serializer_class: type[serializers.Serializer], request) -> dict
     """Validate query parameters with a serializer; unknown types/values answer 4001."""
     repeated = sorted(k for k, values in request.query_params.lists() if len(values) > 1)
     if repeated:  # no parameter is a list: "?status=1&status=2" is a mistake, not "the last one wins"
-        raise errors.InvalidArgument(f"{repeated[0]}: given more than once",
-                                     fields={k: ["given more than once"] for k in repeated})
+        raise errors.InvalidArgument(_("%(field)s: given more than once") % {"field": repeated[0]},
+                                     fields={k: [_("given more than once")] for k in repeated})
     validation.check_query(request.query_params.items())
     data = {k: v for k, v in request.query_params.items()}
     serializer = serializer_class(data=data)

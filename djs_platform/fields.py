@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import QueryDict
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from djs_platform import errors
@@ -53,13 +54,13 @@ class InputSerializer(serializers.Serializer):
         if isinstance(data, dict) and not isinstance(data, QueryDict):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
-                raise serializers.ValidationError({key: ["unknown field"] for key in unknown})
+                raise serializers.ValidationError({key: [_("unknown field")] for key in unknown})
         return super().to_internal_value(data)
 
 
 def parse_body(serializer_class: type[serializers.Serializer], request, **kwargs: Any) -> dict[str, Any]:
     if not isinstance(request.data, dict):
-        raise errors.InvalidArgument("request body must be a JSON object")
+        raise errors.InvalidArgument(_("request body must be a JSON object"))
     serializer = serializer_class(data=request.data, **kwargs)
     if not serializer.is_valid():
         raise validation_error(serializer.errors)

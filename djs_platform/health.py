@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -116,24 +117,26 @@ def authorize_shutdown(request) -> str:
     was recognised (for the log line)."""
     remote = request.META.get("REMOTE_ADDR", "") or ""
     if not _is_loopback(remote):
-        raise errors.Forbidden("shutdown is only accepted from loopback")
+        raise errors.Forbidden(_("shutdown is only accepted from loopback"))
     if any(request.META.get(h) for h in PROXY_HEADERS) or \
             (settings.TRUSTED_PROXIES and in_networks(remote, settings.TRUSTED_PROXIES)):
-        raise errors.Forbidden("shutdown is not accepted through a proxy")
+        raise errors.Forbidden(_("shutdown is not accepted through a proxy"))
     if any(k.lower() in ("secret", SECRET_HEADER.lower(), "shutdown-secret", "shutdownsecret") for k in request.GET):
-        raise errors.invalid("secret", f"the shutdown secret goes in the {SECRET_HEADER} header, never in the URL")
+        raise errors.invalid("secret", _("the shutdown secret goes in the %(secret_header)s header, never in the URL")
+                                       % {"secret_header": SECRET_HEADER})
     given = request.META.get("HTTP_X_DJS_SHUTDOWN_SECRET")
     if given is not None:
         if not hmac.compare_digest(given.encode(), shutdown_secret().encode()):
-            raise errors.Forbidden("wrong shutdown secret")
+            raise errors.Forbidden(_("wrong shutdown secret"))
         return "secret"
     user = request.user
     if not getattr(user, "is_authenticated", False):
         raise errors.Unauthenticated(
-            f"shutdown needs the {SECRET_HEADER} header (var/shutdown-secret) or a token with system:manage")
+            _("shutdown needs the %(secret_header)s header (var/shutdown-secret) or a token with system:manage")
+            % {"secret_header": SECRET_HEADER})
     require_permission(user, "system:manage")
     if user.department.parent_id is not None:
-        raise errors.Forbidden("only system:manage holders of the top department may stop the platform")
+        raise errors.Forbidden(_("only system:manage holders of the top department may stop the platform"))
     return f"user {user.username}"
 
 

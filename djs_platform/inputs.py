@@ -14,6 +14,9 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from djs_platform import errors
 
 T = TypeVar("T")
@@ -31,13 +34,14 @@ class Missing:
 
 MISSING: Final = Missing()
 
-REQUIRED = "This field is required."
-NULL = "This field may not be null."
-BLANK = "This field may not be blank."
-NOT_A_STRING = "Not a valid string."
-NOT_AN_INTEGER = "A valid integer is required."
-NOT_A_BOOLEAN = "Must be a valid boolean."
-NUL_CHARACTERS = "Null characters are not allowed."
+# DRF's own wording, translated as DRF's catalogs translate it (docs/i18n.md)
+REQUIRED = gettext_lazy("This field is required.")
+NULL = gettext_lazy("This field may not be null.")
+BLANK = gettext_lazy("This field may not be blank.")
+NOT_A_STRING = gettext_lazy("Not a valid string.")
+NOT_AN_INTEGER = gettext_lazy("A valid integer is required.")
+NOT_A_BOOLEAN = gettext_lazy("Must be a valid boolean.")
+NUL_CHARACTERS = gettext_lazy("Null characters are not allowed.")
 
 
 class Invalid(Exception):
@@ -81,7 +85,8 @@ class Problems:
     def raise_if_any(self) -> None:
         if self.fields:
             first, messages = next(iter(self.fields.items()))
-            raise errors.InvalidArgument(f"{first}: {messages[0]}", fields=dict(self.fields))
+            raise errors.InvalidArgument(_("%(field)s: %(message)s") % {"field": first, "message": messages[0]},
+                                         fields=dict(self.fields))
 
 
 # --- values ---------------------------------------------------------------------------------------------------
@@ -105,12 +110,13 @@ def text(value: Any, *, max_length: int, blank: bool = False, null: bool = False
         value = value.strip()
     problems = [problem for rule in rules if (problem := rule(value))]
     if len(value) > max_length:
-        problems.append(f"Ensure this field has no more than {max_length} characters.")
+        problems.append(_("Ensure this field has no more than %(max_length)s characters.")
+                        % {"max_length": max_length})
     if "\x00" in value:
         problems.append(NUL_CHARACTERS)
     surrogate = next((ch for ch in value if 0xD800 <= ord(ch) <= 0xDFFF), None)
     if surrogate is not None:
-        problems.append(f"Surrogate characters are not allowed: U+{ord(surrogate):X}.")
+        problems.append(_("Surrogate characters are not allowed: U+%(code)s.") % {"code": format(ord(surrogate), "X")})
     if problems:
         raise Invalid(*problems)
     return value
@@ -125,9 +131,9 @@ def integer(value: Any, *, min_value: int = -(2**63), max_value: int = 2**63 - 1
     if isinstance(value, bool) or not isinstance(value, int):
         raise Invalid(NOT_AN_INTEGER)
     if value > max_value:
-        raise Invalid(f"Ensure this value is less than or equal to {max_value}.")
+        raise Invalid(_("Ensure this value is less than or equal to %(max_value)s.") % {"max_value": max_value})
     if value < min_value:
-        raise Invalid(f"Ensure this value is greater than or equal to {min_value}.")
+        raise Invalid(_("Ensure this value is greater than or equal to %(min_value)s.") % {"min_value": min_value})
     return value
 
 
@@ -145,7 +151,7 @@ def choice(value: Any, choices: Sequence[str]) -> str:
     if value is None:
         raise Invalid(NULL)
     if str(value) not in choices:
-        raise Invalid(f'"{value}" is not a valid choice.')
+        raise Invalid(_("\"%(value)s\" is not a valid choice.") % {"value": value})
     return str(value)
 
 
@@ -156,7 +162,7 @@ def items(value: Any, item: Callable[[Any], T], *, max_length: int, null: bool =
             return None
         raise Invalid(NULL)
     if isinstance(value, (str, Mapping)) or not isinstance(value, (list, tuple)):
-        raise Invalid(f'Expected a list of items but got type "{type(value).__name__}".')
+        raise Invalid(_("Expected a list of items but got type \"%(type)s\".") % {"type": type(value).__name__})
     out: list[T] = []
     problems: dict[int, list[str]] = {}
     for index, element in enumerate(value):
@@ -167,7 +173,7 @@ def items(value: Any, item: Callable[[Any], T], *, max_length: int, null: bool =
     if problems:
         raise Invalid(items=problems)
     if len(out) > max_length:
-        raise Invalid(f"Ensure this field has no more than {max_length} elements.")
+        raise Invalid(_("Ensure this field has no more than %(max_length)s elements.") % {"max_length": max_length})
     return out
 
 
@@ -182,15 +188,15 @@ def json_object(value: Any, *, max_bytes: int) -> dict[str, Any] | None:
         try:
             value = json.loads(value)
         except ValueError as exc:
-            raise Invalid(f"invalid JSON: {exc}") from None
+            raise Invalid(_("invalid JSON: %(exc)s") % {"exc": exc}) from None
     if not isinstance(value, dict):
-        raise Invalid("must be a JSON object")
+        raise Invalid(_("must be a JSON object"))
     if len(json.dumps(value)) > max_bytes:
-        raise Invalid(f"larger than {max_bytes} bytes")
+        raise Invalid(_("larger than %(max_bytes)s bytes") % {"max_bytes": max_bytes})
     return value
 
 
 def unknown_fields(keys: Iterable[Any], known: Iterable[str]) -> dict[str, list[str]]:
     """``{key: ["unknown field"]}`` for every key of an input that is not ``known`` (mass assignment is
     refused), in the order REST always listed them."""
-    return {str(key): ["unknown field"] for key in sorted(set(map(str, keys)) - set(known))}
+    return {str(key): [_("unknown field")] for key in sorted(set(map(str, keys)) - set(known))}

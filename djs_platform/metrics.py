@@ -7,6 +7,7 @@ by configs/gunicorn.conf.py before workers import this module, and ``/v1/metrics
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess
@@ -62,15 +63,38 @@ execution_duration = Histogram("djs_execution_duration_seconds", "Execution dura
 retries = Counter("djs_execution_retries_total", "Retries performed", ["type"])
 fallbacks = Counter("djs_execution_fallbacks_total", "Executions answered by the fallback target", ["type"])
 in_flight = Gauge("djs_executions_in_flight", "Executions running now", ["type"], multiprocess_mode="livesum")
+executor_calls = Counter("djs_executor_calls_total", "Calls to registered executor instances (apps/tasks/routing.py)",
+                         ["name", "instance", "result"])
+
+
+# --- executor registry -------------------------------------------------------------------------
+#: ``djs_executor_instances{name,status}`` is computed from the database when ``/v1/metrics`` is scraped (the
+#: collector is registered by apps/executors), so only the web exposition carries it, once per scrape whatever
+#: the number of workers; scheduler and gRPC metric ports do not repeat it.
+_scrape_collectors: list[Any] = []
+
+
+def register_scrape_collector(collector: Any) -> None:
+    """Add a collector (``collect()`` yielding metric families) that ``/v1/metrics`` runs at each scrape."""
+    if not any(type(c) is type(collector) for c in _scrape_collectors):
+        _scrape_collectors.append(collector)
 
 
 def exposition() -> tuple[bytes, str]:
-    """The text exposition of this process, or of every gunicorn worker in multiprocess mode."""
+    """The text exposition of this process, or of every gunicorn worker in multiprocess mode, plus what the
+    scrape-time collectors report."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(), CONTENT_TYPE_LATEST
+        body = generate_latest(registry)
+    else:
+        body = generate_latest()
+    if _scrape_collectors:
+        extra = CollectorRegistry(auto_describe=False)
+        for collector in _scrape_collectors:
+            extra.register(collector)
+        body += generate_latest(extra)
+    return body, CONTENT_TYPE_LATEST
 
 
 def start_metrics_server(port: int, host: str = "127.0.0.1") -> None:

@@ -13,7 +13,14 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
-from djs_platform.config import BASE_DIR, DEFAULT_ADMIN_PASSWORDS, DEFAULT_JWT_SECRETS, config, install_secret
+from djs_platform.config import (
+    BASE_DIR,
+    DEFAULT_ADMIN_PASSWORDS,
+    DEFAULT_JWT_SECRETS,
+    config,
+    install_secret,
+    server_language,
+)
 from djs_platform.logs import LogFiles
 
 DEBUG: bool = bool(config.get("server.debug", False))
@@ -107,6 +114,7 @@ INSTALLED_APPS = [
     "apps.tasks",
     "apps.records",
     "apps.alerts",
+    "apps.executors",
     "rpc",
 ]
 
@@ -115,6 +123,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "djs_platform.middleware.SecurityHeadersMiddleware",
+    "djs_platform.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     # The API authenticates with bearer tokens (DRF views are CSRF-exempt); CSRF protection still guards any
     # cookie-authenticated view a future change might add.
@@ -253,7 +262,8 @@ PASSWORD_HASHERS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "djs_platform.passwords.NotBlankPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    # Django's rule; its message from DJS's catalog (Django's zh_Hans lacks the 5.2 wording; docs/i18n.md)
+    {"NAME": "djs_platform.passwords.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
@@ -264,9 +274,19 @@ AUTH_PASSWORD_VALIDATORS = [
 # machines with different OS updates agree on DST rules (docs/cron.md).
 zoneinfo.reset_tzpath(to=[])
 
-LANGUAGE_CODE = "en-us"
+# --- language (docs/i18n.md, DESIGN §14.5) --------------------------------------------------------------
+# Messages follow the request's Accept-Language (gRPC: accept-language metadata), else server.language
+# (djs_platform.middleware.LanguageMiddleware, rpc.interceptors.ErrorInterceptor). LANGUAGE_CODE stays English:
+# it is the language of everything said outside a request (scheduler threads write run errors once, as data).
+USE_I18N = True
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+try:
+    SERVER_LANGUAGE = server_language(config)
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 TIME_ZONE = str(config.get("server.timezone") or "UTC")
-USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = CONTEXT_PATH + "/static/"
@@ -402,6 +422,11 @@ EGRESS = {
     "denyCidrs": list(config.get("security.egress.denyCidrs") or []),
     "allowHosts": list(config.get("security.egress.allowHosts") or []),
     "denyHosts": list(config.get("security.egress.denyHosts") or []),
+}
+#: ``executors.*``: the executor registry (docs/executors.md).
+EXECUTORS = {
+    # POST /executors/register and /deregister (and gRPC) per user per minute; beyond: 4029 (0 = no limit)
+    "register_per_user_per_minute": int(config.get("executors.registerPerUserPerMinute", 120)),
 }
 
 SPECTACULAR_SETTINGS = {

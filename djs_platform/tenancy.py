@@ -10,6 +10,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, TypeVar
 
 from django.db import models
+from django.utils.translation import gettext, gettext_lazy
 
 from djs_platform import errors
 
@@ -30,8 +31,29 @@ ALL_PERMISSIONS: list[tuple[str, str, str]] = [
     ("role:manage", "Manage roles", "Create, edit and delete roles"),
     ("system:manage", "Manage the system", "Nodes, maintenance, retention, audit log"),
     ("task:shell", "Shell tasks", "Create and edit SHELL tasks"),
+    # the executor registry (issue 19; apps/executors/migrations/0002 adds them to existing installs)
+    ("executor:view", "View executors", "See the executor registry of the department scope"),
+    ("executor:manage", "Manage executors", "Create, edit and delete static and DNS executor entries"),
+    ("executor:register", "Register executors", "Register and deregister executors (service accounts)"),
 ]
 PERMISSION_CODES = frozenset(code for code, _, _ in ALL_PERMISSIONS)
+#: The ``label`` of a permission code in the request's language (GET /permissions, role details; docs/i18n.md):
+#: the English label is the seeded name. Codes never change with the language.
+PERMISSION_LABELS = {
+    "task:view": gettext_lazy("View tasks"), "task:create": gettext_lazy("Create tasks"),
+    "task:update": gettext_lazy("Update tasks"), "task:delete": gettext_lazy("Delete tasks"),
+    "task:execute": gettext_lazy("Execute tasks"), "record:view": gettext_lazy("View records"),
+    "department:manage": gettext_lazy("Manage departments"), "user:manage": gettext_lazy("Manage users"),
+    "role:manage": gettext_lazy("Manage roles"), "system:manage": gettext_lazy("Manage the system"),
+    "task:shell": gettext_lazy("Shell tasks"), "executor:view": gettext_lazy("View executors"),
+    "executor:manage": gettext_lazy("Manage executors"), "executor:register": gettext_lazy("Register executors"),
+}
+
+
+def permission_label(code: str, name: str = "") -> str:
+    """The permission's name in the active language; a code without a label keeps its stored name."""
+    label = PERMISSION_LABELS.get(code)
+    return str(label) if label is not None else (name or code)
 
 
 def descendants_of(department_id: int, edges: list[tuple[int, int | None]]) -> frozenset[int]:
@@ -82,7 +104,7 @@ def has_permission(user: "User", code: str) -> bool:
 
 def require_permission(user: "User", code: str) -> None:
     if not has_permission(user, code):
-        raise errors.Forbidden(f"permission denied: requires {code}")
+        raise errors.Forbidden(gettext("permission denied: requires %(code)s") % {"code": code})
 
 
 def in_scope(user: "User", department_id: int | None) -> bool:
@@ -103,12 +125,23 @@ class RestrictedQuerySet(models.QuerySet):
         return self.filter(**{f"{field}__in": sorted(department_scope_ids(user))})
 
 
+#: "<label> not found" for the labels :func:`get_in_scope` is given, each a whole sentence to translate.
+NOT_FOUND_MESSAGES = {
+    "task": gettext_lazy("task not found"), "department": gettext_lazy("department not found"),
+    "user": gettext_lazy("user not found"), "role": gettext_lazy("role not found"),
+    "record": gettext_lazy("record not found"), "alert policy": gettext_lazy("alert policy not found"),
+    "alert": gettext_lazy("alert not found"), "trigger": gettext_lazy("trigger not found"),
+    "executor": gettext_lazy("executor not found"), "token": gettext_lazy("token not found"),
+}
+
+
 def get_in_scope(queryset: models.QuerySet[M], pk: object, label: str) -> M:
     """One object of an already restricted queryset, or 4004 whether it is foreign or missing."""
     try:
         return queryset.get(pk=int(pk))
     except (queryset.model.DoesNotExist, ValueError, TypeError, OverflowError):
-        raise errors.NotFound(f"{label} not found") from None
+        message = NOT_FOUND_MESSAGES.get(label) or gettext("%(label)s not found") % {"label": label}
+        raise errors.NotFound(message) from None
 
 
 def require_department_in_scope(user: "User", department_id: object, field: str = "departmentId") -> int:
@@ -116,7 +149,7 @@ def require_department_in_scope(user: "User", department_id: object, field: str 
     try:
         dept_id = int(department_id)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise errors.invalid(field, "must be a department id") from None
+        raise errors.invalid(field, gettext("must be a department id")) from None
     if not in_scope(user, dept_id):
-        raise errors.invalid(field, f"department {dept_id} not found")
+        raise errors.invalid(field, gettext("department %(dept_id)s not found") % {"dept_id": dept_id})
     return dept_id

@@ -23,6 +23,11 @@ A token is accepted only while its user is enabled and the user's department and
 ("department disabled", 4010 / UNAUTHENTICATED, like a disabled account; issue 16).
 
 When the store is unreachable, checks fail closed (503/5000) unless ``auth.revocationFailOpen``.
+
+Personal API tokens (``djs_pat_...``, issue 19) are not JWTs: :func:`authenticate_bearer` hands them to the check the
+accounts app registers (a row per token, revoked in that row; they need no token state store). Revoking a user's
+JWTs (:func:`revoke_user_tokens`) does not touch them; the user services revoke them where the user is disabled or
+gets another role.
 """
 from __future__ import annotations
 
@@ -30,12 +35,14 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import jwt
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
 
@@ -73,13 +80,13 @@ def _store_call(fn, *args: Any, default: Any = None) -> Any:
     except errors.ApplicationError:
         raise
     except ImproperlyConfigured as exc:  # an evicting Redis: never fail open on a misconfiguration
-        raise errors.ServiceUnavailable(f"token revocation store refused: {exc}") from exc
+        raise errors.ServiceUnavailable(_("token revocation store refused: %(exc)s") % {"exc": exc}) from exc
     except Exception as exc:  # noqa: BLE001 - any backend failure means "store unavailable"
         if settings.AUTH_SETTINGS["revocation_fail_open"]:
             log.warning("revocation store unavailable, failing open: %s", exc)
             return default
         log.error("revocation store unavailable, refusing tokens: %s", exc)
-        raise errors.ServiceUnavailable("token revocation store unavailable, please retry") from exc
+        raise errors.ServiceUnavailable(_("token revocation store unavailable, please retry")) from exc
 
 
 def store_get(key: str) -> "token_state.Entry | None":
@@ -132,12 +139,12 @@ def issue_pair(user: "User", family: str | None = None) -> TokenPair:
 
 def _decode(raw: str, token_class: type[Token]) -> Token:
     if not isinstance(raw, str) or not raw or len(raw) > 4096:
-        raise errors.Unauthenticated("token invalid")
+        raise errors.Unauthenticated(_("token invalid"))
     try:
         return token_class(raw)
     except TokenError as exc:
         expired = "expired" in str(exc).lower()
-        raise errors.Unauthenticated("token expired" if expired else "token invalid") from None
+        raise errors.Unauthenticated(_("token expired") if expired else _("token invalid")) from None
 
 
 _CANONICAL_ID = re.compile(r"[1-9][0-9]{0,18}")
@@ -147,7 +154,7 @@ def user_id_of(payload: Token) -> int:
     """The user id in ``sub``, accepted only in its canonical spelling; anything else is "token invalid"."""
     sub = payload.get("sub")
     if not isinstance(sub, str) or not _CANONICAL_ID.fullmatch(sub) or int(sub) > 2**63 - 1:
-        raise errors.Unauthenticated("token invalid")
+        raise errors.Unauthenticated(_("token invalid"))
     return int(sub)
 
 
@@ -156,7 +163,7 @@ def _check_not_revoked(payload: Token) -> None:
     found = _store_call(token_state.store().get_many, keys, default={}) or {}
     user_cut = found.get(keys[0])
     if keys[1] in found or (user_cut is not None and float(payload.get("iat", 0)) <= float(user_cut.value)):
-        raise errors.Unauthenticated("token revoked")
+        raise errors.Unauthenticated(_("token revoked"))
 
 
 def department_enabled(department) -> bool:
@@ -178,9 +185,9 @@ def department_enabled(department) -> bool:
 def require_usable_account(user: "User") -> None:
     """Refuse a disabled account, or an account whose department (or an ancestor) is disabled: 4010."""
     if not user.is_active:
-        raise errors.Unauthenticated("account disabled")
+        raise errors.Unauthenticated(_("account disabled"))
     if not department_enabled(user.department):
-        raise errors.Unauthenticated("department disabled")
+        raise errors.Unauthenticated(_("department disabled"))
 
 
 def _load_user(payload: Token) -> "User":
@@ -189,7 +196,7 @@ def _load_user(payload: Token) -> "User":
     try:
         user = User.objects.select_related("department", "role").get(pk=user_id_of(payload))
     except User.DoesNotExist:
-        raise errors.Unauthenticated("token invalid") from None
+        raise errors.Unauthenticated(_("token invalid")) from None
     require_usable_account(user)
     return user
 
@@ -210,6 +217,37 @@ def authenticate_access_token(raw: str) -> tuple["User", Token]:
     who must be enabled, in an enabled department below enabled ancestors."""
     token = decode_access_token(raw)
     return authenticate_decoded(token), token
+
+
+# --- API tokens (issue 19): the accounts app registers how they are checked ----------------------------------
+
+#: Every personal API token starts with this (``djs_pat_<43 URL-safe characters>``); a JWT never does.
+API_TOKEN_PREFIX = "djs_pat_"
+
+#: ``(raw token) -> (user, token row)``, registered by the accounts app (``AccountsConfig.ready``), so this
+#: platform module names no app model for them.
+_api_token_authenticator: Callable[[str], tuple["User", Any]] | None = None
+
+
+def register_api_token_authenticator(check: Callable[[str], tuple["User", Any]]) -> None:
+    """Install the check of ``djs_pat_`` tokens (:func:`apps.accounts.services.api_token_authenticate`)."""
+    global _api_token_authenticator
+    _api_token_authenticator = check
+
+
+def is_api_token(raw: str) -> bool:
+    return isinstance(raw, str) and raw.startswith(API_TOKEN_PREFIX)
+
+
+def authenticate_bearer(raw: str) -> tuple["User", Any]:
+    """The one check of a Bearer credential, for REST and gRPC alike: a personal API token (``djs_pat_...``:
+    one indexed lookup of its hash; revoked, expired, or of a disabled user or department -> 4010) or an access
+    token (:func:`authenticate_access_token`). The second item is the token row or the decoded JWT."""
+    if is_api_token(raw):
+        if _api_token_authenticator is None:  # the accounts app is not loaded: nothing can vouch for it
+            raise errors.Unauthenticated(_("token invalid"))
+        return _api_token_authenticator(raw)
+    return authenticate_access_token(raw)
 
 
 def refresh_pair(raw_refresh: str, *, ip: str = "") -> tuple["User", TokenPair]:
@@ -275,10 +313,10 @@ def refresh_access(raw_access: str, *, ip: str = "") -> tuple["User", AccessGran
     now = time.time()
     end = family_end(token)
     if end <= now:
-        raise errors.Unauthenticated("session expired: log in again")
+        raise errors.Unauthenticated(_("session expired: log in again"))
     family = token.get("fid")
     if not isinstance(family, str) or not family:
-        raise errors.Unauthenticated("token invalid")
+        raise errors.Unauthenticated(_("token invalid"))
     _spend_once(token, user_id, kind="access token",
                 reuse_message="access token already exchanged; session revoked")
     lifetime = int(settings.ACCESS_TOKEN_LIFETIME.total_seconds())

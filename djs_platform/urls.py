@@ -5,16 +5,19 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from djs_platform import web
 from djs_platform.envelope import handler404 as not_found
 from djs_platform.envelope import only_methods
+from djs_platform.features import FeaturesView
 from djs_platform.health import HealthView, ShutdownView, metrics_view
 
 api = [
     path("health", HealthView.as_view(), name="health"),
     path("shutdown", ShutdownView.as_view(), name="shutdown"),
+    path("features", FeaturesView.as_view(), name="features"),
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.departments.api.urls")),
     path("", include("apps.tasks.api.urls")),
     path("", include("apps.records.api.urls")),
     path("", include("apps.alerts.api.urls")),
+    path("", include("apps.executors.api.urls")),
     re_path(r"^web(?:/(?P<path>.*))?$", web.console, name="web-console"),
 ]
 # The three routes below are not JSON API views: GET/HEAD only, any other method answers 4005 in the envelope.

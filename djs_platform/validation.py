@@ -26,6 +26,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from djs_platform import errors
 
 #: Deepest nesting of JSON objects/arrays accepted (``server.jsonMaxDepth``); ``{"a": [1]}`` is 2 deep.
@@ -74,7 +76,8 @@ def _printable(text: str) -> str:
 
 def _problem(path: str, message: str) -> errors.InvalidArgument:
     label = _label(path)
-    return errors.InvalidArgument(f"{label}: {message}", fields={label: [message]})
+    return errors.InvalidArgument(_("%(field)s: %(message)s") % {"field": label, "message": message},
+                                  fields={label: [message]})
 
 
 def _join(path: str, key: Any) -> str:
@@ -89,7 +92,7 @@ def check_json_text(text: str | bytes, path: str = "") -> Any:
     Raises :class:`~djs_platform.errors.InvalidArgument`; ``ValueError`` for text that is not JSON."""
     limit = max_json_depth()
     if json_depth(text, stop_above=limit) > limit:
-        raise _problem(path, f"JSON nested deeper than {limit} levels")
+        raise _problem(path, _("JSON nested deeper than %(limit)s levels") % {"limit": limit})
     value = json.loads(text)
     check_value(value, path)
     return value
@@ -106,29 +109,30 @@ def check_value(value: Any, path: str = "", *, depth: int = 0) -> None:
             _check_string(item, where, in_headers, stack, level)
         elif isinstance(item, dict):
             if level + 1 > limit:
-                raise _problem(where, f"JSON nested deeper than {limit} levels")
+                raise _problem(where, _("JSON nested deeper than %(limit)s levels") % {"limit": limit})
             for key, child in item.items():
                 child_path = _join(where, key)
                 if isinstance(key, str) and _SURROGATE.search(key):
-                    raise _problem(child_path, "contains a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff)")
+                    raise _problem(child_path, _("contains a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff)"))
                 if in_headers and isinstance(child, str) and "\x00" in child:
-                    raise _problem(where, f"header {_printable(str(key))!r} must not contain NUL characters")
+                    raise _problem(where, _("header %(header)r must not contain NUL characters")
+                                          % {"header": _printable(str(key))})
                 stack.append((child, child_path, level + 1, key == "headers" and not in_headers))
         elif isinstance(item, (list, tuple)):
             if level + 1 > limit:
-                raise _problem(where, f"JSON nested deeper than {limit} levels")
+                raise _problem(where, _("JSON nested deeper than %(limit)s levels") % {"limit": limit})
             stack.extend((child, _join(where, index), level + 1, False) for index, child in enumerate(item))
 
 
 def _check_string(text: str, path: str, headers: bool, stack: list, level: int) -> None:
     if _SURROGATE.search(text):
-        raise _problem(path, "contains a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff)")
+        raise _problem(path, _("contains a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff)"))
     if not _JSON_START.match(text):
         return
     # JSON held as text: the serializers parse it again, so it gets the same checks.
     limit = max_json_depth()
     if json_depth(text, stop_above=limit) > limit:
-        raise _problem(path, f"JSON nested deeper than {limit} levels")
+        raise _problem(path, _("JSON nested deeper than %(limit)s levels") % {"limit": limit})
     try:
         inner = json.loads(text)
     except ValueError:  # not JSON after all: the field's own validation says what is wrong
@@ -136,7 +140,8 @@ def _check_string(text: str, path: str, headers: bool, stack: list, level: int) 
     if headers and isinstance(inner, dict):
         for key, value in inner.items():
             if isinstance(value, str) and "\x00" in value:
-                raise _problem(path, f"header {_printable(str(key))!r} must not contain NUL characters")
+                raise _problem(path, _("header %(header)r must not contain NUL characters")
+                                     % {"header": _printable(str(key))})
     stack.append((inner, path, 0, False))
 
 
@@ -144,9 +149,9 @@ def check_query(params: Iterable[tuple[str, str]]) -> None:
     """Query-string values: NUL and lone surrogates refused (Django already turns undecodable bytes into U+FFFD)."""
     for key, value in params:
         if _SURROGATE.search(key) or _SURROGATE.search(value):
-            raise _problem(_printable(key), "contains a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff)")
+            raise _problem(_printable(key), _("contains a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff)"))
         if "\x00" in value:
-            raise _problem(key, "must not contain NUL characters")
+            raise _problem(key, _("must not contain NUL characters"))
 
 
 # --- output ---------------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from pathlib import Path
 from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseNotModified, HttpResponseRedirect
 from django.utils.http import http_date
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.static import was_modified_since
 
@@ -70,8 +71,8 @@ CONTENT_TYPES = {
     ".webmanifest": "application/manifest+json",
 }
 
-NOT_BUILT = ("the web console is not built: run `make run`, or `cd web-ui && npm ci && npm run build`, "
-             "then reload")
+NOT_BUILT = gettext_lazy("the web console is not built: run `make run`, or `cd web-ui && npm ci && npm run build`, "
+                         "then reload")
 
 
 def dist_dir() -> Path:
@@ -155,7 +156,8 @@ def _serve(request: HttpRequest, file: Path, *, cache: str, html: bool) -> HttpR
 def console(request: HttpRequest, path: str | None = None) -> HttpResponse:
     """``/v1/web`` -> redirect to ``/v1/web/``; files are served; other routes get ``index.html``."""
     if request.method not in ("GET", "HEAD"):
-        return json_error(errors.MethodNotAllowed(f"{request.method} is not allowed here; the console is read-only"))
+        return json_error(errors.MethodNotAllowed(gettext("%(method)s is not allowed here; the console is read-only")
+                                                  % {"method": request.method}))
     if path is None:
         return HttpResponseRedirect(f"{settings.CONTEXT_PATH}/web/")
     root = dist_dir()
@@ -166,7 +168,8 @@ def console(request: HttpRequest, path: str | None = None) -> HttpResponse:
     if file is not None and file.name != "index.html":
         relative = file.relative_to(root.resolve()).as_posix()
         if file.suffix == ".gz":  # precompressed twins are an encoding, not files of their own
-            return json_error(errors.NotFound(f"no route for {request.method} {request.path}"))
+            return json_error(errors.NotFound(gettext("no route for %(method)s %(path)s")
+                                              % {"method": request.method, "path": request.path}))
         cache = CACHE_IMMUTABLE if HASHED_ASSET.match(relative) else CACHE_REVALIDATE
         return _serve(request, file, cache=cache, html=file.suffix == ".html")
     if path.startswith("assets/"):

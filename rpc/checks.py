@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
+from django.utils.translation import gettext as _
 
 from djs_platform import errors, validation
 from rpc.interceptors import PUBLIC_SERVICES
@@ -56,8 +57,9 @@ class InputInterceptor(grpc.ServerInterceptor):
 
         def checked(request: Any, context: grpc.ServicerContext) -> Any:
             if isinstance(request, Undecodable):
-                raise errors.InvalidArgument(f"request message could not be decoded ({request.reason}): "
-                                             "send the method's request message")
+                raise errors.InvalidArgument(_("request message could not be decoded (%(reason)s): send the "
+                                               "method's request message")
+                                             % {"reason": request.reason})
             validation.check_message(request)
             return behavior(request, context)
 

@@ -58,11 +58,11 @@ def to_status(exc: BaseException, method: str = "") -> RpcStatus:
         log.error("dependency unavailable in %s: %s", method or "gRPC call", exc)
     trailers = [("djs-code", str(app_exc.code))]
     if app_exc.fields:
-        trailers.append(("djs-fields", json.dumps(app_exc.fields, ensure_ascii=True, default=str)))
+        trailers.append(("djs-fields", json.dumps(errors.text(app_exc.fields), ensure_ascii=True, default=str)))
     if isinstance(app_exc, errors.TooManyRequests) and app_exc.retry_after:
         trailers.append(("retry-after", str(app_exc.retry_after)))
     # A message may echo what the caller sent; grpc must be able to encode it (lone surrogates -> U+FFFD).
-    return RpcStatus(status_of(app_exc), clean_text(app_exc.message), tuple(trailers))
+    return RpcStatus(status_of(app_exc), clean_text(str(app_exc.message)), tuple(trailers))
 
 
 def item_message(exc: BaseException, method: str = "") -> str:

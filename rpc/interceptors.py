@@ -4,7 +4,8 @@ Installed outermost first (:data:`rpc.server.INTERCEPTORS`)::
 
     Logging -> Errors -> Database -> Auth -> servicer
 
-* :class:`AuthInterceptor` requires ``authorization: Bearer <access token>`` on every call except
+* :class:`AuthInterceptor` requires ``authorization: Bearer <access token>`` (or ``Bearer djs_pat_...``, a personal
+  API token, issue 19) on every call except
   ``auth.AuthService`` Authenticate, ValidateToken and RefreshToken (their token travels in the request, as the
   seed's client sends it; DESIGN §8, §14.4) and the health and reflection services, checks it exactly like the REST
   API does (signature, expiry, revocation, active user) and hands the servicer an :class:`Actor` with
@@ -30,10 +31,13 @@ from urllib.parse import unquote
 
 import grpc
 from django.db import close_old_connections
+from django.utils import translation
+from django.utils.translation import gettext
 
 from djs_platform import errors, metrics
 from djs_platform.actor import Actor, client_ip
-from djs_platform.tokens import authenticate_access_token
+from djs_platform.middleware import pick_language
+from djs_platform.tokens import authenticate_bearer
 from rpc.errors import to_status
 
 log = logging.getLogger("djs.rpc")
@@ -56,7 +60,7 @@ def current_actor() -> Actor:
     """The authenticated caller of the call being served (set by :class:`AuthInterceptor`)."""
     actor = _actor.get()
     if actor is None:  # a servicer reached without the interceptor: refuse rather than act as nobody
-        raise errors.Unauthenticated("not authenticated")
+        raise errors.Unauthenticated(gettext("not authenticated"))
     return actor
 
 
@@ -106,7 +110,8 @@ class AuthInterceptor(grpc.ServerInterceptor):
     """``authorization: Bearer <token>`` -> :class:`Actor` (``via="grpc"``), or UNAUTHENTICATED.
 
     Revocation is checked on every call (logout, password change, disable, role change take effect at once,
-    in every process), and permissions are read from the database per call, as in REST.
+    in every process), and permissions are read from the database per call, as in REST. Personal API tokens
+    (``djs_pat_...``) go through the same check as in REST (:func:`djs_platform.tokens.authenticate_bearer`).
     """
 
     def intercept_service(self, continuation, handler_call_details):
@@ -117,7 +122,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
 
         def wrap(behavior: Behavior) -> Behavior:
             def authenticated(request: Any, context: grpc.ServicerContext) -> Any:
-                user, _token = authenticate_access_token(self.bearer_token(context))
+                user, _token = authenticate_bearer(self.bearer_token(context))
                 actor = Actor(user=user, ip=client_address(context), user_agent=user_agent(context), via="grpc")
                 info = _call_info.get()
                 if info is not None:
@@ -135,10 +140,11 @@ class AuthInterceptor(grpc.ServerInterceptor):
     def bearer_token(context: grpc.ServicerContext) -> str:
         header = metadata(context).get("authorization", "")
         if not header:
-            raise errors.Unauthenticated("missing authorization metadata: send 'authorization: Bearer <token>'")
+            raise errors.Unauthenticated(gettext("missing authorization metadata: send 'authorization: Bearer "
+                                                 "<token>'"))
         parts = header.split()
         if len(parts) != 2 or parts[0] != "Bearer":
-            raise errors.Unauthenticated("malformed authorization metadata: use 'Bearer <token>'")
+            raise errors.Unauthenticated(gettext("malformed authorization metadata: use 'Bearer <token>'"))
         return parts[1]
 
 
@@ -163,13 +169,18 @@ class DatabaseInterceptor(grpc.ServerInterceptor):
 
 
 class ErrorInterceptor(grpc.ServerInterceptor):
-    """Every exception of a handler becomes a status through :func:`rpc.errors.to_status` (one mapping)."""
+    """Every exception of a handler becomes a status through :func:`rpc.errors.to_status` (one mapping).
+
+    The call runs in the language of its ``accept-language`` metadata, else ``server.language`` (docs/i18n.md),
+    so messages and field errors read like REST's; it is activated for this call on this handler thread and
+    deactivated after it, never carried over to the next call the thread serves."""
 
     def intercept_service(self, continuation, handler_call_details):
         method = handler_call_details.method
 
         def wrap(behavior: Behavior) -> Behavior:
             def mapped(request: Any, context: grpc.ServicerContext) -> Any:
+                translation.activate(pick_language(metadata(context).get("accept-language")))
                 try:
                     return behavior(request, context)
                 except Exception as exc:  # noqa: BLE001 - the one place that maps every failure
@@ -178,6 +189,8 @@ class ErrorInterceptor(grpc.ServerInterceptor):
                     status = to_status(exc, method)
                     context.set_trailing_metadata(status.trailers)
                     context.abort(status.code, status.message)
+                finally:
+                    translation.deactivate()
             return mapped
 
         return _wrap_unary(continuation(handler_call_details), wrap)

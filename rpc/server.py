@@ -2,7 +2,7 @@
 
 A synchronous ``grpc.server`` with a thread pool: Django's ORM is synchronous, and each handler thread keeps
 its own database connection (closed when stale by :class:`rpc.interceptors.DatabaseInterceptor`). Served:
-the four DJS services, ``grpc.health.v1.Health`` (overall ``""`` and per service) and server reflection.
+the DJS services (SERVICE_NAMES), ``grpc.health.v1.Health`` (overall ``""`` and per service) and server reflection.
 """
 from __future__ import annotations
 

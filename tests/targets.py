@@ -374,7 +374,7 @@ class GrpcTarget:
                                                         thread_name_prefix="grpc-target"),
                              interceptors=[Recorder()])
         target_pb2_grpc.add_TargetServicer_to_server(_TargetServicer(self, target_pb2), server)
-        health_servicer = health.HealthServicer()
+        health_servicer = self.health = health.HealthServicer()  # tests set NOT_SERVING through it
         health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
         health_servicer.set(self.SERVICE, health_pb2.HealthCheckResponse.SERVING)
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -51,9 +51,10 @@ from django.utils import timezone as dj_timezone
 from google.protobuf import descriptor_pool
 from google.protobuf.message_factory import GetMessageClass
 
-from apps.accounts.models import AuditLog, Role, User
+from apps.accounts.models import ApiToken, AuditLog, Role, User
 from apps.alerts.models import Alert, AlertPolicy
 from apps.departments.models import Department
+from apps.executors.models import Executor
 from apps.records.models import RecordStatus
 from apps.tasks.models import SchedulerNode, Task, TriggerRequest
 from conftest import Api, Org
@@ -63,6 +64,8 @@ from rpc.tests.conftest import channel, rpc_server  # noqa: F401 - the real gRPC
 from tests.factories import RoleFactory, TaskFactory, UserFactory, add_record
 
 MISSING = 10**12
+#: An executor address the egress policy allows without asking DNS (a public IP literal; nothing is called).
+PUBLIC_TARGET = "93.184.216.34:50051"
 LOCATIONS = ("own", "child", "sibling", "parent", "missing")
 INSIDE = ("own", "child")
 RECORD_MONTH = (2026, 1)  # conftest creates the 2025-2027 month tables before any test transaction
@@ -112,12 +115,17 @@ REST_MATRIX: dict[str, NoTenant | dict[str, Cell]] = {
     "node-list": NoTenant("scheduler nodes are platform-wide, readable by every user (docs/console.md)"),
     "node-stats": NoTenant("per-node execution figures are platform-wide like the nodes list (seed 002)"),
     "scheduler-state": NoTenant("the platform-wide maintenance switch, readable by every user (docs/maintenance.md)"),
+    "features": NoTenant("platform switches (job.shell.enabled, server.timezone), readable by every user (issue 20)"),
     "task-cron-preview": NoTenant("computes fire times from the query; reads no row"),
     "user-list": {"GET": Cell("user:manage", "list:user"),
                   "POST": Cell("user:manage", "create")},
     "user-detail": {"GET": Cell("user:manage", "user"), "PUT": Cell("user:manage", "user"),
                     "DELETE": Cell("user:manage", "user")},
     "user-password": {"PATCH": Cell("user:manage", "user")},
+    # personal API tokens (issue 19): another user's need user:manage over them (your own need no permission,
+    # apps/accounts/tests/test_api_tokens.py); DELETE addresses a token of a user in the location
+    "user-token-list": {"GET": Cell("user:manage", "user"), "POST": Cell("user:manage", "user")},
+    "user-token-detail": {"DELETE": Cell("user:manage", "user_token")},
     "role-list": {"GET": Cell(("role:manage", "user:manage"), "platform"),
                   "POST": Cell("role:manage", "platform")},
     "role-detail": {"GET": Cell(("role:manage", "user:manage"), "platform"),
@@ -149,6 +157,9 @@ REST_MATRIX: dict[str, NoTenant | dict[str, Cell]] = {
     "record-stats": {"GET": Cell("record:view", "list:record")},
     "record-detail": {"GET": Cell("record:view", "record")},
     "record-log": {"GET": Cell("record:view", "shell_record")},
+    # stop one execution (issue 20): the matrix's records are finished, so a holder in scope is told it is not
+    # running (4009) and nothing changes; outside the scope it does not exist (4004)
+    "record-kill": {"POST": Cell("task:execute", "record", override={"own": 4009, "child": 4009})},
     # maintenance mode is platform-wide (no department), like roles; it stops every tenant, so the code counts
     # only in the top department: the actor (department A) is refused (issue 16, test_security_round2.py)
     "scheduler-pause": {"POST": Cell("system:manage", "platform", override={"own": 4003})},
@@ -161,6 +172,14 @@ REST_MATRIX: dict[str, NoTenant | dict[str, Cell]] = {
     "alert-list": {"GET": Cell("record:view", "list:alert")},
     "alert-detail": {"GET": Cell("record:view", "alert")},
     "scheduler-resume": {"POST": Cell("system:manage", "platform", override={"own": 4003})},
+    # the executor registry (issue 19): entries of the scope in full; names a department's tasks resolve
+    # (its own and its ancestors') by department; (de)registration names its department in the body
+    "executor-list": {"GET": Cell("executor:view", "list:executor"), "POST": Cell("executor:manage", "create")},
+    "executor-detail": {"GET": Cell("executor:view", "executor"), "PUT": Cell("executor:manage", "executor"),
+                        "DELETE": Cell("executor:manage", "executor")},
+    "executor-names": {"GET": Cell("executor:view", "department")},
+    "executor-register": {"POST": Cell("executor:register", "create")},
+    "executor-deregister": {"POST": Cell("executor:register", "create")},
 }
 
 GRPC_MATRIX: dict[str, NoTenant | Cell] = {
@@ -176,6 +195,7 @@ GRPC_MATRIX: dict[str, NoTenant | Cell] = {
     "/scheduler.TaskScheduler/ExecuteTaskImmediately": Cell("task:execute", "task"),
     "/scheduler.TaskScheduler/DeleteTask": Cell("task:delete", "task"),
     "/scheduler.TaskScheduler/KillTask": Cell("task:execute", "task"),
+    "/scheduler.TaskScheduler/KillExecution": Cell("task:execute", "record", override={"own": 4009, "child": 4009}),
     "/scheduler.TaskScheduler/PauseScheduler": Cell("system:manage", "platform", override={"own": 4003}),
     "/scheduler.TaskScheduler/ResumeScheduler": Cell("system:manage", "platform", override={"own": 4003}),
     "/data.DataService/GetTaskHistory": Cell("record:view", "task"),
@@ -184,6 +204,9 @@ GRPC_MATRIX: dict[str, NoTenant | Cell] = {
     "/data.DataService/GetTaskStatistics": Cell("record:view", "department"),
     "/data.DataService/GetStatistics": Cell("record:view", "department"),
     "/rpc.proto.ModelContextService/GetModelContext": Cell("task:view", "task"),
+    "/djs.ExecutorRegistry/Register": Cell("executor:register", "create"),
+    "/djs.ExecutorRegistry/Deregister": Cell("executor:register", "create"),
+    "/djs.ExecutorRegistry/List": Cell("executor:view", "department"),
     "/grpc.health.v1.Health/Check": NoTenant("standard health service, public"),
     "/grpc.health.v1.Health/Watch": NoTenant("standard health service, public"),
     "/grpc.health.v1.Health/List": NoTenant("standard health service, public"),
@@ -204,6 +227,13 @@ GRPC_REQUESTS: dict[str, Callable[[int], dict[str, Any]]] = {
     "/rpc.proto.ModelContextService/GetModelContext": lambda i: {"model_id": f"task:{i}"},
     "/scheduler.TaskScheduler/PauseScheduler": lambda i: {"reason": "access matrix"},
     "/scheduler.TaskScheduler/ResumeScheduler": lambda i: {},
+    "/scheduler.TaskScheduler/KillExecution": lambda i: {"record_id": i, "year": RECORD_MONTH[0],
+                                                         "month": RECORD_MONTH[1]},
+    "/djs.ExecutorRegistry/Register": lambda d: {"name": "matrix.Rpc", "kind": "grpc", "address": PUBLIC_TARGET,
+                                                 "department_id": d},
+    "/djs.ExecutorRegistry/Deregister": lambda d: {"name": "matrix.Rpc", "kind": "grpc", "address": PUBLIC_TARGET,
+                                                   "department_id": d},
+    "/djs.ExecutorRegistry/List": lambda i: {"department_id": i},
 }
 TASK_REQUEST = lambda i: {"task_id": i}  # noqa: E731 - the other TaskScheduler methods
 
@@ -329,6 +359,10 @@ class World:
             return TriggerRequest.objects.create(task=task, requested_at=dj_timezone.now()).pk
         if kind == "user":
             return UserFactory(username=self.name("matrix-user"), department=dept, role=self.empty_role).pk
+        if kind == "user_token":
+            owner = UserFactory(username=self.name("matrix-token-owner"), department=dept, role=self.empty_role)
+            return ApiToken.objects.create(user=owner, name="matrix", prefix="djs_pat_matrix",
+                                           token_hash=f"{self._next():064x}").pk
         if kind == "record":
             return make_record(dept.pk, task_id=MISSING + self._next()).pk
         if kind == "shell_record":
@@ -337,6 +371,8 @@ class World:
             return make_alert_policy(TaskFactory(department=dept, name=self.name("matrix-alerted"), status=0)).pk
         if kind == "alert":
             return make_alert(dept.pk, self.name("matrix-alert")).pk
+        if kind == "executor":
+            return make_executor(dept.pk, self.name("matrix.Svc")).pk
         raise AssertionError(kind)
 
     def _next(self) -> int:
@@ -360,6 +396,15 @@ def make_alert_policy(task: Task) -> AlertPolicy:
 def make_alert(department_id: int, key: str) -> Alert:
     return Alert.objects.create(department_id=department_id, task_id=MISSING, task_name=key, kind="failure",
                                 message="matrix", dedup_key=key, status="sent")
+
+
+def make_executor(department_id: int, name: str) -> Executor:
+    return Executor.objects.create(department_id=department_id, name=name, kind="grpc", address=PUBLIC_TARGET,
+                                   source="manual")
+
+
+def executor_body(department_id: int, name: str) -> dict[str, Any]:
+    return {"departmentId": department_id, "name": name, "kind": "grpc", "address": PUBLIC_TARGET}
 
 
 def http_task_body(department_id: int, name: str) -> dict[str, Any]:
@@ -413,6 +458,11 @@ def rest_request(world: World, route: str, method: str, pk: int) -> tuple[str, d
                             "roleId": world.empty_role.pk, "status": 1}
     if route == "user-password":
         return r.path(pk), {"newPassword": NEW_PASSWORD}
+    if route == "user-token-list" and method == "POST":
+        return r.path(pk), {"name": world.name("matrix-token")}
+    if route == "user-token-detail":
+        token = ApiToken.objects.filter(pk=pk).first()
+        return r.path(token.user_id if token else MISSING).replace("<int:token_id>", str(pk)), None
     if route == "department-detail" and method == "PUT":
         dept = Department.objects.filter(pk=pk).first()
         return r.path(pk), {"name": dept.name if dept else "ghost", "parentId": dept.parent_id if dept else None,
@@ -430,7 +480,7 @@ def rest_request(world: World, route: str, method: str, pk: int) -> tuple[str, d
         return r.path(pk), {"status": 1}
     if route in ("task-trigger", "task-kill"):
         return r.path(pk), {}
-    if route in ("record-detail", "record-log"):
+    if route in ("record-detail", "record-log", "record-kill"):
         return r.path(pk) + month, None
     if route == "alert-policy-list" and method == "POST":
         return r.path(), {"departmentId": pk, "onFailure": True, "webhookUrl": "http://127.0.0.1:9/hook"}
@@ -438,6 +488,14 @@ def rest_request(world: World, route: str, method: str, pk: int) -> tuple[str, d
         return r.path(pk), {"lagSeconds": 5}
     if route in ("alert-policy-list", "alert-list"):
         return r.path() + "?size=100", None
+    if route in ("executor-register", "executor-deregister") or (route == "executor-list" and method == "POST"):
+        return r.path(), executor_body(pk, world.name("matrix.Svc"))
+    if route == "executor-detail" and method == "PUT":
+        return r.path(pk), {"weight": 5}
+    if route == "executor-list":
+        return r.path() + "?size=100", None
+    if route == "executor-names":
+        return r.path() + f"?departmentId={pk}", None
     if route in ("record-list", "record-stats"):
         return r.path() + month + "&size=100", None
     if route in ("user-list", "task-list", "audit-log-list"):
@@ -455,7 +513,7 @@ ROUTES: dict[str, Route] = {}
 def row_of(kind: str, pk: int) -> Any:
     """The addressed row as it is now (to prove a refused call changed nothing)."""
     model = {"task": Task, "grpc_task": Task, "shell_task": Task, "user": User, "department": Department,
-             "alert_policy": AlertPolicy, "alert": Alert}.get(kind)
+             "alert_policy": AlertPolicy, "alert": Alert, "executor": Executor, "user_token": ApiToken}.get(kind)
     if model is None or pk == MISSING:
         return None
     return list(model.objects.filter(pk=pk).values())
@@ -479,6 +537,8 @@ def list_markers(world: World, kind: str) -> dict[str, Any]:
             markers[location] = make_alert_policy(task).pk
         elif kind == "alert":
             markers[location] = make_alert(dept.pk, world.name("matrix-list")).pk
+        elif kind == "executor":
+            markers[location] = make_executor(dept.pk, world.name("matrix.List")).pk
         elif kind == "audit":
             markers[location] = AuditLog.objects.create(action="matrix.mark", object_type="task",
                                                         department_id=dept.pk).pk
@@ -589,7 +649,7 @@ def test_rest_access_matrix(org, capsys, settings):
 # --- gRPC ----------------------------------------------------------------------------------------------
 
 GRPC_CODES = {0: grpc.StatusCode.OK, 4001: grpc.StatusCode.INVALID_ARGUMENT, 4003: grpc.StatusCode.PERMISSION_DENIED,
-              4004: grpc.StatusCode.NOT_FOUND}
+              4004: grpc.StatusCode.NOT_FOUND, 4009: grpc.StatusCode.FAILED_PRECONDITION}
 
 
 def build_message(message_class, values: dict[str, Any]):

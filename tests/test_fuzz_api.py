@@ -64,6 +64,7 @@ from schemathesis.specs.openapi.checks import (
 
 from apps.accounts.models import AuditLog, Role, RolePermission, User
 from apps.alerts.models import Alert, AlertPolicy
+from apps.executors.models import Executor
 from apps.departments.models import Department
 from apps.tasks.models import SchedulerNode, SchedulerState, Task, TaskChild, TriggerRequest
 from djs_platform import tokens
@@ -92,7 +93,7 @@ MISSING_ID = 10**12
 SNAPSHOT_MODELS = {"task": Task, "department": Department, "user": User, "role": Role,
                    "role_permission": RolePermission, "trigger_request": TriggerRequest,
                    "scheduler_state": SchedulerState, "task_child": TaskChild, "alert_policy": AlertPolicy,
-                   "alert": Alert}
+                   "alert": Alert, "executor": Executor}
 
 
 def snapshot() -> dict[str, Any]:
@@ -128,7 +129,7 @@ class Actor:
 #: Path prefix -> the kind of object ``{id}`` addresses.
 ID_KINDS = (("/v1/users/", "user"), ("/v1/roles/", "role"), ("/v1/departments/", "department"),
             ("/v1/tasks/", "task"), ("/v1/records/", "record"), ("/v1/alert-policies/", "alert_policy"),
-            ("/v1/alerts/", "alert"), ("/v1/triggers/", "trigger"))
+            ("/v1/alerts/", "alert"), ("/v1/triggers/", "trigger"), ("/v1/executors/", "executor"))
 
 
 def _kind(path: str) -> str | None:
@@ -175,10 +176,14 @@ def fuzz_world(org):
     alerts = [Alert.objects.create(department_id=t.department_id, task_id=t.pk, task_name=t.name, kind="failure",
                                    message="fuzz", dedup_key=f"fuzz:{t.pk}", status="sent") for t in tasks.values()]
     triggers = [TriggerRequest.objects.create(task=t, requested_at=now) for t in tasks.values()]
+    # registry entries on a public IP literal (the egress check asks no DNS; nothing is ever called)
+    executors = [Executor.objects.create(department=getattr(org, name), name=f"fuzz.{name}", kind="grpc",
+                                         address="93.184.216.34:50051", source="manual") for name in ("a", "a1", "b")]
     common = {
         "trigger": [t.pk for t in triggers] + [MISSING_ID],
         "alert_policy": [p.pk for p in policies] + [MISSING_ID],
         "alert": [a.pk for a in alerts] + [MISSING_ID],
+        "executor": [e.pk for e in executors] + [MISSING_ID],
         "task": [t.pk for t in tasks.values()] + [grpc_task.pk, MISSING_ID],
         "department": departments + [MISSING_ID],
         "role": [spare_role.pk, org.admin.role_id, limited.role_id, MISSING_ID],

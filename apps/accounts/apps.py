@@ -5,3 +5,10 @@ class AccountsConfig(AppConfig):
     name = "apps.accounts"
     label = "accounts"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from apps.accounts.services import api_token_authenticate
+        from djs_platform.tokens import register_api_token_authenticator
+
+        # ``Bearer djs_pat_...`` in REST and gRPC is checked here (issue 19); the platform names no app model.
+        register_api_token_authenticator(api_token_authenticate)

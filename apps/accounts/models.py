@@ -5,6 +5,8 @@ import unicodedata
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 from django.db.models.functions import Now
+from django.utils.functional import lazy
+from django.utils.translation import gettext as _
 
 from djs_platform.tenancy import RestrictedQuerySet
 from djs_platform.timestamps import UpdateTimeField
@@ -19,8 +21,8 @@ def normalize_username(name: str) -> str:
 
 #: Bounds of a username, counted in characters (code points) of its stored NFKC form.
 USERNAME_MIN_LENGTH, USERNAME_MAX_LENGTH = 2, 50
-USERNAME_RULE = (f"a username is {USERNAME_MIN_LENGTH}-{USERNAME_MAX_LENGTH} letters or digits (any script) "
-                 "and _ . @ -")
+USERNAME_RULE = lazy(lambda: _("a username is %(min)s-%(max)s letters or digits (any script) and _ . @ -")
+                     % {"min": USERNAME_MIN_LENGTH, "max": USERNAME_MAX_LENGTH}, str)()
 _USERNAME_SYMBOLS = frozenset("_.@-")
 # Letters (Lu Ll Lt Lm Lo), decimal digits (Nd) and letter numbers (Nl: 〇 in Chinese names; NFKC has already made
 # Roman numerals Latin letters). Combining marks (Mn Mc) only after one of those: Devanagari, Thai, Bengali ...
@@ -36,8 +38,8 @@ def username_problem(name: str) -> str | None:
     Whitespace, other punctuation, symbols (emoji), format and control characters (zero-width, bidi) are not."""
     name = normalize_username(name)
     if not USERNAME_MIN_LENGTH <= len(name) <= USERNAME_MAX_LENGTH:
-        return (f"must be {USERNAME_MIN_LENGTH}-{USERNAME_MAX_LENGTH} characters (after Unicode NFKC "
-                f"normalisation), not {len(name)}")
+        return (_("must be %(min)s-%(max)s characters (after Unicode NFKC normalisation), not %(length)s")
+                % {"min": USERNAME_MIN_LENGTH, "max": USERNAME_MAX_LENGTH, "length": len(name)})
     after_base = False
     for char in name:
         category = unicodedata.category(char)
@@ -49,7 +51,8 @@ def username_problem(name: str) -> str | None:
             after_base = False
         else:
             label = unicodedata.name(char, "")
-            return f"U+{ord(char):04X}{' ' + label if label else ''} is not allowed: {USERNAME_RULE}"
+            return (_("%(character)s is not allowed: %(rule)s")
+                    % {"character": f"U+{ord(char):04X}{' ' + label if label else ''}", "rule": USERNAME_RULE})
     return None
 
 
@@ -226,3 +229,57 @@ class TokenState(models.Model):
 
     class Meta:
         db_table = "token_state"
+
+
+#: What every API token starts with: ``djs_pat_`` then 43 URL-safe characters (32 random bytes).
+API_TOKEN_PREFIX = "djs_pat_"
+#: Characters of a token shown (and stored) for recognising it: the prefix and the first 6 random characters.
+API_TOKEN_DISPLAY_LENGTH = len(API_TOKEN_PREFIX) + 6
+
+
+class ApiTokenQuerySet(RestrictedQuerySet):
+    pass
+
+
+class ApiToken(models.Model):
+    """A long-lived personal API token of a user (service accounts are ordinary users with a role; issue 19,
+    DESIGN §14.3). It authenticates as its user, with the user's current department scope and role.
+
+    The secret (``djs_pat_<43 URL-safe characters>``, 32 random bytes) is shown once, when the token is made;
+    only its SHA-256 (``token_hash``, unique: authentication is one indexed lookup) and a display ``prefix`` are
+    stored. A plain hash suffices where a password needs Argon2: the secret has 256 bits of entropy, so there is
+    nothing to guess from the hash. Dead when ``revoked_at`` is set (by its user, a ``user:manage`` holder, or
+    when the user is disabled or gets another role) or ``expires_at`` has passed; ``last_used_at`` is written at
+    most once a minute. Scoped by the user's department (``user:manage`` over that department lists and revokes
+    them), never shown to anyone again in full."""
+
+    SCOPE_FIELD = "user__department_id"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = BinaryCharField(max_length=API_TOKEN_DISPLAY_LENGTH)
+    #: Hex SHA-256 of the whole token string.
+    token_hash = BinaryCharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    create_time = models.DateTimeField(auto_now_add=True, db_default=Now())
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        db_table = "api_token"
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["user", "revoked_at"], name="idx_api_token_user")]
+
+    def state(self, now) -> str:
+        """``revoked``, ``expired`` or ``active`` at ``now``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -4,10 +4,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
-from apps.accounts.models import AuditLog, Permission, Role, User, username_key
+from apps.accounts.models import ApiToken, AuditLog, Permission, Role, User, username_key
 from djs_platform import errors
-from djs_platform.tenancy import get_in_scope, has_permission, require_permission
+from djs_platform.tenancy import get_in_scope, has_permission, permission_codes, require_permission
 
 
 def user_list(*, user: User, department_id: int | None = None, keyword: str | None = None,
@@ -35,7 +36,7 @@ def user_get(*, user: User, user_id: int) -> User:
 def _require_role_reader(user: User) -> None:
     # Whoever assigns roles to users must be able to read them.
     if not (has_permission(user, "role:manage") or has_permission(user, "user:manage")):
-        raise errors.Forbidden("permission denied: requires role:manage or user:manage")
+        raise errors.Forbidden(_("permission denied: requires role:manage or user:manage"))
 
 
 def role_list(*, user: User, keyword: str | None = None, status: int | None = None) -> QuerySet[Role]:
@@ -75,3 +76,25 @@ def audit_log_list(*, user: User, user_id: int | None = None, action: str | None
     if end:
         qs = qs.filter(create_time__lt=end)
     return qs.order_by("-id")
+
+
+def api_token_owner(*, user: User, user_id: int) -> User:
+    """Whose API tokens ``user`` may list, create and revoke (issue 19): their own (no permission needed), or those
+    of a user in their ``user:manage`` scope (without the permission 4003, outside the scope 4004, as for any user
+    detail) whose role grants nothing ``user`` lacks (else 4003: a token acts with every permission of its user, so
+    minting one is managing that user)."""
+    if int(user_id) == user.pk:
+        return user
+    target = get_in_scope(User.objects.restrict(user, "user:manage").select_related("department", "role"),
+                          user_id, "user")
+    beyond = sorted(set(target.role.permissions.values_list("code", flat=True)) - permission_codes(user))
+    if beyond:
+        raise errors.Forbidden(_("cannot manage the API tokens of this user: their role grants permissions you do "
+                                 "not hold: %(codes)s") % {"codes": ", ".join(beyond)})
+    return target
+
+
+def api_token_list(*, user: User, user_id: int) -> QuerySet[ApiToken]:
+    """The API tokens of ``user_id``, newest first, revoked and expired ones included (never their secret)."""
+    owner = api_token_owner(user=user, user_id=user_id)
+    return ApiToken.objects.restrict(user).filter(user_id=owner.pk).select_related("created_by").order_by("-id")

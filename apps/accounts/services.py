@@ -1,16 +1,28 @@
-"""Writes for accounts: login, users, roles, passwords. The audit trail every write leaves is
+"""Writes for accounts: login, users, roles, passwords, personal API tokens. The audit trail every write leaves is
 :mod:`apps.accounts.audit` (``audit_record``, ``camel`` and ``diff`` are re-exported here for older imports)."""
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.accounts.audit import audit_record, camel, diff  # noqa: F401 - camel re-exported
 from apps.accounts.models import (
+    API_TOKEN_DISPLAY_LENGTH,
+    API_TOKEN_PREFIX,
+    ApiToken,
     Permission,
     Role,
     User,
@@ -18,6 +30,7 @@ from apps.accounts.models import (
     username_key,
     username_problem,
 )
+from apps.accounts.selectors import api_token_owner
 from apps.departments.models import Department
 from djs_platform import errors, tokens
 from djs_platform.actor import Actor
@@ -42,7 +55,7 @@ def _throttle_login(key: str, ip: str) -> None:
                     "too many login attempts from this address; retry in a minute")
     failures = tokens.store_get(f"login:fail:{key}")
     if failures is not None and failures.value >= conf["login_max_failures"]:
-        raise errors.TooManyRequests("account temporarily locked after repeated failed logins",
+        raise errors.TooManyRequests(_("account temporarily locked after repeated failed logins"),
                                      retry_after=failures.remaining())
 
 
@@ -74,7 +87,7 @@ def auth_login(*, username: str, password: str, ip: str, user_agent: str = "", v
             parent__isnull=True).order_by("id").values_list("id", flat=True).first()
         audit_record(actor=None, action="auth.login_failed", object_type="user", object_id=user.pk if user else None,
                      object_repr=username, department_id=department_id, username=username, ip=ip, via=via)
-        raise errors.Unauthenticated("invalid username or password")
+        raise errors.Unauthenticated(_("invalid username or password"))
     tokens.require_usable_account(user)  # disabled account or department: 4010, only after the right password
     tokens.store_delete(f"login:fail:{key}")
     pair = tokens.issue_pair(user)
@@ -98,7 +111,7 @@ def _resolve_permissions(permission_ids: list[int]) -> list[Permission]:
     found = list(Permission.objects.filter(id__in=ids))
     missing = sorted(set(ids) - {p.id for p in found})
     if missing:
-        raise errors.invalid("permissions", f"unknown permission ids: {missing}")
+        raise errors.invalid("permissions", _("unknown permission ids: %(missing)s") % {"missing": missing})
     return found
 
 
@@ -106,14 +119,15 @@ def _require_can_grant(actor: Actor, codes: set[str] | frozenset[str], what: str
     """Nobody grants what they do not hold themselves."""
     beyond = sorted(set(codes) - permission_codes(actor.user))
     if beyond:
-        raise errors.Forbidden(f"cannot {what}: it grants permissions you do not hold: {', '.join(beyond)}")
+        raise errors.Forbidden(_("cannot %(what)s: it grants permissions you do not hold: %(beyond)s")
+                               % {"what": what, "beyond": ", ".join(beyond)})
 
 
 def _require_can_grant_shell(actor: Actor, old_codes: set[str], new_codes: set[str]) -> None:
     """``task:shell`` runs commands on the scheduler hosts: adding it to a role also needs ``system:manage``
     (docs/security.md, finding 2)."""
     if "task:shell" in new_codes - old_codes and "system:manage" not in permission_codes(actor.user):
-        raise errors.Forbidden("granting task:shell requires system:manage")
+        raise errors.Forbidden(_("granting task:shell requires system:manage"))
 
 
 def role_codes(role: Role) -> set[str]:
@@ -124,15 +138,15 @@ def role_codes(role: Role) -> set[str]:
 def role_create(*, actor: Actor, name: str, description: str | None, permission_ids: list[int], status: int) -> Role:
     require_permission(actor.user, "role:manage")
     perms = _resolve_permissions(permission_ids)
-    _require_can_grant(actor, {p.code for p in perms}, "create this role")
+    _require_can_grant(actor, {p.code for p in perms}, _("create this role"))
     _require_can_grant_shell(actor, set(), {p.code for p in perms})
     if Role.objects.filter(name=name).exists():
-        raise errors.AlreadyExists(f"role name '{name}' already exists")
+        raise errors.AlreadyExists(_("role name '%(name)s' already exists") % {"name": name})
     try:
         with transaction.atomic():
             role = Role.objects.create(name=name, description=description, status=status)
     except IntegrityError:
-        raise errors.AlreadyExists(f"role name '{name}' already exists") from None
+        raise errors.AlreadyExists(_("role name '%(name)s' already exists") % {"name": name}) from None
     role.permissions.set(perms)
     audit_record(actor=actor, action="role.create", object_type="role", object_id=role.pk, object_repr=role.name,
                  changes={"name": name, "status": status, "permissions": sorted(p.code for p in perms)})
@@ -142,7 +156,7 @@ def role_create(*, actor: Actor, name: str, description: str | None, permission_
 def _role_for_update(actor: Actor, role_id: int) -> Role:
     require_permission(actor.user, "role:manage")
     role = get_in_scope(Role.objects.select_for_update(), role_id, "role")
-    _require_can_grant(actor, role_codes(role), "modify this role")
+    _require_can_grant(actor, role_codes(role), _("modify this role"))
     return role
 
 
@@ -152,12 +166,12 @@ def role_update(*, actor: Actor, role_id: int, name: str, description: str | Non
     role = _role_for_update(actor, role_id)
     perms = _resolve_permissions(permission_ids)
     new_codes = {p.code for p in perms}
-    _require_can_grant(actor, new_codes, "update this role")
+    _require_can_grant(actor, new_codes, _("update this role"))
     _require_can_grant_shell(actor, role_codes(role), new_codes)
     if Role.objects.filter(name=name).exclude(pk=role.pk).exists():
-        raise errors.AlreadyExists(f"role name '{name}' already exists")
+        raise errors.AlreadyExists(_("role name '%(name)s' already exists") % {"name": name})
     if role.pk == actor.user.role_id and (status != 1 or not permission_codes(actor.user) <= new_codes):
-        raise errors.Conflict("you cannot disable or reduce your own role")
+        raise errors.Conflict(_("you cannot disable or reduce your own role"))
     changes = diff(role, {"name": name, "description": description, "status": status})
     old_codes = role_codes(role)
     if old_codes != new_codes:
@@ -175,7 +189,8 @@ def role_delete(*, actor: Actor, role_id: int) -> None:
     role = _role_for_update(actor, role_id)
     holders = role.users.count()
     if holders:
-        raise errors.Conflict(f"role is assigned to {holders} user(s); reassign them first")
+        raise errors.Conflict(_("role is assigned to %(holders)s user(s); reassign them first")
+                              % {"holders": holders})
     audit_record(actor=actor, action="role.delete", object_type="role", object_id=role.pk, object_repr=role.name)
     role.delete()
 
@@ -186,7 +201,8 @@ def _validate_password(password: str, user: User, field: str = "password") -> No
     try:
         password_validation.validate_password(password, user)
     except DjangoValidationError as exc:
-        raise errors.InvalidArgument(f"{field}: {exc.messages[0]}", fields={field: list(exc.messages)}) from None
+        raise errors.InvalidArgument(_("%(field)s: %(message)s") % {"field": field, "message": exc.messages[0]},
+                                     fields={field: list(exc.messages)}) from None
 
 
 def _clean_username(username: str) -> str:
@@ -201,8 +217,8 @@ def _clean_username(username: str) -> str:
 def _resolve_role(actor: Actor, role_id: int) -> Role:
     role = Role.objects.filter(pk=role_id).first()
     if role is None:
-        raise errors.invalid("roleId", f"role {role_id} not found")
-    _require_can_grant(actor, role_codes(role), "assign this role")
+        raise errors.invalid("roleId", _("role %(role_id)s not found") % {"role_id": role_id})
+    _require_can_grant(actor, role_codes(role), _("assign this role"))
     return role
 
 
@@ -213,7 +229,7 @@ def _managed_user(actor: Actor, user_id: int, *, lock: bool = False) -> User:
         qs = qs.select_for_update()
     target = get_in_scope(qs, user_id, "user")
     if target.pk != actor.user.pk:
-        _require_can_grant(actor, role_codes(target.role), "manage this user")
+        _require_can_grant(actor, role_codes(target.role), _("manage this user"))
     return target
 
 
@@ -228,13 +244,13 @@ def user_create(*, actor: Actor, username: str, password: str, real_name: str, e
                 department_id=department_id, role=role, status=status)
     _validate_password(password, user)
     if User.objects.filter(username_key=username_key(username)).exists():
-        raise errors.AlreadyExists(f"username '{given}' already exists")
+        raise errors.AlreadyExists(_("username '%(given)s' already exists") % {"given": given})
     user.set_password(password)
     try:
         with transaction.atomic():
             user.save()
     except IntegrityError:
-        raise errors.AlreadyExists(f"username '{given}' already exists") from None
+        raise errors.AlreadyExists(_("username '%(given)s' already exists") % {"given": given}) from None
     audit_record(actor=actor, action="user.create", object_type="user", object_id=user.pk, object_repr=username,
                  department_id=department_id,
                  changes={"username": username, "departmentId": department_id, "roleId": role_id, "status": status})
@@ -250,17 +266,17 @@ def user_update(*, actor: Actor, user_id: int, username: str, real_name: str, em
         username = _clean_username(username)
     if password and target.pk == actor.user.pk:
         # Own password changes must prove the old one (PATCH /users/{id}/password).
-        raise errors.invalid("password", "change your own password with PATCH /users/{id}/password")
+        raise errors.invalid("password", _("change your own password with PATCH /users/{id}/password"))
     if department_id != target.department_id:
         require_department_in_scope(actor.user, department_id)
     if role_id != target.role_id:
         if target.pk == actor.user.pk:
-            raise errors.Conflict("you cannot change your own role")
+            raise errors.Conflict(_("you cannot change your own role"))
         _resolve_role(actor, role_id)
     if target.pk == actor.user.pk and status != 1:
-        raise errors.Conflict("you cannot disable your own account")
+        raise errors.Conflict(_("you cannot disable your own account"))
     if User.objects.filter(username_key=username_key(username)).exclude(pk=target.pk).exists():
-        raise errors.AlreadyExists(f"username '{given}' already exists")
+        raise errors.AlreadyExists(_("username '%(given)s' already exists") % {"given": given})
     values = {"username": username, "real_name": real_name, "email": email, "phone": phone,
               "department_id": department_id, "role_id": role_id, "status": status}
     changes = diff(target, values)
@@ -274,9 +290,15 @@ def user_update(*, actor: Actor, user_id: int, username: str, real_name: str, em
         with transaction.atomic():
             target.save()
     except IntegrityError:
-        raise errors.AlreadyExists(f"username '{given}' already exists") from None
+        raise errors.AlreadyExists(_("username '%(given)s' already exists") % {"given": given}) from None
     if {"password", "status", "roleId", "username"} & changes.keys():
         tokens.revoke_user_tokens(target.pk)
+    if (status != 1 and "status" in changes) or "roleId" in changes:
+        # API tokens die with the account's status or role (issue 19); not with a password or name change,
+        # which a service account's sidecar could not follow.
+        revoked = _revoke_api_tokens(target.pk)
+        if revoked:
+            changes["apiTokensRevoked"] = revoked
     audit_record(actor=actor, action="user.update", object_type="user", object_id=target.pk,
                  object_repr=target.username, department_id=target.department_id, changes=changes)
     return target
@@ -286,7 +308,7 @@ def user_update(*, actor: Actor, user_id: int, username: str, real_name: str, em
 def user_delete(*, actor: Actor, user_id: int) -> None:
     target = _managed_user(actor, user_id, lock=True)
     if target.pk == actor.user.pk:
-        raise errors.Conflict("you cannot delete your own account")
+        raise errors.Conflict(_("you cannot delete your own account"))
     audit_record(actor=actor, action="user.delete", object_type="user", object_id=target.pk,
                  object_repr=target.username, department_id=target.department_id)
     target.delete()
@@ -302,11 +324,11 @@ def user_change_password(*, actor: Actor, user_id: int, old_password: str | None
         target = User.objects.select_for_update().get(pk=actor.user.pk)
     else:
         if not manages:
-            raise errors.Forbidden("permission denied: requires user:manage")
+            raise errors.Forbidden(_("permission denied: requires user:manage"))
         target = _managed_user(actor, user_id, lock=True)
     if is_self or not manages:
         if not old_password or not target.check_password(old_password):
-            raise errors.invalid("oldPassword", "old password is incorrect")
+            raise errors.invalid("oldPassword", _("old password is incorrect"))
     _validate_password(new_password, target, field="newPassword")
     target.set_password(new_password)
     target.save(update_fields=["password", "update_time"])
@@ -314,3 +336,138 @@ def user_change_password(*, actor: Actor, user_id: int, old_password: str | None
     audit_record(actor=actor, action="user.password", object_type="user", object_id=target.pk,
                  object_repr=target.username, department_id=target.department_id, changes={"password": "changed"})
     return target
+
+
+# --- personal API tokens (issue 19, DESIGN §14.3) ------------------------------------------------------------
+
+#: Longest lifetime a token may be given (``expiresInDays`` / ``expiresAt``); no expiry at all is allowed too.
+API_TOKEN_MAX_DAYS = 3650
+#: Live (neither revoked nor expired) tokens one user may hold at once.
+API_TOKEN_MAX_ACTIVE = 50
+#: ``last_used_at`` is written at most this often per token (one conditional UPDATE, whichever process wins).
+API_TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+API_TOKEN_NAME_MAX_LENGTH = 100
+#: ``djs_pat_`` and ``secrets.token_urlsafe(32)``: 43 characters of the URL-safe base64 alphabet.
+_API_TOKEN_SHAPE = f"{API_TOKEN_PREFIX}[A-Za-z0-9_-]{{43}}"
+
+
+@dataclass(frozen=True)
+class ApiTokenSpec:
+    """A new API token: its name and when it expires (None: never; revoking it is then the only end)."""
+
+    name: str
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IssuedApiToken:
+    """A token just made and its secret, which exists only here: it is shown once and never stored."""
+
+    token: ApiToken
+    secret: str
+
+
+def api_token_hash(raw: str) -> str:
+    """What is stored of a token and looked up: the hex SHA-256 of the whole string."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _clean_token_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise errors.invalid("name", _("must not be blank"))
+    if len(name) > API_TOKEN_NAME_MAX_LENGTH:
+        raise errors.invalid("name", _("at most %(n)s characters") % {"n": API_TOKEN_NAME_MAX_LENGTH})
+    if any(unicodedata.category(char) in ("Cc", "Cf", "Cs") for char in name):
+        raise errors.invalid("name", _("control and invisible format characters are not allowed"))
+    return name
+
+
+def _check_token_expiry(expires_at: datetime | None, now: datetime) -> None:
+    if expires_at is None:
+        return
+    if timezone.is_naive(expires_at):
+        raise errors.invalid("expiresAt", _("needs a time zone (e.g. 2027-01-31T00:00:00Z)"))
+    if expires_at <= now:
+        raise errors.invalid("expiresAt", _("must be in the future"))
+    if expires_at > now + timedelta(days=API_TOKEN_MAX_DAYS):
+        raise errors.invalid("expiresAt", _("at most %(n)s days from now") % {"n": API_TOKEN_MAX_DAYS})
+
+
+def _revoke_api_tokens(user_id: int) -> int:
+    """Revoke every live API token of a user (disable, role change); returns how many."""
+    return ApiToken.objects.filter(user_id=user_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+@transaction.atomic
+def api_token_create(*, actor: Actor, user_id: int, spec: ApiTokenSpec) -> IssuedApiToken:
+    """Make an API token for ``user_id``: the actor's own (no permission needed), or a user in the actor's
+    ``user:manage`` scope whose role grants nothing the actor lacks (else 4003; outside the scope 4004).
+    Refused for a disabled user (4009: the token would come alive when the account is enabled again) and beyond
+    :data:`API_TOKEN_MAX_ACTIVE` live tokens (4009). The secret is in the answer only; the audit row has the
+    name and display prefix."""
+    now = timezone.now()
+    name = _clean_token_name(spec.name)
+    _check_token_expiry(spec.expires_at, now)
+    owner = api_token_owner(user=actor.user, user_id=user_id)
+    owner = User.objects.select_for_update().select_related("department").get(pk=owner.pk)  # vs. a disable
+    if not owner.is_active:
+        raise errors.Conflict(_("user %(name)s is disabled: enable the account first") % {"name": owner.username})
+    live = ApiToken.objects.filter(user_id=owner.pk, revoked_at__isnull=True).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)).count()
+    if live >= API_TOKEN_MAX_ACTIVE:
+        raise errors.Conflict(_("at most %(n)s live API tokens per user: revoke one first")
+                              % {"n": API_TOKEN_MAX_ACTIVE})
+    secret = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(user=owner, name=name, prefix=secret[:API_TOKEN_DISPLAY_LENGTH],
+                                    token_hash=api_token_hash(secret), created_by=actor.user,
+                                    expires_at=spec.expires_at)
+    audit_record(actor=actor, action="user.token_create", object_type="api_token", object_id=token.pk,
+                 object_repr=f"{owner.username}: {name}"[:255], department_id=owner.department_id,
+                 changes={"userId": owner.pk, "name": name, "prefix": token.prefix,
+                          "expiresAt": spec.expires_at.isoformat() if spec.expires_at else None})
+    return IssuedApiToken(token=token, secret=secret)
+
+
+@transaction.atomic
+def api_token_revoke(*, actor: Actor, user_id: int, token_id: int) -> ApiToken:
+    """Revoke one API token of ``user_id`` (who may: as :func:`api_token_create`); its next use answers 4010
+    in every process. Revoking a revoked token changes nothing and answers it as it is."""
+    owner = api_token_owner(user=actor.user, user_id=user_id)
+    token = get_in_scope(ApiToken.objects.restrict(actor.user).select_for_update().filter(user_id=owner.pk),
+                         token_id, "token")
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_record(actor=actor, action="user.token_revoke", object_type="api_token", object_id=token.pk,
+                     object_repr=f"{owner.username}: {token.name}"[:255], department_id=owner.department_id,
+                     changes={"userId": owner.pk, "name": token.name, "prefix": token.prefix})
+    return token
+
+
+def api_token_authenticate(raw: str) -> tuple[User, ApiToken]:
+    """The check of ``Authorization: Bearer djs_pat_...`` in REST and gRPC (registered with
+    :func:`djs_platform.tokens.register_api_token_authenticator`). Security-relevant.
+
+    One indexed query (the unique hash, joined with the user, department and role), no cache: a revocation,
+    expiry, disable or role change counts from the very next request in every process. A malformed, unknown,
+    revoked or expired token, or one of a disabled user or department: 4010. The user acts with their current
+    role and department scope (read per request, as for a login). ``last_used_at`` is written at most once a
+    minute per token."""
+    if not isinstance(raw, str) or not re.fullmatch(_API_TOKEN_SHAPE, raw):
+        raise errors.Unauthenticated(_("token invalid"))
+    try:
+        token = ApiToken.objects.select_related("user__department", "user__role").get(token_hash=api_token_hash(raw))
+    except ApiToken.DoesNotExist:
+        raise errors.Unauthenticated(_("token invalid")) from None
+    now = timezone.now()
+    if token.revoked_at is not None:
+        raise errors.Unauthenticated(_("token revoked"))
+    if token.expires_at is not None and token.expires_at <= now:
+        raise errors.Unauthenticated(_("token expired"))
+    tokens.require_usable_account(token.user)
+    stale = now - API_TOKEN_TOUCH_INTERVAL
+    if token.last_used_at is None or token.last_used_at <= stale:
+        ApiToken.objects.filter(pk=token.pk).filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale)) \
+            .update(last_used_at=now)
+    return token.user, token

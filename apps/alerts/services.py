@@ -31,6 +31,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.accounts.audit import audit_record, camel
 from apps.alerts import delivery
@@ -72,12 +73,12 @@ def _apply(policy: AlertPolicy, spec: PolicySpec) -> dict[str, Any]:
 def _check_complete(policy: AlertPolicy) -> None:
     """A policy that can never send anything is a mistake: refuse it (4001)."""
     if not policy.webhook_url and not policy.emails:
-        raise errors.invalid("webhook_url", "give a webhook URL or at least one e-mail address")
+        raise errors.invalid("webhook_url", gettext("give a webhook URL or at least one e-mail address"))
     if not (policy.on_failure or policy.consecutive_failures or policy.overrun_seconds or policy.lag_seconds):
-        raise errors.invalid("on_failure", "turn on at least one condition (onFailure, consecutiveFailures, "
-                                           "overrunSeconds, lagSeconds)")
+        raise errors.invalid("on_failure", gettext("turn on at least one condition (onFailure, consecutiveFailures, "
+                                           "overrunSeconds, lagSeconds)"))
     if policy.auto_pause and not policy.consecutive_failures:
-        raise errors.invalid("auto_pause", "needs consecutiveFailures")
+        raise errors.invalid("auto_pause", gettext("needs consecutiveFailures"))
 
 
 @transaction.atomic
@@ -92,7 +93,7 @@ def policy_create(*, actor: Actor, spec: PolicySpec) -> AlertPolicy:
     if task_id is not None:
         task = Task.objects.restrict(user).filter(pk=task_id).first()
         if task is None:
-            raise errors.invalid("task_id", f"task {task_id} not found")
+            raise errors.invalid("task_id", gettext("task %(task_id)s not found") % {"task_id": task_id})
         policy = AlertPolicy(task=task, department_id=task.department_id, scope_key=f"task:{task.pk}")
     else:
         require_permission(user, "department:manage")  # before the scope check: 4003, not 4001
@@ -103,13 +104,15 @@ def policy_create(*, actor: Actor, spec: PolicySpec) -> AlertPolicy:
     _check_complete(policy)
     existing = AlertPolicy.objects.filter(scope_key=policy.scope_key).values_list("pk", flat=True).first()
     if existing is not None:
-        what = f"task {task_id}" if task_id is not None else f"department {policy.department_id}"
-        raise errors.Conflict(f"{what} already has an alert policy (id {existing}); edit that one")
+        what = (gettext("task %(id)s") % {"id": task_id} if task_id is not None
+                else gettext("department %(id)s") % {"id": policy.department_id})
+        raise errors.Conflict(gettext("%(what)s already has an alert policy (id %(existing)s); edit that one")
+                              % {"what": what, "existing": existing})
     try:
         with transaction.atomic():
             policy.save(force_insert=True)
     except IntegrityError:
-        raise errors.Conflict("an alert policy for this scope was just created; edit that one") from None
+        raise errors.Conflict(gettext("an alert policy for this scope was just created; edit that one")) from None
     audit_record(actor=actor, action="alert_policy.create", object_type="alert_policy", object_id=policy.pk,
                  object_repr=policy.scope_key, department_id=policy.department_id, changes=changes)
     return policy
@@ -174,8 +177,10 @@ def _throttle_test(user_id: int) -> None:
         count = 1
     if count > TEST_ALERTS_PER_MINUTE:
         retry_after = max(1, int((window + 1) * 60 - now + 0.999))
-        raise errors.TooManyRequests(f"too many test alerts: at most {TEST_ALERTS_PER_MINUTE} a minute per "
-                                     f"user; try again in {retry_after} s", retry_after=retry_after)
+        raise errors.TooManyRequests(gettext("too many test alerts: at most %(test_alerts_per_minute)s a minute per "
+                                             "user; try again in %(retry_after)s s")
+                                     % {"test_alerts_per_minute": TEST_ALERTS_PER_MINUTE, "retry_after": retry_after},
+                                     retry_after=retry_after)
 
 
 def policy_test(*, actor: Actor, policy_id: int) -> Alert:
@@ -185,8 +190,9 @@ def policy_test(*, actor: Actor, policy_id: int) -> Alert:
     _policy_for_write(actor, policy_id)  # 4003/4004 before any counting
     _throttle_test(actor.user.pk)
     if not _test_slots.acquire(blocking=False):
-        raise errors.TooManyRequests(f"{TEST_CONCURRENCY} test alerts are being sent right now; try again in a "
-                                     "few seconds", retry_after=int(TEST_TIMEOUT) + 1)
+        raise errors.TooManyRequests(gettext("%(test_concurrency)s test alerts are being sent right now; try again "
+                                             "in a few seconds")
+                                     % {"test_concurrency": TEST_CONCURRENCY}, retry_after=int(TEST_TIMEOUT) + 1)
     try:
         with transaction.atomic():
             policy = _policy_for_write(actor, policy_id)
@@ -461,8 +467,8 @@ async def deliver(channels: Channels, payload: dict[str, Any], http=None,
     if channels.webhook_url:
         own = http is None
         if own:
-            from apps.tasks.egress import EgressPolicy
             from apps.tasks.executors.http import HttpExecutor
+            from djs_platform.egress import EgressPolicy
 
             http = HttpExecutor(1, EgressPolicy.from_config(settings.EGRESS))
             await http.start()

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext
 
 from apps.tasks.specs import MAX_URL, egress_problem, http_url_problem
 from djs_platform import errors, inputs, validation
@@ -55,11 +56,12 @@ def _emails(value: Any) -> list[str] | None:
         try:
             validate_email(address)
         except DjangoValidationError:
-            raise Invalid(f"{address!r} is not an e-mail address") from None
+            raise Invalid(gettext("%(address)r is not an e-mail address") % {"address": address}) from None
     if len({a.lower() for a in addresses}) != len(addresses):
-        raise Invalid("lists an address more than once")
+        raise Invalid(gettext("lists an address more than once"))
     if len(addresses) > MAX_EMAILS:
-        raise Invalid(f"Ensure this field has no more than {MAX_EMAILS} elements.")
+        raise Invalid(gettext("Ensure this field has no more than %(max_emails)s elements.")
+                      % {"max_emails": MAX_EMAILS})
     return addresses or None
 
 
@@ -116,18 +118,19 @@ class PolicySpec:
         unknown = inputs.unknown_fields(values, own)
         if unknown:
             first = next(iter(unknown))
-            raise errors.InvalidArgument(f"{first}: unknown field", fields=unknown)
+            raise errors.InvalidArgument(gettext("%(field)s: unknown field") % {"field": first},
+                                         fields=unknown)
         validation.check_value(dict(values))
         problems = Problems()
         out = {name: problems.check(name, values.get(name, MISSING), _CHECKS[name]) for name in own}
         problems.raise_if_any()
         if create:
             if out["task_id"] is not MISSING and out["department_id"] is not MISSING:
-                raise errors.invalid("department_id", "give taskId (a task's policy) or departmentId (a department "
-                                                      "default), not both")
+                raise errors.invalid("department_id", gettext("give taskId (a task's policy) or departmentId (a "
+                                                              "department default), not both"))
             if out["task_id"] is MISSING and out["department_id"] is MISSING:
-                raise errors.invalid("task_id", "give taskId (a task's policy) or departmentId (a department "
-                                                "default)")
+                raise errors.invalid("task_id", gettext("give taskId (a task's policy) or departmentId (a department "
+                                                "default)"))
         return cls(**out)
 
     def values(self) -> dict[str, Any]:

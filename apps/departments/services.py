@@ -4,6 +4,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from apps.accounts.audit import audit_record, diff
 from apps.departments import selectors
@@ -19,11 +21,11 @@ def _check_parent(actor: Actor, parent_id: int | None, *, moving: Department | N
         require_permission(actor.user, "system:manage")
         return
     if parent_id not in department_scope_ids(actor.user):
-        raise errors.invalid("parentId", f"department {parent_id} not found")
+        raise errors.invalid("parentId", _("department %(parent_id)s not found") % {"parent_id": parent_id})
     if moving is not None:
         below = descendants_of(moving.pk, list(Department.objects.values_list("id", "parent_id")))
         if parent_id in below:
-            raise errors.invalid("parentId", "a department cannot be moved under itself or its descendants")
+            raise errors.invalid("parentId", _("a department cannot be moved under itself or its descendants"))
 
 
 #: Most stranded child-task links a refused move names in its message.
@@ -37,8 +39,9 @@ def _check_depth(parent_id: int | None, height: int, edges: list[tuple[int, int 
     limit = settings.DEPARTMENT_MAX_DEPTH
     depth = (selectors.department_depths(edges).get(parent_id, 0) if parent_id is not None else 0) + height
     if depth > limit:
-        raise errors.invalid("parentId", f"the department tree would be {depth} levels deep there; at most "
-                                         f"{limit} (departments.maxDepth)")
+        raise errors.invalid("parentId", _("the department tree would be %(depth)s levels deep there; at most "
+                                           "%(limit)s (departments.maxDepth)")
+                                         % {"depth": depth, "limit": limit})
 
 
 def _check_child_links(dept: Department, parent_id: int | None, edges: list[tuple[int, int | None]]) -> None:
@@ -63,9 +66,10 @@ def _check_child_links(dept: Department, parent_id: int | None, edges: list[tupl
     if stranded:
         listed = "; ".join(stranded[:MAX_LISTED_LINKS])
         more = f" and {len(stranded) - MAX_LISTED_LINKS} more" if len(stranded) > MAX_LISTED_LINKS else ""
-        raise errors.Conflict(f"moving department {dept.pk} ({dept.name}) would leave child tasks outside their "
-                              f"parent task's department scope: {listed}{more}; remove those links or move the "
-                              "tasks first")
+        raise errors.Conflict(_("moving department %(dept_id)s (%(name)s) would leave child tasks outside their "
+                                "parent task's department scope: %(listed)s%(more)s; remove those links or move the "
+                                "tasks first")
+                              % {"dept_id": dept.pk, "name": dept.name, "listed": listed, "more": more})
 
 
 def _check_unique_name(name: str, parent_id: int | None, exclude: int | None = None) -> None:
@@ -73,7 +77,7 @@ def _check_unique_name(name: str, parent_id: int | None, exclude: int | None = N
     if exclude is not None:
         qs = qs.exclude(pk=exclude)
     if qs.exists():
-        raise errors.AlreadyExists(f"a department named '{name}' already exists at this level")
+        raise errors.AlreadyExists(_("a department named '%(name)s' already exists at this level") % {"name": name})
 
 
 @transaction.atomic
@@ -87,7 +91,8 @@ def department_create(*, actor: Actor, name: str, description: str | None, paren
         with transaction.atomic():
             dept = Department.objects.create(name=name, description=description, parent_id=parent_id, status=status)
     except IntegrityError:
-        raise errors.AlreadyExists(f"a department named '{name}' already exists at this level") from None
+        raise errors.AlreadyExists(_("a department named '%(name)s' already exists at this level")
+                                   % {"name": name}) from None
     audit_record(actor=actor, action="department.create", object_type="department", object_id=dept.pk,
                  object_repr=name, department_id=dept.pk,
                  changes={"name": name, "parentId": parent_id, "status": status})
@@ -102,7 +107,7 @@ def department_update(*, actor: Actor, department_id: int, name: str, descriptio
     )
     if parent_id != dept.parent_id:
         if dept.pk == actor.user.department_id:
-            raise errors.Forbidden("you cannot move your own department")
+            raise errors.Forbidden(_("you cannot move your own department"))
         _check_parent(actor, parent_id, moving=dept)
         edges = list(Department.objects.values_list("id", "parent_id"))
         depths = selectors.department_depths(edges)
@@ -132,6 +137,12 @@ def department_dependents(dept: Department) -> dict[str, int]:
     return counts
 
 
+#: What still points at a department, as :func:`department_dependents` names it, in the request's language.
+DEPENDENT_LABELS = {"child departments": gettext_lazy("child departments"), "users": gettext_lazy("users"),
+                    "tasks": gettext_lazy("tasks"), "alert policys": gettext_lazy("alert policies"),
+                    "alert policies": gettext_lazy("alert policies")}
+
+
 @transaction.atomic
 def department_delete(*, actor: Actor, department_id: int) -> None:
     dept = get_in_scope(
@@ -139,8 +150,9 @@ def department_delete(*, actor: Actor, department_id: int) -> None:
     )
     dependents = department_dependents(dept)
     if dependents:
-        listed = ", ".join(f"{n} {what}" for what, n in sorted(dependents.items()))
-        raise errors.Conflict(f"department still has {listed}; remove or move them first")
+        listed = _(", ").join(_("%(count)s %(what)s") % {"count": n, "what": DEPENDENT_LABELS.get(what, what)}
+                           for what, n in sorted(dependents.items()))
+        raise errors.Conflict(_("department still has %(listed)s; remove or move them first") % {"listed": listed})
     audit_record(actor=actor, action="department.delete", object_type="department", object_id=dept.pk,
                  object_repr=dept.name, department_id=dept.parent_id or dept.pk)
     dept.delete()

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from django.core import signing
+from django.utils.translation import gettext as _
 
 from djs_platform import errors
 
@@ -32,10 +33,10 @@ def read(cursor: str, *, user, year: int, month: int, filters: dict[str, Any]) -
     try:
         data = signing.loads(cursor, salt=SALT)
     except signing.BadSignature:
-        raise errors.invalid("cursor", "not a cursor this API issued (use nextCursor as it came)") from None
+        raise errors.invalid("cursor", _("not a cursor this API issued (use nextCursor as it came)")) from None
     if not isinstance(data, dict) or not isinstance(data.get("id"), int):
-        raise errors.invalid("cursor", "not a cursor this API issued (use nextCursor as it came)")
+        raise errors.invalid("cursor", _("not a cursor this API issued (use nextCursor as it came)"))
     if data.get("u") != user.pk or data.get("q") != _digest(year, month, filters):
-        raise errors.invalid("cursor", "belongs to another query: keep year, month and the filters of the page "
-                                       "that gave it")
+        raise errors.invalid("cursor", _("belongs to another query: keep year, month and the filters of the page "
+                                       "that gave it"))
     return data["id"]

@@ -40,6 +40,9 @@ FINAL_STATUSES = (RecordStatus.SUCCESS, RecordStatus.FAILED, RecordStatus.KILLED
                   RecordStatus.LOST)
 RESPONSE_LIMIT = 65536
 ERROR_LIMIT = 8192
+INSTANCE_LIMIT = 255  # characters of ``instance`` (a registered address)
+ATTEMPTS_LIMIT = 20  # calls kept in ``attempts``
+ATTEMPT_ERROR_LIMIT = 200  # characters of each call's error there
 
 
 class RecordBase(models.Model):
@@ -73,6 +76,13 @@ class RecordBase(models.Model):
     # A survivor took this never-started record over from a dead node (the node's name) and ran it as a first
     # attempt (docs/scheduling.md "Crash and recovery"). Added later: migration records.0005.
     taken_over_from = models.CharField(max_length=100, null=True, blank=True)
+    # The registered executor instance that answered when the task's target is a registry name ("host:port" or
+    # a base URL; apps/tasks/routing.py); ``executor`` stays the scheduler node. Added later: records.0006.
+    instance = models.CharField(max_length=INSTANCE_LIMIT, null=True, blank=True)
+    # Every call of an execution that made more than one (retries, fallback): [{attempt, target, instance,
+    # statusCode, costMs, error}], at most ATTEMPTS_LIMIT entries (the first ones and the last), errors cut to
+    # ATTEMPT_ERROR_LIMIT characters. NULL for a single call (the record's own columns say it). records.0008.
+    attempts = models.JSONField(null=True, blank=True)
     create_time = models.DateTimeField(auto_now_add=True, db_default=Now())
     update_time = UpdateTimeField(auto_now=True, db_default=Now())
 

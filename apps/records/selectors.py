@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import Avg, Count, Q, QuerySet, Sum
+from django.utils.translation import gettext, gettext_lazy
 
 from apps.accounts.models import User
 from apps.records import rollups
@@ -93,7 +94,7 @@ def record_get(*, user: User, year: int, month: int, record_id: int):
     if qs is None:
         from djs_platform import errors
 
-        raise errors.NotFound("record not found")
+        raise errors.NotFound(gettext("record not found"))
     return get_in_scope(qs, record_id, "record")
 
 
@@ -111,7 +112,8 @@ def record_log(*, user: User, year: int, month: int, record_id: int, offset: int
 
     record = record_get(user=user, year=year, month=month, record_id=record_id)
     if record.task_type != "SHELL":
-        raise errors.NotFound(f"record {record_id} has no log: only SHELL executions write one")
+        raise errors.NotFound(gettext("record %(record_id)s has no log: only SHELL executions write one")
+                              % {"record_id": record_id})
     path = runlogs.find_log(runlogs.log_dir(), year=year, month=month, task_id=record.task_id, record_id=record.pk,
                             start_time=record.start_time, end_time=record.end_time)
     limit = max(1, min(int(limit), LOG_PAGE_LIMIT))
@@ -147,8 +149,8 @@ def _incomplete_utf8_tail(data: bytes) -> int:
     return 0
 
 
-UNBUILT_WARNING = ("the rollups of this month are not built yet: these figures were counted from the raw records "
-                   "(run manage.py rebuild_rollups)")
+UNBUILT_WARNING = gettext_lazy("the rollups of this month are not built yet: these figures were counted from the raw "
+                               "records (run manage.py rebuild_rollups)")
 
 
 def record_stats(*, user: User, year: int, month: int, task_id: int | None = None,
@@ -160,7 +162,7 @@ def record_stats(*, user: User, year: int, month: int, task_id: int | None = Non
         result = _rollup_stats(user=user, year=year, month=month, task_id=task_id, department_id=department_id)
     else:
         result = _raw_stats(user=user, year=year, month=month, task_id=task_id, department_id=department_id)
-        result["warning"] = UNBUILT_WARNING
+        result["warning"] = str(UNBUILT_WARNING)
     result["timeZone"] = settings.TIME_ZONE  # the zone of the daily series' days (and of "today")
     return result
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext, gettext_lazy
 
 from apps.accounts.audit import camel
 from apps.departments.models import Department
@@ -92,7 +93,7 @@ def _department_ref(value: Any) -> int | str | None:
     return None
 
 
-REF_HELP = "must be a department id (an integer) or a name path such as \"Headquarters/Ops\""
+REF_HELP = gettext_lazy("must be a department id (an integer) or a name path such as \"Headquarters/Ops\"")
 
 
 def _parse(document: Any) -> tuple[list[_Entry], list[int | str]]:
@@ -103,8 +104,8 @@ def _parse(document: Any) -> tuple[list[_Entry], list[int | str]]:
     if document is None:
         document = {}
     if not isinstance(document, dict):
-        raise errors.InvalidArgument("document: must be a mapping with `tasks` (and optionally `departments`)")
-    problems: dict[str, list[str]] = {key: ["unknown field"] for key in sorted(set(document) - {"tasks",
+        raise errors.InvalidArgument(gettext("document: must be a mapping with `tasks` (and optionally `departments`)"))
+    problems: dict[str, list[str]] = {key: [gettext("unknown field")] for key in sorted(set(document) - {"tasks",
                                                                                                  "departments"},
                                                                                 key=str)}
     tasks, departments = document.get("tasks"), document.get("departments", [])
@@ -132,7 +133,8 @@ def _parse(document: Any) -> tuple[list[_Entry], list[int | str]]:
             entries.append(entry)
     if problems:
         first, messages = next(iter(problems.items()))
-        raise errors.InvalidArgument(f"{first}: {messages[0]}", fields=problems)
+        raise errors.InvalidArgument(gettext("%(field)s: %(message)s") % {"field": first, "message": messages[0]},
+                                     fields=problems)
     return entries, refs
 
 
@@ -230,7 +232,7 @@ def _plan(actor: Actor, entries: list[_Entry], refs: list[int | str], prune: boo
     for k, ref in enumerate(refs):
         dept_id = departments.resolve(ref)
         if dept_id is None or dept_id not in scope:
-            raise errors.invalid(f"departments[{k}]", f"department {ref} not found")
+            raise errors.invalid(f"departments[{k}]", gettext("department %(ref)s not found") % {"ref": ref})
         prune_departments.add(dept_id)
     touched = sorted(prune_departments)
     if lock:  # concurrent applies to the same departments run one after the other
@@ -252,21 +254,25 @@ def _plan(actor: Actor, entries: list[_Entry], refs: list[int | str], prune: boo
             key = (dept_id, task_name_key(name))  # names are unique per department ignoring case
             if key in seen:
                 raise errors.invalid(f"{prefix}.name",
-                                     f"tasks[{seen[key]}] already declares {name!r} in this department")
+                                     gettext("tasks[%(seen)s] already declares %(name)r in this department")
+                                     % {"seen": seen[key], "name": name})
             seen[key] = entry.index
         matches = by_key.get((dept_id, task_name_key(name)), []) if inside else []
         if len(matches) > 1:
-            raise errors.Conflict(f"{prefix}: department {entry.ref} holds {len(matches)} tasks named {name!r} "
-                                  f"(ids {', '.join(str(t.pk) for t in matches)}); rename or delete all but one")
+            raise errors.Conflict(gettext("%(prefix)s: department %(ref)s holds %(matches_count)s tasks named "
+                                          "%(name)r (ids %(ids)s); rename or delete all but one")
+                                  % {"prefix": prefix, "ref": entry.ref, "matches_count": len(matches), "name": name,
+                                     "ids": ", ".join(str(t.pk) for t in matches)})
         if matches:
             task = matches[0]
             spec = entry.spec.with_department(dept_id)
             require_permission(user, "task:update")
             if task.task_type != entry.task_type:
-                raise errors.invalid(f"{prefix}.type", f"task {task.pk} is a {task.task_type} task; its type "
-                                                       "cannot change (delete it, or rename the entry)")
+                raise errors.invalid(f"{prefix}.type", gettext("task %(task_id)s is a %(task_type)s task; its type "
+                                                               "cannot change (delete it, or rename the entry)")
+                                                       % {"task_id": task.pk, "task_type": task.task_type})
             if entry.task_type == TaskType.SHELL:
-                services.require_shell(actor, "change a SHELL task")
+                services.require_shell(actor, gettext("change a SHELL task"))
             changes = _changes(task, spec.columns())
             if spec.child_task_ids is not None and list(spec.child_task_ids) != [
                     link.child_id for link in task.child_links.order_by("position", "id")]:
@@ -278,7 +284,8 @@ def _plan(actor: Actor, entries: list[_Entry], refs: list[int | str], prune: boo
             if entry.task_type == TaskType.SHELL:
                 services.require_shell(actor, "create a SHELL task")
             if not inside:
-                raise errors.invalid(f"{prefix}.{entry.ref_field}", f"department {entry.ref} not found")
+                raise errors.invalid(f"{prefix}.{entry.ref_field}", gettext("department %(ref)s not found")
+                                                                    % {"ref": entry.ref})
             steps.append(_Step("create", entry, entry.spec.with_department(dept_id)))
     listed = {step.task.pk for step in steps if step.task is not None}
     doomed = [task for task in existing if task.pk not in listed] if prune else []

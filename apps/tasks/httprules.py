@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 #: The methods an HTTP task may use (the seed's list).
 HTTP_METHODS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE")
 #: At most this many headers per task (or per trigger override).
@@ -39,27 +41,27 @@ def default_method(body: str | None) -> str:
 
 def method_problem(method: str) -> str | None:
     if method.upper() not in HTTP_METHODS:
-        return f"must be one of {', '.join(HTTP_METHODS)}"
+        return _("must be one of %(http_methods)s") % {"http_methods": ', '.join(HTTP_METHODS)}
     return None
 
 
 def header_problem(name: Any, value: Any) -> str | None:
     """Why one header cannot be sent, or None."""
     if not isinstance(name, str) or not HEADER_NAME.match(name):
-        return f"invalid header name {name!r}"
+        return _("invalid header name %(name)r") % {"name": name}
     if name.lower() in RESERVED_HEADERS:
-        return f"header {name!r} is set by DJS and cannot be overridden"
+        return _("header %(name)r is set by DJS and cannot be overridden") % {"name": name}
     if not isinstance(value, str) or "\r" in value or "\n" in value or len(value) > MAX_HEADER_VALUE:
-        return f"header {name!r} must be a single-line string"
+        return _("header %(name)r must be a single-line string") % {"name": name}
     if CONTROL_CHARACTERS.search(value):
-        return f"header {name!r} must not contain control characters"
+        return _("header %(name)r must not contain control characters") % {"name": name}
     return None
 
 
 def headers_problem(headers: dict[str, Any]) -> str | None:
     """Why a task's headers cannot be sent (the first problem), or None."""
     if len(headers) > MAX_HEADERS:
-        return f"at most {MAX_HEADERS} headers"
+        return _("at most %(max_headers)s headers") % {"max_headers": MAX_HEADERS}
     for name, value in headers.items():
         problem = header_problem(name, value)
         if problem:

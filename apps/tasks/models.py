@@ -91,6 +91,8 @@ class Task(models.Model):
     concurrency_policy = models.CharField(max_length=10, choices=ConcurrencyPolicy.choices,
                                           default=ConcurrencyPolicy.ALLOW)
     misfire_policy = models.CharField(max_length=10, choices=MisfirePolicy.choices, default=MisfirePolicy.SKIP)
+    # Which registered instance gets a call when the target is an executor name (apps/tasks/routing.py).
+    route_strategy = models.CharField(max_length=20, default="round_robin", db_default="round_robin")
     status = models.SmallIntegerField(choices=TaskStatus.choices, default=TaskStatus.DISABLED,
                                       db_default=0)
     retry_count = models.IntegerField(default=0)
@@ -99,6 +101,8 @@ class Task(models.Model):
     version = models.BigIntegerField(default=0)
     revision = models.BigIntegerField(default=0, db_default=0)
     kill_seq = models.BigIntegerField(default=0)  # bumped by every kill request; nodes cancel older runs
+    # Bumped with every kill of ONE execution (ExecutionKill): a node running the task then reads which.
+    record_kill_seq = models.BigIntegerField(default=0, db_default=0)
     creator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="+")
     create_time = models.DateTimeField(auto_now_add=True, db_default=Now())
@@ -194,6 +198,22 @@ class TaskChild(models.Model):
             models.UniqueConstraint(fields=["parent", "child"], name="uq_task_child"),
             models.CheckConstraint(condition=~models.Q(parent=models.F("child")), name="task_child_not_self"),
         ]
+
+
+class ExecutionKill(models.Model):
+    """A request to stop one running execution (``POST /v1/records/{id}/kill``, gRPC ``KillExecution``): the record
+    ``record_id`` of ``record_<month>``. The node running it sees the task's ``record_kill_seq`` move in its kill
+    poll, reads these rows for the records it runs, cancels them (they end ``killed``) and deletes the rows."""
+
+    month = models.IntegerField()  # YYYYMM of the record's table
+    record_id = models.BigIntegerField()
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="+")
+    requested_by_id = models.BigIntegerField(null=True, blank=True)
+    requested_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "execution_kill"
+        constraints = [models.UniqueConstraint(fields=["month", "record_id"], name="uq_execution_kill")]
 
 
 class TriggerRequest(models.Model):

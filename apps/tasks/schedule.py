@@ -47,6 +47,8 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Final
 
+from django.utils.translation import gettext, gettext_lazy
+
 __all__ = [
     "MAX_EVERY_SECONDS",
     "MAX_EXPRESSION_LENGTH",
@@ -101,15 +103,16 @@ def load_timezone(name: str) -> zoneinfo.ZoneInfo:
     an arbitrary file; results are cached because every task evaluation needs its zone.
     """
     if not isinstance(name, str) or not name:
-        raise ScheduleError("time zone is required (an IANA name such as 'Europe/Berlin')")
+        raise ScheduleError(gettext("time zone is required (an IANA name such as 'Europe/Berlin')"))
     if len(name) > 64 or not _TZ_NAME_RE.fullmatch(name):
-        raise ScheduleError(f"invalid time zone name {name!r} (expected an IANA name such as 'Europe/Berlin')")
+        raise ScheduleError(gettext("invalid time zone name %(name)r (expected an IANA name such as 'Europe/Berlin')")
+                            % {"name": name})
     if name in _TZ_NOT_ZONES or name.startswith(_TZ_NOT_ZONE_PREFIXES):
-        raise ScheduleError(f"unknown time zone {name!r}")
+        raise ScheduleError(gettext("unknown time zone %(name)r") % {"name": name})
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError, UnicodeError):
-        raise ScheduleError(f"unknown time zone {name!r}") from None
+        raise ScheduleError(gettext("unknown time zone %(name)r") % {"name": name}) from None
 
 
 def _utc_offset(tz: zoneinfo.ZoneInfo, ts: int) -> int:
@@ -264,8 +267,14 @@ _DIGITS_RE: Final = re.compile(r"[0-9]+", re.ASCII)
 _QUARTZ_EXTENSION_RE: Final = re.compile(r"L|LW|L-[0-9]+|[0-9]+[LW]|[A-Z]{3}L", re.ASCII)
 
 
+_FIELD_LABELS: Final = {"second": gettext_lazy("second"), "minute": gettext_lazy("minute"),
+                         "hour": gettext_lazy("hour"), "day-of-month": gettext_lazy("day-of-month"),
+                         "month": gettext_lazy("month"), "day-of-week": gettext_lazy("day-of-week")}
+
+
 def _field_error(spec: _FieldSpec, problem: str) -> ScheduleError:
-    return ScheduleError(f"{spec.name} field: {problem}")
+    return ScheduleError(gettext("%(name)s field: %(problem)s")
+                         % {"name": _FIELD_LABELS.get(spec.name, spec.name), "problem": problem})
 
 
 def _field_value(spec: _FieldSpec, token: str) -> int:
@@ -273,24 +282,27 @@ def _field_value(spec: _FieldSpec, token: str) -> int:
     if _DIGITS_RE.fullmatch(token):
         value = int(token)
         if not spec.low <= value <= spec.high_accepted:
-            raise _field_error(spec, f"{value} is out of range {spec.low}-{spec.high_accepted}")
+            raise _field_error(spec, gettext("%(value)s is out of range %(low)s-%(high_accepted)s")
+                                     % {"value": value, "low": spec.low, "high_accepted": spec.high_accepted})
         return value
     upper = token.upper()
     if spec.names is not None and upper in spec.names:
         return spec.names[upper]
     if "#" in token:
-        raise _field_error(spec, f"'{token}': Quartz '#' (nth weekday of the month) is not supported")
+        raise _field_error(spec, gettext("'%(token)s': Quartz '#' (nth weekday of the month) is not supported")
+                                 % {"token": token})
     if spec.question_mark and _QUARTZ_EXTENSION_RE.fullmatch(upper):
-        raise _field_error(spec, f"'{token}': Quartz 'L'/'W' (last day, nearest weekday) is not supported")
+        raise _field_error(spec, gettext("'%(token)s': Quartz 'L'/'W' (last day, nearest weekday) is not supported")
+                                 % {"token": token})
     if token == "":
-        raise _field_error(spec, "missing value")
+        raise _field_error(spec, gettext("missing value"))
     if spec.names is _MONTH_NAMES:
-        raise _field_error(spec, f"'{token}' is not a month (1-12 or JAN-DEC)")
+        raise _field_error(spec, gettext("'%(token)s' is not a month (1-12 or JAN-DEC)") % {"token": token})
     if spec.names is _DAY_NAMES:
-        raise _field_error(spec, f"'{token}' is not a day of the week (0-7 or SUN-SAT)")
+        raise _field_error(spec, gettext("'%(token)s' is not a day of the week (0-7 or SUN-SAT)") % {"token": token})
     if token.startswith(("-", "+")):
-        raise _field_error(spec, f"'{token}' is not a number (signs are not allowed)")
-    raise _field_error(spec, f"'{token}' is not a number")
+        raise _field_error(spec, gettext("'%(token)s' is not a number (signs are not allowed)") % {"token": token})
+    raise _field_error(spec, gettext("'%(token)s' is not a number") % {"token": token})
 
 
 def _parse_field(spec: _FieldSpec, text: str) -> tuple[frozenset[int], bool]:
@@ -301,43 +313,44 @@ def _parse_field(spec: _FieldSpec, text: str) -> tuple[frozenset[int], bool]:
     """
     if text == "?":
         if not spec.question_mark:
-            raise _field_error(spec, "'?' is only allowed in the day-of-month and day-of-week fields")
+            raise _field_error(spec, gettext("'?' is only allowed in the day-of-month and day-of-week fields"))
         return frozenset(range(spec.low, spec.high + 1)), True
     if "?" in text:
         if not spec.question_mark:
-            raise _field_error(spec, "'?' is only allowed in the day-of-month and day-of-week fields")
-        raise _field_error(spec, "'?' must stand alone (it means 'any')")
+            raise _field_error(spec, gettext("'?' is only allowed in the day-of-month and day-of-week fields"))
+        raise _field_error(spec, gettext("'?' must stand alone (it means 'any')"))
     span = spec.high - spec.low + 1
     items = text.split(",")
     values: set[int] = set()
     for item in items:
         if item == "":
-            raise _field_error(spec, f"empty list item in '{text}'")
+            raise _field_error(spec, gettext("empty list item in '%(text)s'") % {"text": text})
         base, slash, step_text = item.partition("/")
         step = 1
         if slash:
             if step_text == "":
-                raise _field_error(spec, f"missing step after '/' in '{item}'")
+                raise _field_error(spec, gettext("missing step after '/' in '%(item)s'") % {"item": item})
             if "/" in step_text:
-                raise _field_error(spec, f"invalid item '{item}' (more than one '/')")
+                raise _field_error(spec, gettext("invalid item '%(item)s' (more than one '/')") % {"item": item})
             if not _DIGITS_RE.fullmatch(step_text):
-                raise _field_error(spec, f"step '{step_text}' is not a number")
+                raise _field_error(spec, gettext("step '%(step_text)s' is not a number") % {"step_text": step_text})
             step = int(step_text)
             if not 1 <= step <= span:
-                raise _field_error(spec, f"step {step} is out of range 1-{span}")
+                raise _field_error(spec, gettext("step %(step)s is out of range 1-%(span)s")
+                                         % {"step": step, "span": span})
         if base == "*":
             if not slash and len(items) > 1:
-                raise _field_error(spec, "'*' cannot be combined with other values in a list")
+                raise _field_error(spec, gettext("'*' cannot be combined with other values in a list"))
             first, last = spec.low, spec.high
         elif "-" in base.lstrip("-+"):
             start_text, _, end_text = base.partition("-")
             if start_text == "" or end_text == "" or "-" in end_text:
-                raise _field_error(spec, f"invalid range '{base}'")
+                raise _field_error(spec, gettext("invalid range '%(base)s'") % {"base": base})
             first, last = _field_value(spec, start_text), _field_value(spec, end_text)
             if spec is _DOW and last == 0 and first > 0:
                 last = 7  # 'SAT-SUN', 'FRI-0': Sunday at the end of a range means 7
             if first > last:
-                raise _field_error(spec, f"range '{base}' is reversed (start is after end)")
+                raise _field_error(spec, gettext("range '%(base)s' is reversed (start is after end)") % {"base": base})
         else:
             first = _field_value(spec, base)
             last = max(spec.high, first) if slash else first
@@ -373,8 +386,10 @@ def _month_length(year: int, month: int) -> int:
 
 
 _MONTH_MAX_LENGTH: Final = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-_MONTH_LABEL: Final = ("", "January", "February", "March", "April", "May", "June", "July", "August",
-                       "September", "October", "November", "December")
+_MONTH_LABEL: Final = ("", gettext_lazy("January"), gettext_lazy("February"), gettext_lazy("March"),
+                       gettext_lazy("April"), gettext_lazy("May"), gettext_lazy("June"), gettext_lazy("July"),
+                       gettext_lazy("August"), gettext_lazy("September"), gettext_lazy("October"),
+                       gettext_lazy("November"), gettext_lazy("December"))
 
 
 @lru_cache(maxsize=1024)
@@ -428,9 +443,11 @@ class _Cron:
         # fire iff some allowed month, at its longest, has a matching day for some weekday of its 1st.
         impossible = [m for m in sorted(months) if not any(days[(_MONTH_MAX_LENGTH[m], w)] for w in range(7))]
         if len(impossible) == len(months):
-            names = " or ".join(_MONTH_LABEL[m] for m in impossible) if len(impossible) <= 3 else "any allowed month"
+            names = (gettext(" or ").join(str(_MONTH_LABEL[m]) for m in impossible) if len(impossible) <= 3
+                     else gettext("any allowed month"))
             listed = ",".join(str(d) for d in sorted(doms))
-            raise ScheduleError(f"never fires: day-of-month {listed} does not exist in {names}")
+            raise ScheduleError(gettext("never fires: day-of-month %(listed)s does not exist in %(names)s")
+                                % {"listed": listed, "names": names})
         self.granularity = self._granularity(sorted(seconds), sorted(minutes), sorted(hours))
 
     @staticmethod
@@ -561,25 +578,27 @@ _MACROS: Final = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
-_MACRO_LIST: Final = "@yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly or @every <duration>"
+_MACRO_LIST: Final = gettext_lazy("@yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly or @every "
+                                   "<duration>")
 
 _DURATION_PART_RE: Final = re.compile(r"([0-9]*\.?[0-9]*)([^0-9.]*)", re.ASCII)
 _DURATION_UNITS: Final = {"h": 3600, "m": 60, "s": 1}
 _SUBSECOND_UNITS: Final = frozenset({"ms", "us", "ns"})
 
 
-def _parse_duration(text: str, what: str = "@every duration") -> int:
+def _parse_duration(text: str, what: str = gettext_lazy("@every duration")) -> int:
     """Parse a Go ``time.ParseDuration`` string restricted to whole seconds, e.g. ``1h30m`` -> 5400.
 
     ``what`` names the form in messages: ``@every duration`` after the macro, ``duration`` for seed 001's
     bare form (``30s``), so the reason reads like what the user typed."""
-    example = "e.g. 30s, 5m, 1h30m"
+    example = gettext("e.g. 30s, 5m, 1h30m")
     if text.startswith("-"):
-        raise ScheduleError(f"{what} '{text}' is negative; it must be at least 1s")
+        raise ScheduleError(gettext("%(what)s '%(text)s' is negative; it must be at least 1s")
+                            % {"what": what, "text": text})
     if text.startswith("+"):
         text = text[1:]
     if text == "0":
-        raise ScheduleError(f"{what} must be at least 1s")
+        raise ScheduleError(gettext("%(what)s must be at least 1s") % {"what": what})
     total = Fraction(0)
     pos = 0
     while pos < len(text):
@@ -587,28 +606,35 @@ def _parse_duration(text: str, what: str = "@every duration") -> int:
         assert m is not None  # the pattern can match the empty string
         number, unit = m.group(1), m.group(2)
         if number in ("", ".") or (unit and not unit.isalpha()):  # '1h-3m', '5m/2': not a duration at all
-            raise ScheduleError(f"invalid {what} '{text}' ({example})")
+            raise ScheduleError(gettext("invalid %(what)s '%(text)s' (%(example)s)")
+                                % {"what": what, "text": text, "example": example})
         if unit == "":
-            raise ScheduleError(f"invalid {what} '{text}': missing unit after {number} (use h, m or s)")
+            raise ScheduleError(gettext("invalid %(what)s '%(text)s': missing unit after %(number)s (use h, m or s)")
+                                % {"what": what, "text": text, "number": number})
         if unit in _SUBSECOND_UNITS:
-            raise ScheduleError(f"invalid {what} '{text}': units below a second ({unit}) are not supported")
+            raise ScheduleError(gettext("invalid %(what)s '%(text)s': units below a second (%(unit)s) are not "
+                                        "supported")
+                                % {"what": what, "text": text, "unit": unit})
         if unit not in _DURATION_UNITS:
-            hint = " (24h for a day)" if unit in ("d", "D") else ""
-            raise ScheduleError(f"invalid {what} '{text}': unknown unit '{unit}'; use h, m or s{hint}")
+            hint = gettext(" (24h for a day)") if unit in ("d", "D") else ""
+            raise ScheduleError(gettext("invalid %(what)s '%(text)s': unknown unit '%(unit)s'; use h, m or s%(hint)s")
+                                % {"what": what, "text": text, "unit": unit, "hint": hint})
         total += Fraction(number) * _DURATION_UNITS[unit]
         if total > MAX_EVERY_SECONDS:
-            raise ScheduleError(f"{what} '{text}' is longer than the maximum of 366 days (8784h)")
+            raise ScheduleError(gettext("%(what)s '%(text)s' is longer than the maximum of 366 days (8784h)")
+                                % {"what": what, "text": text})
         pos = m.end()
     if total.denominator != 1:
-        raise ScheduleError(f"{what} '{text}' is not a whole number of seconds")
+        raise ScheduleError(gettext("%(what)s '%(text)s' is not a whole number of seconds")
+                            % {"what": what, "text": text})
     seconds = int(total)
     if seconds < 1:
-        raise ScheduleError(f"{what} must be at least 1s")
+        raise ScheduleError(gettext("%(what)s must be at least 1s") % {"what": what})
     return seconds
 
 
 _DAILY_TIME_RE: Final = re.compile(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?", re.ASCII)
-_DAILY_TIME_FORMAT: Final = "use HH:MM (e.g. 02:00, 14:30) or HH:MM:SS"
+_DAILY_TIME_FORMAT: Final = gettext_lazy("use HH:MM (e.g. 02:00, 14:30) or HH:MM:SS")
 _BARE_DURATION_START: Final = frozenset("0123456789.+-")
 
 
@@ -618,15 +644,19 @@ def _parse_daily_time(text: str) -> _Cron:
     (a time skipped by spring-forward fires at the first instant after the gap, a repeated one once)."""
     m = _DAILY_TIME_RE.fullmatch(text)
     if m is None:
-        raise ScheduleError(f"invalid daily time '{text}': {_DAILY_TIME_FORMAT}")
+        raise ScheduleError(gettext("invalid daily time '%(text)s': %(daily_time_format)s")
+                            % {"text": text, "daily_time_format": _DAILY_TIME_FORMAT})
     hour, minute, second = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
     if hour > 23:
-        hint = " (use 00:00)" if (hour, minute, second) == (24, 0, 0) else ""
-        raise ScheduleError(f"daily time '{text}': hour {hour} is out of range 0-23{hint}")
+        hint = gettext(" (use 00:00)") if (hour, minute, second) == (24, 0, 0) else ""
+        raise ScheduleError(gettext("daily time '%(text)s': hour %(hour)s is out of range 0-23%(hint)s")
+                            % {"text": text, "hour": hour, "hint": hint})
     if minute > 59:
-        raise ScheduleError(f"daily time '{text}': minute {minute} is out of range 0-59")
+        raise ScheduleError(gettext("daily time '%(text)s': minute %(minute)s is out of range 0-59")
+                            % {"text": text, "minute": minute})
     if second > 59:
-        raise ScheduleError(f"daily time '{text}': second {second} is out of range 0-59")
+        raise ScheduleError(gettext("daily time '%(text)s': second %(second)s is out of range 0-59")
+                            % {"text": text, "second": second})
     every_day = frozenset(range(1, 32))
     return _Cron(frozenset({second}), frozenset({minute}), frozenset({hour}), every_day, True,
                  frozenset(range(1, 13)), frozenset(range(7)), True)
@@ -649,32 +679,35 @@ def _compile(normalized: str) -> _Compiled:
         lowered = word.lower()
         if lowered == "@every":
             if not argument:
-                raise ScheduleError("@every needs a duration, e.g. @every 30s, @every 5m, @every 1h30m")
+                raise ScheduleError(gettext("@every needs a duration, e.g. @every 30s, @every 5m, @every 1h30m"))
             if " " in argument:
-                raise ScheduleError(f"invalid @every duration '{argument}': no spaces allowed (e.g. 1h30m)")
+                raise ScheduleError(gettext("invalid @every duration '%(argument)s': no spaces allowed (e.g. 1h30m)")
+                                    % {"argument": argument})
             return _Compiled(None, _parse_duration(argument))
         if lowered == "@reboot":
-            raise ScheduleError("@reboot is not supported: DJS tasks fire at times, not at start-up "
-                                "(use a manual trigger instead)")
+            raise ScheduleError(gettext("@reboot is not supported: DJS tasks fire at times, not at start-up "
+                                "(use a manual trigger instead)"))
         if lowered not in _MACROS:
-            raise ScheduleError(f"unknown macro '{word}'; expected {_MACRO_LIST}")
+            raise ScheduleError(gettext("unknown macro '%(word)s'; expected %(macro_list)s")
+                                % {"word": word, "macro_list": _MACRO_LIST})
         if argument:
-            raise ScheduleError(f"{lowered} takes no arguments")
+            raise ScheduleError(gettext("%(lowered)s takes no arguments") % {"lowered": lowered})
         normalized = _MACROS[lowered]
     fields = normalized.split(" ")
     if len(fields) == 1:  # seed 001's short forms: "02:00" (daily time) and "30s" (bare duration)
         if ":" in normalized:
             return _Compiled(_parse_daily_time(normalized), 0)
         if normalized[0] in _BARE_DURATION_START:
-            return _Compiled(None, _parse_duration(normalized, "duration"))
+            return _Compiled(None, _parse_duration(normalized, gettext("duration")))
     if len(fields) == 5:
         fields.insert(0, "0")
     elif len(fields) != 6:
-        extra = " (a Quartz year field is not supported)" if len(fields) == 7 else ""
+        extra = gettext(" (a Quartz year field is not supported)") if len(fields) == 7 else ""
         if len(fields) == 1:
-            extra = " (or a duration such as 30s, a daily time such as 02:00, or a macro such as @daily)"
-        raise ScheduleError(f"expected 5 fields (minute hour day-of-month month day-of-week) or 6 with "
-                            f"seconds first, got {len(fields)}{extra}")
+            extra = gettext(" (or a duration such as 30s, a daily time such as 02:00, or a macro such as @daily)")
+        raise ScheduleError(gettext("expected 5 fields (minute hour day-of-month month day-of-week) or 6 with "
+                                    "seconds first, got %(fields_count)s%(extra)s")
+                            % {"fields_count": len(fields), "extra": extra})
     seconds, _ = _parse_field(_SECOND, fields[0])
     minutes, _ = _parse_field(_MINUTE, fields[1])
     hours, _ = _parse_field(_HOUR, fields[2])
@@ -686,15 +719,16 @@ def _compile(normalized: str) -> _Compiled:
 
 def _normalize(expression: object) -> str:
     if not isinstance(expression, str):
-        raise ScheduleError("expression must be a string")
+        raise ScheduleError(gettext("expression must be a string"))
     text = expression.strip()
     if not text:
-        raise ScheduleError("expression is empty")
+        raise ScheduleError(gettext("expression is empty"))
     if len(text) > MAX_EXPRESSION_LENGTH:
-        raise ScheduleError(f"expression is longer than {MAX_EXPRESSION_LENGTH} characters")
+        raise ScheduleError(gettext("expression is longer than %(max_expression_length)s characters")
+                            % {"max_expression_length": MAX_EXPRESSION_LENGTH})
     for ch in text:
         if not (" " <= ch <= "~" or ch == "\t"):
-            raise ScheduleError(f"expression contains an invalid character {ch!r}")
+            raise ScheduleError(gettext("expression contains an invalid character %(ch)r") % {"ch": ch})
     return " ".join(text.split())
 
 

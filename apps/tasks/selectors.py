@@ -128,3 +128,13 @@ def node_stats(*, window: timedelta, now: datetime | None = None) -> list[dict]:
         })
     return out
 
+
+
+def task_running_count(*, task_id: int) -> int:
+    """How many executions of the task are running now on any node (started, or claimed and overdue), in the
+    recent month tables: what a task-level kill can stop (the console says "nothing is running" at 0)."""
+    from django.utils import timezone
+
+    from apps.tasks.scheduler.repository import running_elsewhere
+
+    return len(running_elsewhere(task_id, timezone.now()))

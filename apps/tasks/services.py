@@ -13,10 +13,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.accounts.audit import audit_record, camel, diff
+from apps.records.models import RecordStatus, existing_record_tables, record_model, table_name
 from apps.departments.selectors import ancestry, department_parents, disabled_department_ids
-from apps.tasks.models import (SchedulerNode, SchedulerState, Task, TaskChild, TaskStatus, TaskType, TriggerRequest,
+from apps.tasks.models import (ExecutionKill, SchedulerNode, SchedulerState, Task, TaskChild, TaskStatus, TaskType,
+                               TriggerRequest,
                                task_name_key)
 from apps.tasks.executors.runas import ShellIdentities, ShellIdentityError, workdir_problem
 from apps.tasks.schedule import Schedule, parse_schedule
@@ -30,7 +33,7 @@ AUDITED_FIELDS = ("name", "description", "department_id", "cron_expression", "ti
                   "headers", "body", "fallback_url", "grpc_service", "grpc_method", "grpc_params",
                   "fallback_grpc_service", "fallback_grpc_method", "shell_command", "shell_args", "shell_workdir",
                   "shell_env", "timeout", "max_retry", "retry_interval", "concurrency_policy", "misfire_policy",
-                  "status")
+                  "route_strategy", "status")
 
 
 # --- audit: task secrets never reach the audit log (issue 16, finding 10) --------------------------------
@@ -81,8 +84,10 @@ def check_version(task: Task, expected: int | None) -> None:
     """``expected`` (the ``version`` a client read, from the body or ``If-Match``) must be the task's current
     edit revision, else 4009 and nothing is written. None: no check (last write wins)."""
     if expected is not None and expected != task.revision:
-        raise errors.Conflict(f"task {task.pk} was changed since it was read: you sent version {expected}, the "
-                              f"current version {task.revision}; read it again and re-apply your change")
+        raise errors.Conflict(gettext("task %(task_id)s was changed since it was read: you sent version "
+                                      "%(expected)s, the current version %(revision)s; read it again and re-apply "
+                                      "your change")
+                              % {"task_id": task.pk, "expected": expected, "revision": task.revision})
 
 
 def check_name(name: str, department_id: int, exclude: int | None = None) -> None:
@@ -92,8 +97,9 @@ def check_name(name: str, department_id: int, exclude: int | None = None) -> Non
         qs = qs.exclude(pk=exclude)
     other = qs.values_list("id", "name").first()
     if other is not None:
-        raise errors.AlreadyExists(f"department {department_id} already has a task named '{other[1]}' (task "
-                                   f"{other[0]}); task names are unique per department, ignoring case")
+        raise errors.AlreadyExists(gettext("department %(department_id)s already has a task named '%(name)s' (task "
+                                           "%(task_id)s); task names are unique per department, ignoring case")
+                                   % {"department_id": department_id, "name": other[1], "task_id": other[0]})
 
 
 def _save_unique(task: Task, **kwargs: Any) -> None:
@@ -117,8 +123,8 @@ def require_shell(actor: Actor, action: str) -> None:
     """SHELL tasks run commands on the scheduler hosts: only where the platform allows them
     (``job.shell.enabled``) and only for actors holding ``task:shell`` (besides the action's own code)."""
     if not settings.SCHEDULER["shell_enabled"]:
-        raise errors.Forbidden(f"SHELL tasks are disabled on this platform (job.shell.enabled); "
-                                      f"cannot {action}")
+        raise errors.Forbidden(gettext("SHELL tasks are disabled on this platform (job.shell.enabled); cannot "
+                                       "%(action)s") % {"action": action})
     require_permission(actor.user, "task:shell")
 
 
@@ -161,7 +167,7 @@ def task_create(*, actor: Actor, spec: TaskSpec) -> Task:
     spec = spec.checked()
     require_permission(actor.user, "task:create")
     if spec.task_type == TaskType.SHELL:
-        require_shell(actor, "create a SHELL task")
+        require_shell(actor, gettext("create a SHELL task"))
     require_department_in_scope(actor.user, spec.department_id, field="department_id")
     values = spec.columns()
     check_shell_workdir(values)
@@ -190,7 +196,7 @@ def task_update(*, actor: Actor, task_id: int, spec: TaskSpec, expected_version:
     task_type = spec.task_type
     if task_type == TaskType.SHELL:  # before the lookup: a missing permission is 4003 wherever the task is
         require_permission(actor.user, "task:update")
-        require_shell(actor, "change a SHELL task")
+        require_shell(actor, gettext("change a SHELL task"))
     if spec.child_task_ids is not None or spec.department_id != Task.objects.filter(pk=task_id).values_list(
             "department_id", flat=True).first():
         # A graph edit (children, or a move re-checked against the graph) takes the graph lock before the task's
@@ -200,7 +206,8 @@ def task_update(*, actor: Actor, task_id: int, spec: TaskSpec, expected_version:
     task = _task_for_write(actor, task_id, "task:update")
     if task.task_type != task_type:
         raise errors.InvalidArgument(
-            f"task {task.pk} is a {task.task_type} task; use PUT /tasks/{task.task_type.lower()}/{task.pk}")
+            gettext("task %(task_id)s is a %(task_type)s task; use PUT /tasks/%(path)s/%(task_id)s")
+            % {"task_id": task.pk, "task_type": task.task_type, "path": task.task_type.lower()})
     check_version(task, expected_version)
     if spec.department_id != task.department_id:
         require_department_in_scope(actor.user, spec.department_id, field="department_id")
@@ -209,7 +216,7 @@ def task_update(*, actor: Actor, task_id: int, spec: TaskSpec, expected_version:
     if task_name_key(values["name"]) != task.name_key or values["department_id"] != task.department_id:
         check_name(values["name"], values["department_id"], exclude=task.pk)
     if values["status"] != TaskStatus.DISABLED and task.status == TaskStatus.DISABLED:
-        require_shell_run(actor, task, "enable a SHELL task")
+        require_shell_run(actor, task, gettext("enable a SHELL task"))
     moved_from = task.department_id if values["department_id"] != task.department_id else None
     changes = redact_diff(diff(task, {k: values[k] for k in AUDITED_FIELDS}))
     if spec.child_task_ids is not None or values["department_id"] != task.department_id:
@@ -240,7 +247,7 @@ def task_set_status(*, actor: Actor, task_id: int, status: int, expected_version
     task = _task_for_write(actor, task_id, "task:update")
     check_version(task, expected_version)
     if status != TaskStatus.DISABLED:
-        require_shell_run(actor, task, "enable a SHELL task")
+        require_shell_run(actor, task, gettext("enable a SHELL task"))
     old = task.status
     if old != status:
         task.status = status
@@ -312,38 +319,45 @@ def _set_children(*, actor: Actor, task: Task, child_ids: list[int] | None,
                                                      .values_list("parent_id", "parent__department_id",
                                                                   "parent__name")):
             if department_id not in descendants_of(parent_dept, edges):
-                raise errors.invalid("department_id", f"task {task.pk} is a child of task {parent_id} "
-                                                      f"({parent_name}), whose department scope does not hold "
-                                                      "that department; remove it from that task's children first")
+                raise errors.invalid("department_id", gettext("task %(task_id)s is a child of task %(parent_id)s "
+                                                              "(%(parent_name)s), whose department scope does not "
+                                                              "hold that department; remove it from that task's "
+                                                              "children first")
+                                                      % {"task_id": task.pk, "parent_id": parent_id,
+                                                         "parent_name": parent_name})
     if task.pk in new:
-        raise errors.invalid(CHILD_FIELD, "a task cannot be its own child")
+        raise errors.invalid(CHILD_FIELD, gettext("a task cannot be its own child"))
     visible = dict(Task.objects.restrict(actor.user).filter(pk__in=new).values_list("id", "department_id"))
     if child_ids is None:  # kept children: only the department rule applies (the actor need not see them)
         visible = dict(Task.objects.filter(pk__in=new).values_list("id", "department_id"))
     for child_id in new:
         if child_id not in visible:
-            raise errors.invalid(CHILD_FIELD, f"task {child_id} not found")
+            raise errors.invalid(CHILD_FIELD, gettext("task %(child_id)s not found") % {"child_id": child_id})
         if visible[child_id] not in below:
             raise errors.invalid(CHILD_FIELD if child_ids is not None else "department_id",
-                                 f"task {child_id} not found in the department of task {task.pk} or below")
+                                 gettext("task %(child_id)s not found in the department of task %(task_id)s or below")
+                                 % {"child_id": child_id, "task_id": task.pk})
     if child_ids is None:
         return None
     added = set(new) - set(old)
     if added and Task.objects.filter(pk__in=added, task_type=TaskType.SHELL).exists():
-        require_shell(actor, "make a SHELL task a child")  # naming it is running it, as a manual trigger would
+        require_shell(actor, gettext("make a SHELL task a child"))  # naming it is running it, as a manual trigger would
     elif added and shell_below(added):
         require_permission(actor.user, "task:shell")  # a child whose own children run a SHELL command
     limit = int(settings.SCHEDULER["child_depth"])
     up, ancestors = _levels({task.pk}, up=True, limit=limit)
     for child_id in new:
         if child_id in ancestors:
-            raise errors.invalid(CHILD_FIELD, f"task {child_id} already runs before task {task.pk} (it is one of "
-                                              "its parents or their parents): the link would make a cycle")
+            raise errors.invalid(CHILD_FIELD, gettext("task %(child_id)s already runs before task %(task_id)s (it "
+                                                      "is one of its parents or their parents): the link would make "
+                                                      "a cycle")
+                                              % {"child_id": child_id, "task_id": task.pk})
     # level k below the children is reached iff some child starts a path of k links
     down = 1 + _levels(set(new), up=False, limit=limit)[0] if new else 0
     if up + down > limit:
-        raise errors.invalid(CHILD_FIELD, f"the chain of child tasks through task {task.pk} would be {up + down} "
-                                          f"levels deep; at most {limit} (job.childDepth)")
+        raise errors.invalid(CHILD_FIELD, gettext("the chain of child tasks through task %(task_id)s would be "
+                                                  "%(depth)s levels deep; at most %(limit)s (job.childDepth)")
+                                          % {"task_id": task.pk, "depth": up + down, "limit": limit})
     if new == old:
         return None
     TaskChild.objects.filter(parent=task).delete()
@@ -360,16 +374,16 @@ def live_nodes(now: datetime | None = None) -> int:
 def task_trigger(*, actor: Actor, task_id: int, overrides: dict[str, Any] | None = None) -> TriggerRequest:
     """Queue a manual run; a live scheduler node picks it up within its poll interval (~0.5 s)."""
     task = get_in_scope(Task.objects.restrict(actor.user, "task:execute"), task_id, "task")
-    require_shell_run(actor, task, "run a SHELL task")
+    require_shell_run(actor, task, gettext("run a SHELL task"))
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     if "grpcParams" in overrides and task.task_type != TaskType.GRPC:
-        raise errors.invalid("grpcParams", "only for gRPC tasks")
+        raise errors.invalid("grpcParams", gettext("only for gRPC tasks"))
     if {"body", "headers"} & overrides.keys() and task.task_type != TaskType.HTTP:
-        raise errors.invalid(next(iter({"body", "headers"} & overrides.keys())), "only for HTTP tasks")
+        raise errors.invalid(next(iter({"body", "headers"} & overrides.keys())), gettext("only for HTTP tasks"))
     if task.department_id in disabled_department_ids(max_age=0):
-        raise errors.Conflict("the task's department (or one above it) is disabled: its tasks do not run")
+        raise errors.Conflict(gettext("the task's department (or one above it) is disabled: its tasks do not run"))
     if not live_nodes():
-        raise errors.Conflict("no live scheduler node can run the task now; start `manage.py runscheduler`")
+        raise errors.Conflict(gettext("no live scheduler node can run the task now; start `manage.py runscheduler`"))
     request = TriggerRequest.objects.create(task=task, overrides=overrides or None,
                                             requested_by_id=actor.user.pk, requested_at=timezone.now())
     audit_record(actor=actor, action="task.trigger", object_type="task", object_id=task.pk, object_repr=task.name,
@@ -387,6 +401,34 @@ def task_kill(*, actor: Actor, task_id: int) -> Task:
     audit_record(actor=actor, action="task.kill", object_type="task", object_id=task.pk, object_repr=task.name,
                  department_id=task.department_id)
     return task
+
+
+@transaction.atomic
+def execution_kill(*, actor: Actor, year: int, month: int, record_id: int) -> Any:
+    """Stop ONE running execution (the record ``record_id`` of that month) within about a second: the node
+    running it cancels it and the record ends ``killed``; the task's other runs go on. ``task:execute`` on the
+    record's department; 4004 outside the scope or missing, 4009 when the execution is not running (finished, or
+    claimed and still waiting for its start)."""
+    require_permission(actor.user, "task:execute")
+    if not (1970 <= year <= 9999 and 1 <= month <= 12):
+        raise errors.invalid("month", gettext("no record table for %(year)s-%(month)s") % {"year": year,
+                                                                                          "month": month})
+    if table_name(year, month) not in existing_record_tables(refresh=True):
+        raise errors.NotFound(gettext("record not found"))
+    record = get_in_scope(record_model(year, month).objects.restrict(actor.user), record_id, "record")
+    if record.status != RecordStatus.RUNNING or record.start_time is None:
+        state = RecordStatus(record.status).name.lower() if record.status != RecordStatus.RUNNING else "waiting"
+        raise errors.Conflict(gettext("execution %(id)s is not running (%(state)s)") % {"id": record.pk,
+                                                                                       "state": state})
+    _, created = ExecutionKill.objects.get_or_create(
+        month=year * 100 + month, record_id=record.pk,
+        defaults={"task_id": record.task_id, "requested_by_id": actor.user.pk, "requested_at": timezone.now()})
+    Task.objects.filter(pk=record.task_id).update(record_kill_seq=F("record_kill_seq") + 1)
+    if created:
+        audit_record(actor=actor, action="record.kill", object_type="record", object_id=record.pk,
+                     object_repr=f"{record.task_name} #{record.pk} ({year}-{month:02d})",
+                     department_id=record.department_id)
+    return record
 
 
 # --- maintenance mode ---------------------------------------------------------------------------------
@@ -411,8 +453,8 @@ def require_platform_operator(actor: Actor, verb: str) -> None:
 
     if Department.objects.filter(pk=actor.user.department_id, parent__isnull=True).exists():
         return
-    raise errors.Forbidden(f"permission denied: only system:manage holders in the top department may {verb} "
-                           "the platform")
+    raise errors.Forbidden(gettext("permission denied: only system:manage holders in the top department may "
+                                   "%(verb)s the platform") % {"verb": verb})
 
 
 @transaction.atomic
@@ -424,7 +466,7 @@ def scheduler_pause(*, actor: Actor, reason: str = "") -> SchedulerState:
     problems = inputs.Problems()
     reason = problems.check("reason", reason, lambda v: inputs.text(v, max_length=255, blank=True))
     problems.raise_if_any()
-    require_platform_operator(actor, "pause")
+    require_platform_operator(actor, gettext("pause"))
     state = _scheduler_state_for_update()
     was = state.paused
     if not was:
@@ -441,7 +483,7 @@ def scheduler_resume(*, actor: Actor) -> SchedulerState:
     """Maintenance mode off (``system:manage``): nodes claim again on their next poll; fire times missed
     during the pause follow each task's misfire policy, waiting triggers run. Resuming while running changes
     nothing."""
-    require_platform_operator(actor, "resume")
+    require_platform_operator(actor, gettext("resume"))
     state = _scheduler_state_for_update()
     was = state.paused
     if was:

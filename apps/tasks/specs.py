@@ -11,7 +11,7 @@ task's input:
 * cron grammar and time zone (:mod:`apps.tasks.schedule`);
 * URLs (absolute http(s), no credentials), the HTTP method and header rules (:mod:`apps.tasks.httprules`, the
   same the executor applies), gRPC ``host:port/package.Service`` targets and method names;
-* the save-time egress check (:meth:`apps.tasks.egress.EgressPolicy.check_saved_host`: deny-listed and cloud
+* the save-time egress check (:meth:`djs_platform.egress.EgressPolicy.check_saved_host`: deny-listed and cloud
   metadata targets are refused when saved, not only when called);
 * the rules of each task type (SHELL arguments, working directory, environment).
 
@@ -31,12 +31,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
-from apps.tasks import httprules
-from apps.tasks.egress import EgressDenied, EgressPolicy
+from apps.tasks import httprules, routing
 from apps.tasks.models import ConcurrencyPolicy, MisfirePolicy, TaskStatus, TaskType
 from apps.tasks.schedule import MAX_EXPRESSION_LENGTH, Schedule, ScheduleError, load_timezone, parse_schedule
 from djs_platform import errors, inputs, validation
+from djs_platform.egress import EgressDenied, EgressPolicy
 from djs_platform.inputs import MISSING, Invalid, Problems
 
 MAX_NAME = 255
@@ -65,8 +66,9 @@ COMMON_FIELDS = ("name", "description", "department_id", "cron", "timezone", "ma
                  "timeout", "concurrency_policy", "misfire_policy", "status", "child_task_ids")
 #: The fields of each task type (the other types' fields are empty).
 TYPE_FIELDS: dict[str, tuple[str, ...]] = {
-    TaskType.HTTP: ("url", "http_method", "body", "headers", "fallback_url"),
-    TaskType.GRPC: ("grpc_service", "grpc_method", "grpc_params", "fallback_grpc_service", "fallback_grpc_method"),
+    TaskType.HTTP: ("url", "http_method", "body", "headers", "fallback_url", "route_strategy"),
+    TaskType.GRPC: ("grpc_service", "grpc_method", "grpc_params", "fallback_grpc_service", "fallback_grpc_method",
+                    "route_strategy"),
     TaskType.SHELL: ("shell_command", "shell_args", "shell_workdir", "shell_env"),
 }
 #: Spec field -> the name a task document uses for it: the body of ``POST /v1/tasks/http|grpc|shell``, which is
@@ -80,7 +82,7 @@ DOCUMENT_NAMES: dict[str, str] = {
     "grpc_service": "grpcService", "grpc_method": "grpcMethod", "grpc_params": "grpcParams",
     "fallback_grpc_service": "fallbackGrpcService", "fallback_grpc_method": "fallbackGrpcMethod",
     "shell_command": "shellCommand", "shell_args": "shellArgs", "shell_workdir": "shellWorkdir",
-    "shell_env": "shellEnv",
+    "shell_env": "shellEnv", "route_strategy": "routeStrategy",
 }
 SPEC_NAMES: dict[str, str] = {document: spec for spec, document in DOCUMENT_NAMES.items()}
 _HEAD = re.compile(r"^([A-Za-z_]+)(.*)$", re.DOTALL)
@@ -111,27 +113,47 @@ def http_url_problem(value: str) -> str | None:
     try:
         parts = urlsplit(value)
     except ValueError:  # "http://[::1": not a URL at all
-        return "must be an absolute http:// or https:// URL"
+        return _("must be an absolute http:// or https:// URL")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "must be an absolute http:// or https:// URL"
+        return _("must be an absolute http:// or https:// URL")
     if parts.username or parts.password:
-        return "credentials in the URL are not allowed; use headers"
+        return _("credentials in the URL are not allowed; use headers")
     try:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
-        return "invalid port"
+        return _("invalid port")
     return None
+
+
+def target_url_problem(value: str) -> str | None:
+    """An HTTP task's target: an absolute http(s) URL, or ``executor://<name>/<path>`` (a registry name)."""
+    if value.lower().startswith(routing.EXECUTOR_SCHEME):
+        return routing.executor_url_problem(value)
+    return http_url_problem(value)
+
+
+def url_egress_problem(value: str) -> str | None:
+    """The save-time egress check of a URL (a registry name is checked when its instances register)."""
+    return None if routing.named_http(value) else egress_problem(urlsplit(value).hostname)
+
+
+def grpc_target_problem(value: str) -> str | None:
+    """A gRPC task's target: ``host:port/package.Service``, or a registered service name (``orders.Billing``)."""
+    if "/" not in value and ":" not in value:
+        return None if routing.named_grpc(value) else (
+            _("must be host:port/package.Service or a registered service name like orders.Billing"))
+    return grpc_service_problem(value)
 
 
 def grpc_service_problem(value: str) -> str | None:
     match = GRPC_SERVICE.match(value)
     if not match or not 1 <= int(match.group("port")) <= 65535:
-        return "must be host:port/package.Service, e.g. 10.0.0.5:50051/orders.Billing"
+        return _("must be host:port/package.Service, e.g. 10.0.0.5:50051/orders.Billing")
     return None
 
 
 def grpc_method_problem(value: str) -> str | None:
-    return None if GRPC_METHOD.match(value) else "must be a method name like GetOrder"
+    return None if GRPC_METHOD.match(value) else _("must be a method name like GetOrder")
 
 
 def egress_problem(host: str | None) -> str | None:
@@ -150,14 +172,14 @@ def egress_problem(host: str | None) -> str | None:
 def shell_env_problem(env: dict[str, Any]) -> str | None:
     """Environment variables added to a SHELL task's minimal environment; names DJS_* are set by DJS."""
     if len(env) > MAX_SHELL_ENV:
-        return f"at most {MAX_SHELL_ENV} variables"
+        return _("at most %(max_shell_env)s variables") % {"max_shell_env": MAX_SHELL_ENV}
     for name, value in env.items():
         if not ENV_NAME.match(name):
-            return f"invalid variable name {name!r}"
+            return _("invalid variable name %(name)r") % {"name": name}
         if name.upper().startswith("DJS_"):
-            return f"variable {name!r}: names DJS_* are set by DJS"
+            return _("variable %(name)r: names DJS_* are set by DJS") % {"name": name}
         if not isinstance(value, str) or "\x00" in value or len(value) > MAX_SHELL_ARG:
-            return f"variable {name!r} must be a string without NUL characters"
+            return _("variable %(name)r must be a string without NUL characters") % {"name": name}
     return None
 
 
@@ -195,6 +217,7 @@ class TaskSpec:
     grpc_params: dict[str, Any] | None = None
     fallback_grpc_service: str | None = None
     fallback_grpc_method: str | None = None
+    route_strategy: str | None = None  # HTTP and gRPC: None = round_robin (apps/tasks/routing.py)
     # SHELL: argv = [shell_command, *shell_args], no shell
     shell_command: str | None = None
     shell_args: tuple[str, ...] = ()
@@ -211,12 +234,13 @@ class TaskSpec:
         ``department_id``, ``cron``, ``status`` and each type's target are required) and answer the spec.
         Raises :class:`~djs_platform.errors.InvalidArgument` naming every offending field; nothing else."""
         if task_type not in TYPE_FIELDS:
-            raise errors.invalid("task_type", f"must be one of {', '.join(TYPE_FIELDS)}")
+            raise errors.invalid("task_type", _("must be one of %(type_fields)s")
+                                              % {"type_fields": ', '.join(TYPE_FIELDS)})
         own = COMMON_FIELDS + TYPE_FIELDS[task_type]
         unknown = inputs.unknown_fields(values, own)
         if unknown:
             first = next(iter(unknown))
-            raise errors.InvalidArgument(f"{first}: unknown field", fields=unknown)
+            raise errors.InvalidArgument(_("%(field)s: unknown field") % {"field": first}, fields=unknown)
         validation.check_value(dict(values))  # surrogates, NUL in a header, depth: for every caller alike
         problems = Problems()
         out = _common(problems, values)
@@ -229,7 +253,7 @@ class TaskSpec:
         except ScheduleError as exc:
             raise errors.invalid("cron", str(exc)) from None
         if task_type == TaskType.GRPC and out["fallback_grpc_method"] and not out["fallback_grpc_service"]:
-            raise errors.invalid("fallback_grpc_service", "required when fallbackGrpcMethod is set")
+            raise errors.invalid("fallback_grpc_service", _("required when fallbackGrpcMethod is set"))
         return cls(task_type=TaskType(task_type).value, schedule=schedule, **out)
 
     def as_values(self) -> dict[str, Any]:
@@ -260,6 +284,7 @@ class TaskSpec:
             "grpc_service": None, "grpc_method": None, "grpc_params": None,
             "fallback_grpc_service": None, "fallback_grpc_method": None,
             "shell_command": None, "shell_args": None, "shell_workdir": None, "shell_env": None,
+            "route_strategy": self.route_strategy or routing.DEFAULT_STRATEGY,
         }
         if self.task_type == TaskType.HTTP:
             values.update(url=self.url, http_method=self.http_method or httprules.default_method(self.body),
@@ -306,7 +331,7 @@ def _timezone_problem(value: str) -> str | None:
 def _child_ids(value: Any) -> list[int] | None:
     ids = inputs.items(value, lambda item: inputs.integer(item, min_value=1), max_length=MAX_CHILDREN)
     if ids is not None and len(set(ids)) != len(ids):
-        raise Invalid("lists a task more than once")
+        raise Invalid(_("lists a task more than once"))
     return ids
 
 
@@ -348,8 +373,8 @@ def _http(problems: Problems, values: Mapping[str, Any]) -> dict[str, Any]:
     check = problems.check
     out: dict[str, Any] = {}
     url = check("url", _value(values, "url"),
-                lambda v: inputs.text(v, max_length=MAX_URL, rules=[http_url_problem]), required=True)
-    out["url"] = _after(problems, "url", url, lambda v: egress_problem(urlsplit(v).hostname))
+                lambda v: inputs.text(v, max_length=MAX_URL, rules=[target_url_problem]), required=True)
+    out["url"] = _after(problems, "url", url, url_egress_problem)
     method = check("http_method", _value(values, "http_method"), lambda v: inputs.text(v, max_length=10),
                    required=True)
     method = _after(problems, "http_method", method, httprules.method_problem)
@@ -362,9 +387,15 @@ def _http(problems: Problems, values: Mapping[str, Any]) -> dict[str, Any]:
     fallback = check("fallback_url", _value(values, "fallback_url"), lambda v: inputs.text(
         v, max_length=MAX_URL, blank=True, null=True), default=None)
     fallback = _after(problems, "fallback_url", fallback or None,
-                      lambda v: http_url_problem(v) or egress_problem(urlsplit(v).hostname)) if fallback else None
+                      lambda v: target_url_problem(v) or url_egress_problem(v)) if fallback else None
     out["fallback_url"] = fallback
+    out["route_strategy"] = _route_strategy(problems, values)
     return out
+
+
+def _route_strategy(problems: Problems, values: Mapping[str, Any]) -> str:
+    return problems.check("route_strategy", _value(values, "route_strategy"),
+                          lambda v: inputs.choice(v, routing.ROUTE_STRATEGIES), default=routing.DEFAULT_STRATEGY)
 
 
 def _grpc_host(value: str) -> str | None:
@@ -376,7 +407,7 @@ def _grpc(problems: Problems, values: Mapping[str, Any]) -> dict[str, Any]:
     check = problems.check
     out: dict[str, Any] = {}
     service = check("grpc_service", _value(values, "grpc_service"), lambda v: inputs.text(
-        v, max_length=MAX_GRPC_SERVICE, rules=[grpc_service_problem]), required=True)
+        v, max_length=MAX_GRPC_SERVICE, rules=[grpc_target_problem]), required=True)
     out["grpc_service"] = _after(problems, "grpc_service", service, lambda v: egress_problem(_grpc_host(v)))
     method = check("grpc_method", _value(values, "grpc_method"),
                    lambda v: inputs.text(v, max_length=MAX_GRPC_METHOD), required=True)
@@ -387,16 +418,17 @@ def _grpc(problems: Problems, values: Mapping[str, Any]) -> dict[str, Any]:
         v, max_length=MAX_GRPC_SERVICE, blank=True, null=True), default=None)
     out["fallback_grpc_service"] = _after(
         problems, "fallback_grpc_service", fallback,
-        lambda v: grpc_service_problem(v) or egress_problem(_grpc_host(v))) if fallback else None
+        lambda v: grpc_target_problem(v) or egress_problem(_grpc_host(v))) if fallback else None
     fallback_method = check("fallback_grpc_method", _value(values, "fallback_grpc_method"), lambda v: inputs.text(
         v, max_length=MAX_GRPC_METHOD, blank=True, null=True), default=None)
     out["fallback_grpc_method"] = _after(problems, "fallback_grpc_method", fallback_method,
                                          grpc_method_problem) if fallback_method else None
+    out["route_strategy"] = _route_strategy(problems, values)
     return out
 
 
 def _shell_workdir_problem(value: str) -> str | None:
-    return None if value.startswith("/") else "must be an absolute path"
+    return None if value.startswith("/") else _("must be an absolute path")
 
 
 def _shell(problems: Problems, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,11 @@ temporary file and a rename, so a half-written or world-readable token never exi
 refreshed through ``POST /auth/refresh`` when it is about to expire, or when the server answers 4010 to it;
 refresh tokens are single use (a reused one revokes the whole login), so the refresh runs under an exclusive
 lock on the credentials, and a djsctl that waited for the lock takes the pair the other one just stored.
+
+``DJS_TOKEN`` in the environment (a personal API token ``djs_pat_...``, issue 19, or any bearer token) replaces
+all of that: it is sent as ``Authorization: Bearer``, the credentials file is neither read nor written, nothing
+is refreshed, and the server is ``--server``, else ``DJS_SERVER``, else the default. Meant for scripts and
+sidecars, where nobody can type a password.
 """
 from __future__ import annotations
 
@@ -25,6 +30,8 @@ DEFAULT_SERVER = "http://127.0.0.1:9088/v1"
 #: Refresh this many seconds before the access token's announced expiry.
 REFRESH_MARGIN = 30
 USER_AGENT = "djsctl/1.0"
+#: The bearer token to use instead of a login (issue 19), and the server it is for.
+TOKEN_ENV, SERVER_ENV = "DJS_TOKEN", "DJS_SERVER"
 
 
 class CliError(Exception):
@@ -116,9 +123,15 @@ class Store:
 class Session:
     """Calls ``/v1`` routes with the stored token and returns the envelope's ``data``."""
 
-    def __init__(self, store: Store, server: str | None = None, timeout: float = 30.0, load: bool = True):
+    def __init__(self, store: Store, server: str | None = None, timeout: float = 30.0, load: bool = True,
+                 environ: dict[str, str] | None = None):
+        env = os.environ if environ is None else environ
         self.store = store
-        self.creds = store.load() if load else None
+        #: ``DJS_TOKEN``: used as it is, no credentials file, no refresh (not for ``login``, which passes load=False)
+        self.env_token = (env.get(TOKEN_ENV) or "").strip() if load else ""
+        self.creds = store.load() if load and not self.env_token else None
+        if self.env_token:
+            server = server or env.get(SERVER_ENV) or DEFAULT_SERVER
         self.server = normalize_server(server) if server else (self.creds.server if self.creds else DEFAULT_SERVER)
         self.http = httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT})
 
@@ -166,6 +179,8 @@ class Session:
         self.store.save(self.creds)
 
     def _require_login(self) -> Credentials:
+        if self.env_token:
+            return Credentials(server=self.server, token=self.env_token, expires_at=float("inf"))
         if not self.creds or not self.creds.token:
             raise CliError("not logged in: run `djsctl login`")
         if self.creds.server != self.server:
@@ -188,6 +203,8 @@ class Session:
             self._store_pair(creds.username, body["data"])
 
     def call(self, method: str, path: str, *, json_body: Any = None, params: dict[str, Any] | None = None) -> Any:
+        if self.env_token:
+            return self._call_with_env_token(method, path, json_body=json_body, params=params)
         creds = self._require_login()
         if creds.expires_at - REFRESH_MARGIN <= time.time():  # 0: unknown expiry, refresh too
             self.refresh(creds.token)
@@ -203,8 +220,22 @@ class Session:
             _, body = self._send(method, path, self.creds.token, **kwargs)
         return self._unwrap(body)
 
+    def _call_with_env_token(self, method: str, path: str, *, json_body: Any, params: dict[str, Any] | None) -> Any:
+        kwargs: dict[str, Any] = {}
+        if json_body is not None:
+            kwargs["json"] = json_body
+        if params:
+            kwargs["params"] = {k: v for k, v in params.items() if v is not None}
+        _, body = self._send(method, path, self.env_token, **kwargs)
+        if body["code"] == 4010:  # nothing to refresh: say which token was refused
+            raise CliError(f"{body['message']} (the token in {TOKEN_ENV})", code=4010, data=body["data"])
+        return self._unwrap(body)
+
     def logout(self) -> None:
         """Revoke the session on the server (every token of the user) and forget it here."""
+        if self.env_token:
+            raise CliError(f"{TOKEN_ENV} is set: there is no login to end (unset it; an API token is revoked with "
+                           "`djsctl tokens revoke ID`)")
         creds = self._require_login()
         try:
             self.call("POST", "auth/logout", json_body={"refreshToken": creds.refresh_token})

@@ -5,7 +5,10 @@
     djsctl triggers get ID [--wait]
     djsctl records list|get|stats ...
     djsctl nodes
+    djsctl executors register|deregister|list ...   (register --every 10s: a sidecar heartbeat loop)
+    djsctl tokens list|create|revoke ...
 
+``DJS_TOKEN`` in the environment (an API token ``djs_pat_...``) is used instead of a login (docs/djsctl.md).
 Tables by default, ``--json`` prints the API's ``data`` as JSON. Exit status: 0 success, 1 an error (the
 envelope's code and message on stderr; with ``--json`` the whole error envelope on stderr) or a waited-for run
 that did not succeed, 2 a usage error, 124 ``--wait`` timed out, 141 the reader of the output went away
@@ -25,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from djs_platform.cli import executors as executor_commands
 from djs_platform.cli import output
 from djs_platform.cli.client import DEFAULT_SERVER, CliError, Session, Store
 
@@ -382,6 +386,54 @@ def cmd_nodes(args: argparse.Namespace, store: Store) -> int:
     return 0
 
 
+# --- personal API tokens (issue 19) -----------------------------------------------------------------
+
+TOKEN_COLUMNS = ["ID", "NAME", "PREFIX", "STATE", "CREATED", "EXPIRES", "LAST USED", "CREATED BY"]
+
+
+def token_row(t: dict[str, Any]) -> list[Any]:
+    return [t["id"], t["name"], t["prefix"] + "…", t["state"], t["createTime"], t["expiresAt"], t["lastUsedAt"],
+            t["createdByName"]]
+
+
+def token_owner(session: Session, args: argparse.Namespace) -> int:
+    """``--user ID`` (needs user:manage over them), else the user the session belongs to."""
+    return args.user or session.call("GET", "auth/userinfo")["id"]
+
+
+def cmd_tokens_list(args: argparse.Namespace, store: Store) -> int:
+    session = Session(store)
+    path = f"users/{token_owner(session, args)}/tokens"
+    data = all_pages(session, path, {}) if args.all else \
+        session.call("GET", path, params={"page": args.page, "size": args.size})
+    emit(args, data, lambda d: output.table(TOKEN_COLUMNS, [token_row(t) for t in d["list"]]) + "\n" + page_footer(d))
+    return 0
+
+
+def cmd_tokens_create(args: argparse.Namespace, store: Store) -> int:
+    session = Session(store)
+    body: dict[str, Any] = {"name": args.name}
+    if args.expires_in_days is not None:
+        body["expiresInDays"] = args.expires_in_days
+    data = session.call("POST", f"users/{token_owner(session, args)}/tokens", json_body=body)
+    if args.json:
+        emit(args, data, str)
+        return 0
+    # The secret alone on stdout (TOKEN=$(djsctl tokens create NAME)); what it is on stderr.
+    expires = f"expires {output.cell(data['expiresAt'])}" if data["expiresAt"] else "never expires"
+    print(f"created API token {data['id']} {data['name']!r} ({data['prefix']}…, user {data['userId']}, {expires}); "
+          "it is shown this once: store it now, e.g. as DJS_TOKEN", file=sys.stderr)
+    print(data["token"])
+    return 0
+
+
+def cmd_tokens_revoke(args: argparse.Namespace, store: Store) -> int:
+    session = Session(store)
+    data = session.call("DELETE", f"users/{token_owner(session, args)}/tokens/{args.id}")
+    emit(args, data, lambda d: f"API token {d['id']} {d['name']!r} ({d['prefix']}…) revoked; its next use answers 4010")
+    return 0
+
+
 # --- the parser -------------------------------------------------------------------------------------
 
 def positive(text: str) -> int:
@@ -474,6 +526,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--department", type=positive, help="department id")
 
     sub(groups, "nodes", cmd_nodes, "scheduler nodes and their heartbeats")
+    executor_commands.add_commands(groups, sub, positive)  # the executor registry (issue 19)
+
+    api_tokens = groups.add_parser("tokens", help="your personal API tokens (for DJS_TOKEN): list, create, revoke")
+    token_cmds = api_tokens.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = sub(token_cmds, "list", cmd_tokens_list, "list API tokens (never their secrets)")
+    p.add_argument("--user", type=positive, help="another user's id (needs user:manage over them)")
+    pages(p)
+    p = sub(token_cmds, "create", cmd_tokens_create, "create an API token; prints its secret, once")
+    p.add_argument("name", help="what the token is for (1-100 characters)")
+    p.add_argument("--expires-in-days", type=positive, help="days until it expires (default: never; at most 3650)")
+    p.add_argument("--user", type=positive, help="another user's id (needs user:manage over them)")
+    p = sub(token_cmds, "revoke", cmd_tokens_revoke, "revoke an API token (its next use answers 4010)")
+    p.add_argument("id", type=positive)
+    p.add_argument("--user", type=positive, help="another user's id (needs user:manage over them)")
     return parser
 
 

@@ -14,10 +14,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from apps.tasks.egress import EgressPolicy
 from apps.tasks.executors import ExecutionSpec, Executors, execute
 from conftest import LOOPBACK_EGRESS, Api
 from djs_platform import tracing
+from djs_platform.egress import EgressPolicy
 from tests.targets import GrpcTarget, HttpTarget, Respond
 
 UTC = timezone.utc

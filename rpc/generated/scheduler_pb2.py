@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0fscheduler.proto\x12\tscheduler\"\xb8\x01\n\x13ScheduleTaskRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0f\x63ron_expression\x18\x02 \x01(\t\x12\x0f\n\x07handler\x18\x03 \x01(\t\x12\x0e\n\x06params\x18\x04 \x01(\x0c\x12\x11\n\tmax_retry\x18\x05 \x01(\x05\x12\x15\n\rdepartment_id\x18\x06 \x01(\x03\x12\x0f\n\x07timeout\x18\x07 \x01(\x05\x12\x13\n\x06status\x18\x08 \x01(\x05H\x00\x88\x01\x01\x42\t\n\x07_status\"I\n\x14ScheduleTaskResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\x03\x12\x0f\n\x07success\x18\x02 \x01(\x08\x12\x0f\n\x07message\x18\x03 \x01(\t\"\x1e\n\x0bTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\x03\"0\n\x0cTaskResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xde\x01\n\x12TaskStatusResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\x03\x12\x0e\n\x06status\x18\x02 \x01(\x05\x12\x19\n\x11last_execute_time\x18\x03 \x01(\t\x12\x19\n\x11next_execute_time\x18\x04 \x01(\t\x12\x13\n\x0bretry_count\x18\x05 \x01(\x05\x12\x15\n\rsuccess_count\x18\x06 \x01(\x05\x12\x12\n\nfail_count\x18\x07 \x01(\x05\x12\x1a\n\x12\x61vg_execution_time\x18\x08 \x01(\x02\x12\x15\n\rrunning_count\x18\t \x01(\x05\"J\n\x19\x42\x61tchScheduleTasksRequest\x12-\n\x05tasks\x18\x01 \x03(\x0b\x32\x1e.scheduler.ScheduleTaskRequest\"x\n\x1a\x42\x61tchScheduleTasksResponse\x12\x30\n\x07results\x18\x01 \x03(\x0b\x32\x1f.scheduler.ScheduleTaskResponse\x12\x17\n\x0foverall_success\x18\x02 \x01(\x08\x12\x0f\n\x07message\x18\x03 \x01(\t\"\'\n\x15PauseSchedulerRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x18\n\x16ResumeSchedulerRequest\"\x9c\x01\n\x16SchedulerStateResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0e\n\x06paused\x18\x03 \x01(\x08\x12\x11\n\tpaused_at\x18\x04 \x01(\t\x12\x11\n\tpaused_by\x18\x05 \x01(\x03\x12\x1a\n\x12paused_by_username\x18\x06 \x01(\t\x12\x0e\n\x06reason\x18\x07 \x01(\t2\xff\x05\n\rTaskScheduler\x12O\n\x0cScheduleTask\x12\x1e.scheduler.ScheduleTaskRequest\x1a\x1f.scheduler.ScheduleTaskResponse\x12<\n\tPauseTask\x12\x16.scheduler.TaskRequest\x1a\x17.scheduler.TaskResponse\x12=\n\nResumeTask\x12\x16.scheduler.TaskRequest\x1a\x17.scheduler.TaskResponse\x12\x46\n\rGetTaskStatus\x12\x16.scheduler.TaskRequest\x1a\x1d.scheduler.TaskStatusResponse\x12I\n\x16\x45xecuteTaskImmediately\x12\x16.scheduler.TaskRequest\x1a\x17.scheduler.TaskResponse\x12\x61\n\x12\x42\x61tchScheduleTasks\x12$.scheduler.BatchScheduleTasksRequest\x1a%.scheduler.BatchScheduleTasksResponse\x12=\n\nDeleteTask\x12\x16.scheduler.TaskRequest\x1a\x17.scheduler.TaskResponse\x12;\n\x08KillTask\x12\x16.scheduler.TaskRequest\x1a\x17.scheduler.TaskResponse\x12U\n\x0ePauseScheduler\x12 .scheduler.PauseSchedulerRequest\x1a!.scheduler.SchedulerStateResponse\x12W\n\x0fResumeScheduler\x12!.scheduler.ResumeSchedulerRequest\x1a!.scheduler.SchedulerStateResponseB#Z!distributedJob/internal/rpc/protob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0fscheduler.proto\x12\tscheduler\"F\n\x14KillExecutionRequest\x12\x11\n\trecord_id\x18\x01 \x01(\x03\x12\x0c\n\x04year\x18\x02 \x01(\x05\x12\r\n\x05month\x18\x03 \x01(\x05\"\xb8\x01\n\x13ScheduleTaskRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0f\x63ron_expression\x18\x02 \x01(\t\x12\x0f\n\x07handler\x18\x03 \x01(\t\x12\x0e\n\x06params\x18\x04 \x01(\x0c\x12\x11\n\tmax_retry\x18\x05 \x01(\x05\x12\x15\n\rdepartment_id\x18\x06 \x01(\x03\x12\x0f\n\x07timeout\x18\x07 \x01(\x05\x12\x13\n\x06status\x18\x08 \x01(\x05H\x00\x88\x01\x01\x42\t\n\x07_status\"I\n\x14ScheduleTaskResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\x03\x12\x0f\n\x07success\x18\x02 \x01(\x08\x12\x0f\n\x07message\x18\x03 \x01(\t\"\x1e\n\x0bTaskRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\x03\"0\n\x0cTaskResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xde\x01\n\x12TaskStatusResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\x03\x12\x0e\n\x06status\x18\x02 \x01(\x05\x12\x19\n\x11last_execute_time\x18\x03 \x01(\t\x12\x19\n\x11next_execute_time\x18\x04 \x01(\t\x12\x13\n\x0bretry_count\x18\x05 \x01(\x05\x12\x15\n\rsuccess_count\x18\x06 \x01(\x05\x12\x12\n\nfail_count\x18\x07 \x01(\x05\x12\x1a\n\x12\x61vg_execution_time\x18\x08 \x01(\x02\x12\x15\n\rrunning_count\x18\t \x01(\x05\"J\n\x19\x42\x61tchScheduleTasksRequest\x12-\n\x05tasks\x18\x01 \x03(\x0b\x32\x1e.scheduler.ScheduleTaskRequest\"x\n\x1a\x42\x61tchScheduleTasksResponse\x12\x30\n\x07results\x18\x01 \x03(\x0b\x32\x1f.scheduler.ScheduleTaskResponse\x12\x17\n\x0foverall_success\x18\x02 \x01(\x08\x12\x0f\n\x07message\x18\x03 \x01(\t\"\'\n\x15PauseSchedulerRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x18\n\x16ResumeSchedulerRequest\"\x9c\x01\n\x16SchedulerStateResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0e\n\x06paused\x18\x03 \x01(\x08\x12\x11\n\tpaused_at\x18\x04 \x01(\t\x12\x11\n\tpaused_by\x18\x05 \x01(\x03\x12\x1a\n\x12paused_by_username\x18\x06 \x01(\t\x12\x0e\n\x06reason\x18\x07 \x01(\t2\xca\x06\n\rTaskScheduler\x12O\n\x0cScheduleTask\x12\x1e.scheduler.ScheduleTaskRequest\x1a\x1f.scheduler.ScheduleTaskResponse\x12<\n\tPauseTask\x12\x16.scheduler.TaskRequest\x1a\x17.scheduler.TaskResponse\x12=\n\nResumeTask\x12\x16.scheduler.TaskRequest\x1a\x17.scheduler.TaskResponse\x12\x46\n\rGetTaskStatus\x12\x16.scheduler.TaskRequest\x1a\x1d.scheduler.TaskStatusResponse\x12I\n\x16\x45xecuteTaskImmediately\x12\x16.scheduler.TaskRequest\x1a\x17.scheduler.TaskResponse\x12\x61\n\x12\x42\x61tchScheduleTasks\x12$.scheduler.BatchScheduleTasksRequest\x1a%.scheduler.BatchScheduleTasksResponse\x12=\n\nDeleteTask\x12\x16.scheduler.TaskRequest\x1a\x17.scheduler.TaskResponse\x12;\n\x08KillTask\x12\x16.scheduler.TaskRequest\x1a\x17.scheduler.TaskResponse\x12U\n\x0ePauseScheduler\x12 .scheduler.PauseSchedulerRequest\x1a!.scheduler.SchedulerStateResponse\x12W\n\x0fResumeScheduler\x12!.scheduler.ResumeSchedulerRequest\x1a!.scheduler.SchedulerStateResponse\x12I\n\rKillExecution\x12\x1f.scheduler.KillExecutionRequest\x1a\x17.scheduler.TaskResponseB#Z!distributedJob/internal/rpc/protob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,26 +32,28 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'scheduler_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z!distributedJob/internal/rpc/proto'
-  _globals['_SCHEDULETASKREQUEST']._serialized_start=31
-  _globals['_SCHEDULETASKREQUEST']._serialized_end=215
-  _globals['_SCHEDULETASKRESPONSE']._serialized_start=217
-  _globals['_SCHEDULETASKRESPONSE']._serialized_end=290
-  _globals['_TASKREQUEST']._serialized_start=292
-  _globals['_TASKREQUEST']._serialized_end=322
-  _globals['_TASKRESPONSE']._serialized_start=324
-  _globals['_TASKRESPONSE']._serialized_end=372
-  _globals['_TASKSTATUSRESPONSE']._serialized_start=375
-  _globals['_TASKSTATUSRESPONSE']._serialized_end=597
-  _globals['_BATCHSCHEDULETASKSREQUEST']._serialized_start=599
-  _globals['_BATCHSCHEDULETASKSREQUEST']._serialized_end=673
-  _globals['_BATCHSCHEDULETASKSRESPONSE']._serialized_start=675
-  _globals['_BATCHSCHEDULETASKSRESPONSE']._serialized_end=795
-  _globals['_PAUSESCHEDULERREQUEST']._serialized_start=797
-  _globals['_PAUSESCHEDULERREQUEST']._serialized_end=836
-  _globals['_RESUMESCHEDULERREQUEST']._serialized_start=838
-  _globals['_RESUMESCHEDULERREQUEST']._serialized_end=862
-  _globals['_SCHEDULERSTATERESPONSE']._serialized_start=865
-  _globals['_SCHEDULERSTATERESPONSE']._serialized_end=1021
-  _globals['_TASKSCHEDULER']._serialized_start=1024
-  _globals['_TASKSCHEDULER']._serialized_end=1791
+  _globals['_KILLEXECUTIONREQUEST']._serialized_start=30
+  _globals['_KILLEXECUTIONREQUEST']._serialized_end=100
+  _globals['_SCHEDULETASKREQUEST']._serialized_start=103
+  _globals['_SCHEDULETASKREQUEST']._serialized_end=287
+  _globals['_SCHEDULETASKRESPONSE']._serialized_start=289
+  _globals['_SCHEDULETASKRESPONSE']._serialized_end=362
+  _globals['_TASKREQUEST']._serialized_start=364
+  _globals['_TASKREQUEST']._serialized_end=394
+  _globals['_TASKRESPONSE']._serialized_start=396
+  _globals['_TASKRESPONSE']._serialized_end=444
+  _globals['_TASKSTATUSRESPONSE']._serialized_start=447
+  _globals['_TASKSTATUSRESPONSE']._serialized_end=669
+  _globals['_BATCHSCHEDULETASKSREQUEST']._serialized_start=671
+  _globals['_BATCHSCHEDULETASKSREQUEST']._serialized_end=745
+  _globals['_BATCHSCHEDULETASKSRESPONSE']._serialized_start=747
+  _globals['_BATCHSCHEDULETASKSRESPONSE']._serialized_end=867
+  _globals['_PAUSESCHEDULERREQUEST']._serialized_start=869
+  _globals['_PAUSESCHEDULERREQUEST']._serialized_end=908
+  _globals['_RESUMESCHEDULERREQUEST']._serialized_start=910
+  _globals['_RESUMESCHEDULERREQUEST']._serialized_end=934
+  _globals['_SCHEDULERSTATERESPONSE']._serialized_start=937
+  _globals['_SCHEDULERSTATERESPONSE']._serialized_end=1093
+  _globals['_TASKSCHEDULER']._serialized_start=1096
+  _globals['_TASKSCHEDULER']._serialized_end=1938
 # @@protoc_insertion_point(module_scope)

@@ -6,6 +6,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class KillExecutionRequest(_message.Message):
+    __slots__ = ("record_id", "year", "month")
+    RECORD_ID_FIELD_NUMBER: _ClassVar[int]
+    YEAR_FIELD_NUMBER: _ClassVar[int]
+    MONTH_FIELD_NUMBER: _ClassVar[int]
+    record_id: int
+    year: int
+    month: int
+    def __init__(self, record_id: _Optional[int] = ..., year: _Optional[int] = ..., month: _Optional[int] = ...) -> None: ...
+
 class ScheduleTaskRequest(_message.Message):
     __slots__ = ("name", "cron_expression", "handler", "params", "max_retry", "department_id", "timeout", "status")
     NAME_FIELD_NUMBER: _ClassVar[int]

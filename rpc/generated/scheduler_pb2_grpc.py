@@ -84,6 +84,11 @@ class TaskSchedulerStub:
                 request_serializer=scheduler__pb2.ResumeSchedulerRequest.SerializeToString,
                 response_deserializer=scheduler__pb2.SchedulerStateResponse.FromString,
                 _registered_method=True)
+        self.KillExecution = channel.unary_unary(
+                '/scheduler.TaskScheduler/KillExecution',
+                request_serializer=scheduler__pb2.KillExecutionRequest.SerializeToString,
+                response_deserializer=scheduler__pb2.TaskResponse.FromString,
+                _registered_method=True)
 
 
 class TaskSchedulerServicer:
@@ -153,6 +158,15 @@ class TaskSchedulerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def KillExecution(self, request, context):
+        """DJS: stop ONE running execution (like POST /v1/records/{id}/kill?year&month; permission task:execute):
+        the node running it cancels it within about a second and the record ends killed. FAILED_PRECONDITION
+        when it is not running.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TaskSchedulerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -205,6 +219,11 @@ def add_TaskSchedulerServicer_to_server(servicer, server):
                     servicer.ResumeScheduler,
                     request_deserializer=scheduler__pb2.ResumeSchedulerRequest.FromString,
                     response_serializer=scheduler__pb2.SchedulerStateResponse.SerializeToString,
+            ),
+            'KillExecution': grpc.unary_unary_rpc_method_handler(
+                    servicer.KillExecution,
+                    request_deserializer=scheduler__pb2.KillExecutionRequest.FromString,
+                    response_serializer=scheduler__pb2.TaskResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -477,6 +496,33 @@ class TaskScheduler:
             '/scheduler.TaskScheduler/ResumeScheduler',
             scheduler__pb2.ResumeSchedulerRequest.SerializeToString,
             scheduler__pb2.SchedulerStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def KillExecution(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scheduler.TaskScheduler/KillExecution',
+            scheduler__pb2.KillExecutionRequest.SerializeToString,
+            scheduler__pb2.TaskResponse.FromString,
             options,
             channel_credentials,
             insecure,

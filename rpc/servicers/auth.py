@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from apps.accounts import selectors, services
 from apps.accounts.api.serializers import LoginInput
@@ -50,7 +51,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
                             "too many token validations for this user; retry later")
             user = tokens.authenticate_decoded(token)
         except errors.Unauthenticated as exc:
-            return pb.ValidateTokenResponse(valid=False, user_id=0, message=exc.message)
+            return pb.ValidateTokenResponse(valid=False, user_id=0, message=str(exc.message))
         return pb.ValidateTokenResponse(valid=True, user_id=user.pk, message="token valid")
 
     def RefreshToken(self, request, context):
@@ -60,7 +61,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         does (``refresh_token`` of the answer is empty; a second exchange revokes the family). Expired,
         revoked or forged: UNAUTHENTICATED; empty: INVALID_ARGUMENT."""
         if not request.refresh_token:
-            raise errors.invalid("refresh_token", "required")
+            raise errors.invalid("refresh_token", _("required"))
         ip = client_address(context)
         if tokens.claimed_type(request.refresh_token) == "access":
             _user, grant = tokens.refresh_access(request.refresh_token, ip=ip)

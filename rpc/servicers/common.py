@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 
 from djs_platform import errors
 from djs_platform.validation import clean_text
@@ -42,7 +43,7 @@ def parse_time(field: str, value: str) -> datetime | None:
     except ValueError:
         parsed = None
     if parsed is None:
-        raise errors.invalid(field, "must be an ISO-8601 time such as 2026-05-01T08:00:00Z")
+        raise errors.invalid(field, _("must be an ISO-8601 time such as 2026-05-01T08:00:00Z"))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=ZoneInfo(settings.TIME_ZONE))
     try:  # 0001-01-01T00:00:00+14:00 is a valid ISO time whose UTC instant Python cannot hold
@@ -50,27 +51,29 @@ def parse_time(field: str, value: str) -> datetime | None:
     except OverflowError:
         in_utc = None
     if in_utc is None or not MIN_TIME <= in_utc <= MAX_TIME:
-        raise errors.invalid(field, f"must lie between {iso(MIN_TIME)} and {iso(MAX_TIME)}")
+        raise errors.invalid(field, _("must lie between %(min_time)s and %(max_time)s")
+                                    % {"min_time": iso(MIN_TIME), "max_time": iso(MAX_TIME)})
     return parsed
 
 
 def require_id(field: str, value: int) -> int:
     if value <= 0:
-        raise errors.invalid(field, "required: a positive id")
+        raise errors.invalid(field, _("required: a positive id"))
     return value
 
 
 def optional_id(field: str, value: int) -> int | None:
     """0 = not given (proto3 default); negative is an error."""
     if value < 0:
-        raise errors.invalid(field, "must be a positive id, or 0 for none")
+        raise errors.invalid(field, _("must be a positive id, or 0 for none"))
     return value or None
 
 
 def page_args(page: int, size: int, default_size: int = 10) -> tuple[int, int]:
     """Like the REST ``page``/``size`` query (0 = default); out of range is INVALID_ARGUMENT, not clamped."""
     if page < 0:
-        raise errors.invalid("page", "must be 1 or more (0 = first page)")
+        raise errors.invalid("page", _("must be 1 or more (0 = first page)"))
     if size < 0 or size > MAX_PAGE_SIZE:
-        raise errors.invalid("size", f"must be between 1 and {MAX_PAGE_SIZE} (0 = {default_size})")
+        raise errors.invalid("size", _("must be between 1 and %(max)s (0 = %(default)s)")
+                                     % {"max": MAX_PAGE_SIZE, "default": default_size})
     return page or 1, size or default_size

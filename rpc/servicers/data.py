@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.accounts import selectors as account_selectors
 from apps.departments import selectors as department_selectors
@@ -32,14 +33,14 @@ MAX_STATS_WINDOW = timedelta(days=366)
 def _department_in_scope(user, department_id: int | None) -> int | None:
     """A department filter: 0 = the whole scope; one outside the scope answers NOT_FOUND like a missing one."""
     if department_id is not None and not in_scope(user, department_id):
-        raise errors.NotFound("department not found")
+        raise errors.NotFound(_("department not found"))
     return department_id
 
 
 def _window(start_field: str, start_value: str, end_field: str, end_value: str):
     start, end = parse_time(start_field, start_value), parse_time(end_field, end_value)
     if start is not None and end is not None and start >= end:
-        raise errors.invalid(end_field, f"must be after {start_field}")
+        raise errors.invalid(end_field, _("must be after %(start_field)s") % {"start_field": start_field})
     return start, end
 
 
@@ -58,16 +59,17 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
         user = current_actor().user
         require_permission(user, "record:view")
         if (request.year == 0) != (request.month == 0):
-            raise errors.invalid("month" if request.year else "year", "give year and month together (or neither)")
+            raise errors.invalid("month" if request.year else "year", _("give year and month together (or neither)"))
         year, month = (request.year, request.month) if request.year else month_of(timezone.now())
         if not 1970 <= year <= 9999:
-            raise errors.invalid("year", "must be between 1970 and 9999")
+            raise errors.invalid("year", _("must be between 1970 and 9999"))
         if not 1 <= month <= 12:
-            raise errors.invalid("month", "must be between 1 and 12")
+            raise errors.invalid("month", _("must be between 1 and 12"))
         if request.limit < 0 or request.limit > HISTORY_MAX_LIMIT:
-            raise errors.invalid("limit", f"must be between 1 and {HISTORY_MAX_LIMIT} (0 = {HISTORY_DEFAULT_LIMIT})")
+            raise errors.invalid("limit", _("must be between 1 and %(max)s (0 = %(default)s)")
+                                          % {"max": HISTORY_MAX_LIMIT, "default": HISTORY_DEFAULT_LIMIT})
         if request.offset < 0:
-            raise errors.invalid("offset", "must be 0 or more")
+            raise errors.invalid("offset", _("must be 0 or more"))
         start, end = _window("start_time", request.start_time, "end_time", request.end_time)
         task_id = optional_id("task_id", request.task_id)
         if task_id is not None:
@@ -121,9 +123,9 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
         if start is None:
             start = month_start(end)
         if start >= end:
-            raise errors.invalid("start_time", "must be before end_time (default: now)")
+            raise errors.invalid("start_time", _("must be before end_time (default: now)"))
         if end - start > MAX_STATS_WINDOW:
-            raise errors.invalid("start_time", "the window may span at most 366 days")
+            raise errors.invalid("start_time", _("the window may span at most 366 days"))
         stats = record_selectors.record_window_stats(user=user, start=start, end=end, department_id=department_id)
         execution_stats = {"total": stats["total"], "success": stats["successCount"], "failed": stats["failCount"],
                            "running": stats["runningCount"], "killed": stats["killedCount"],
@@ -146,7 +148,7 @@ class DataServicer(data_pb2_grpc.DataServiceServicer):
         department_id = _department_in_scope(user, optional_id("department_id", request.department_id))
         period = request.period.strip().lower() or "month"
         if period not in record_selectors.STATISTICS_PERIODS:
-            raise errors.invalid("period", "must be day, week, month or year (empty = month)")
+            raise errors.invalid("period", _("must be day, week, month or year (empty = month)"))
         now = timezone.now()
         stats = record_selectors.record_window_stats(user=user, start=record_selectors.period_start(period, now),
                                                      end=now, department_id=department_id)

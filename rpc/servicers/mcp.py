@@ -5,6 +5,7 @@ import re
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.records import selectors as record_selectors
 from apps.records.api.serializers import RecordOutput
@@ -74,7 +75,7 @@ class ModelContextServicer(mcp_pb2_grpc.ModelContextServiceServicer):
         ``recentExecutions`` is null without ``record:view``."""
         match = MODEL_ID.match(request.model_id.strip())
         if not match:
-            raise errors.invalid("model_id", "must be task:<id>, e.g. task:42")
+            raise errors.invalid("model_id", _("must be task:<id>, e.g. task:42"))
         document = task_context(current_actor().user, int(match.group(1)))
         # validation.dumps: a legacy row's lone surrogate becomes U+FFFD instead of failing the call
         return pb.ModelContextResponse(context=validation.dumps(document, ensure_ascii=False, default=str))

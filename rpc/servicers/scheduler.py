@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from django.utils.translation import gettext as _
+
 from apps.records import selectors as record_selectors
 from apps.tasks import httprules, services, specs
 from apps.tasks import selectors as task_selectors
@@ -37,18 +39,18 @@ def task_spec(actor: Actor, request: pb.ScheduleTaskRequest) -> tuple[TaskSpec, 
     """
     handler = request.handler.strip().lower()
     if handler not in HANDLERS:
-        raise errors.invalid("handler", "must be 'http', 'grpc' or 'shell'")
+        raise errors.invalid("handler", _("must be 'http', 'grpc' or 'shell'"))
     task_type = HANDLERS[handler]
     try:
         document = json.loads(request.params) if request.params.strip() else {}
     except (ValueError, UnicodeDecodeError) as exc:
-        raise errors.invalid("params", f"invalid JSON: {exc}") from None
+        raise errors.invalid("params", _("invalid JSON: %(exc)s") % {"exc": exc}) from None
     if not isinstance(document, dict):
-        raise errors.invalid("params", "must be a JSON object (the REST create body)")
+        raise errors.invalid("params", _("must be a JSON object (the REST create body)"))
     values, unknown = specs.document_values(task_type, document)
     if unknown:
         fields = {f"params.{key}": messages for key, messages in unknown.items()}
-        raise errors.InvalidArgument(f"{next(iter(fields))}: unknown field", fields=fields)
+        raise errors.InvalidArgument(_("%(field)s: unknown field") % {"field": next(iter(fields))}, fields=fields)
     names: dict[str, str] = {}  # spec field -> the request field it came from
     for proto_field, spec_field in OVERRIDES.items():
         value = getattr(request, proto_field)
@@ -90,9 +92,10 @@ class TaskSchedulerServicer(scheduler_pb2_grpc.TaskSchedulerServicer):
         actor = current_actor()
         count = len(request.tasks)
         if not count:
-            raise errors.invalid("tasks", "at least one task is required")
+            raise errors.invalid("tasks", _("at least one task is required"))
         if count > MAX_BATCH:
-            raise errors.invalid("tasks", f"at most {MAX_BATCH} tasks per batch, got {count}")
+            raise errors.invalid("tasks", _("at most %(max_batch)s tasks per batch, got %(count)s")
+                                          % {"max_batch": MAX_BATCH, "count": count})
         require_permission(actor.user, "task:create")
         results = []
         for index, item in enumerate(request.tasks):
@@ -140,6 +143,11 @@ class TaskSchedulerServicer(scheduler_pb2_grpc.TaskSchedulerServicer):
     def KillTask(self, request, context):
         task = services.task_kill(actor=current_actor(), task_id=require_id("task_id", request.task_id))
         return pb.TaskResponse(success=True, message=f"kill requested for every running execution of task {task.pk}")
+
+    def KillExecution(self, request, context):
+        record = services.execution_kill(actor=current_actor(), year=request.year, month=request.month,
+                                         record_id=require_id("record_id", request.record_id))
+        return pb.TaskResponse(success=True, message=f"kill requested for execution {record.pk} of task {record.task_id}")
 
     def PauseScheduler(self, request, context):
         services.scheduler_pause(actor=current_actor(), reason=request.reason)

@@ -117,7 +117,8 @@ def test_kill_task_and_maintenance_mode_are_added_to_the_scheduler():
     methods = {m.name: m for m in scheduler_pb2.DESCRIPTOR.services_by_name["TaskScheduler"].methods}
     added = {"KillTask": ("TaskRequest", "TaskResponse"),
              "PauseScheduler": ("PauseSchedulerRequest", "SchedulerStateResponse"),
-             "ResumeScheduler": ("ResumeSchedulerRequest", "SchedulerStateResponse")}
+             "ResumeScheduler": ("ResumeSchedulerRequest", "SchedulerStateResponse"),
+             "KillExecution": ("KillExecutionRequest", "TaskResponse")}
     assert set(methods) == set(ORIGINAL_SERVICES[(scheduler_pb2, "scheduler", "TaskScheduler")]) | set(added)
     for name, types in added.items():
         assert (methods[name].input_type.name, methods[name].output_type.name) == types, name

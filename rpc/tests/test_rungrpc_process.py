@@ -56,7 +56,7 @@ def test_rungrpc_serves_and_stops_gracefully_on_sigterm(tmp_path):
                 wait_serving(channel, proc, log_path)
                 services = set(ProtoReflectionDescriptorDatabase(channel).get_services())
                 assert services == {"scheduler.TaskScheduler", "auth.AuthService", "data.DataService",
-                                    "rpc.proto.ModelContextService", "grpc.health.v1.Health",
+                                    "rpc.proto.ModelContextService", "djs.ExecutorRegistry", "grpc.health.v1.Health",
                                     "grpc.reflection.v1alpha.ServerReflection"}
                 login = auth_pb2_grpc.AuthServiceStub(channel).Authenticate(
                     auth_pb2.AuthenticateRequest(username="admin", password=ADMIN_PASSWORD), timeout=30)

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import grpc
 import pytest
@@ -15,7 +16,7 @@ from apps.tasks.models import SchedulerNode, Task, TriggerRequest
 from conftest import Api
 from rpc.generated import scheduler_pb2 as pb
 from rpc.tests.conftest import fails, trailer
-from tests.factories import TaskFactory
+from tests.factories import TaskFactory, add_record
 from tests.isolation import ACTOR_CODES
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -352,3 +353,16 @@ def test_delete_task(rpc, org, member):
     audit = AuditLog.objects.get(action="task.delete")
     assert (audit.object_id, audit.via) == (str(task.pk), "grpc")
     fails(grpc.StatusCode.NOT_FOUND, lambda: rpc(member).scheduler.DeleteTask(pb.TaskRequest(task_id=task.pk)))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_kill_execution_refuses_a_finished_or_foreign_execution_like_rest(rpc, org):
+    task = TaskFactory(department=org.a)
+    finished = add_record(task_id=task.pk, task_name=task.name, department_id=org.a.pk,
+                          scheduled_time=datetime(2026, 3, 4, tzinfo=dt_timezone.utc), status=RecordStatus.FAILED, executor="n1")
+    client = rpc(org.admin)
+    error = fails(grpc.StatusCode.FAILED_PRECONDITION, lambda: client.scheduler.KillExecution(
+        pb.KillExecutionRequest(record_id=finished.pk, year=2026, month=3)))
+    assert f"execution {finished.pk} is not running" in error.details()
+    fails(grpc.StatusCode.NOT_FOUND, lambda: rpc(org.member(org.b)).scheduler.KillExecution(
+        pb.KillExecutionRequest(record_id=finished.pk, year=2026, month=3)))

@@ -24,7 +24,8 @@ from rpc.server import RpcServer, ServerConfig
 from rpc.servicers import SERVICE_NAMES
 from rpc.tests.conftest import fails, trailer
 
-DJS_SERVICES = {"scheduler.TaskScheduler", "auth.AuthService", "data.DataService", "rpc.proto.ModelContextService"}
+DJS_SERVICES = {"scheduler.TaskScheduler", "auth.AuthService", "data.DataService", "rpc.proto.ModelContextService",
+                "djs.ExecutorRegistry"}
 
 
 # --- health and reflection --------------------------------------------------------------------------
@@ -61,7 +62,7 @@ def _generic_call(channel, pool, method_path: str, body: dict, metadata=()) -> d
     return json_format.MessageToDict(reply, preserving_proto_field_name=True)
 
 
-def test_reflection_lists_the_four_services_health_and_reflection(channel):
+def test_reflection_lists_the_djs_services_health_and_reflection(channel):
     database, pool = _reflected_pool(channel)
     assert set(database.get_services()) == DJS_SERVICES | {"grpc.health.v1.Health",
                                                            "grpc.reflection.v1alpha.ServerReflection"}

@@ -61,6 +61,25 @@ CREATE TABLE `alert_policy` (
   CONSTRAINT `alert_policy_task_id_968a2052_fk_task_id` FOREIGN KEY (`task_id`) REFERENCES `task` (`id`),
   CONSTRAINT `alert_policy_consecutive_non_negative` CHECK (`consecutive_failures` >= 0)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+DROP TABLE IF EXISTS `api_token`;
+CREATE TABLE `api_token` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT,
+  `name` varchar(100) NOT NULL,
+  `prefix` varchar(14) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `token_hash` varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `create_time` datetime(6) NOT NULL DEFAULT current_timestamp(6),
+  `expires_at` datetime(6) DEFAULT NULL,
+  `last_used_at` datetime(6) DEFAULT NULL,
+  `revoked_at` datetime(6) DEFAULT NULL,
+  `created_by_id` bigint(20) DEFAULT NULL,
+  `user_id` bigint(20) NOT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `token_hash` (`token_hash`),
+  KEY `api_token_created_by_id_9ed01c7c_fk_user_id` (`created_by_id`),
+  KEY `idx_api_token_user` (`user_id`,`revoked_at`),
+  CONSTRAINT `api_token_created_by_id_9ed01c7c_fk_user_id` FOREIGN KEY (`created_by_id`) REFERENCES `user` (`id`),
+  CONSTRAINT `api_token_user_id_b646d2e7_fk_user_id` FOREIGN KEY (`user_id`) REFERENCES `user` (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 DROP TABLE IF EXISTS `audit_log`;
 CREATE TABLE `audit_log` (
   `id` bigint(20) NOT NULL AUTO_INCREMENT,
@@ -140,6 +159,46 @@ CREATE TABLE `django_migrations` (
   `name` varchar(255) NOT NULL,
   `applied` datetime(6) NOT NULL,
   PRIMARY KEY (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+DROP TABLE IF EXISTS `execution_kill`;
+CREATE TABLE `execution_kill` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT,
+  `month` int(11) NOT NULL,
+  `record_id` bigint(20) NOT NULL,
+  `requested_by_id` bigint(20) DEFAULT NULL,
+  `requested_at` datetime(6) NOT NULL,
+  `task_id` bigint(20) NOT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uq_execution_kill` (`month`,`record_id`),
+  KEY `execution_kill_task_id_e37173b5_fk_task_id` (`task_id`),
+  CONSTRAINT `execution_kill_task_id_e37173b5_fk_task_id` FOREIGN KEY (`task_id`) REFERENCES `task` (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+DROP TABLE IF EXISTS `executor`;
+CREATE TABLE `executor` (
+  `id` bigint(20) NOT NULL AUTO_INCREMENT,
+  `name` varchar(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `kind` varchar(8) NOT NULL,
+  `address` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  `weight` smallint(6) NOT NULL DEFAULT 1,
+  `status` varchar(8) NOT NULL DEFAULT 'up',
+  `source` varchar(8) NOT NULL,
+  `ttl_seconds` int(11) DEFAULT NULL,
+  `last_heartbeat` datetime(6) DEFAULT NULL,
+  `create_time` datetime(6) NOT NULL DEFAULT current_timestamp(6),
+  `update_time` datetime(6) NOT NULL DEFAULT current_timestamp(6) ON UPDATE current_timestamp(6),
+  `department_id` bigint(20) NOT NULL,
+  `registered_by_id` bigint(20) DEFAULT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `executor_identity_unique` (`department_id`,`kind`,`name`,`address`),
+  KEY `executor_registered_by_id_3a2a2ad0_fk_user_id` (`registered_by_id`),
+  KEY `idx_executor_name` (`name`,`kind`),
+  CONSTRAINT `executor_department_id_e2457423_fk_department_id` FOREIGN KEY (`department_id`) REFERENCES `department` (`id`),
+  CONSTRAINT `executor_registered_by_id_3a2a2ad0_fk_user_id` FOREIGN KEY (`registered_by_id`) REFERENCES `user` (`id`),
+  CONSTRAINT `executor_weight_range` CHECK (`weight` >= 1 and `weight` <= 100),
+  CONSTRAINT `executor_kind_valid` CHECK (`kind` in ('grpc','http')),
+  CONSTRAINT `executor_status_valid` CHECK (`status` in ('up','down')),
+  CONSTRAINT `executor_source_valid` CHECK (`source` in ('manual','self','dns')),
+  CONSTRAINT `executor_ttl_range` CHECK (`ttl_seconds` is null or `ttl_seconds` >= 1 and `ttl_seconds` <= 300)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 DROP TABLE IF EXISTS `permission`;
 CREATE TABLE `permission` (
@@ -298,6 +357,8 @@ CREATE TABLE `task` (
   `shell_workdir` varchar(1024) DEFAULT NULL,
   `name_key` varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL,
   `revision` bigint(20) NOT NULL DEFAULT 0,
+  `route_strategy` varchar(20) NOT NULL DEFAULT 'round_robin',
+  `record_kill_seq` bigint(20) NOT NULL DEFAULT 0,
   PRIMARY KEY (`id`),
   UNIQUE KEY `uq_task_department_name` (`department_id`,`name_key`),
   KEY `idx_task_due` (`status`,`next_execute_time`),
@@ -396,6 +457,9 @@ INSERT INTO `permission` VALUES (8,'Manage users','user:manage','Create, edit, d
 INSERT INTO `permission` VALUES (9,'Manage roles','role:manage','Create, edit and delete roles',1,NOW(6),NOW(6));
 INSERT INTO `permission` VALUES (10,'Manage the system','system:manage','Nodes, maintenance, retention, audit log',1,NOW(6),NOW(6));
 INSERT INTO `permission` VALUES (11,'Shell tasks','task:shell','Create and edit SHELL tasks',1,NOW(6),NOW(6));
+INSERT INTO `permission` VALUES (12,'View executors','executor:view','See the executor registry of the department scope',1,NOW(6),NOW(6));
+INSERT INTO `permission` VALUES (13,'Manage executors','executor:manage','Create, edit and delete static and DNS executor entries',1,NOW(6),NOW(6));
+INSERT INTO `permission` VALUES (14,'Register executors','executor:register','Register and deregister executors (service accounts)',1,NOW(6),NOW(6));
 
 INSERT INTO `role` VALUES (1,'admin','System administrator with every permission',1,NOW(6),NOW(6));
 
@@ -410,6 +474,9 @@ INSERT INTO `role_permission` VALUES (8,NOW(6),NOW(6),8,1);
 INSERT INTO `role_permission` VALUES (9,NOW(6),NOW(6),9,1);
 INSERT INTO `role_permission` VALUES (10,NOW(6),NOW(6),10,1);
 INSERT INTO `role_permission` VALUES (11,NOW(6),NOW(6),11,1);
+INSERT INTO `role_permission` VALUES (12,NOW(6),NOW(6),12,1);
+INSERT INTO `role_permission` VALUES (13,NOW(6),NOW(6),13,1);
+INSERT INTO `role_permission` VALUES (14,NOW(6),NOW(6),14,1);
 
 INSERT INTO `department` VALUES (1,'Headquarters','Top-level department',1,NOW(6),NOW(6),NULL);
 
@@ -425,6 +492,7 @@ INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '0004_user_username_key', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '0005_username_binary_collation', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '0006_seed_db_defaults', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '0007_api_token', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0001_initial', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0002_shell_fields_and_scheduler_state', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0003_task_child_and_child_triggers', NOW(6));
@@ -447,14 +515,20 @@ INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('auth', '0010
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('auth', '0011_update_proxy_permissions', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('auth', '0012_alter_user_first_name_max_length', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('departments', '0002_seed_db_defaults', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('executors', '0001_initial', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('executors', '0002_executor_permissions', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0001_record_list_index', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0002_record_parent_columns', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0003_rollups', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0004_read_indexes', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0005_record_taken_over_from', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0006_month_table_db_defaults', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0007_record_instance', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0008_record_attempts', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0005_trigger_record_link', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0006_node_minute', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0007_seed_db_defaults', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0008_task_route_strategy', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0009_execution_kill', NOW(6));
 
 SET FOREIGN_KEY_CHECKS = 1;

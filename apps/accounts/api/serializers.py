@@ -2,11 +2,16 @@ from __future__ import annotations
 
 import re
 
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
+from apps.accounts.audit import action_label
 from apps.accounts.models import USERNAME_MAX_LENGTH, normalize_username, username_problem
+from apps.accounts.services import API_TOKEN_MAX_DAYS, API_TOKEN_NAME_MAX_LENGTH
 from djs_platform.envelope import PageQuery
-from djs_platform.fields import IdField, InputSerializer, StatusField, StrictCharField
+from djs_platform.fields import IdField, InputSerializer, StatusField, StrictCharField, StrictIntegerField
+from djs_platform.tenancy import permission_label
 
 PHONE_REGEX = r"^[0-9+()\- ]{3,20}$"
 
@@ -91,7 +96,7 @@ class UserInput(InputSerializer):
 
     def validate_phone(self, value: str | None) -> str | None:
         if value and not re.match(PHONE_REGEX, value):
-            raise serializers.ValidationError("3-20 characters: digits, spaces, + - ( )")
+            raise serializers.ValidationError(_("3-20 characters: digits, spaces, + - ( )"))
         return value or None
 
 
@@ -119,6 +124,11 @@ class PermissionOutput(serializers.Serializer):
     code = serializers.CharField()
     description = serializers.CharField(allow_null=True)
     status = serializers.IntegerField()
+    label = serializers.SerializerMethodField()
+
+    def get_label(self, perm) -> str:
+        """The permission's name in the request's language (docs/i18n.md)."""
+        return permission_label(perm.code, perm.name)
 
 
 class RoleOutput(serializers.Serializer):
@@ -128,6 +138,7 @@ class RoleOutput(serializers.Serializer):
     status = serializers.IntegerField()
     permissions = serializers.SerializerMethodField()
     permissionCodes = serializers.SerializerMethodField()
+    permissionLabels = serializers.SerializerMethodField()
     createTime = serializers.DateTimeField(source="create_time")
     updateTime = serializers.DateTimeField(source="update_time")
 
@@ -136,6 +147,10 @@ class RoleOutput(serializers.Serializer):
 
     def get_permissionCodes(self, role) -> list[str]:
         return sorted(p.code for p in role.permissions.all())
+
+    def get_permissionLabels(self, role) -> dict[str, str]:
+        """``{code: name in the request's language}`` for the role's permissions (docs/i18n.md)."""
+        return {p.code: permission_label(p.code, p.name) for p in sorted(role.permissions.all(), key=lambda p: p.code)}
 
 
 class RoleInput(InputSerializer):
@@ -158,6 +173,7 @@ class AuditLogOutput(serializers.Serializer):
     username = serializers.CharField()
     departmentId = serializers.IntegerField(source="department_id", allow_null=True)
     action = serializers.CharField()
+    actionLabel = serializers.SerializerMethodField()
     objectType = serializers.CharField(source="object_type")
     objectId = serializers.CharField(source="object_id", allow_null=True)
     objectRepr = serializers.CharField(source="object_repr")
@@ -167,6 +183,10 @@ class AuditLogOutput(serializers.Serializer):
     via = serializers.CharField()
     createTime = serializers.DateTimeField(source="create_time")
 
+    def get_actionLabel(self, row) -> str:
+        """The action code in the request's language (docs/i18n.md)."""
+        return action_label(row.action)
+
 
 class AuditLogQuery(PageQuery):
     userId = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
@@ -175,3 +195,46 @@ class AuditLogQuery(PageQuery):
     objectId = serializers.CharField(max_length=64, required=False, allow_blank=True)
     start = serializers.DateTimeField(required=False)
     end = serializers.DateTimeField(required=False)
+
+
+# --- personal API tokens (issue 19) -----------------------------------------------------------------------------
+
+class ApiTokenOutput(serializers.Serializer):
+    """A token as listed: never its secret (only ``prefix``, its first characters, to recognise it)."""
+
+    id = serializers.IntegerField()
+    userId = serializers.IntegerField(source="user_id")
+    name = serializers.CharField()
+    prefix = serializers.CharField(help_text="djs_pat_ and the secret's first 6 characters")
+    state = serializers.SerializerMethodField(help_text="active, expired or revoked")
+    createTime = serializers.DateTimeField(source="create_time")
+    createdById = serializers.IntegerField(source="created_by_id", allow_null=True)
+    createdByName = serializers.SerializerMethodField()
+    expiresAt = serializers.DateTimeField(source="expires_at", allow_null=True)
+    lastUsedAt = serializers.DateTimeField(source="last_used_at", allow_null=True)
+    revokedAt = serializers.DateTimeField(source="revoked_at", allow_null=True)
+
+    def get_state(self, token) -> str:
+        return token.state(timezone.now())
+
+    def get_createdByName(self, token) -> str | None:
+        return token.created_by.username if token.created_by_id and token.created_by else None
+
+
+class ApiTokenCreatedOutput(ApiTokenOutput):
+    """The answer of ``POST /users/{id}/tokens``: the token and, this once, its secret."""
+
+    token = serializers.CharField(help_text="the secret: shown this once, stored only as a SHA-256 hash")
+
+
+class ApiTokenInput(InputSerializer):
+    """``{name, expiresInDays?}`` or ``{name, expiresAt?}``; neither: the token never expires."""
+
+    name = StrictCharField(max_length=API_TOKEN_NAME_MAX_LENGTH)
+    expiresInDays = StrictIntegerField(min_value=1, max_value=API_TOKEN_MAX_DAYS, required=False, allow_null=True)
+    expiresAt = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate(self, attrs):
+        if attrs.get("expiresInDays") is not None and attrs.get("expiresAt") is not None:
+            raise serializers.ValidationError({"expiresAt": [_("give expiresInDays or expiresAt, not both")]})
+        return attrs

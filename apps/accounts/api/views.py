@@ -1,11 +1,16 @@
 """Thin REST views: validate input, call a service or selector, shape the output."""
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
 from apps.accounts import selectors, services
+from apps.accounts.models import ApiToken
 from apps.accounts.api import serializers as s
 from djs_platform import errors
 from djs_platform.actor import Actor, client_ip
@@ -65,8 +70,8 @@ class RefreshView(APIView):
             return ok(_token_body(user, pair))
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header:
-            raise errors.invalid("refreshToken", "required, unless the request has no body and the header "
-                                                 "Authorization: Bearer <access token>")
+            raise errors.invalid("refreshToken", _("required, unless the request has no body and the header "
+                                                 "Authorization: Bearer <access token>"))
         _user, grant = refresh_access(bearer_token(header), ip=client_ip(request))
         return ok({"token": grant.access, "expiresIn": grant.expires_in})
 
@@ -75,6 +80,9 @@ class LogoutView(APIView):
     @extend_schema(request=s.LogoutInput, responses=NO_DATA, tags=["auth"])
     def post(self, request):
         parse_body(s.LogoutInput, request)
+        if isinstance(request.auth, ApiToken):  # a service account's token is no session to end (issue 19)
+            raise errors.InvalidArgument(_("an API token is not a login session: revoke it with "
+                                           "DELETE /v1/users/{id}/tokens/{tokenId}"))
         services.auth_logout(actor=Actor.from_request(request), family=request.auth.get("fid"))
         return ok(None)
 
@@ -134,6 +142,34 @@ class UserPasswordView(APIView):
         return ok(None)
 
 
+class UserTokenListView(APIView):
+    """A user's personal API tokens (issue 19): your own, or with ``user:manage`` those of a user in your scope."""
+
+    @extend_schema(parameters=[s.PageQuery], responses=s.ApiTokenOutput(many=True), tags=["users"])
+    def get(self, request, pk: int):
+        q = parse_query(s.PageQuery, request)
+        return paginated(selectors.api_token_list(user=request.user, user_id=pk), q, s.ApiTokenOutput)
+
+    @extend_schema(request=s.ApiTokenInput, responses=s.ApiTokenCreatedOutput, tags=["users"],
+                   description="Answers the token's secret (`token`) this once; only its SHA-256 is kept.")
+    def post(self, request, pk: int):
+        b = parse_body(s.ApiTokenInput, request)
+        expires_at = b.get("expiresAt")
+        if b.get("expiresInDays") is not None:
+            expires_at = timezone.now() + timedelta(days=b["expiresInDays"])
+        issued = services.api_token_create(actor=Actor.from_request(request), user_id=pk,
+                                           spec=services.ApiTokenSpec(name=b["name"], expires_at=expires_at))
+        return ok({**s.ApiTokenOutput(issued.token).data, "token": issued.secret})
+
+
+class UserTokenDetailView(APIView):
+    @extend_schema(responses=s.ApiTokenOutput, tags=["users"],
+                   description="Revokes the token (its next use answers 4010); answers it with `revokedAt`.")
+    def delete(self, request, pk: int, token_id: int):
+        token = services.api_token_revoke(actor=Actor.from_request(request), user_id=pk, token_id=token_id)
+        return ok(s.ApiTokenOutput(token).data)
+
+
 class RoleListView(APIView):
     @extend_schema(parameters=[s.RoleQuery], responses=s.RoleOutput(many=True), tags=["roles"])
     def get(self, request):
@@ -179,7 +215,7 @@ class AuditLogListView(APIView):
     def get(self, request):
         q = parse_query(s.AuditLogQuery, request)
         if q.get("start") and q.get("end") and q["start"] >= q["end"]:
-            raise errors.invalid("end", "must be after start")
+            raise errors.invalid("end", _("must be after start"))
         qs = selectors.audit_log_list(user=request.user, user_id=q.get("userId"), action=q.get("action"),
                                       object_type=q.get("objectType"), object_id=q.get("objectId"),
                                       start=q.get("start"), end=q.get("end"))

@@ -7,7 +7,8 @@ from apps.accounts.models import Permission, Role, RolePermission
 from tests.factories import RoleFactory, UserFactory
 
 SPEC_CODES = {"task:view", "task:create", "task:update", "task:delete", "task:execute", "record:view",
-              "department:manage", "user:manage", "role:manage", "system:manage", "task:shell"}
+              "department:manage", "user:manage", "role:manage", "system:manage", "task:shell",
+              "executor:view", "executor:manage", "executor:register"}  # the registry's three (issue 19)
 ROLE_ADMIN = {"role:manage", "task:view", "record:view"}
 
 
@@ -63,7 +64,7 @@ def test_role_list_filters_by_keyword_and_status(org, admin_api):
     assert found == [off.pk]
 
 
-def test_permission_list_shows_the_eleven_codes_to_any_signed_in_user(org, api):
+def test_permission_list_shows_every_code_to_any_signed_in_user(org, api):
     nobody = org.member(org.b, set())
     data = api(nobody).get("permissions").expect(0).data
     assert sorted(p["code"] for p in data) == sorted(SPEC_CODES)

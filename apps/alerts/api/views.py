@@ -1,6 +1,7 @@
 """Thin REST views for alert policies and alerts (docs/alerts.md)."""
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework.views import APIView
 
@@ -25,11 +26,12 @@ def _policy(policy):
 def policy_spec(request, *, create: bool) -> PolicySpec:
     """The body (camelCase names; ``AlertPolicyCreateInput``/``UpdateInput`` document it) as a PolicySpec."""
     if not isinstance(request.data, dict):
-        raise errors.InvalidArgument("request body must be a JSON object")
+        raise errors.InvalidArgument(_("request body must be a JSON object"))
     names = {api_name(name): name for name in EDITABLE + (SCOPE if create else ())}
     unknown = inputs.unknown_fields(request.data, names)
     if unknown:
-        raise errors.InvalidArgument(f"{next(iter(unknown))}: unknown field", fields=unknown)
+        raise errors.InvalidArgument(_("%(field)s: unknown field") % {"field": next(iter(unknown))},
+                                     fields=unknown)
     with errors.field_names(api_name):
         return PolicySpec.from_values({names[key]: value for key, value in request.data.items()}, create=create)
 

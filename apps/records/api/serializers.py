@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from apps.records.models import RecordStatus, TriggerType
@@ -32,9 +33,9 @@ class RecordQuery(PageQuery, MonthQuery):
         given = [k for k in ("parentYear", "parentMonth") if k in attrs]
         if given and len(given) != 2:
             missing = "parentMonth" if "parentYear" in attrs else "parentYear"
-            raise serializers.ValidationError({missing: ["required with " + given[0]]})
+            raise serializers.ValidationError({missing: [_("required with %(field)s") % {"field": given[0]}]})
         if given and "parentRecordId" not in attrs:
-            raise serializers.ValidationError({"parentRecordId": ["required with parentYear and parentMonth"]})
+            raise serializers.ValidationError({"parentRecordId": [_("required with parentYear and parentMonth")]})
         return attrs
 
 
@@ -79,6 +80,11 @@ class RecordOutput(serializers.Serializer):
     retryTimes = serializers.IntegerField(source="retry_times")
     usedFallback = serializers.BooleanField(source="used_fallback")
     executor = serializers.CharField(allow_null=True)
+    attempts = serializers.JSONField(allow_null=True, help_text="every call when there was more than one "
+                                     "(retries, fallback): [{attempt, target, instance, statusCode, costMs, error}], "
+                                     "at most 20; null for a single call")
+    instance = serializers.CharField(allow_null=True, help_text="the registered executor instance that answered "
+                                     "(a task whose target is a registry name; docs/executors.md)")
     takenOverFrom = serializers.CharField(source="taken_over_from", allow_null=True,
                                           help_text="the dead scheduler node this never-started run was taken over "
                                                     "from (the survivor in executor ran it as a first attempt)")

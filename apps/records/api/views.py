@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.views import APIView
@@ -26,8 +27,9 @@ class RecordListView(APIView):
             if "cursor" in q else None
         offset = 0 if before is not None else (q["page"] - 1) * size
         if offset >= selectors.MAX_OFFSET:
-            raise errors.invalid("page", f"pages reach {selectors.MAX_OFFSET:,} rows deep; use cursor "
-                                         "(the nextCursor of the page before) for deeper pages")
+            raise errors.invalid("page", _("pages reach %(max_offset)s rows deep; use cursor (the nextCursor of the "
+                                           "page before) for deeper pages")
+                                         % {"max_offset": format(selectors.MAX_OFFSET, ",")})
         qs = selectors.record_list(user=request.user, year=year, month=month, **filters)
         if qs is None:
             empty = {"list": [], "total": 0, "page": q["page"], "size": size, "hasMore": False, "nextCursor": None}

@@ -17,9 +17,9 @@ from apps.records.models import (
     table_name,
 )
 from apps.records.services import records_prune
-from apps.tasks.egress import EgressPolicy
 from apps.tasks.executors import ExecutionSpec, Executors, execute
 from apps.tasks.executors.shell import ShellSettings
+from djs_platform.egress import EgressPolicy
 
 UTC = timezone.utc
 pytestmark = pytest.mark.django_db(transaction=True)

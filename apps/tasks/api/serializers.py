@@ -16,7 +16,8 @@ from rest_framework import serializers
 from apps.tasks import httprules
 from apps.tasks.declarative import MAX_APPLY_ENTRIES, MAX_DEPARTMENT_PATH
 from apps.tasks.models import ConcurrencyPolicy, MisfirePolicy, TaskType
-from apps.tasks.schedule import MAX_EXPRESSION_LENGTH, ScheduleError, parse_schedule
+from apps.tasks.routing import DEFAULT_STRATEGY, ROUTE_STRATEGIES
+from apps.tasks.schedule import MAX_EXPRESSION_LENGTH, ScheduleError, load_timezone, parse_schedule
 from apps.tasks.specs import (
     MAX_BODY,
     MAX_CHILDREN,
@@ -79,6 +80,11 @@ class HeadersField(JsonObjectTextField):
         return headers
 
 
+ROUTE_HELP = ("which registered instance gets each call when the target is an executor name: round_robin "
+              "(weighted), random (weighted), first, consistent_hash (by task id), least_busy, failover "
+              "(next instance when a connection cannot be established); docs/executors.md")
+
+
 class TaskCommonInput(InputSerializer):
     name = StrictCharField(max_length=MAX_NAME)
     description = StrictCharField(max_length=MAX_DESCRIPTION, required=False, allow_null=True, allow_blank=True)
@@ -100,7 +106,8 @@ class TaskCommonInput(InputSerializer):
 
 
 class HttpTaskInput(TaskCommonInput):
-    url = StrictCharField(max_length=MAX_URL, help_text="absolute http(s) URL without credentials; a cloud "
+    url = StrictCharField(max_length=MAX_URL, help_text="absolute http(s) URL without credentials, or "
+                          "executor://<name>/<path> (a registered executor); a cloud "
                           "metadata or deny-listed target (security.egress) is refused when saved")
     httpMethod = StrictCharField(max_length=10, help_text=f"one of {', '.join(HTTP_METHODS)} (case-insensitive)")
     body = StrictCharField(max_length=MAX_BODY, required=False, allow_null=True, allow_blank=True,
@@ -108,17 +115,22 @@ class HttpTaskInput(TaskCommonInput):
     headers = HeadersField(help_text=f"at most {httprules.MAX_HEADERS}; names RFC 9110 tokens, single-line values "
                                      "without control characters; the headers DJS sets cannot be set")
     fallbackUrl = StrictCharField(max_length=MAX_URL, required=False, allow_null=True, allow_blank=True)
+    routeStrategy = serializers.ChoiceField(choices=ROUTE_STRATEGIES, required=False, default=DEFAULT_STRATEGY,
+                                            help_text=ROUTE_HELP)
 
 
 class GrpcTaskInput(TaskCommonInput):
     grpcService = StrictCharField(max_length=MAX_GRPC_SERVICE,
-                                  help_text="host:port/package.Service, e.g. 10.0.0.5:50051/orders.Billing")
+                                  help_text="host:port/package.Service, e.g. 10.0.0.5:50051/orders.Billing, or "
+                                            "a registered service name (orders.Billing)")
     grpcMethod = StrictCharField(max_length=MAX_GRPC_METHOD)
     grpcParams = JsonObjectTextField()
     fallbackGrpcService = StrictCharField(max_length=MAX_GRPC_SERVICE, required=False, allow_null=True,
                                           allow_blank=True)
     fallbackGrpcMethod = StrictCharField(max_length=MAX_GRPC_METHOD, required=False, allow_null=True,
                                          allow_blank=True, help_text="default: grpcMethod")
+    routeStrategy = serializers.ChoiceField(choices=ROUTE_STRATEGIES, required=False, default=DEFAULT_STRATEGY,
+                                            help_text=ROUTE_HELP)
 
 
 @extend_schema_field({"oneOf": [{"type": "object", "additionalProperties": {"type": "string"}},
@@ -225,10 +237,13 @@ class CronPreviewQuery(serializers.Serializer):
             attrs["start"] = value
         attrs.setdefault("timezone", settings.TIME_ZONE)
         try:
+            load_timezone(attrs["timezone"])  # which field is wrong, whatever language the message is in
+        except ScheduleError as exc:
+            raise serializers.ValidationError({"timezone": [str(exc)]}) from None
+        try:
             attrs["schedule"] = parse_schedule(attrs["cron"], attrs["timezone"])
         except ScheduleError as exc:
-            field = "timezone" if "time zone" in str(exc) else "cron"
-            raise serializers.ValidationError({field: [str(exc)]}) from None
+            raise serializers.ValidationError({"cron": [str(exc)]}) from None
         return attrs
 
 
@@ -260,6 +275,7 @@ class TaskOutput(serializers.Serializer):
     retryInterval = serializers.IntegerField(source="retry_interval")
     concurrencyPolicy = serializers.CharField(source="concurrency_policy")
     misfirePolicy = serializers.CharField(source="misfire_policy")
+    routeStrategy = serializers.CharField(source="route_strategy")
     status = serializers.IntegerField()
     lastExecuteTime = serializers.DateTimeField(source="last_execute_time", allow_null=True)
     nextExecuteTime = serializers.DateTimeField(source="next_execute_time", allow_null=True)

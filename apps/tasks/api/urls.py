@@ -16,6 +16,7 @@ urlpatterns = [
     path("tasks/<int:pk>/status", views.TaskStatusView.as_view(), name="task-status"),
     path("tasks/<int:pk>/trigger", views.TaskTriggerView.as_view(), name="task-trigger"),
     path("tasks/<int:pk>/kill", views.TaskKillView.as_view(), name="task-kill"),
+    path("records/<int:pk>/kill", views.ExecutionKillView.as_view(), name="record-kill"),
     path("triggers/<int:pk>", views.TriggerDetailView.as_view(), name="trigger-detail"),
     path("scheduler/state", views.SchedulerStateView.as_view(), name="scheduler-state"),
     path("scheduler/pause", views.SchedulerPauseView.as_view(), name="scheduler-pause"),

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.views import APIView
 
+from apps.records.api.serializers import MonthQuery
 from apps.tasks import selectors, services, specs
 from apps.tasks.api import serializers as s
 from apps.tasks.declarative import tasks_apply
@@ -30,17 +32,18 @@ def expected_version(request, body: int | None) -> int | None:
         if len(text) >= 2 and text[0] == text[-1] == '"':
             text = text[1:-1]
         if not text.isascii() or not text.isdigit() or len(text) > 18:
-            raise errors.invalid("If-Match", 'must be the task\'s version, e.g. "5" (weak or other tags are '
-                                             "not accepted)")
+            raise errors.invalid("If-Match", _('must be the task\'s version, e.g. "5" (weak or other tags are '
+                                             "not accepted)"))
         header = int(text)
     if body is not None and header is not None and body != header:
-        raise errors.invalid("version", f"the body says {body}, If-Match says {header}")
+        raise errors.invalid("version", _("the body says %(body)s, If-Match says %(header)s")
+                                        % {"body": body, "header": header})
     return body if body is not None else header
 
 
 def task_body(request) -> dict:
     if not isinstance(request.data, dict):
-        raise errors.InvalidArgument("request body must be a JSON object")
+        raise errors.InvalidArgument(_("request body must be a JSON object"))
     return request.data
 
 
@@ -48,7 +51,8 @@ def document_values(task_type: str, body: dict, extra: tuple[str, ...] = ()) -> 
     """The body's fields as :class:`TaskSpec` values; a key the route does not know is 4001 (mass assignment)."""
     values, unknown = specs.document_values(task_type, body, extra=extra)
     if unknown:
-        raise errors.InvalidArgument(f"{next(iter(unknown))}: unknown field", fields=unknown)
+        raise errors.InvalidArgument(_("%(field)s: unknown field") % {"field": next(iter(unknown))},
+                                     fields=unknown)
     return values
 
 
@@ -64,7 +68,8 @@ def task_spec(task_type: str, values: dict, *, also: dict[str, list[str]] | None
         raise
     if also:
         first, messages = next(iter(also.items()))
-        raise errors.InvalidArgument(f"{first}: {messages[0]}", fields=also)
+        raise errors.InvalidArgument(_("%(field)s: %(message)s") % {"field": first, "message": messages[0]},
+                                     fields=also)
     return spec
 
 
@@ -217,10 +222,25 @@ class TriggerDetailView(APIView):
 
 class TaskKillView(APIView):
     @extend_schema(request=None, tags=["tasks"], responses=inline_serializer("KillOutput", {
-        "taskId": serializers.IntegerField(), "killRequested": serializers.BooleanField()}))
+        "taskId": serializers.IntegerField(), "killRequested": serializers.BooleanField(),
+        "running": serializers.IntegerField(help_text="executions running when the kill was asked (0: nothing "
+                                                      "to stop)")}))
     def post(self, request, pk: int):
         services.task_kill(actor=Actor.from_request(request), task_id=pk)
-        return ok({"taskId": pk, "killRequested": True})
+        return ok({"taskId": pk, "killRequested": True, "running": selectors.task_running_count(task_id=pk)})
+
+
+class ExecutionKillView(APIView):
+    @extend_schema(request=None, parameters=[MonthQuery], tags=["records"], responses=inline_serializer(
+        "ExecutionKillOutput", {"recordId": serializers.IntegerField(), "taskId": serializers.IntegerField(),
+                                "killRequested": serializers.BooleanField()}),
+        description="Stop one running execution (task:execute): the node running it cancels it within about a "
+                    "second and the record ends `killed`; the task's other runs go on. 4009 when it is not running.")
+    def post(self, request, pk: int):
+        q = parse_query(MonthQuery, request)
+        record = services.execution_kill(actor=Actor.from_request(request), year=q["year"], month=q["month"],
+                                         record_id=pk)
+        return ok({"recordId": record.pk, "taskId": record.task_id, "killRequested": True})
 
 
 class CronPreviewView(APIView):

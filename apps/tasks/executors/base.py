@@ -23,8 +23,10 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from apps.tasks.egress import EgressPolicy
+from apps.tasks import routing
+from apps.tasks.routing import Router
 from djs_platform import tracing
+from djs_platform.egress import EgressPolicy
 
 from .common import ERROR_LIMIT, CallResult, bound_error
 from .grpc import GrpcExecutor
@@ -61,17 +63,23 @@ class ExecutionSpec:
     shell_workdir: str | None = None
     shell_env: dict[str, str] | None = None
     department_path: tuple[int, ...] = ()  # SHELL: the task's department and its ancestors, nearest first
+    department_id: int = 0               # where a registry name resolves first (then the department's ancestors)
+    route_strategy: str = "round_robin"  # which registered instance gets a call to a name (apps/tasks/routing.py)
     # A re-run of an execution that had started on a node that died (it may have reached the target):
     # HTTP header X-DJS-Recovery: 1, gRPC metadata djs-recovery: 1, SHELL DJS_RECOVERY=1.
     recovery: bool = False
 
     @property
     def has_fallback(self) -> bool:
-        if self.task_type == "SHELL":
-            return False
+        return bool(self.target(fallback=True))
+
+    def target(self, *, fallback: bool) -> str | None:
+        """The primary or fallback target as the task names it (a URL or grpc service, maybe a registry name)."""
         if self.task_type == "GRPC":
-            return bool(self.fallback_grpc_service)
-        return bool(self.fallback_url)
+            return self.fallback_grpc_service if fallback else self.grpc_service
+        if self.task_type == "HTTP":
+            return self.fallback_url if fallback else self.url
+        return None
 
 
 @dataclass
@@ -87,6 +95,7 @@ class AttemptResult:
     cost_ms: int
     started_at: float                    # epoch seconds
     response_truncated: bool = False
+    instance: str | None = None          # the registered instance called (a name's target), else None
 
 
 @dataclass
@@ -111,6 +120,7 @@ class ExecutionOutcome:
     used_fallback: bool
     attempts: list[AttemptResult] = field(default_factory=list)
     response_truncated: bool = False
+    instance: str | None = None          # the deciding call's registered instance, if the target was a name
 
 
 class Executors:
@@ -152,8 +162,16 @@ class Executors:
     async def __aexit__(self, *exc_info) -> None:
         await self.close()
 
-    async def call(self, spec: ExecutionSpec, *, fallback: bool, attempt: int = 0) -> tuple[str | None, CallResult]:
-        """One call to the primary or the fallback target; returns (address, result)."""
+    async def probe(self, kind: str, address: str, name: str) -> bool:
+        """Health check of one registered instance (the router's checker): gRPC health, or TCP for HTTP."""
+        if kind == "grpc":
+            return await self.grpc.serving(address, name)
+        return await self.http.reachable(address)
+
+    async def call(self, spec: ExecutionSpec, *, fallback: bool, attempt: int = 0,
+                   address: str | None = None) -> tuple[str | None, CallResult]:
+        """One call to the primary or the fallback target (``address``: the concrete target a registry name
+        resolved to); returns (address, result)."""
         if spec.task_type == "SHELL":
             extra = {"DJS_TASK_ID": str(spec.task_id), "DJS_RECORD_ID": str(spec.record_id),
                      "DJS_IDEMPOTENCY_KEY": spec.idempotency_key,
@@ -167,13 +185,13 @@ class Executors:
                 workdir=spec.shell_workdir, env=spec.shell_env, timeout=spec.timeout, attempt=attempt,
                 extra_env=extra, departments=spec.department_path)
         if spec.task_type == "HTTP":
-            url = spec.fallback_url if fallback else spec.url
+            url = address or (spec.fallback_url if fallback else spec.url)
             return url, await self.http.call(
                 url=url or "", method=spec.http_method, headers=spec.headers, body=spec.body,
                 idempotency_key=spec.idempotency_key, traceparent=spec.traceparent, timeout=spec.timeout,
                 recovery=spec.recovery)
         if spec.task_type == "GRPC":
-            service = spec.fallback_grpc_service if fallback else spec.grpc_service
+            service = address or (spec.fallback_grpc_service if fallback else spec.grpc_service)
             method = (spec.fallback_grpc_method or spec.grpc_method) if fallback else spec.grpc_method
             return service, await self.grpc.call(
                 service=service, method=method, params=spec.grpc_params,
@@ -183,8 +201,12 @@ class Executors:
                                              f"(executors handle {', '.join(TASK_TYPES)})", permanent=True)
 
 
-async def execute(spec: ExecutionSpec, executors: Executors) -> ExecutionOutcome:
-    """Run one fire of a task to its final outcome. Raises only ``CancelledError`` (kill)."""
+async def execute(spec: ExecutionSpec, executors: Executors, router: Router | None = None) -> ExecutionOutcome:
+    """Run one fire of a task to its final outcome. Raises only ``CancelledError`` (kill).
+
+    A target that names the executor registry is resolved by ``router`` before each call (no router: the call
+    fails "no executor registry on this node"); route strategy ``failover`` tries the next live instance within
+    the same call when a connection cannot be established."""
     if not spec.timeout or spec.timeout <= 0:
         return ExecutionOutcome(success=False, status_code=None, response=None, cost_ms=0, retry_times=0,
                                 error="invalid task: timeout must be positive", used_fallback=False)
@@ -206,13 +228,13 @@ async def execute(spec: ExecutionSpec, executors: Executors) -> ExecutionOutcome
             wall = time.time()
             # A "djs.attempt" span per call; the target receives that span's context as traceparent.
             with tracing.attempt_span(spec, attempt=attempt, fallback=fallback) as traced:
-                address, result = await executors.call(traced.spec, fallback=fallback, attempt=attempt)
+                address, instance, result = await _call(traced.spec, executors, router, fallback, attempt)
                 traced.done(address, result.success, result.status_code, result.error)
             record = AttemptResult(
                 attempt=attempt, target="fallback" if fallback else "primary", address=address,
                 success=result.success, status_code=result.status_code, error=result.error,
                 cost_ms=_ms(time.monotonic() - call_started), started_at=wall,
-                response_truncated=result.response_truncated)
+                response_truncated=result.response_truncated, instance=instance)
             attempts.append(record)
             last_round.append(record)
             deciding = (record, result)
@@ -230,13 +252,45 @@ async def execute(spec: ExecutionSpec, executors: Executors) -> ExecutionOutcome
     return outcome
 
 
+async def _call(spec: ExecutionSpec, executors: Executors, router: Router | None, fallback: bool,
+                attempt: int) -> tuple[str | None, str | None, CallResult]:
+    """One call to the primary or fallback target: (address called, registered instance or None, result)."""
+    named = routing.named(spec.task_type, spec.target(fallback=fallback))
+    if named is None:
+        address, result = await executors.call(spec, fallback=fallback, attempt=attempt)
+        return address, None, result
+    if router is None:
+        return None, None, CallResult(False, error=f"no executor registry on this node for {named.name}")
+    try:
+        picks = await router.route(named, spec.department_id, spec.route_strategy, spec.task_id)
+    except routing.NoLiveExecutor as exc:
+        return None, None, CallResult(False, error=str(exc))
+    candidates = picks if spec.route_strategy == routing.FAILOVER else picks[:1]
+    tried: list[str] = []
+    for n, pick in enumerate(candidates):
+        router.begin(pick)
+        result: CallResult | None = None
+        try:
+            address, result = await executors.call(spec, fallback=fallback, attempt=attempt, address=pick.address)
+        finally:  # a kill (CancelledError) teaches nothing about the instance's health
+            router.end(pick, unreachable=None if result is None else result.unreachable,
+                       success=result is not None and result.success)
+        if result.unreachable and spec.route_strategy == routing.FAILOVER and n < len(candidates) - 1:
+            tried.append(pick.instance)
+            continue
+        if tried and result.error:
+            result.error = bound_error(f"{result.error} (after failing over from {', '.join(tried)})", ERROR_LIMIT)
+        return address, pick.instance, result
+    raise AssertionError("route() answers at least one instance")
+
+
 def _outcome(spec: ExecutionSpec, started: float, attempts: list[AttemptResult], record: AttemptResult,
              result: CallResult, attempt: int) -> ExecutionOutcome:
     return ExecutionOutcome(
         success=result.success, status_code=result.status_code, response=result.response,
         error=None if result.success else result.error, cost_ms=_ms(time.monotonic() - started),
         retry_times=attempt, used_fallback=record.target == "fallback", attempts=attempts,
-        response_truncated=result.response_truncated)
+        response_truncated=result.response_truncated, instance=record.instance)
 
 
 def _ms(seconds: float) -> int:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import errno
 import socket
 from dataclasses import dataclass
 
@@ -25,6 +26,9 @@ class CallResult:
     response_truncated: bool = False
     # Retrying cannot change the answer: the task is misconfigured or the egress policy refused.
     permanent: bool = False
+    # No connection to the target could be established (refused, unreachable, name resolution or TLS
+    # handshake failed): nothing of the request was sent. Route strategy ``failover`` tries the next instance.
+    unreachable: bool = False
 
 
 def bound_error(text: str, limit: int = ERROR_LIMIT) -> str:
@@ -65,6 +69,34 @@ class BoundedCapture:
 
     def value(self) -> bytes:
         return b"".join(self.parts)
+
+
+_NEVER_CONNECTED = {"ConnectError", "ConnectTimeout", "ClientConnectorError", "ClientConnectorDNSError",
+                    "ClientConnectorCertificateError", "ClientConnectorSSLError", "ClientSSLError",
+                    "ConnectionRefusedError", "gaierror"}
+_CUT_AFTER_CONNECT = {"ServerDisconnectedError", "RemoteProtocolError", "ConnectionResetError", "ReadError",
+                      "WriteError", "BrokenPipeError", "ClientPayloadError", "ReadTimeout", "WriteTimeout"}
+
+
+def never_connected(exc: BaseException) -> bool:
+    """True when ``exc`` says no connection was established, so no byte of the request reached the target.
+
+    A failure after the connection existed (reset, disconnect, timeouts while reading or writing) is not: the
+    target may have received the request. Transports wrap each other's errors (httpx-aiohttp reports a server
+    disconnect as ConnectTimeout), so the whole cause chain decides.
+    """
+    names: set[str] = set()
+    cur: BaseException | None = exc
+    seen = 0
+    while cur is not None and seen < 8:
+        names.add(type(cur).__name__)
+        if isinstance(cur, OSError) and cur.errno in _UNREACHABLE_ERRNOS:
+            names.add("ConnectionRefusedError")
+        cur, seen = cur.__cause__ or cur.__context__, seen + 1
+    return bool(names & _NEVER_CONNECTED) and not names & _CUT_AFTER_CONNECT
+
+
+_UNREACHABLE_ERRNOS = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EADDRNOTAVAIL}
 
 
 def describe_exception(exc: BaseException) -> str:

@@ -24,11 +24,13 @@ import grpc
 import grpc.aio
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
+from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
-from apps.tasks.egress import EgressDenied, EgressPolicy, parse_ip
+from djs_platform.egress import EgressDenied, EgressPolicy, parse_ip
 
-from .common import RESPONSE_LIMIT, BoundedCapture, CallResult, bound_error, decode_bounded, describe_exception
+from .common import (RESPONSE_LIMIT, BoundedCapture, CallResult, bound_error, decode_bounded, describe_exception,
+                     never_connected)
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # largest request/response/reflection message accepted
 MAX_REFLECTED_FILES = 256            # a hostile reflection service cannot make us loop forever
@@ -62,6 +64,16 @@ class GrpcAddress:
     @property
     def authority(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+_NO_CONNECTION = re.compile(r"failed to connect|connection refused|dns resolution failed|"
+                            r"name resolution|handshake|no route to host|network is unreachable", re.I)
+
+
+def _never_connected(exc: grpc.aio.AioRpcError) -> bool:
+    """UNAVAILABLE because no connection came up (gRPC core's "failed to connect to all addresses"): the call's
+    request never left this process. A connection that broke during the call ("Socket closed") is not."""
+    return exc.code() == grpc.StatusCode.UNAVAILABLE and bool(_NO_CONNECTION.search(exc.details() or ""))
 
 
 def parse_target(text: str | None) -> GrpcAddress:
@@ -179,9 +191,34 @@ class GrpcExecutor:
                 if exc.code() in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.INTERNAL):
                     self.invalidate(target)  # the schema may have changed under us
                 return CallResult(False, status_code=exc.code().value[0],
-                                  error=bound_error(f"gRPC {exc.code().name}: {exc.details() or ''}".rstrip(": ")))
+                                  error=bound_error(f"gRPC {exc.code().name}: {exc.details() or ''}".rstrip(": ")),
+                                  unreachable=_never_connected(exc))
             except Exception as exc:  # noqa: BLE001 - never let one task crash the scheduler loop
-                return CallResult(False, error=bound_error(describe_exception(exc)))
+                return CallResult(False, error=bound_error(describe_exception(exc)), unreachable=never_connected(exc))
+
+    async def serving(self, address: str, service: str, timeout: float = 2.0) -> bool:
+        """The health check of a gRPC executor instance (``grpc.health.v1``): SERVING for the service (or, when
+        the server does not know that name, for the server as a whole); a server without the health service
+        counts as healthy when it answers at all. NOT_SERVING and no connection are unhealthy."""
+        try:
+            target = parse_target(f"{address}/{service}")
+            channel = await self._channel(target)
+        except Exception:  # noqa: BLE001 - a bad or denied address is not healthy
+            return False
+        check = channel.unary_unary("/grpc.health.v1.Health/Check",
+                                    request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+                                    response_deserializer=health_pb2.HealthCheckResponse.FromString)
+        for name in (service, ""):
+            try:
+                answer = await check(health_pb2.HealthCheckRequest(service=name), timeout=timeout)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() == grpc.StatusCode.NOT_FOUND and name:
+                    continue  # the server checks only "" (the whole server)
+                return exc.code() == grpc.StatusCode.UNIMPLEMENTED  # answered: reachable, no health service
+            except Exception:  # noqa: BLE001
+                return False
+            return answer.status == health_pb2.HealthCheckResponse.SERVING
+        return False
 
     async def _call(self, target: GrpcAddress, method_name: str, payload: dict[str, Any],
                     metadata: tuple[tuple[str, str], ...], deadline: asyncio.Timeout) -> CallResult:

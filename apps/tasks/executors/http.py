@@ -14,10 +14,10 @@ import json
 import httpx
 from yarl import URL
 
-from apps.tasks.egress import EgressDenied, EgressPolicy, parse_ip
 from apps.tasks.httprules import CONTROL_CHARACTERS, HEADER_NAME, HTTP_METHODS, OWN_HEADERS, RECOVERY_HEADER
+from djs_platform.egress import EgressDenied, EgressPolicy, parse_ip
 
-from .common import BoundedCapture, CallResult, bound_error, decode_bounded, describe_exception
+from .common import BoundedCapture, CallResult, bound_error, decode_bounded, describe_exception, never_connected
 from .transport import make_aiohttp_session, make_http_transport, transport_kind
 
 MAX_REDIRECTS = 5
@@ -152,7 +152,22 @@ class HttpExecutor:
             except httpx.UnsupportedProtocol as exc:
                 return CallResult(False, error=bound_error(f"unsupported URL: {exc}"), permanent=True)
             except Exception as exc:  # noqa: BLE001 - any transport failure is a failed attempt
-                return CallResult(False, error=bound_error(describe_exception(exc)))
+                return CallResult(False, error=bound_error(describe_exception(exc)), unreachable=never_connected(exc))
+
+    async def reachable(self, base_url: str, timeout: float = 2.0) -> bool:
+        """The health check of an HTTP executor instance: a TCP connection to its (egress-checked) address
+        comes up. Nothing is sent."""
+        try:
+            url = URL(base_url)
+            host, port = url.host or "", url.port or (443 if url.scheme == "https" else 80)
+            addresses = await self.egress.resolve_checked(host, port)
+            async with asyncio.timeout(timeout):
+                _, writer = await asyncio.open_connection(addresses[0], port)
+            writer.close()
+            await writer.wait_closed()
+            return True
+        except Exception:  # noqa: BLE001 - refused, unreachable, denied, timed out: not healthy
+            return False
 
     def _check_hop(self, url: httpx.URL) -> None:
         """Egress rules a hop's URL must pass before anything is dialled (names are checked again, with

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from apps.tasks.egress import EgressPolicy, parse_ip
+from djs_platform.egress import EgressPolicy, parse_ip
 
 TRANSPORTS = ("direct", "aiohttp", "native")
 DEFAULT_TRANSPORT = "direct"
@@ -87,7 +87,7 @@ def make_aiohttp_session(policy: EgressPolicy, *, max_connections: int, keepaliv
 class PolicyResolver:
     """aiohttp resolver that resolves through the egress policy and returns only checked addresses.
 
-    Raising :class:`~apps.tasks.egress.EgressDenied` here aborts the connection before a socket is
+    Raising :class:`~djs_platform.egress.EgressDenied` here aborts the connection before a socket is
     opened. aiohttp skips the resolver for IP literals; :class:`EgressTransport` checks those.
     """
 

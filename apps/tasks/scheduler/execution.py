@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from apps.departments.selectors import ancestry
-from apps.records.models import ERROR_LIMIT, RESPONSE_LIMIT, RecordStatus
+from apps.records.models import (ATTEMPT_ERROR_LIMIT, ATTEMPTS_LIMIT, ERROR_LIMIT, INSTANCE_LIMIT, RESPONSE_LIMIT,
+                                 RecordStatus)
 from apps.tasks.engine import idempotency_key
 from apps.tasks.executors import ExecutionSpec
 from apps.tasks.scheduler.fires import Fire
@@ -31,16 +32,30 @@ def spec_for(fire: Fire, department_parents: dict[int, int | None]) -> Execution
         shell_args=tuple(task["shell_args"] or ()), shell_workdir=task["shell_workdir"],
         shell_env=dict(task["shell_env"]) if task["shell_env"] else None,
         department_path=ancestry(task["department_id"], department_parents) if task["task_type"] == "SHELL" else (),
-        recovery=fire.recovery,
+        department_id=task["department_id"], route_strategy=task["route_strategy"], recovery=fire.recovery,
     )
 
 
 def outcome_result(fire: Fire, outcome: Any, started: datetime) -> dict[str, Any]:
-    return {"status": RecordStatus.SUCCESS if outcome.success else RecordStatus.FAILED,
-            "success": outcome.success, "status_code": outcome.status_code,
-            "response": bound(outcome.response, RESPONSE_LIMIT), "error": bound(outcome.error, ERROR_LIMIT),
-            "cost_time": outcome.cost_ms, "retry_times": fire.retry_times + outcome.retry_times,
-            "used_fallback": outcome.used_fallback, "start_time": started}
+    result = {"status": RecordStatus.SUCCESS if outcome.success else RecordStatus.FAILED,
+              "success": outcome.success, "status_code": outcome.status_code,
+              "response": bound(outcome.response, RESPONSE_LIMIT), "error": bound(outcome.error, ERROR_LIMIT),
+              "cost_time": outcome.cost_ms, "retry_times": fire.retry_times + outcome.retry_times,
+              "used_fallback": outcome.used_fallback, "start_time": started}
+    if outcome.instance is not None:  # the registered instance that answered (only for registry names)
+        result["instance"] = bound(outcome.instance, INSTANCE_LIMIT)
+    if len(outcome.attempts) > 1:  # one call: the record's own columns say it all
+        result["attempts"] = attempts_json(outcome.attempts)
+    return result
+
+
+def attempts_json(attempts: list) -> str:
+    """Every call of the execution for the record drawer: at most ATTEMPTS_LIMIT (the first ones and the last),
+    each error cut to ATTEMPT_ERROR_LIMIT characters."""
+    kept = attempts if len(attempts) <= ATTEMPTS_LIMIT else [*attempts[:ATTEMPTS_LIMIT - 1], attempts[-1]]
+    return json.dumps([{"attempt": a.attempt, "target": a.target, "instance": a.instance, "statusCode": a.status_code,
+                        "costMs": a.cost_ms, "error": bound(a.error, ATTEMPT_ERROR_LIMIT)} for a in kept],
+                      ensure_ascii=False, separators=(",", ":"))
 
 
 def cancelled_result(fire: Fire, started: datetime, now: datetime) -> dict[str, Any]:

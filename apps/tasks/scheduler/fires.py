@@ -18,7 +18,8 @@ TASK_FIELDS = ("id", "name", "department_id", "task_type", "cron_expression", "t
                "headers", "body", "fallback_url", "grpc_service", "grpc_method", "grpc_params",
                "fallback_grpc_service", "fallback_grpc_method", "shell_command", "shell_args", "shell_workdir",
                "shell_env", "timeout", "max_retry", "retry_interval",
-               "concurrency_policy", "misfire_policy", "status", "next_execute_time", "version", "kill_seq")
+               "concurrency_policy", "misfire_policy", "route_strategy", "status", "next_execute_time", "version", "kill_seq",
+               "record_kill_seq")
 
 
 @dataclass

@@ -31,15 +31,15 @@ from django.conf import settings
 
 from apps.departments.selectors import department_parents
 from apps.records.models import RecordStatus, TriggerType
-from apps.tasks.egress import EgressPolicy
 from apps.tasks.executors import Executors, execute
 from apps.tasks.executors.runas import prepare_node
-from apps.tasks import nodestats
+from apps.tasks import nodestats, routing
 from apps.tasks.executors.shell import ShellSettings
 from apps.tasks.scheduler import clock, execution, listeners, recovery, repository, results
 from apps.tasks.scheduler.fires import Fire, NodeConfig, releasable
 from apps.tasks.scheduler.threads import DbThread, loop_factory
 from djs_platform import metrics, tracing
+from djs_platform.egress import EgressPolicy
 
 log = logging.getLogger("djs.scheduler")
 
@@ -77,6 +77,7 @@ class Node:
         self.cut = False  # the drain's deadline passed: nothing more is sent
         self.loop: asyncio.AbstractEventLoop | None = None
         self.executors: Executors | None = None
+        self.router: routing.Router | None = None
         self.last_heartbeat = 0.0
         self.last_prune: float | None = None  # retention runs on the first tick, then daily
         self.live_nodes = 1
@@ -128,11 +129,14 @@ class Node:
         self.executors = Executors(http_workers=self.config.http_workers, grpc_workers=self.config.grpc_workers,
                                    egress=EgressPolicy.from_config(settings.EGRESS), shell=self.shell)
         await self.executors.start()
+        self.router = routing.Router(load=lambda: self.control.run(repository.registry_snapshot),
+                                     check=self.executors.probe, on_call=_count_executor_call)
         await self._register()
         for listener in self.listeners:
             await listener.start()
         log.info("scheduler node %s started (id %s)", self.name, self.node_id)
-        helpers = [asyncio.create_task(self._mark_loop()), asyncio.create_task(self._flush_loop())]
+        helpers = [asyncio.create_task(self._mark_loop()), asyncio.create_task(self._flush_loop()),
+                   asyncio.create_task(self._health_loop())]
         try:
             while not self.stopping.is_set():
                 started = time.monotonic()
@@ -461,17 +465,34 @@ class Node:
     # --- executing ----------------------------------------------------------------------------------
 
     async def _poll_kills(self) -> None:
+        """One query per tick while fires run: each task's kill counters. A task kill (``kill_seq``) cancels every
+        run of the task that started before it; a moved ``record_kill_seq`` means someone asked to stop ONE
+        execution: the node then reads which of its records were named (rare, one more query) and cancels those."""
         state = await self.control.run(repository.kill_state, list(self.by_task))
-        self.kill_seen.update(state)
+        self.kill_seen.update((task_id, seqs[0]) for task_id, seqs in state.items())
+        named: list[Fire] = []
         for task_id, keys in list(self.by_task.items()):
-            current = state.get(task_id)
+            kill_seq, record_kill_seq = state.get(task_id, (None, None))
             for key in list(keys):
                 fire = self.running.get(key)
                 if fire is None or fire.handle is None:
                     continue
-                if current is None or current > fire.kill_seq:
-                    fire.killed = True
-                    fire.handle.cancel()
+                if kill_seq is None or kill_seq > fire.kill_seq:
+                    self._cancel(fire)
+                elif record_kill_seq > fire.task.get("record_kill_seq", 0):
+                    named.append(fire)
+        if named:
+            asked = await self.control.run(repository.take_execution_kills, [f.key for f in named])
+            for fire in named:
+                fire.task = {**fire.task, "record_kill_seq": state[fire.task["id"]][1]}  # seen up to here
+                if fire.key in asked and fire.handle is not None:
+                    log.info("execution %s of task %s killed on request", fire.record_id, fire.task["id"])
+                    self._cancel(fire)
+
+    @staticmethod
+    def _cancel(fire: Fire) -> None:
+        fire.killed = True
+        fire.handle.cancel()
 
     async def _execute(self, fire: Fire) -> None:
         # A trace per fire: root span "djs.fire", a "djs.attempt" child per call (executors.execute).
@@ -502,7 +523,7 @@ class Node:
                 if busy and policy == "replace":
                     fire.kill_seq = await self.control.run(repository.bump_kill, task["id"])
                     await asyncio.sleep(self.config.poll_interval * 2)  # let the owners cancel theirs
-            outcome = await execute(execution.spec_for(fire, self.department_parents), self.executors)
+            outcome = await execute(execution.spec_for(fire, self.department_parents), self.executors, self.router)
             result = execution.outcome_result(fire, outcome, started)
         except asyncio.CancelledError:
             result = execution.cancelled_result(fire, started, clock.utcnow())
@@ -549,6 +570,16 @@ class Node:
             if not ids:
                 self.by_task.pop(fire.task["id"], None)
 
+    async def _health_loop(self) -> None:
+        """Every routing.CHECK_INTERVAL: check the registered instances this node calls (skipped ones come back
+        when a check passes; a gRPC instance answering NOT_SERVING is skipped)."""
+        while True:
+            await asyncio.sleep(routing.CHECK_INTERVAL)
+            try:
+                await self.router.check_health()
+            except Exception:  # noqa: BLE001 - a failed round of checks must not stop the next one
+                log.exception("executor health checks failed")
+
     # --- results ------------------------------------------------------------------------------------
 
     async def _flush_loop(self) -> None:
@@ -587,6 +618,10 @@ class Node:
         for listener in self.listeners:
             listener.on_results_flushed(pairs)
         return len(batch)
+
+
+def _count_executor_call(name: str, instance: str, result: str) -> None:
+    metrics.executor_calls.labels(name, instance, result).inc()
 
 
 def _prune(keep_months: int, rollup_keep_months: int) -> None:

@@ -22,7 +22,8 @@ from typing import Any, Callable
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max, Q
 
-from apps.departments.selectors import disabled_department_ids
+from apps.departments.selectors import department_parents, disabled_department_ids
+from apps.executors import registry
 from apps.records.models import (
     RecordStatus,
     TriggerType,
@@ -35,7 +36,15 @@ from apps.records.models import (
     table_name,
 )
 from apps.tasks import engine, nodestats
-from apps.tasks.models import NodeMinute, SchedulerNode, SchedulerState, Task, TaskStatus, TriggerRequest
+from apps.tasks.models import (
+    ExecutionKill,
+    NodeMinute,
+    SchedulerNode,
+    SchedulerState,
+    Task,
+    TaskStatus,
+    TriggerRequest,
+)
 from apps.tasks.schedule import Schedule, ScheduleError, parse_schedule
 from apps.tasks.scheduler import clock
 from apps.tasks.scheduler.fires import TASK_FIELDS, VERSION, Fire, NodeConfig
@@ -393,7 +402,7 @@ def _mark_sql(table: str, chunk: list[Fire], now: datetime, node: str) -> tuple[
 
 
 RESULT_COLUMNS = ("status", "success", "status_code", "response", "error", "cost_time", "retry_times",
-                  "used_fallback", "start_time", "end_time", "instance")
+                  "used_fallback", "start_time", "end_time", "instance", "attempts")
 
 
 def batch_update_sql(table: str, rows: list[tuple[int, dict[str, Any]]], now: datetime, executor: str, *,
@@ -558,5 +567,30 @@ def bump_kill(task_id: int) -> int:
     return Task.objects.filter(pk=task_id).values_list("kill_seq", flat=True).first() or 0
 
 
-def kill_state(task_ids: list[int]) -> dict[int, int]:
-    return dict(Task.objects.filter(pk__in=task_ids).values_list("id", "kill_seq"))
+def kill_state(task_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Each task's (``kill_seq``, ``record_kill_seq``); a deleted task is missing (its runs are cancelled)."""
+    return {task_id: (kill_seq, record_kill_seq) for task_id, kill_seq, record_kill_seq in
+            Task.objects.filter(pk__in=task_ids).values_list("id", "kill_seq", "record_kill_seq")}
+
+
+def take_execution_kills(keys: list[tuple[int, int, int]]) -> set[tuple[int, int, int]]:
+    """Which of these records (year, month, id) someone asked to kill; those requests are consumed (deleted)."""
+    months = defaultdict(list)
+    for year, month, record_id in keys:
+        months[year * 100 + month].append(record_id)
+    match = Q()
+    for month, ids in months.items():
+        match |= Q(month=month, record_id__in=ids)
+    rows = list(ExecutionKill.objects.filter(match).values_list("id", "month", "record_id"))
+    if rows:
+        ExecutionKill.objects.filter(pk__in=[pk for pk, _, _ in rows]).delete()
+    return {(month // 100, month % 100, record_id) for _, month, record_id in rows}
+
+
+# --- the executor registry, as routing reads it ----------------------------------------------------------------
+
+def registry_snapshot() -> tuple[list[registry.Instance], dict[int, int | None]]:
+    """Every live registered instance (DNS entries expanded) and the department tree, read together (the node's
+    router reloads them at most once a second while tasks call registry names)."""
+    instances = [instance for entry in registry.load_entries() for instance in registry.expand(entry)]
+    return instances, department_parents()

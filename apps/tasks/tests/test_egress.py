@@ -10,8 +10,8 @@ import asyncio
 
 import pytest
 
-from apps.tasks.egress import EgressDenied, EgressPolicy, StaticResolver
 from apps.tasks.executors import ExecutionSpec, Executors, execute
+from djs_platform.egress import EgressDenied, EgressPolicy, StaticResolver
 from tests.targets import GrpcTarget, HttpTarget, OutboundGuard
 
 LOOPBACK = ["127.0.0.0/8", "::1/128"]
@@ -312,7 +312,7 @@ def test_the_embedded_ipv4_of_each_translation_form_is_what_is_judged():
 def test_python_is_global_is_an_extra_net_not_the_reference(monkeypatch):
     import ipaddress
 
-    from apps.tasks import egress
+    from djs_platform import egress
 
     # what Python 3.11 calls global although the registry says otherwise: the table catches them
     for address in ("64:ff9b:1::1", "3fff::1", "5f00::1"):
@@ -339,7 +339,7 @@ def interface_addresses_from_ip() -> set[str]:
 
 
 def test_the_node_reads_its_own_interface_addresses_from_the_kernel():
-    from apps.tasks.egress import read_interface_addresses
+    from djs_platform.egress import read_interface_addresses
 
     assert {str(a) for a in read_interface_addresses()} >= interface_addresses_from_ip()
 
@@ -360,7 +360,7 @@ def test_the_nodes_own_interface_addresses_are_denied_also_in_their_ipv4_mapped_
 def test_an_own_address_is_denied_even_when_public_and_allow_cidrs_still_wins():
     import ipaddress
 
-    from apps.tasks.egress import LocalAddresses
+    from djs_platform.egress import LocalAddresses
 
     public = ipaddress.ip_address("93.184.216.34")
     own = LocalAddresses(reader=lambda: [public])
@@ -373,7 +373,7 @@ def test_an_own_address_is_denied_even_when_public_and_allow_cidrs_still_wins():
 def test_own_addresses_are_read_again_after_60_seconds():
     import ipaddress
 
-    from apps.tasks.egress import LocalAddresses
+    from djs_platform.egress import LocalAddresses
 
     now = [0.0]
     current = [{ipaddress.ip_address("93.184.216.34")}]
@@ -417,8 +417,8 @@ def test_alert_webhook_to_the_nodes_own_address_is_refused():
     import ipaddress
 
     from apps.alerts import delivery
-    from apps.tasks.egress import LocalAddresses
     from apps.tasks.executors.http import HttpExecutor
+    from djs_platform.egress import LocalAddresses
 
     own = LocalAddresses(reader=lambda: [ipaddress.ip_address("93.184.216.34")])
 

@@ -9,9 +9,9 @@ import tracemalloc
 import grpc
 import pytest
 
-from apps.tasks.egress import EgressPolicy
 from apps.tasks.executors import RESPONSE_LIMIT, ExecutionSpec, Executors, execute
 from apps.tasks.executors.transport import EgressTransport, make_http_transport
+from djs_platform.egress import EgressPolicy
 from tests.targets import GrpcTarget, Respond, free_port
 
 KEY = "djs-42-1700000000000"

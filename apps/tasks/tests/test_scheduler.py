@@ -58,6 +58,24 @@ def test_fallback_answers_when_primary_fails(node_factory, http_target, departme
     assert (row.success, row.used_fallback, row.response) == (True, True, "from backup")
     assert http_target.requests("/down")[0].header("Idempotency-Key") == http_target.requests("/backup")[0].header(
         "Idempotency-Key")
+    # The record lists both calls (the console's drawer shows "primary 503 -> fallback 200").
+    calls = [(a["attempt"], a["target"], a["statusCode"], (a["error"] or "")[:8]) for a in row.attempts]
+    assert calls == [(0, "primary", 503, "HTTP 503"), (0, "fallback", 200, "")], row.attempts
+    assert all(isinstance(a["costMs"], int) and a["instance"] is None for a in row.attempts)
+
+
+def test_a_single_call_keeps_no_attempt_list_and_many_retries_keep_twenty(node_factory, http_target, department):
+    http_target.on("/ok", status=200).on("/bad", status=500)
+    one = TaskFactory(department=department, url=http_target.url("/ok"), status=2, cron_expression="0 0 1 1 *",
+                      next_execute_time=datetime.now(UTC) + timedelta(seconds=1))
+    many = TaskFactory(department=department, url=http_target.url("/bad"), status=2, cron_expression="0 0 1 1 *",
+                       max_retry=24, retry_interval=0, next_execute_time=datetime.now(UTC) + timedelta(seconds=1))
+    node_factory()
+    (single,) = wait_until(finished(one, 1))
+    (retried,) = wait_until(finished(many, 1), timeout=15)
+    assert single.attempts is None
+    assert retried.retry_times == 24 and len(retried.attempts) == 20
+    assert [a["attempt"] for a in retried.attempts] == [*range(19), 24]  # the first ones and the last
 
 
 def test_manual_trigger_runs_now_with_overrides(node_factory, http_target, department, org):

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from apps.records import runlogs
-from apps.tasks.egress import EgressPolicy
 from apps.tasks.executors import RESPONSE_LIMIT, ExecutionSpec, Executors, execute
 from apps.tasks.executors.shell import ShellSettings, log_path
+from djs_platform.egress import EgressPolicy
 
 KEY = "djs-42-1700000000000"
 SCHEDULED_MS = int(KEY.rsplit("-", 1)[1])  # names the record's month in its log file (apps/records/runlogs.py)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from apps.tasks.egress import EgressPolicy
 from apps.tasks.executors import ExecutionSpec, Executors, execute
 from apps.tasks.executors.runas import (
     RunAs,
@@ -22,6 +21,7 @@ from apps.tasks.executors.runas import (
     workdir_problem,
 )
 from apps.tasks.executors.shell import ShellSettings
+from djs_platform.egress import EgressPolicy
 
 ME = RunAs(os.geteuid(), os.getegid(), "me")
 NOBODY = RunAs(65534, 65534, "65534:65534")

@@ -11,6 +11,8 @@
  * - When the refresh fails the tokens are dropped and `onSessionExpired` sends the user to the login page.
  */
 
+import { i18n } from '@/i18n'
+
 export type FieldErrors = Record<string, string[]>
 export type Query = Record<string, string | number | boolean | null | undefined>
 
@@ -142,6 +144,8 @@ export interface HttpClientOptions {
   onSessionExpired?: (error: ApiError) => void
   /** Called with the whole refresh answer (tokens and user) after a successful refresh. */
   onRefreshed?: (data: unknown) => void
+  /** The console's UI language (`en`, `zh-CN`), sent as `Accept-Language` so the server's messages match it. */
+  language?: () => string | null | undefined
 }
 
 export function buildQuery(query?: Query): string {
@@ -273,6 +277,8 @@ export class HttpClient {
   private async send<T>(method: string, path: string, options: RequestOptions, token: string | null): Promise<T> {
     const headers: Record<string, string> = { Accept: 'application/json' }
     if (token) headers.Authorization = `Bearer ${token}`
+    const language = this.options.language?.()
+    if (language) headers['Accept-Language'] = language
     let body: string | undefined
     if (options.body !== undefined && method !== 'GET' && method !== 'DELETE') {
       headers['Content-Type'] = 'application/json'
@@ -313,4 +319,6 @@ export const API_BASE = '/v1'
 export const http = new HttpClient({
   baseUrl: API_BASE,
   store: typeof window !== 'undefined' && window.localStorage ? storageTokenStore() : memoryTokenStore(),
+  // messages and field errors come back in the UI language (docs/i18n.md); shown as they come
+  language: () => i18n.global.locale.value,
 })

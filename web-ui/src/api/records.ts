@@ -18,3 +18,8 @@ export function getRecordLog(id: number, month: MonthQuery, query: LogQuery = {}
 export function recordStats(query: MonthQuery & { taskId?: number; departmentId?: number }): Promise<RecordStats> {
   return http.get<RecordStats>('/records/stats', { ...query })
 }
+
+/** Stop one running execution (task:execute): its node cancels it within about a second; 4009 when not running. */
+export function killRecord(id: number, month: MonthQuery): Promise<{ recordId: number; taskId: number; killRequested: boolean }> {
+  return http.post(`/records/${id}/kill?year=${month.year}&month=${month.month}`, {})
+}

@@ -53,7 +53,8 @@ export function triggerTask(id: number): Promise<TriggerResult> {
   return http.post<TriggerResult>(`/tasks/${id}/trigger`, {})
 }
 
-export function killTask(id: number): Promise<{ taskId: number; killRequested: boolean }> {
+/** `running`: executions running when the kill was asked (0: nothing to stop; absent from older servers). */
+export function killTask(id: number): Promise<{ taskId: number; killRequested: boolean; running?: number }> {
   return http.post(`/tasks/${id}/kill`, {})
 }
 

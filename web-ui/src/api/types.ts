@@ -76,6 +76,8 @@ export type TaskType = 'HTTP' | 'GRPC' | 'SHELL'
 export type TaskStatus = 0 | 1 | 2
 export type ConcurrencyPolicy = 'allow' | 'forbid' | 'replace'
 export type MisfirePolicy = 'skip' | 'fire_once' | 'fire_all'
+/** Which registered instance gets a call when the target is an executor name (docs/executors.md). */
+export type RouteStrategy = 'round_robin' | 'random' | 'first' | 'consistent_hash' | 'least_busy' | 'failover'
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 
 export interface Task {
@@ -107,6 +109,7 @@ export interface Task {
   retryInterval: number
   concurrencyPolicy: ConcurrencyPolicy
   misfirePolicy: MisfirePolicy
+  routeStrategy: RouteStrategy
   status: TaskStatus
   lastExecuteTime: string | null
   nextExecuteTime: string | null
@@ -140,6 +143,7 @@ export interface HttpTaskInput extends TaskCommonInput {
   headers?: Record<string, string> | null
   body?: string | null
   fallbackUrl?: string | null
+  routeStrategy?: RouteStrategy
 }
 
 export interface GrpcTaskInput extends TaskCommonInput {
@@ -148,6 +152,7 @@ export interface GrpcTaskInput extends TaskCommonInput {
   grpcParams?: Record<string, unknown> | null
   fallbackGrpcService?: string | null
   fallbackGrpcMethod?: string | null
+  routeStrategy?: RouteStrategy
 }
 
 /** Each `shellArgs` item is one argv element: nothing splits or expands it (shell syntax needs `sh`, `-c`). */
@@ -202,6 +207,10 @@ export interface TaskRecord {
   retryTimes: number
   usedFallback: boolean
   executor: string | null
+  /** The registered executor instance that answered (the task's target was a registry name), else null. */
+  instance: string | null
+  /** Every call when there was more than one (retries, fallback), at most 20; null for a single call. */
+  attempts: RecordAttempt[] | null
   /** The dead scheduler node this never-started run was taken over from (it ran as a first attempt). */
   takenOverFrom: string | null
   /** CHILD runs: the parent task's record (in the month table parentYear/parentMonth); null otherwise. */
@@ -426,6 +435,8 @@ export interface AuditLog {
   objectId: string | null
   objectRepr: string
   changes: unknown
+  /** The action in the request's language (server catalog); the console prefers its own. */
+  actionLabel?: string
   clientIp: string
   userAgent: string
   via: string
@@ -439,4 +450,14 @@ export interface AuditQuery extends PageQuery {
   objectId?: string
   start?: string
   end?: string
+}
+
+/** One call of an execution (a record's `attempts`): attempt 0 is the first try; target primary or fallback. */
+export interface RecordAttempt {
+  attempt: number
+  target: 'primary' | 'fallback'
+  instance: string | null
+  statusCode: number | null
+  costMs: number
+  error: string | null
 }

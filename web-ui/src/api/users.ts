@@ -24,6 +24,10 @@ export function listUsers(query: UserQuery): Promise<Page<User>> {
   return http.get<Page<User>>('/users', { ...query })
 }
 
+export function getUser(id: number): Promise<User> {
+  return http.get<User>(`/users/${id}`)
+}
+
 export function createUser(body: UserInput): Promise<User> {
   return http.post<User>('/users', body)
 }

@@ -71,6 +71,12 @@ export const routes: RouteRecordRaw[] = [
         meta: { title: 'menu.alerts', permission: ['task:view', 'record:view'], permissionMode: 'any' },
       },
       {
+        path: 'executors',
+        name: 'executors',
+        component: () => import('@/views/executors/ExecutorView.vue'),
+        meta: { title: 'menu.executors', permission: 'executor:view' },
+      },
+      {
         path: 'departments',
         name: 'departments',
         component: () => import('@/views/departments/DepartmentView.vue'),
@@ -81,6 +87,18 @@ export const routes: RouteRecordRaw[] = [
         name: 'users',
         component: () => import('@/views/users/UserView.vue'),
         meta: { title: 'menu.users', permission: 'user:manage' },
+      },
+      {
+        path: 'users/:id(\\d+)/tokens',
+        name: 'user-tokens',
+        component: () => import('@/views/tokens/ApiTokensView.vue'),
+        meta: { title: 'token.userTitle', permission: 'user:manage' },
+      },
+      {
+        path: 'tokens',
+        name: 'api-tokens',
+        component: () => import('@/views/tokens/ApiTokensView.vue'),
+        meta: { title: 'token.title' },
       },
       {
         path: 'roles',

@@ -10,6 +10,20 @@ export function toastSuccess(message?: string): void {
   ElMessage({ type: 'success', message: message ?? t('common.saved'), grouping: true })
 }
 
+/** An error toast with a text of our own (a summary of invalid fields). */
+export function toastErrorText(message: string): void {
+  ElMessage({ type: 'error', message, grouping: true, showClose: true, duration: 5000 })
+}
+
+export function toastInfo(message: string): void {
+  ElMessage({ type: 'info', message, grouping: true })
+}
+
+/** The text of an error, for an inline error state (a failed list, issue 20 defect 8). */
+export function errorText(error: unknown): string {
+  return isApiError(error) ? error.message : error instanceof Error ? error.message : String(error)
+}
+
 /** Shows what went wrong; session expiry (4010) is handled by the redirect to the login page instead. */
 export function toastError(error: unknown): void {
   if (isApiError(error) && error.code === 4010) return

@@ -1,11 +1,106 @@
+import { ref } from 'vue'
+
 const pad = (n: number, width = 2) => String(n).padStart(width, '0')
 
-/** `2026-11-01 14:03:05` in the browser's time zone; '-' for empty values. */
-export function formatDateTime(value: string | null | undefined): string {
-  if (!value) return '-'
+/**
+ * The zone the viewer reads times in (issue 20, defect 2): the browser's unless the user chose UTC or the
+ * platform's zone in the user menu (stores/platform.ts sets it). A ref, so every rendered time follows a change.
+ */
+export const viewerZone = ref<string>(browserTimeZone())
+
+interface WallTime {
+  year: number
+  month: number
+  day: number
+  hour: number
+  minute: number
+  second: number
+}
+
+const partFormats = new Map<string, Intl.DateTimeFormat>()
+
+/** The wall-clock time of an instant in an IANA zone (null for an unknown zone). */
+export function wallTime(date: Date, zone: string): WallTime | null {
+  let fmt = partFormats.get(zone)
+  if (!fmt) {
+    try {
+      fmt = new Intl.DateTimeFormat('en-US', {
+        timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit',
+        hour: '2-digit', minute: '2-digit', second: '2-digit',
+      })
+    } catch {
+      return null
+    }
+    partFormats.set(zone, fmt)
+  }
+  const parts: Record<string, number> = {}
+  for (const part of fmt.formatToParts(date)) if (part.type !== 'literal') parts[part.type] = Number(part.value)
+  return {
+    year: parts.year ?? 0, month: parts.month ?? 1, day: parts.day ?? 1,
+    hour: (parts.hour ?? 0) % 24, minute: parts.minute ?? 0, second: parts.second ?? 0,
+  }
+}
+
+/** `UTC+8`, `UTC-3:30`, `UTC` for an instant in a zone (the offset differs across DST). */
+export function zoneOffsetLabel(date: Date, zone: string): string {
+  const w = wallTime(date, zone)
+  if (!w) return zone
+  const asUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second)
+  const minutes = Math.round((asUtc - Math.floor(date.getTime() / 1000) * 1000) / 60000)
+  if (minutes === 0) return 'UTC'
+  const sign = minutes > 0 ? '+' : '-'
+  const abs = Math.abs(minutes)
+  return `UTC${sign}${Math.floor(abs / 60)}${abs % 60 ? `:${pad(abs % 60)}` : ''}`
+}
+
+function parse(value: string | null | undefined): Date | null {
+  if (!value) return null
   const d = new Date(value)
-  if (Number.isNaN(d.getTime())) return value
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
+  return Number.isNaN(d.getTime()) ? null : d
+}
+
+/** `2026-11-01 14:03:05` in `zone`, without a label. */
+export function formatInZone(value: string | Date, zone: string): string {
+  const d = value instanceof Date ? value : parse(value)
+  if (!d) return String(value)
+  const w = wallTime(d, zone)
+  if (!w) return String(value)
+  return `${w.year}-${pad(w.month)}-${pad(w.day)} ${pad(w.hour)}:${pad(w.minute)}:${pad(w.second)}`
+}
+
+/** `2026-12-05 09:30:00 (Europe/Berlin)`; '-' for empty values. */
+export function formatZoned(value: string | null | undefined, zone: string): string {
+  if (!value) return '-'
+  const d = parse(value)
+  return d ? `${formatInZone(d, zone)} (${zone})` : value
+}
+
+/**
+ * `2026-11-01 14:03:05 UTC+8` in the viewer's zone (the user menu's choice), labelled with its offset;
+ * '-' for empty values. Records, audit rows, users... every instant that belongs to no task.
+ */
+export function formatDateTime(value: string | null | undefined, zone: string = viewerZone.value): string {
+  if (!value) return '-'
+  const d = parse(value)
+  if (!d) return value
+  return `${formatInZone(d, zone)} ${zoneOffsetLabel(d, zone)}`
+}
+
+/**
+ * A task's time (next/last fire, preview): in the task's own zone, with the viewer's zone for the tooltip
+ * (null when both zones read the same wall time, e.g. the viewer is in the task's zone).
+ */
+export function formatTaskTime(
+  value: string | null | undefined,
+  taskZone: string,
+  zone: string = viewerZone.value,
+): { text: string; tooltip: string | null } {
+  if (!value) return { text: '-', tooltip: null }
+  const d = parse(value)
+  if (!d) return { text: value, tooltip: null }
+  const text = formatZoned(value, taskZone)
+  const other = formatInZone(d, zone)
+  return { text, tooltip: zone === taskZone || other === formatInZone(d, taskZone) ? null : `${other} (${zone})` }
 }
 
 /** An ISO time with offset shown as written (the task's local wall time): `2026-03-29 03:00:00 +02:00`. */

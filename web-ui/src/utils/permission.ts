@@ -14,6 +14,9 @@ export const PERMISSIONS = [
   'role:manage',
   'system:manage',
   'task:shell',
+  'executor:view',
+  'executor:manage',
+  'executor:register',
 ] as const
 export type PermissionCode = (typeof PERMISSIONS)[number]
 export type Requirement = string | readonly string[] | null | undefined

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from apps.accounts.models import Permission, Role, RolePermission, User, username_key, username_problem
-from apps.accounts.seed import seed_reference_data
+from apps.accounts.seed import ADMIN_REAL_NAME, in_server_language, relabel_fresh_install, seed_reference_data
 from apps.departments.models import Department
 from djs_platform.config import DEFAULT_ADMIN_PASSWORDS
 
@@ -32,7 +32,9 @@ class Command(BaseCommand):
                 problem = username_problem(username)  # the rule every user is created under
                 if problem:
                     raise CommandError(f"auth.adminUsername: {problem}")
-                admin = User(username=username, real_name="System Administrator", department=department, role=role)
+                relabel_fresh_install(role, department)
+                admin = User(username=username, real_name=in_server_language(ADMIN_REAL_NAME), department=department,
+                             role=role)
                 admin.set_password(password)
                 admin.save()
                 self.stdout.write(f"created admin user '{username}' (password from auth.adminPassword / "

@@ -28,6 +28,7 @@ describe('routes', () => {
       users: 'user:manage',
       roles: 'role:manage',
       audit: 'system:manage',
+      executors: 'executor:view',
     })
   })
 })

@@ -10,7 +10,7 @@ import { departmentTree } from '@/api/departments'
 import type { Alert, AlertPolicy, Department } from '@/api/types'
 import { i18n } from '@/i18n'
 import { useAuthStore } from '@/stores/auth'
-import { confirmDanger, toastError, toastSuccess } from '@/utils/feedback'
+import { confirmDanger, errorText, toastError, toastSuccess } from '@/utils/feedback'
 import { useFieldErrors } from '@/utils/form'
 import {
   emptyPolicyForm,
@@ -41,6 +41,8 @@ export function useAlertPolicies(initial: { taskId?: number } = {}) {
   const rows = shallowRef<AlertPolicy[]>([])
   const tree = shallowRef<Department[]>([])
   const loading = ref(false)
+  /** Why the list could not be loaded (shown with Retry instead of "No Data"); null when it was. */
+  const loadError = ref<string | null>(null)
   const dialogOpen = ref(false)
   const saving = ref(false)
   /** Messages the form has no field for (4003, 4009, unknown keys). */
@@ -62,6 +64,7 @@ export function useAlertPolicies(initial: { taskId?: number } = {}) {
 
   async function load(): Promise<void> {
     loading.value = true
+    loadError.value = null
     try {
       const result = await listAlertPolicies({
         page: page.value,
@@ -73,7 +76,9 @@ export function useAlertPolicies(initial: { taskId?: number } = {}) {
       rows.value = result.list
       total.value = result.total
     } catch (error) {
-      toastError(error)
+      rows.value = []
+      total.value = 0
+      loadError.value = errorText(error)
     } finally {
       loading.value = false
     }
@@ -192,7 +197,7 @@ export function useAlertPolicies(initial: { taskId?: number } = {}) {
   })
 
   return {
-    filters, page, size, total, rows, tree, loading, dialogOpen, saving, banner, form, errors: fieldErrors.errors, busy, test,
+    filters, page, size, total, rows, tree, loading, loadError, dialogOpen, saving, banner, form, errors: fieldErrors.errors, busy, test,
     creatableScopes, canEdit, load, search, reset, openCreate, openEdit, save, setEnabled, remove, sendTest, scopeLabel,
   }
 }

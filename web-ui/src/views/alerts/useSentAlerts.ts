@@ -2,7 +2,7 @@ import { onMounted, reactive, ref, shallowRef } from 'vue'
 import { listAlerts } from '@/api/alerts'
 import { getRecord } from '@/api/records'
 import type { Alert, AlertKind, AlertStatus, TaskRecord } from '@/api/types'
-import { toastError } from '@/utils/feedback'
+import { errorText, toastError } from '@/utils/feedback'
 import type { YearMonth } from '@/utils/format'
 
 export interface SentAlertFilters {
@@ -19,12 +19,15 @@ export function useSentAlerts(initial: { taskId?: number } = {}) {
   const total = ref(0)
   const rows = shallowRef<Alert[]>([])
   const loading = ref(false)
+  /** Why the list could not be loaded (shown with Retry instead of "No Data"); null when it was. */
+  const loadError = ref<string | null>(null)
   const record = shallowRef<TaskRecord | null>(null)
   const recordMonth = shallowRef<YearMonth | undefined>(undefined)
   const drawerOpen = ref(false)
 
   async function load(): Promise<void> {
     loading.value = true
+    loadError.value = null
     try {
       const result = await listAlerts({
         page: page.value,
@@ -36,7 +39,9 @@ export function useSentAlerts(initial: { taskId?: number } = {}) {
       rows.value = result.list
       total.value = result.total
     } catch (error) {
-      toastError(error)
+      rows.value = []
+      total.value = 0
+      loadError.value = errorText(error)
     } finally {
       loading.value = false
     }
@@ -67,5 +72,5 @@ export function useSentAlerts(initial: { taskId?: number } = {}) {
 
   onMounted(load)
 
-  return { filters, page, size, total, rows, loading, record, recordMonth, drawerOpen, load, search, reset, openRecord }
+  return { filters, page, size, total, rows, loading, loadError, record, recordMonth, drawerOpen, load, search, reset, openRecord }
 }

@@ -1,7 +1,7 @@
 import { computed, onMounted, reactive, ref, shallowRef } from 'vue'
 import { createDepartment, deleteDepartment, departmentTree, updateDepartment } from '@/api/departments'
 import type { Department, Status01 } from '@/api/types'
-import { confirmDanger, toastError, toastSuccess } from '@/utils/feedback'
+import { confirmDanger, errorText, toastError, toastSuccess } from '@/utils/feedback'
 import { useFieldErrors } from '@/utils/form'
 import { i18n } from '@/i18n'
 
@@ -26,6 +26,8 @@ export function useDepartments() {
   const tree = shallowRef<Department[]>([])
   const keyword = ref('')
   const loading = ref(false)
+  /** Why the list could not be loaded (shown with Retry instead of "No Data"); null when it was. */
+  const loadError = ref<string | null>(null)
   const dialogOpen = ref(false)
   const saving = ref(false)
   const form = reactive<DepartmentForm>({ id: null, name: '', description: '', parentId: null, status: 1 })
@@ -34,10 +36,12 @@ export function useDepartments() {
 
   async function load(): Promise<void> {
     loading.value = true
+    loadError.value = null
     try {
       tree.value = await departmentTree()
     } catch (error) {
-      toastError(error)
+      tree.value = []
+      loadError.value = errorText(error)
     } finally {
       loading.value = false
     }
@@ -100,5 +104,5 @@ export function useDepartments() {
 
   onMounted(load)
 
-  return { tree, visible, keyword, loading, dialogOpen, saving, form, errors, parentChoices, load, openCreate, openEdit, save, remove }
+  return { tree, visible, keyword, loading, loadError, dialogOpen, saving, form, errors, parentChoices, load, openCreate, openEdit, save, remove }
 }

@@ -4,7 +4,7 @@ import { departmentTree } from '@/api/departments'
 import { isApiError } from '@/api/http'
 import { listRecords } from '@/api/records'
 import type { Department, RecordPage, RecordStatus, TaskRecord, TaskType, TriggerType } from '@/api/types'
-import { toastError } from '@/utils/feedback'
+import { errorText, toastError } from '@/utils/feedback'
 import { currentMonth, monthKey, parseMonthKey, type YearMonth } from '@/utils/format'
 
 export interface RecordFilters {
@@ -176,6 +176,8 @@ export function useRecords() {
   const cursorRefused = ref(false)
   const loading = ref(false)
   const loadingMore = ref(false)
+  /** Why the list could not be loaded (shown with Retry instead of an empty table); null when it was. */
+  const loadError = ref<string | null>(null)
   const tree = shallowRef<Department[]>([])
 
   // Answers for a list the page no longer shows (filters changed meanwhile) are dropped.
@@ -258,6 +260,7 @@ export function useRecords() {
     nextCursor.value = null
     cursorRefused.value = false
     loadingMore.value = false
+    loadError.value = null
     loading.value = true
     try {
       let cursor = state.cursor
@@ -275,7 +278,7 @@ export function useRecords() {
       take(page, false)
       sync(cursor)
     } catch (error) {
-      if (mine === generation) toastError(error)
+      if (mine === generation) loadError.value = errorText(error)
     } finally {
       if (mine === generation) loading.value = false
     }
@@ -307,6 +310,11 @@ export function useRecords() {
   function reset(): Promise<void> {
     Object.assign(filters, EMPTY_FILTERS)
     return search()
+  }
+
+  /** Asks again for the list that failed to load (the error state's Retry). */
+  function retry(): Promise<void> {
+    return start(applied.value)
   }
 
   /** Back to the newest record with the shown month and filters (after resuming at a cursor). */
@@ -353,6 +361,6 @@ export function useRecords() {
 
   return {
     month, ym, filters, applied, rows, total, totalCapped, rawPruned, hasMore, nextCursor, startedAt, cursorRefused,
-    loading, loadingMore, tree, search, reset, newest, loadMore, dropQueryKey,
+    loading, loadingMore, loadError, tree, search, reset, newest, loadMore, retry, dropQueryKey,
   }
 }

@@ -2,7 +2,7 @@ import { onMounted, reactive, ref, shallowRef } from 'vue'
 import { createRole, deleteRole, listPermissions, listRoles, updateRole } from '@/api/roles'
 import type { Permission, Role, Status01 } from '@/api/types'
 import { i18n } from '@/i18n'
-import { confirmDanger, toastError, toastSuccess } from '@/utils/feedback'
+import { confirmDanger, errorText, toastError, toastSuccess } from '@/utils/feedback'
 import { useFieldErrors } from '@/utils/form'
 
 export interface RoleForm {
@@ -22,6 +22,8 @@ export function useRoles() {
   const total = ref(0)
   const keyword = ref('')
   const loading = ref(false)
+  /** Why the list could not be loaded (shown with Retry instead of "No Data"); null when it was. */
+  const loadError = ref<string | null>(null)
   const dialogOpen = ref(false)
   const saving = ref(false)
   const form = reactive<RoleForm>({ id: null, name: '', description: '', permissions: [], status: 1 })
@@ -29,12 +31,15 @@ export function useRoles() {
 
   async function load(): Promise<void> {
     loading.value = true
+    loadError.value = null
     try {
       const result = await listRoles({ page: page.value, size: size.value, keyword: keyword.value.trim() || undefined })
       rows.value = result.list
       total.value = result.total
     } catch (error) {
-      toastError(error)
+      rows.value = []
+      total.value = 0
+      loadError.value = errorText(error)
     } finally {
       loading.value = false
     }
@@ -97,5 +102,5 @@ export function useRoles() {
     }
   })
 
-  return { rows, permissions, page, size, total, keyword, loading, dialogOpen, saving, form, errors, load, search, openCreate, openEdit, save, remove }
+  return { rows, permissions, page, size, total, keyword, loading, loadError, dialogOpen, saving, form, errors, load, search, openCreate, openEdit, save, remove }
 }

@@ -10,6 +10,7 @@ import type {
   HttpMethod,
   HttpTaskInput,
   MisfirePolicy,
+  RouteStrategy,
   ShellTaskInput,
   Task,
   TaskStatus,
@@ -38,6 +39,8 @@ export interface TaskFormModel {
   retryInterval: number
   concurrencyPolicy: ConcurrencyPolicy
   misfirePolicy: MisfirePolicy
+  /** HTTP and gRPC: which registered instance gets a call to an executor name. */
+  routeStrategy: RouteStrategy
   // HTTP
   url: string
   httpMethod: HttpMethod
@@ -64,6 +67,15 @@ export interface TaskFormModel {
 export const HTTP_METHODS: HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
 export const CONCURRENCY_POLICIES: ConcurrencyPolicy[] = ['allow', 'forbid', 'replace']
 export const MISFIRE_POLICIES: MisfirePolicy[] = ['skip', 'fire_once', 'fire_all']
+export const ROUTE_STRATEGIES: RouteStrategy[] = ['round_robin', 'random', 'first', 'consistent_hash', 'least_busy', 'failover']
+
+/** A target that names the executor registry (`orders.Billing`, `executor://billing/run`), not an address. */
+export function namesRegistry(taskType: FormTaskType, target: string): boolean {
+  const text = target.trim()
+  if (taskType === 'HTTP') return text.toLowerCase().startsWith('executor://')
+  if (taskType === 'GRPC') return text.includes('.') && !text.includes('/') && !text.includes(':')
+  return false
+}
 
 /** Form-item props; server `data.fields` keys with the same name land on them. */
 export const TASK_FORM_PROPS = [
@@ -78,6 +90,7 @@ export const TASK_FORM_PROPS = [
   'retryInterval',
   'concurrencyPolicy',
   'misfirePolicy',
+  'routeStrategy',
   'url',
   'httpMethod',
   'headers',
@@ -115,6 +128,7 @@ export function emptyTaskForm(
     retryInterval: 0,
     concurrencyPolicy: 'allow',
     misfirePolicy: 'skip',
+    routeStrategy: 'round_robin',
     url: '',
     httpMethod: 'GET',
     headers: [],
@@ -161,6 +175,7 @@ export function taskToForm(task: Task): TaskFormModel {
     retryInterval: task.retryInterval,
     concurrencyPolicy: task.concurrencyPolicy,
     misfirePolicy: task.misfirePolicy,
+    routeStrategy: task.routeStrategy ?? 'round_robin',
     url: task.url ?? '',
     httpMethod: (HTTP_METHODS as string[]).includes(task.httpMethod) ? (task.httpMethod as HttpMethod) : 'GET',
     headers: Object.entries(task.headers ?? {}).map(([name, value]) => ({ name, value: String(value) })),
@@ -336,6 +351,7 @@ export function formToRequest(form: TaskFormModel): TaskRequest {
         // A body is sent as typed (whitespace matters to some targets); empty means none.
         body: form.body === '' ? null : form.body,
         fallbackUrl: orNull(form.fallbackUrl),
+        routeStrategy: form.routeStrategy,
       },
     }
   }
@@ -349,6 +365,7 @@ export function formToRequest(form: TaskFormModel): TaskRequest {
       grpcParams: params,
       fallbackGrpcService: orNull(form.fallbackGrpcService),
       fallbackGrpcMethod: orNull(form.fallbackGrpcMethod),
+      routeStrategy: form.routeStrategy,
     },
   }
 }

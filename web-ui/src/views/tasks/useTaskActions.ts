@@ -1,7 +1,12 @@
 import { useI18n } from 'vue-i18n'
 import { deleteTask, killTask, setTaskStatus, triggerTask } from '@/api/tasks'
 import type { Task } from '@/api/types'
-import { confirmDanger, toastError, toastSuccess } from '@/utils/feedback'
+import { confirmDanger, toastError, toastInfo, toastSuccess } from '@/utils/feedback'
+
+/** What a task-level kill answered: nothing was running (issue 20, defect 8), or a kill is on its way. */
+export function killOutcome(result: { running?: number }): 'nothingRunning' | 'killRequested' {
+  return result.running === 0 ? 'nothingRunning' : 'killRequested'
+}
 
 /** Row/detail actions shared by the task list and the task detail page. Each resolves true on success. */
 export function useTaskActions(afterChange: () => unknown) {
@@ -26,7 +31,16 @@ export function useTaskActions(afterChange: () => unknown) {
 
   async function kill(task: Task): Promise<boolean> {
     if (!(await confirmDanger(t('task.killConfirm', { name: task.name })))) return false
-    return run(() => killTask(task.id), t('task.killRequested'))
+    try {
+      const outcome = killOutcome(await killTask(task.id))
+      if (outcome === 'nothingRunning') toastInfo(t('task.nothingRunning'))
+      else toastSuccess(t('task.killRequested'))
+      await afterChange()
+      return true
+    } catch (error) {
+      toastError(error)
+      return false
+    }
   }
 
   async function remove(task: Task): Promise<boolean> {

@@ -15,6 +15,7 @@ import {
 } from '@/api/tasks'
 import type { Department, FireTime, Task } from '@/api/types'
 import { useAuthStore } from '@/stores/auth'
+import { usePlatformStore } from '@/stores/platform'
 import { toastError, toastSuccess } from '@/utils/feedback'
 import { useFieldErrors } from '@/utils/form'
 import { browserTimeZone } from '@/utils/format'
@@ -48,8 +49,15 @@ export function useTaskForm() {
   const isEdit = computed(() => taskId.value !== null)
   /** SHELL is offered only to holders of task:shell (the API refuses the others anyway). */
   const canShell = computed(() => auth.can('task:shell'))
+  /** job.shell.enabled (GET /v1/features): while off, SHELL is shown disabled with the reason. */
+  const platform = usePlatformStore()
+  const shellEnabled = computed(() => platform.shellEnabled)
   const initialType: FormTaskType =
-    route.query.type === 'GRPC' ? 'GRPC' : route.query.type === 'SHELL' && canShell.value ? 'SHELL' : 'HTTP'
+    route.query.type === 'GRPC'
+      ? 'GRPC'
+      : route.query.type === 'SHELL' && canShell.value && shellEnabled.value
+        ? 'SHELL'
+        : 'HTTP'
 
   const form = reactive<TaskFormModel>(
     emptyTaskForm(initialType, { timezone: browserTimeZone(), departmentId: auth.user?.departmentId ?? null }),
@@ -60,6 +68,10 @@ export function useTaskForm() {
   const saving = ref(false)
   const banner = ref<string[]>([])
   const { errors, apply, clear } = useFieldErrors(TASK_FORM_PROPS, {}, form)
+  // The features may answer after the form opened on ?type=SHELL: a new task then falls back to HTTP.
+  void platform.load().then(() => {
+    if (!isEdit.value && !platform.shellEnabled && form.taskType === 'SHELL') form.taskType = 'HTTP'
+  })
 
   // Child tasks: tasks the user can see, never this one; the chosen ones stay listed (with their names).
   const childOptions = shallowRef<ChildOption[]>([])
@@ -222,6 +234,7 @@ export function useTaskForm() {
     tree,
     isEdit,
     canShell,
+    shellEnabled,
     loading,
     saving,
     banner,

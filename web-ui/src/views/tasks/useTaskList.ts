@@ -2,7 +2,7 @@ import { onMounted, reactive, ref, shallowRef } from 'vue'
 import { departmentTree } from '@/api/departments'
 import { listTasks } from '@/api/tasks'
 import type { Department, Task, TaskStatus, TaskType } from '@/api/types'
-import { toastError } from '@/utils/feedback'
+import { errorText, toastError } from '@/utils/feedback'
 
 export interface TaskFilters {
   keyword: string
@@ -19,9 +19,12 @@ export function useTaskList() {
   const rows = shallowRef<Task[]>([])
   const tree = shallowRef<Department[]>([])
   const loading = ref(false)
+  /** Why the list could not be loaded (shown with Retry instead of "No Data"); null when it was. */
+  const loadError = ref<string | null>(null)
 
   async function load(): Promise<void> {
     loading.value = true
+    loadError.value = null
     try {
       const result = await listTasks({
         page: page.value,
@@ -34,7 +37,9 @@ export function useTaskList() {
       rows.value = result.list
       total.value = result.total
     } catch (error) {
-      toastError(error)
+      rows.value = []
+      total.value = 0
+      loadError.value = errorText(error)
     } finally {
       loading.value = false
     }
@@ -59,5 +64,5 @@ export function useTaskList() {
     }
   })
 
-  return { filters, page, size, total, rows, tree, loading, load, search, reset }
+  return { filters, page, size, total, rows, tree, loading, loadError, load, search, reset }
 }

@@ -4,7 +4,7 @@ import { listRoles } from '@/api/roles'
 import type { Department, Role, Status01, User } from '@/api/types'
 import { changePassword, createUser, deleteUser, listUsers, updateUser, type UserInput } from '@/api/users'
 import { i18n } from '@/i18n'
-import { confirmDanger, toastError, toastSuccess } from '@/utils/feedback'
+import { confirmDanger, errorText, toastError, toastSuccess } from '@/utils/feedback'
 import { useFieldErrors } from '@/utils/form'
 
 export interface UserForm {
@@ -58,6 +58,8 @@ export function useUsers() {
   const tree = shallowRef<Department[]>([])
   const roles = shallowRef<Role[]>([])
   const loading = ref(false)
+  /** Why the list could not be loaded (shown with Retry instead of "No Data"); null when it was. */
+  const loadError = ref<string | null>(null)
   const dialogOpen = ref(false)
   const saving = ref(false)
   const form = reactive<UserForm>({
@@ -69,6 +71,7 @@ export function useUsers() {
 
   async function load(): Promise<void> {
     loading.value = true
+    loadError.value = null
     try {
       const result = await listUsers({
         page: page.value,
@@ -79,7 +82,9 @@ export function useUsers() {
       rows.value = result.list
       total.value = result.total
     } catch (error) {
-      toastError(error)
+      rows.value = []
+      total.value = 0
+      loadError.value = errorText(error)
     } finally {
       loading.value = false
     }
@@ -187,7 +192,7 @@ export function useUsers() {
   })
 
   return {
-    filters, page, size, total, rows, tree, roles, loading, dialogOpen, saving, form,
+    filters, page, size, total, rows, tree, roles, loading, loadError, dialogOpen, saving, form,
     errors: fieldErrors.errors, passwordDialog, passwordErrors: passwordErrors.errors,
     load, search, openCreate, openEdit, save, setStatus, remove, openPassword, savePassword,
   }

@@ -9,6 +9,7 @@ import {
   taskToForm,
   validateTaskForm,
   childTasksError,
+  namesRegistry,
 } from '../taskForm'
 
 const defaults = { timezone: 'Asia/Shanghai', departmentId: 3 }
@@ -20,7 +21,7 @@ function httpTask(overrides: Partial<Task> = {}): Task {
     headers: { 'X-Token': 'abc' }, body: '{"a":1}', fallbackUrl: null, grpcService: null, grpcMethod: null,
     grpcParams: null, fallbackGrpcService: null, fallbackGrpcMethod: null, shellCommand: null, shellArgs: null,
     shellWorkdir: null, shellEnv: null, timeout: 60, retryCount: 2,
-    retryInterval: 5, concurrencyPolicy: 'forbid', misfirePolicy: 'fire_once', status: 1,
+    retryInterval: 5, concurrencyPolicy: 'forbid', misfirePolicy: 'fire_once', routeStrategy: 'round_robin', status: 1,
     lastExecuteTime: null, nextExecuteTime: null, version: 4, creatorId: 1, childTaskIds: [],
     createTime: '2026-01-01T00:00:00Z', updateTime: '2026-01-01T00:00:00Z', ...overrides,
   }
@@ -41,7 +42,7 @@ describe('formToRequest', () => {
         name: 'ping', description: null, departmentId: 3, cron: '*/5 * * * *', timezone: 'Asia/Shanghai',
         status: 1, timeout: 30, retryCount: 0, retryInterval: 0, concurrencyPolicy: 'allow', misfirePolicy: 'skip',
         url: 'http://127.0.0.1:8080/ping', httpMethod: 'PUT', headers: { 'X-A': '1', 'X-B': 'two words' },
-        body: null, fallbackUrl: null, childTaskIds: [],
+        body: null, fallbackUrl: null, routeStrategy: 'round_robin', childTaskIds: [],
       },
     })
     expect(Object.keys(request.body)).not.toContain('grpcService')
@@ -266,5 +267,23 @@ describe('child tasks', () => {
     expect(childTasksError(form, 9)).toBe('lists a task more than once')
     form.childTaskIds = Array.from({ length: 21 }, (_, i) => i + 1)
     expect(childTasksError(form, null)).toBe('at most 20 child tasks')
+  })
+})
+
+describe('namesRegistry', () => {
+  it('tells a registry name from an address, per task type', () => {
+    expect(namesRegistry('HTTP', ' executor://billing/run ')).toBe(true)
+    expect(namesRegistry('HTTP', 'https://billing/run')).toBe(false)
+    expect(namesRegistry('GRPC', 'orders.Billing')).toBe(true)
+    expect(namesRegistry('GRPC', '10.0.0.5:50051/orders.Billing')).toBe(false)
+    expect(namesRegistry('GRPC', '')).toBe(false)
+    expect(namesRegistry('SHELL', 'orders.Billing')).toBe(false)
+  })
+
+  it('sends the route strategy with HTTP and gRPC tasks', () => {
+    const form = Object.assign(emptyTaskForm('GRPC', defaults), {
+      name: 'bill', grpcService: 'orders.Billing', grpcMethod: 'Charge', routeStrategy: 'failover',
+    })
+    expect(formToRequest(form).body).toMatchObject({ grpcService: 'orders.Billing', routeStrategy: 'failover' })
   })
 })

@@ -56,6 +56,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from django.utils.translation import gettext as _
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -114,7 +116,7 @@ class EgressDenied(Exception):
     """An outbound call was refused by the egress policy; ``reason`` says which rule."""
 
     def __init__(self, reason: str):
-        super().__init__(f"egress denied: {reason}")
+        super().__init__(_("egress denied: %(reason)s") % {"reason": reason})
         self.reason = reason
 
 
@@ -340,18 +342,18 @@ class EgressPolicy:
         """Name-only rules (1 and the metadata names of 4); raises :class:`EgressDenied`."""
         name = normalize_host(host)
         if _host_matches(name, self.deny_hosts):
-            raise EgressDenied(f"host {name} is in denyHosts")
+            raise EgressDenied(_("host %(name)s is in denyHosts") % {"name": name})
         if name in METADATA_HOSTS:
-            raise EgressDenied(f"host {name} is a cloud metadata endpoint")
+            raise EgressDenied(_("host %(name)s is a cloud metadata endpoint") % {"name": name})
         if _LEGACY_IPV4.match(name) and parse_ip(name) is None:
             # 127.1, 2130706433, 0x7f000001: getaddrinfo maps them onto an address, rules must not guess
-            raise EgressDenied(f"{name} is not a canonical IP address")
+            raise EgressDenied(_("%(name)s is not a canonical IP address") % {"name": name})
 
     def check_address(self, address: str | IPAddress, host: str | None = None) -> None:
         """Address rules 2-10 for one resolved address of ``host``; raises :class:`EgressDenied`."""
         addr = address if not isinstance(address, str) else parse_ip(address)
         if addr is None:
-            raise EgressDenied(f"{address!r} is not an IP address")
+            raise EgressDenied(_("%(address)r is not an IP address") % {"address": address})
         if addr.version == 6 and addr.scope_id:
             addr = ipaddress.IPv6Address(str(addr).split("%", 1)[0])
         embedded = _embedded_ipv4(addr)
@@ -360,32 +362,35 @@ class EgressPolicy:
 
         for a in candidates:
             if any(a in net for net in self.deny_cidrs if net.version == a.version):
-                raise EgressDenied(f"{label} is in denyCidrs")
+                raise EgressDenied(_("%(label)s is in denyCidrs") % {"label": label})
         if any(a in net for a in candidates for net in self.allow_cidrs if net.version == a.version):
             return
         if any(a in METADATA_ADDRESSES for a in candidates):
-            raise EgressDenied(f"{label} is a cloud metadata address")
+            raise EgressDenied(_("%(label)s is a cloud metadata address") % {"label": label})
         if host and parse_ip(host) is None and _host_matches(normalize_host(host), self.allow_hosts):
             return
         for a in candidates:  # the address itself first, then what it embeds
             for kind, net in _LOCAL_NETWORKS:
                 if net.version == a.version and a in net:
-                    raise EgressDenied(f"{label} is a {kind} address (not in allowCidrs)")
+                    raise EgressDenied(_("%(label)s is a %(kind)s address (not in allowCidrs)")
+                                       % {"label": label, "kind": kind})
             for kind, net in SPECIAL_PURPOSE:
                 if net.version == a.version and a in net:
-                    raise EgressDenied(f"{label} is a special-purpose address: {kind} (not in allowCidrs)")
+                    raise EgressDenied(_("%(label)s is a special-purpose address: %(kind)s (not in allowCidrs)")
+                                       % {"label": label, "kind": kind})
         own = self.local_addresses.current() if self.local_addresses is not None else frozenset()
         for a in candidates:
             if a in own:
-                raise EgressDenied(f"{label} is an address of this node (not in allowCidrs)")
+                raise EgressDenied(_("%(label)s is an address of this node (not in allowCidrs)") % {"label": label})
         private = [a for a in candidates if any(net.version == a.version and a in net for net in _PRIVATE_NETWORKS)]
         if private and self.deny_private_by_default:
-            raise EgressDenied(f"{label} is a private address (allowPrivate is off)")
+            raise EgressDenied(_("%(label)s is a private address (allowPrivate is off)") % {"label": label})
         # Extra net: Python's view of "globally reachable", judged on the IPv4 address a translation
         # address carries (its IPv6 wrapper is global by design), private ranges left to allowPrivate.
         for a in embedded or [addr]:
             if a not in private and not a.is_global:
-                raise EgressDenied(f"{label} is not a globally reachable address (not in allowCidrs)")
+                raise EgressDenied(_("%(label)s is not a globally reachable address (not in allowCidrs)")
+                                   % {"label": label})
 
     def check_saved_host(self, host: str) -> None:
         """The rules a target can be judged by when a task (or an alert webhook) is saved, without resolving
@@ -401,11 +406,11 @@ class EgressPolicy:
         candidates: list[IPAddress] = [literal, *_embedded_ipv4(literal)]
         for a in candidates:
             if any(a in net for net in self.deny_cidrs if net.version == a.version):
-                raise EgressDenied(f"{literal} is in denyCidrs")
+                raise EgressDenied(_("%(literal)s is in denyCidrs") % {"literal": literal})
         if any(a in net for a in candidates for net in self.allow_cidrs if net.version == a.version):
             return
         if any(a in METADATA_ADDRESSES for a in candidates):
-            raise EgressDenied(f"{literal} is a cloud metadata address")
+            raise EgressDenied(_("%(literal)s is a cloud metadata address") % {"literal": literal})
 
     async def resolve_checked(self, host: str, port: int) -> list[str]:
         """Resolve ``host`` through the policy's resolver and check every address.
