@@ -83,7 +83,7 @@ CASES: dict[str, ListCase] = {
 NOT_LISTS = {"health", "shutdown", "auth-userinfo", "user-detail", "role-detail", "department-detail",
              "task-detail", "task-cron-preview", "record-detail", "record-stats", "schema", "docs", "metrics",
              "web-console", "scheduler-state", "record-log", "alert-policy-detail", "alert-detail",
-             "trigger-detail", "not-found", "node-stats", "executor-detail"}
+             "trigger-detail", "not-found", "node-stats", "executor-detail", "features"}
 CATCH_ALL = "^.*$"
 
 
