@@ -108,7 +108,7 @@ class DjsSystem:
 
     def records_left_running(self) -> int:
         """Records still ``running`` (status 0) in every month table: after a node's clean stop, none."""
-        tables = [t for (t,) in self._query("SHOW TABLES LIKE 'record\\_%'") if re.fullmatch(r"record_\d{6}", t)]
+        tables = [t for (t,) in self._query("SHOW TABLES") if re.fullmatch(r"record_\d{6}", t)]
         return sum(self._query(f"SELECT COUNT(*) FROM {t} WHERE status = 0")[0][0] for t in tables)
 
     def ensure_month_table(self) -> None:
