@@ -27,7 +27,7 @@ import random
 import re
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext
@@ -333,6 +333,3 @@ class Router:
         state.down = not healthy
         state.failures = 0 if healthy else max(state.failures, FAILURES_TO_SKIP)
         return healthy
-
-    def down_instances(self) -> Iterable[str]:
-        return (a for a, s in self.health.items() if s.down)

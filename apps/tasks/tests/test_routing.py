@@ -13,23 +13,10 @@ from apps.executors.registry import Instance
 from apps.tasks import routing
 from apps.tasks.executors import ExecutionSpec, Executors, execute
 from djs_platform.egress import EgressPolicy
+# Every test_http_* test runs on each HTTP transport (DJS_HTTP_TRANSPORT), as the executor tests do: failover
+# must see the same failures whichever transport made the call.
+from apps.tasks.tests.test_executors import http_transport, pytest_generate_tests  # noqa: F401 - hook and fixture
 from tests.targets import GrpcTarget, free_port
-
-HTTP_TRANSPORTS = ("direct", "aiohttp", "native")
-
-
-def pytest_generate_tests(metafunc):
-    """Every HTTP test runs on each HTTP transport (DJS_HTTP_TRANSPORT): failover must see the same failures."""
-    if metafunc.function.__name__.startswith("test_http_"):
-        metafunc.parametrize("http_transport", HTTP_TRANSPORTS, indirect=True)
-
-
-@pytest.fixture(autouse=True)
-def http_transport(request, monkeypatch):
-    kind = getattr(request, "param", None)
-    if kind:
-        monkeypatch.setenv("DJS_HTTP_TRANSPORT", kind)
-    return kind
 
 
 def instance(address: str, *, name: str = "billing", kind: str = "http", department: int = 1, weight: int = 1,

@@ -156,6 +156,7 @@ const messages = {
     concurrency: { allow: 'Run anyway (allow)', forbid: 'Skip this fire (forbid)', replace: 'Kill the running one (replace)' },
     misfirePolicy: 'Missed fires',
     misfire: { skip: 'Skip to the next time', fire_once: 'Run once now', fire_all: 'Run each missed time' },
+    executorName: 'Registered executor',
     useExecutor: 'Use a registered executor…',
     fallbackTarget: 'Fallback target',
     routeStrategy: 'Instance routing',

@@ -155,6 +155,7 @@ const messages: MessageSchema = {
     concurrency: { allow: '照常执行 (allow)', forbid: '跳过本次 (forbid)', replace: '终止上次 (replace)' },
     misfirePolicy: '错过的执行',
     misfire: { skip: '跳到下次时间', fire_once: '立即补执行一次', fire_all: '补执行每一次' },
+    executorName: '已注册的执行器',
     useExecutor: '使用已注册的执行器…',
     fallbackTarget: '备用目标',
     routeStrategy: '实例路由',
