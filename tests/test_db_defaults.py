@@ -90,7 +90,7 @@ def _legacy_month_table(year: int, month: int) -> str:
     with connection.cursor() as cursor:
         for statement in _create_statements(record_model(year, month)):
             statement = re.sub(r" DEFAULT \(STRFTIME\('%Y-%m-%d %H:%M:%f', 'NOW'\)\)| DEFAULT \(CURRENT_TIMESTAMP\(6\)\)"
-                               r"| DEFAULT 0| ON UPDATE CURRENT_TIMESTAMP\(6\)", "", statement)
+                               r"|(?<=status. smallint) DEFAULT 0| ON UPDATE CURRENT_TIMESTAMP\(6\)", "", statement)
             if connection.vendor == "sqlite":
                 connection.connection.execute(statement)  # no %-parameter formatting
             else:

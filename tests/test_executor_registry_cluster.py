@@ -1,9 +1,10 @@
-"""The executor registry across real processes (issue 19, DESIGN §14.3): gunicorn, one ``runscheduler`` node,
+"""The executor registry across real processes (issue 19, DESIGN §14.3): gunicorn, two ``runscheduler`` nodes,
 three HTTP and three gRPC targets on loopback that register themselves with an API token and heartbeat like a
 sidecar. What the targets received must show: round robin spreads 30 fires evenly over three instances,
 consistent hashing keeps a task on one instance, a stopped gRPC instance costs a failover task no fire, an
-instance whose heartbeat stops leaves the rotation within its TTL, a deregistered one gets no new calls, a name
-registered in department A is invisible to a task of its sibling B, and a denied address is refused.
+instance whose heartbeat stops leaves the rotation within its TTL, a deregistered one gets no new calls, a
+broadcast reaches every live instance exactly once per fire with its shard headers (whichever node claimed it),
+a name registered in department A is invisible to a task of its sibling B, and a denied address is refused.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ RR_TASKS = 10      # every-second round-robin tasks: 30 fires in the first three
 
 
 def _scheduled_s(key: str) -> int:
-    return int(key.rsplit("-", 1)[1]) // 1000
+    """The scheduled second of an Idempotency-Key ``djs-<task>-<ms>`` (a broadcast shard's ends in ``-s<shard>``)."""
+    return int(key.split("-")[2]) // 1000
 
 
 def _ok(response: httpx.Response) -> dict:
@@ -87,6 +89,8 @@ def test_registered_instances_share_fires_by_strategy_and_follow_the_registry(tm
                                                 "url": f"executor://billing-http/rr/{i}"}))
         _ok(admin.post("/tasks/http", json={**common, "name": "ch", "departmentId": a,
                                             "url": "executor://billing-http/ch", "routeStrategy": "consistent_hash"}))
+        _ok(admin.post("/tasks/http", json={**common, "name": "bc", "departmentId": a,
+                                            "url": "executor://billing-http/bc", "routeStrategy": "broadcast"}))
         _ok(admin.post("/tasks/http", json={**common, "name": "sibling", "departmentId": b,
                                             "url": "executor://billing-http/sibling"}))
         _ok(admin.post("/tasks/grpc", json={**{k: v for k, v in common.items() if k not in ("httpMethod", "body")},
@@ -96,6 +100,7 @@ def test_registered_instances_share_fires_by_strategy_and_follow_the_registry(tm
         # Tasks created now fire from their next second on; the windows below start at `first`.
         nodes = Nodes(env, tmp_path)
         nodes.start("node-1")
+        nodes.start("node-2")
         stack.callback(nodes.stop_all)
 
         time.sleep(max(0.0, first + 3.5 - time.time()))
@@ -145,9 +150,28 @@ def test_registered_instances_share_fires_by_strategy_and_follow_the_registry(tm
         assert [s for s in seconds if len(calls.get(s, [])) != 1] == [], dict(calls)
         assert {i for s in seconds if s >= changed + 1 for i in calls[s]} <= {1, 2, 3}
         assert any(3 in calls[s] for s in seconds), "the instance that came back on another port gets calls"
+        # Broadcast: while all three were live, each got every second's fire once, as its own shard of three.
+        shards = defaultdict(list)
+        for index, target in enumerate(http):
+            for r in target.requests():
+                if r.path == "/bc":
+                    key = r.header("Idempotency-Key")
+                    assert key.endswith(f"-s{r.header('X-DJS-Shard-Index')}"), key
+                    shards[_scheduled_s(key)].append(
+                        (index, int(r.header("X-DJS-Shard-Index")), int(r.header("X-DJS-Shard-Total"))))
+        for second in window:
+            got = sorted(shards[second])
+            assert [i for i, _, _ in got] == [0, 1, 2] and sorted(s for _, s, _ in got) == [0, 1, 2] \
+                and {t for _, _, t in got} == {3}, (second, got)
+        # ... and once the other two left the registry, the one live instance gets each fire alone (shard 0 of 1).
+        assert all(shards[second] == [(2, 0, 1)] for second in settled), {s: shards[s] for s in settled}
         # The sibling department does not inherit A's registrations.
         assert all(hits(t, "/sibling") == [] for t in http)
-        rows = record_rows(env, "task_name", "status", "error", "instance", "scheduled_time")
+        rows = record_rows(env, "task_name", "status", "error", "instance", "scheduled_time", "shard", "shard_total",
+                           "executor")
+        assert len({r["executor"] for r in rows}) == 2, "both nodes claimed fires"
+        bc = Counter((r["scheduled_time"], r["shard"]) for r in rows if r["task_name"] == "bc")
+        assert bc and set(bc.values()) == {1}  # one record per shard of each fire, whichever node claimed it
         sibling = [r for r in rows if r["task_name"] == "sibling"]
         assert sibling and {r["error"] for r in sibling} == {"no live executor for billing-http"}
         # Records name the instance that answered.

@@ -1,8 +1,8 @@
 """Execution records, one table per month (``record_YYYYMM``), created on first write.
 
-Every month table has the same columns and the UNIQUE (task_id, scheduled_time, trigger_type) key that is
-the database's own guard against firing one scheduled time twice. Month = month of ``scheduled_time`` in
-the platform time zone.
+Every month table has the same columns and the UNIQUE (task_id, scheduled_time, trigger_type, shard) key that
+is the database's own guard against firing one scheduled time twice (``shard`` is 0 except for the shards of a
+broadcast fire, docs/executors.md). Month = month of ``scheduled_time`` in the platform time zone.
 """
 from __future__ import annotations
 
@@ -83,6 +83,11 @@ class RecordBase(models.Model):
     # statusCode, costMs, error}], at most ATTEMPTS_LIMIT entries (the first ones and the last), errors cut to
     # ATTEMPT_ERROR_LIMIT characters. NULL for a single call (the record's own columns say it). records.0008.
     attempts = models.JSONField(null=True, blank=True)
+    # Broadcast fires (route strategy ``broadcast``): one record per live instance, ``shard`` 0..shard_total-1 (the
+    # claimed record is shard 0; the node inserts the others when it starts the fire). Every other record: shard 0,
+    # shard_total NULL. Added later: records.0009 (which also widens the unique key by ``shard``).
+    shard = models.SmallIntegerField(default=0, db_default=0)
+    shard_total = models.SmallIntegerField(null=True, blank=True)
     create_time = models.DateTimeField(auto_now_add=True, db_default=Now())
     update_time = UpdateTimeField(auto_now=True, db_default=Now())
 
@@ -137,7 +142,7 @@ def record_model(year: int, month: int) -> type[RecordBase]:
                 "db_table": name,
                 "managed": False,
                 "ordering": ["-id"],
-                "constraints": [models.UniqueConstraint(fields=["task_id", "scheduled_time", "trigger_type"],
+                "constraints": [models.UniqueConstraint(fields=["task_id", "scheduled_time", "trigger_type", "shard"],
                                                         name=f"uq_{name}_fire")],
                 "indexes": [
                     models.Index(fields=["department_id", "scheduled_time"], name=f"ix_{name}_dept"),

@@ -83,6 +83,8 @@ def _missed(schedule: Schedule, due: datetime, now: datetime) -> list[datetime]:
         window *= 2
 
 
-def idempotency_key(task_id: int, scheduled: datetime) -> str:
-    """Same for every retry and fallback of one fire (and a RECOVERY re-run of it)."""
-    return f"djs-{task_id}-{int(scheduled.timestamp() * 1000)}"
+def idempotency_key(task_id: int, scheduled: datetime, shard: int | None = None) -> str:
+    """Same for every retry and fallback of one fire (and a RECOVERY re-run of it); a broadcast shard's ends in
+    ``-s<shard>`` (each instance gets its own execution)."""
+    key = f"djs-{task_id}-{int(scheduled.timestamp() * 1000)}"
+    return key if shard is None else f"{key}-s{shard}"

@@ -27,8 +27,11 @@ HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")  # RFC 9110 tok
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 #: Sent (value "1") on a re-run of an execution that had started on a node that died (docs/scheduling.md).
 RECOVERY_HEADER = "X-DJS-Recovery"
+#: Sent on each shard of a broadcast fire: its index (0..n-1) and n (docs/executors.md "Broadcast").
+SHARD_INDEX_HEADER, SHARD_TOTAL_HEADER = "X-DJS-Shard-Index", "X-DJS-Shard-Total"
 #: Headers DJS sets on every call: a task's own value would be replaced (or dropped) at run time.
-OWN_HEADERS = frozenset({"idempotency-key", "traceparent", RECOVERY_HEADER.lower()})
+OWN_HEADERS = frozenset({"idempotency-key", "traceparent", RECOVERY_HEADER.lower(), SHARD_INDEX_HEADER.lower(),
+                         SHARD_TOTAL_HEADER.lower()})
 #: Headers a task cannot set (lower case): ours, and those the HTTP client must control.
 RESERVED_HEADERS = OWN_HEADERS | {"host", "content-length", "transfer-encoding", "connection", "tracestate",
                                   "upgrade", "te", "trailer", "keep-alive", "proxy-authorization"}

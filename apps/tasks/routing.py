@@ -35,10 +35,12 @@ from django.utils.translation import gettext
 
 log = logging.getLogger("djs.routing")
 
-ROUND_ROBIN, RANDOM, FIRST, CONSISTENT_HASH, LEAST_BUSY, FAILOVER = (
-    "round_robin", "random", "first", "consistent_hash", "least_busy", "failover")
-#: The route strategies a task may name (``broadcast`` comes with broadcast records, docs/executors.md).
-ROUTE_STRATEGIES = (ROUND_ROBIN, RANDOM, FIRST, CONSISTENT_HASH, LEAST_BUSY, FAILOVER)
+ROUND_ROBIN, RANDOM, FIRST, CONSISTENT_HASH, LEAST_BUSY, FAILOVER, BROADCAST = (
+    "round_robin", "random", "first", "consistent_hash", "least_busy", "failover", "broadcast")
+#: The route strategies a task may name. ``broadcast`` calls every live instance, one record (shard) each: the
+#: node plans the shards when it marks the fire's start (:meth:`Router.live`) and pins each shard's calls to its
+#: instance; a broadcast task's fallback target is routed round robin (docs/executors.md).
+ROUTE_STRATEGIES = (ROUND_ROBIN, RANDOM, FIRST, CONSISTENT_HASH, LEAST_BUSY, FAILOVER, BROADCAST)
 DEFAULT_STRATEGY = ROUND_ROBIN
 
 EXECUTOR_SCHEME = "executor://"
@@ -48,7 +50,7 @@ GRPC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 FAILURES_TO_SKIP = 3      # consecutive connection failures that take an instance out of rotation
 CHECK_INTERVAL = 10.0     # seconds between a node's health checks of the instances it uses
-SNAPSHOT_AGE = 1.0        # seconds a registry snapshot serves before the next call reloads it
+SNAPSHOT_AGE = 1.0        # seconds a registry snapshot serves before it is reloaded
 CHECK_TIMEOUT = 2.0       # seconds one health check may take
 RECENT = 120.0            # an instance not called for this long is no longer checked
 
@@ -200,7 +202,9 @@ class Router:
     (id → parent id), read together on a database thread, so a name follows a department that moved within
     one snapshot; ``check`` one instance's health (``kind``, ``address``, ``name`` → healthy). Both are
     injected, so this module never touches the database or the network itself. A snapshot older than
-    :data:`SNAPSHOT_AGE` still serves while one reload runs in the background; only the first call waits.
+    :data:`SNAPSHOT_AGE` still serves while one reload runs in the background; only the first call waits. While
+    names are in use the node also runs :meth:`keep_fresh`, so no call or broadcast plan sees a snapshot much older
+    than :data:`SNAPSHOT_AGE` (a reload started by a call alone would let it age up to the gap between calls).
     """
 
     def __init__(self, load: Loader, check: Checker | None = None, *,
@@ -215,6 +219,7 @@ class Router:
         self._instances: dict[tuple[int, str, str], list] = {}
         self._parents: dict[int, int | None] = {}
         self._loaded_at: float | None = None
+        self._used_at = 0.0
         self._reload: asyncio.Task | None = None
         self.rotation = SmoothRoundRobin()
         self.in_flight: dict[str, int] = defaultdict(int)
@@ -244,9 +249,21 @@ class Router:
             log.warning("could not reload the executor registry; using the last snapshot", exc_info=True)
             self._loaded_at = self._clock()
 
+    async def keep_fresh(self) -> None:
+        """Reload the snapshot once it is :data:`SNAPSHOT_AGE` old, for as long as names were used in the last
+        :data:`RECENT` seconds (the node runs this forever; an idle router reads nothing)."""
+        while True:
+            await asyncio.sleep(SNAPSHOT_AGE / 4)
+            now = self._clock()
+            if self._loaded_at is None or now - self._loaded_at < SNAPSHOT_AGE or now - self._used_at > RECENT:
+                continue
+            if self._reload is None or self._reload.done():
+                self._reload = asyncio.get_running_loop().create_task(self._background_refresh())
+
     async def instances(self, target: NamedTarget, department_id: int) -> tuple[int, list]:
         """The nearest department with live instances of the name — the task's own, then its ancestors — and
         those instances (not yet filtered by this node's health)."""
+        self._used_at = self._clock()
         await self._current()
         for department_id in self._ancestry(department_id, self._parents):
             found = self._instances.get((department_id, target.kind, target.name))
@@ -267,6 +284,20 @@ class Router:
         ordered = order_instances(strategy, key, healthy, task_id=task_id, rotation=self.rotation,
                                   in_flight=self.in_flight, rng=self._rng)
         return [Pick(target.address(i.address), i.address, target.name) for i in ordered]
+
+    async def live(self, target: NamedTarget, department_id: int) -> list[Pick]:
+        """Every live instance of the name for this task (nearest department, healthy on this node), in a stable
+        order: a broadcast's shards, shard 0 first."""
+        _, found = await self.instances(target, department_id)
+        healthy = sorted((i for i in found if not self._state(i.address, target).down),
+                         key=lambda i: (i.executor_id, i.address))
+        return [Pick(target.address(i.address), i.address, target.name) for i in healthy]
+
+    def pinned(self, target: NamedTarget, instance: str) -> Pick:
+        """A broadcast shard's call: its own instance, whatever the strategy or the instance's health says (the
+        shard exists for that instance; an instance gone since fails the call like any unreachable target)."""
+        self._state(instance, target)
+        return Pick(target.address(instance), instance, target.name)
 
     def _state(self, address: str, target: NamedTarget) -> _Health:
         state = self.health.get(address)

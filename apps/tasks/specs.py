@@ -389,13 +389,20 @@ def _http(problems: Problems, values: Mapping[str, Any]) -> dict[str, Any]:
     fallback = _after(problems, "fallback_url", fallback or None,
                       lambda v: target_url_problem(v) or url_egress_problem(v)) if fallback else None
     out["fallback_url"] = fallback
-    out["route_strategy"] = _route_strategy(problems, values)
+    out["route_strategy"] = _route_strategy(problems, values, "HTTP", out["url"])
     return out
 
 
-def _route_strategy(problems: Problems, values: Mapping[str, Any]) -> str:
-    return problems.check("route_strategy", _value(values, "route_strategy"),
-                          lambda v: inputs.choice(v, routing.ROUTE_STRATEGIES), default=routing.DEFAULT_STRATEGY)
+def _route_strategy(problems: Problems, values: Mapping[str, Any], task_type: str, target: Any) -> str:
+    """The strategy; ``broadcast`` only where the primary target names the registry (it fans out over a name's
+    live instances; a literal address has one)."""
+    strategy = problems.check("route_strategy", _value(values, "route_strategy"),
+                              lambda v: inputs.choice(v, routing.ROUTE_STRATEGIES), default=routing.DEFAULT_STRATEGY)
+    if strategy == routing.BROADCAST and isinstance(target, str) and routing.named(task_type, target) is None:
+        problems.add("route_strategy", _("broadcast needs a registered executor name as the target "
+                                         "(executor://<name>/... or a gRPC service name)"))
+        return MISSING
+    return strategy
 
 
 def _grpc_host(value: str) -> str | None:
@@ -423,7 +430,7 @@ def _grpc(problems: Problems, values: Mapping[str, Any]) -> dict[str, Any]:
         v, max_length=MAX_GRPC_METHOD, blank=True, null=True), default=None)
     out["fallback_grpc_method"] = _after(problems, "fallback_grpc_method", fallback_method,
                                          grpc_method_problem) if fallback_method else None
-    out["route_strategy"] = _route_strategy(problems, values)
+    out["route_strategy"] = _route_strategy(problems, values, "GRPC", out["grpc_service"])
     return out
 
 

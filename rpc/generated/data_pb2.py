@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\ndata.proto\x12\x04\x64\x61ta\"\x87\x01\n\x12TaskHistoryRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\x03\x12\x12\n\nstart_time\x18\x02 \x01(\t\x12\x10\n\x08\x65nd_time\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\x12\x0e\n\x06offset\x18\x05 \x01(\x05\x12\x0c\n\x04year\x18\x06 \x01(\x05\x12\r\n\x05month\x18\x07 \x01(\x05\"\x86\x02\n\x11TaskHistoryRecord\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07task_id\x18\x02 \x01(\x03\x12\x11\n\ttask_name\x18\x03 \x01(\t\x12\x0f\n\x07success\x18\x04 \x01(\x08\x12\x13\n\x0bstatus_code\x18\x05 \x01(\x05\x12\x10\n\x08response\x18\x06 \x01(\t\x12\x11\n\tcost_time\x18\x07 \x01(\x05\x12\x14\n\x0c\x65xecute_time\x18\x08 \x01(\t\x12\x13\n\x0bretry_times\x18\t \x01(\x05\x12\x0e\n\x06status\x18\n \x01(\x05\x12\r\n\x05\x65rror\x18\x0b \x01(\t\x12\x14\n\x0ctrigger_type\x18\x0c \x01(\t\x12\x16\n\x0escheduled_time\x18\r \x01(\t\"p\n\x13TaskHistoryResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12(\n\x07records\x18\x02 \x03(\x0b\x32\x17.data.TaskHistoryRecord\x12\r\n\x05total\x18\x03 \x01(\x03\x12\x0f\n\x07message\x18\x04 \x01(\t\"D\n\x0fUserListRequest\x12\x15\n\rdepartment_id\x18\x01 \x01(\x03\x12\x0c\n\x04page\x18\x02 \x01(\x05\x12\x0c\n\x04size\x18\x03 \x01(\x05\"\xd2\x01\n\x08UserInfo\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x11\n\treal_name\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\r\n\x05phone\x18\x05 \x01(\t\x12\x15\n\rdepartment_id\x18\x06 \x01(\x03\x12\x17\n\x0f\x64\x65partment_name\x18\x07 \x01(\t\x12\x0f\n\x07role_id\x18\x08 \x01(\x03\x12\x11\n\trole_name\x18\t \x01(\t\x12\x0e\n\x06status\x18\n \x01(\x05\x12\x13\n\x0b\x63reate_time\x18\x0b \x01(\t\"b\n\x10UserListResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x1d\n\x05users\x18\x02 \x03(\x0b\x32\x0e.data.UserInfo\x12\r\n\x05total\x18\x03 \x01(\x03\x12\x0f\n\x07message\x18\x04 \x01(\t\"3\n\x15\x44\x65partmentListRequest\x12\x0c\n\x04page\x18\x01 \x01(\x05\x12\x0c\n\x04size\x18\x02 \x01(\x05\"s\n\nDepartment\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x13\n\x0b\x63reate_time\x18\x04 \x01(\t\x12\x11\n\tparent_id\x18\x05 \x01(\x03\x12\x0e\n\x06status\x18\x06 \x01(\x05\"p\n\x16\x44\x65partmentListResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12%\n\x0b\x64\x65partments\x18\x02 \x03(\x0b\x32\x10.data.Department\x12\r\n\x05total\x18\x03 \x01(\x03\x12\x0f\n\x07message\x18\x04 \x01(\t\"T\n\x15TaskStatisticsRequest\x12\x15\n\rdepartment_id\x18\x01 \x01(\x03\x12\x12\n\nstart_time\x18\x02 \x01(\t\x12\x10\n\x08\x65nd_time\x18\x03 \x01(\t\"\x82\x02\n\x16TaskStatisticsResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x12\n\ntask_count\x18\x02 \x01(\x05\x12\x14\n\x0csuccess_rate\x18\x03 \x01(\x02\x12\x1a\n\x12\x61vg_execution_time\x18\x04 \x01(\x02\x12I\n\x0f\x65xecution_stats\x18\x05 \x03(\x0b\x32\x30.data.TaskStatisticsResponse.ExecutionStatsEntry\x12\x0f\n\x07message\x18\x06 \x01(\t\x1a\x35\n\x13\x45xecutionStatsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\":\n\x11StatisticsRequest\x12\x15\n\rdepartment_id\x18\x01 \x01(\x03\x12\x0e\n\x06period\x18\x02 \x01(\t\"|\n\x12StatisticsResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x12\n\ntask_count\x18\x02 \x01(\x03\x12\x14\n\x0csuccess_rate\x18\x03 \x01(\x01\x12\x1a\n\x12\x61vg_execution_time\x18\x04 \x01(\x01\x12\x0f\n\x07message\x18\x05 \x01(\t2\xf6\x02\n\x0b\x44\x61taService\x12\x45\n\x0eGetTaskHistory\x12\x18.data.TaskHistoryRequest\x1a\x19.data.TaskHistoryResponse\x12<\n\x0bGetUserList\x12\x15.data.UserListRequest\x1a\x16.data.UserListResponse\x12N\n\x11GetDepartmentList\x12\x1b.data.DepartmentListRequest\x1a\x1c.data.DepartmentListResponse\x12N\n\x11GetTaskStatistics\x12\x1b.data.TaskStatisticsRequest\x1a\x1c.data.TaskStatisticsResponse\x12\x42\n\rGetStatistics\x12\x17.data.StatisticsRequest\x1a\x18.data.StatisticsResponseB#Z!distributedJob/internal/rpc/protob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\ndata.proto\x12\x04\x64\x61ta\"\x87\x01\n\x12TaskHistoryRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\x03\x12\x12\n\nstart_time\x18\x02 \x01(\t\x12\x10\n\x08\x65nd_time\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\x12\x0e\n\x06offset\x18\x05 \x01(\x05\x12\x0c\n\x04year\x18\x06 \x01(\x05\x12\r\n\x05month\x18\x07 \x01(\x05\"\xbc\x02\n\x11TaskHistoryRecord\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07task_id\x18\x02 \x01(\x03\x12\x11\n\ttask_name\x18\x03 \x01(\t\x12\x0f\n\x07success\x18\x04 \x01(\x08\x12\x13\n\x0bstatus_code\x18\x05 \x01(\x05\x12\x10\n\x08response\x18\x06 \x01(\t\x12\x11\n\tcost_time\x18\x07 \x01(\x05\x12\x14\n\x0c\x65xecute_time\x18\x08 \x01(\t\x12\x13\n\x0bretry_times\x18\t \x01(\x05\x12\x0e\n\x06status\x18\n \x01(\x05\x12\r\n\x05\x65rror\x18\x0b \x01(\t\x12\x14\n\x0ctrigger_type\x18\x0c \x01(\t\x12\x16\n\x0escheduled_time\x18\r \x01(\t\x12\x10\n\x08instance\x18\x0e \x01(\t\x12\r\n\x05shard\x18\x0f \x01(\x05\x12\x13\n\x0bshard_total\x18\x10 \x01(\x05\"p\n\x13TaskHistoryResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12(\n\x07records\x18\x02 \x03(\x0b\x32\x17.data.TaskHistoryRecord\x12\r\n\x05total\x18\x03 \x01(\x03\x12\x0f\n\x07message\x18\x04 \x01(\t\"D\n\x0fUserListRequest\x12\x15\n\rdepartment_id\x18\x01 \x01(\x03\x12\x0c\n\x04page\x18\x02 \x01(\x05\x12\x0c\n\x04size\x18\x03 \x01(\x05\"\xd2\x01\n\x08UserInfo\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x11\n\treal_name\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12\r\n\x05phone\x18\x05 \x01(\t\x12\x15\n\rdepartment_id\x18\x06 \x01(\x03\x12\x17\n\x0f\x64\x65partment_name\x18\x07 \x01(\t\x12\x0f\n\x07role_id\x18\x08 \x01(\x03\x12\x11\n\trole_name\x18\t \x01(\t\x12\x0e\n\x06status\x18\n \x01(\x05\x12\x13\n\x0b\x63reate_time\x18\x0b \x01(\t\"b\n\x10UserListResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x1d\n\x05users\x18\x02 \x03(\x0b\x32\x0e.data.UserInfo\x12\r\n\x05total\x18\x03 \x01(\x03\x12\x0f\n\x07message\x18\x04 \x01(\t\"3\n\x15\x44\x65partmentListRequest\x12\x0c\n\x04page\x18\x01 \x01(\x05\x12\x0c\n\x04size\x18\x02 \x01(\x05\"s\n\nDepartment\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x13\n\x0b\x63reate_time\x18\x04 \x01(\t\x12\x11\n\tparent_id\x18\x05 \x01(\x03\x12\x0e\n\x06status\x18\x06 \x01(\x05\"p\n\x16\x44\x65partmentListResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12%\n\x0b\x64\x65partments\x18\x02 \x03(\x0b\x32\x10.data.Department\x12\r\n\x05total\x18\x03 \x01(\x03\x12\x0f\n\x07message\x18\x04 \x01(\t\"T\n\x15TaskStatisticsRequest\x12\x15\n\rdepartment_id\x18\x01 \x01(\x03\x12\x12\n\nstart_time\x18\x02 \x01(\t\x12\x10\n\x08\x65nd_time\x18\x03 \x01(\t\"\x82\x02\n\x16TaskStatisticsResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x12\n\ntask_count\x18\x02 \x01(\x05\x12\x14\n\x0csuccess_rate\x18\x03 \x01(\x02\x12\x1a\n\x12\x61vg_execution_time\x18\x04 \x01(\x02\x12I\n\x0f\x65xecution_stats\x18\x05 \x03(\x0b\x32\x30.data.TaskStatisticsResponse.ExecutionStatsEntry\x12\x0f\n\x07message\x18\x06 \x01(\t\x1a\x35\n\x13\x45xecutionStatsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\":\n\x11StatisticsRequest\x12\x15\n\rdepartment_id\x18\x01 \x01(\x03\x12\x0e\n\x06period\x18\x02 \x01(\t\"|\n\x12StatisticsResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x12\n\ntask_count\x18\x02 \x01(\x03\x12\x14\n\x0csuccess_rate\x18\x03 \x01(\x01\x12\x1a\n\x12\x61vg_execution_time\x18\x04 \x01(\x01\x12\x0f\n\x07message\x18\x05 \x01(\t2\xf6\x02\n\x0b\x44\x61taService\x12\x45\n\x0eGetTaskHistory\x12\x18.data.TaskHistoryRequest\x1a\x19.data.TaskHistoryResponse\x12<\n\x0bGetUserList\x12\x15.data.UserListRequest\x1a\x16.data.UserListResponse\x12N\n\x11GetDepartmentList\x12\x1b.data.DepartmentListRequest\x1a\x1c.data.DepartmentListResponse\x12N\n\x11GetTaskStatistics\x12\x1b.data.TaskStatisticsRequest\x1a\x1c.data.TaskStatisticsResponse\x12\x42\n\rGetStatistics\x12\x17.data.StatisticsRequest\x1a\x18.data.StatisticsResponseB#Z!distributedJob/internal/rpc/protob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,31 +37,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TASKHISTORYREQUEST']._serialized_start=21
   _globals['_TASKHISTORYREQUEST']._serialized_end=156
   _globals['_TASKHISTORYRECORD']._serialized_start=159
-  _globals['_TASKHISTORYRECORD']._serialized_end=421
-  _globals['_TASKHISTORYRESPONSE']._serialized_start=423
-  _globals['_TASKHISTORYRESPONSE']._serialized_end=535
-  _globals['_USERLISTREQUEST']._serialized_start=537
-  _globals['_USERLISTREQUEST']._serialized_end=605
-  _globals['_USERINFO']._serialized_start=608
-  _globals['_USERINFO']._serialized_end=818
-  _globals['_USERLISTRESPONSE']._serialized_start=820
-  _globals['_USERLISTRESPONSE']._serialized_end=918
-  _globals['_DEPARTMENTLISTREQUEST']._serialized_start=920
-  _globals['_DEPARTMENTLISTREQUEST']._serialized_end=971
-  _globals['_DEPARTMENT']._serialized_start=973
-  _globals['_DEPARTMENT']._serialized_end=1088
-  _globals['_DEPARTMENTLISTRESPONSE']._serialized_start=1090
-  _globals['_DEPARTMENTLISTRESPONSE']._serialized_end=1202
-  _globals['_TASKSTATISTICSREQUEST']._serialized_start=1204
-  _globals['_TASKSTATISTICSREQUEST']._serialized_end=1288
-  _globals['_TASKSTATISTICSRESPONSE']._serialized_start=1291
-  _globals['_TASKSTATISTICSRESPONSE']._serialized_end=1549
-  _globals['_TASKSTATISTICSRESPONSE_EXECUTIONSTATSENTRY']._serialized_start=1496
-  _globals['_TASKSTATISTICSRESPONSE_EXECUTIONSTATSENTRY']._serialized_end=1549
-  _globals['_STATISTICSREQUEST']._serialized_start=1551
-  _globals['_STATISTICSREQUEST']._serialized_end=1609
-  _globals['_STATISTICSRESPONSE']._serialized_start=1611
-  _globals['_STATISTICSRESPONSE']._serialized_end=1735
-  _globals['_DATASERVICE']._serialized_start=1738
-  _globals['_DATASERVICE']._serialized_end=2112
+  _globals['_TASKHISTORYRECORD']._serialized_end=475
+  _globals['_TASKHISTORYRESPONSE']._serialized_start=477
+  _globals['_TASKHISTORYRESPONSE']._serialized_end=589
+  _globals['_USERLISTREQUEST']._serialized_start=591
+  _globals['_USERLISTREQUEST']._serialized_end=659
+  _globals['_USERINFO']._serialized_start=662
+  _globals['_USERINFO']._serialized_end=872
+  _globals['_USERLISTRESPONSE']._serialized_start=874
+  _globals['_USERLISTRESPONSE']._serialized_end=972
+  _globals['_DEPARTMENTLISTREQUEST']._serialized_start=974
+  _globals['_DEPARTMENTLISTREQUEST']._serialized_end=1025
+  _globals['_DEPARTMENT']._serialized_start=1027
+  _globals['_DEPARTMENT']._serialized_end=1142
+  _globals['_DEPARTMENTLISTRESPONSE']._serialized_start=1144
+  _globals['_DEPARTMENTLISTRESPONSE']._serialized_end=1256
+  _globals['_TASKSTATISTICSREQUEST']._serialized_start=1258
+  _globals['_TASKSTATISTICSREQUEST']._serialized_end=1342
+  _globals['_TASKSTATISTICSRESPONSE']._serialized_start=1345
+  _globals['_TASKSTATISTICSRESPONSE']._serialized_end=1603
+  _globals['_TASKSTATISTICSRESPONSE_EXECUTIONSTATSENTRY']._serialized_start=1550
+  _globals['_TASKSTATISTICSRESPONSE_EXECUTIONSTATSENTRY']._serialized_end=1603
+  _globals['_STATISTICSREQUEST']._serialized_start=1605
+  _globals['_STATISTICSREQUEST']._serialized_end=1663
+  _globals['_STATISTICSRESPONSE']._serialized_start=1665
+  _globals['_STATISTICSRESPONSE']._serialized_end=1789
+  _globals['_DATASERVICE']._serialized_start=1792
+  _globals['_DATASERVICE']._serialized_end=2166
 # @@protoc_insertion_point(module_scope)

@@ -25,7 +25,7 @@ class TaskHistoryRequest(_message.Message):
     def __init__(self, task_id: _Optional[int] = ..., start_time: _Optional[str] = ..., end_time: _Optional[str] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., year: _Optional[int] = ..., month: _Optional[int] = ...) -> None: ...
 
 class TaskHistoryRecord(_message.Message):
-    __slots__ = ("id", "task_id", "task_name", "success", "status_code", "response", "cost_time", "execute_time", "retry_times", "status", "error", "trigger_type", "scheduled_time")
+    __slots__ = ("id", "task_id", "task_name", "success", "status_code", "response", "cost_time", "execute_time", "retry_times", "status", "error", "trigger_type", "scheduled_time", "instance", "shard", "shard_total")
     ID_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -39,6 +39,9 @@ class TaskHistoryRecord(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     TRIGGER_TYPE_FIELD_NUMBER: _ClassVar[int]
     SCHEDULED_TIME_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_FIELD_NUMBER: _ClassVar[int]
+    SHARD_FIELD_NUMBER: _ClassVar[int]
+    SHARD_TOTAL_FIELD_NUMBER: _ClassVar[int]
     id: int
     task_id: int
     task_name: str
@@ -52,7 +55,10 @@ class TaskHistoryRecord(_message.Message):
     error: str
     trigger_type: str
     scheduled_time: str
-    def __init__(self, id: _Optional[int] = ..., task_id: _Optional[int] = ..., task_name: _Optional[str] = ..., success: _Optional[bool] = ..., status_code: _Optional[int] = ..., response: _Optional[str] = ..., cost_time: _Optional[int] = ..., execute_time: _Optional[str] = ..., retry_times: _Optional[int] = ..., status: _Optional[int] = ..., error: _Optional[str] = ..., trigger_type: _Optional[str] = ..., scheduled_time: _Optional[str] = ...) -> None: ...
+    instance: str
+    shard: int
+    shard_total: int
+    def __init__(self, id: _Optional[int] = ..., task_id: _Optional[int] = ..., task_name: _Optional[str] = ..., success: _Optional[bool] = ..., status_code: _Optional[int] = ..., response: _Optional[str] = ..., cost_time: _Optional[int] = ..., execute_time: _Optional[str] = ..., retry_times: _Optional[int] = ..., status: _Optional[int] = ..., error: _Optional[str] = ..., trigger_type: _Optional[str] = ..., scheduled_time: _Optional[str] = ..., instance: _Optional[str] = ..., shard: _Optional[int] = ..., shard_total: _Optional[int] = ...) -> None: ...
 
 class TaskHistoryResponse(_message.Message):
     __slots__ = ("success", "records", "total", "message")

@@ -49,7 +49,8 @@ def history_record(row) -> pb.TaskHistoryRecord:
         id=row.id, task_id=row.task_id, task_name=text(row.task_name), success=bool(row.success),
         status_code=row.status_code or 0, response=text(row.response), cost_time=row.cost_time or 0,
         execute_time=iso(row.start_time or row.scheduled_time), retry_times=row.retry_times, status=row.status,
-        error=text(row.error), trigger_type=row.trigger_type, scheduled_time=iso(row.scheduled_time))
+        error=text(row.error), trigger_type=row.trigger_type, scheduled_time=iso(row.scheduled_time),
+        instance=text(row.instance), shard=row.shard, shard_total=row.shard_total or 0)
 
 
 class DataServicer(data_pb2_grpc.DataServiceServicer):

@@ -85,6 +85,10 @@ class RecordOutput(serializers.Serializer):
                                      "at most 20; null for a single call")
     instance = serializers.CharField(allow_null=True, help_text="the registered executor instance that answered "
                                      "(a task whose target is a registry name; docs/executors.md)")
+    shard = serializers.IntegerField(help_text="a broadcast fire's shard, 0..shardTotal-1 (0 for every other run)")
+    shardTotal = serializers.IntegerField(source="shard_total", allow_null=True,
+                                          help_text="how many shards (instances) the broadcast fire had; null when "
+                                                    "the run was not a broadcast")
     takenOverFrom = serializers.CharField(source="taken_over_from", allow_null=True,
                                           help_text="the dead scheduler node this never-started run was taken over "
                                                     "from (the survivor in executor ran it as a first attempt)")

@@ -68,6 +68,10 @@ class ExecutionSpec:
     # A re-run of an execution that had started on a node that died (it may have reached the target):
     # HTTP header X-DJS-Recovery: 1, gRPC metadata djs-recovery: 1, SHELL DJS_RECOVERY=1.
     recovery: bool = False
+    # A broadcast shard (index, total): HTTP headers X-DJS-Shard-Index/-Total, gRPC metadata djs-shard-index/-total;
+    # ``pinned`` its instance: the primary target's calls go there, not through the route strategy.
+    shard: tuple[int, int] | None = None
+    pinned: str | None = None
 
     @property
     def has_fallback(self) -> bool:
@@ -189,14 +193,14 @@ class Executors:
             return url, await self.http.call(
                 url=url or "", method=spec.http_method, headers=spec.headers, body=spec.body,
                 idempotency_key=spec.idempotency_key, traceparent=spec.traceparent, timeout=spec.timeout,
-                recovery=spec.recovery)
+                recovery=spec.recovery, shard=spec.shard)
         if spec.task_type == "GRPC":
             service = address or (spec.fallback_grpc_service if fallback else spec.grpc_service)
             method = (spec.fallback_grpc_method or spec.grpc_method) if fallback else spec.grpc_method
             return service, await self.grpc.call(
                 service=service, method=method, params=spec.grpc_params,
                 idempotency_key=spec.idempotency_key, traceparent=spec.traceparent, timeout=spec.timeout,
-                recovery=spec.recovery)
+                recovery=spec.recovery, shard=spec.shard)
         return None, CallResult(False, error=f"unsupported task type {spec.task_type!r} "
                                              f"(executors handle {', '.join(TASK_TYPES)})", permanent=True)
 
@@ -261,10 +265,13 @@ async def _call(spec: ExecutionSpec, executors: Executors, router: Router | None
         return address, None, result
     if router is None:
         return None, None, CallResult(False, error=f"no executor registry on this node for {named.name}")
-    try:
-        picks = await router.route(named, spec.department_id, spec.route_strategy, spec.task_id)
-    except routing.NoLiveExecutor as exc:
-        return None, None, CallResult(False, error=str(exc))
+    if spec.pinned and not fallback:  # a broadcast shard calls its own instance
+        picks = [router.pinned(named, spec.pinned)]
+    else:
+        try:
+            picks = await router.route(named, spec.department_id, spec.route_strategy, spec.task_id)
+        except routing.NoLiveExecutor as exc:
+            return None, None, CallResult(False, error=str(exc))
     candidates = picks if spec.route_strategy == routing.FAILOVER else picks[:1]
     tried: list[str] = []
     for n, pick in enumerate(candidates):

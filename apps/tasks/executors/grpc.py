@@ -161,7 +161,7 @@ class GrpcExecutor:
 
     async def call(self, *, service: str | None, method: str | None, params: str | None,
                    idempotency_key: str, traceparent: str | None, timeout: float,
-                   recovery: bool = False) -> CallResult:
+                   recovery: bool = False, shard: tuple[int, int] | None = None) -> CallResult:
         """One bounded unary call. Never raises except ``CancelledError`` (kill)."""
         assert self._sem is not None, "GrpcExecutor.start() was not awaited"
         try:
@@ -173,6 +173,8 @@ class GrpcExecutor:
         metadata: list[tuple[str, str]] = [("idempotency-key", idempotency_key)]
         if recovery:
             metadata.append(("djs-recovery", "1"))
+        if shard is not None:
+            metadata += [("djs-shard-index", str(shard[0])), ("djs-shard-total", str(shard[1]))]
         if traceparent:
             metadata.append(("traceparent", traceparent))
         async with self._sem:

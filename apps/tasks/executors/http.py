@@ -14,7 +14,8 @@ import json
 import httpx
 from yarl import URL
 
-from apps.tasks.httprules import CONTROL_CHARACTERS, HEADER_NAME, HTTP_METHODS, OWN_HEADERS, RECOVERY_HEADER
+from apps.tasks.httprules import (CONTROL_CHARACTERS, HEADER_NAME, HTTP_METHODS, OWN_HEADERS, RECOVERY_HEADER,
+                                  SHARD_INDEX_HEADER, SHARD_TOTAL_HEADER)
 from djs_platform.egress import EgressDenied, EgressPolicy, parse_ip
 
 from .common import BoundedCapture, CallResult, bound_error, decode_bounded, describe_exception, never_connected
@@ -87,7 +88,8 @@ class HttpExecutor:
 
     def prepare(self, *, url: str, method: str, headers: dict[str, str], body: str | None,
                 idempotency_key: str, traceparent: str | None,
-                recovery: bool = False) -> tuple[str, httpx.URL, dict[str, str], bytes | None]:
+                recovery: bool = False,
+                shard: tuple[int, int] | None = None) -> tuple[str, httpx.URL, dict[str, str], bytes | None]:
         """Validate one call: (method, URL, headers, body); raises ``ValueError``/``httpx.HTTPError`` for a
         bad task configuration. The validated task part is cached (a task fires the same request again
         and again); only our per-fire headers are added each time."""
@@ -107,17 +109,19 @@ class HttpExecutor:
         out["Idempotency-Key"] = idempotency_key
         if recovery:
             out[RECOVERY_HEADER] = "1"
+        if shard is not None:
+            out[SHARD_INDEX_HEADER], out[SHARD_TOTAL_HEADER] = str(shard[0]), str(shard[1])
         if traceparent:
             out["traceparent"] = traceparent
         return method, parsed, out, content
 
     def build_request(self, *, url: str, method: str, headers: dict[str, str], body: str | None,
                       idempotency_key: str, traceparent: str | None, timeout: float,
-                      recovery: bool = False) -> httpx.Request:
+                      recovery: bool = False, shard: tuple[int, int] | None = None) -> httpx.Request:
         """The httpx request of one call (httpx-based transports)."""
         method, parsed, out, content = self.prepare(url=url, method=method, headers=headers, body=body,
                                                     idempotency_key=idempotency_key, traceparent=traceparent,
-                                                    recovery=recovery)
+                                                    recovery=recovery, shard=shard)
         if self._client is None:
             return httpx.Request(method, parsed, headers=out, content=content)
         return self._client.build_request(method, parsed, headers=out, content=content,
@@ -125,18 +129,18 @@ class HttpExecutor:
 
     async def call(self, *, url: str, method: str, headers: dict[str, str], body: str | None,
                    idempotency_key: str, traceparent: str | None, timeout: float,
-                   recovery: bool = False) -> CallResult:
+                   recovery: bool = False, shard: tuple[int, int] | None = None) -> CallResult:
         """One bounded call. Never raises except ``CancelledError`` (kill)."""
         assert self._sem is not None and (self._client or self._session), "HttpExecutor.start() was not awaited"
         try:
             if self._session is not None:
                 prepared = self.prepare(url=url, method=method, headers=headers, body=body,
                                         idempotency_key=idempotency_key, traceparent=traceparent,
-                                        recovery=recovery)
+                                        recovery=recovery, shard=shard)
             else:
                 request = self.build_request(url=url, method=method, headers=headers, body=body,
                                              idempotency_key=idempotency_key, traceparent=traceparent,
-                                             timeout=timeout, recovery=recovery)
+                                             timeout=timeout, recovery=recovery, shard=shard)
         except (ValueError, TypeError, httpx.HTTPError) as exc:
             return CallResult(False, error=bound_error(f"invalid HTTP request: {exc}"), permanent=True)
         async with self._sem:

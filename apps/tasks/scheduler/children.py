@@ -23,7 +23,9 @@ def trigger_children(batch: list[tuple[Fire, dict[str, Any]]], node: str) -> int
     lost). A flush retried after a commit whose acknowledgement was lost queues the triggers again; each is
     keyed by (child, parent's end time, CHILD), so the month table's unique key runs the child once. Children
     below ``job.childDepth`` levels are not run (the API refuses such chains; this guards a lowered setting)."""
-    succeeded = [(fire, result) for fire, result in batch if result.get("status") == RecordStatus.SUCCESS]
+    # A broadcast fire triggers its children once: when its shard 0 succeeds (docs/executors.md "Broadcast").
+    succeeded = [(fire, result) for fire, result in batch
+                 if result.get("status") == RecordStatus.SUCCESS and fire.shard == 0]
     if not succeeded:
         return 0
     links: dict[int, list[int]] = defaultdict(list)

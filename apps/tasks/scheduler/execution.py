@@ -8,6 +8,7 @@ from typing import Any
 from apps.departments.selectors import ancestry
 from apps.records.models import (ATTEMPT_ERROR_LIMIT, ATTEMPTS_LIMIT, ERROR_LIMIT, INSTANCE_LIMIT, RESPONSE_LIMIT,
                                  RecordStatus)
+from apps.tasks import routing
 from apps.tasks.engine import idempotency_key
 from apps.tasks.executors import ExecutionSpec
 from apps.tasks.scheduler.fires import Fire
@@ -27,13 +28,23 @@ def spec_for(fire: Fire, department_parents: dict[int, int | None]) -> Execution
         fallback_grpc_service=task["fallback_grpc_service"], fallback_grpc_method=task["fallback_grpc_method"],
         timeout=float(task["timeout"]), max_retry=max(0, task["max_retry"] - fire.retry_times),
         retry_interval=float(task["retry_interval"]),
-        idempotency_key=idempotency_key(task["id"], fire.scheduled),
+        idempotency_key=idempotency_key(task["id"], fire.scheduled, fire.shard if fire.shard_total else None),
         record_id=fire.record_id, shell_command=task["shell_command"],
         shell_args=tuple(task["shell_args"] or ()), shell_workdir=task["shell_workdir"],
         shell_env=dict(task["shell_env"]) if task["shell_env"] else None,
         department_path=ancestry(task["department_id"], department_parents) if task["task_type"] == "SHELL" else (),
         department_id=task["department_id"], route_strategy=task["route_strategy"], recovery=fire.recovery,
+        shard=(fire.shard, fire.shard_total) if fire.shard_total else None, pinned=fire.pinned,
     )
+
+
+def broadcast_target(fire: Fire) -> routing.NamedTarget | None:
+    """The registry name a broadcast fire that has no shards yet spreads over (None: not such a fire; a broadcast
+    task whose primary target is a literal address runs as one call)."""
+    task = fire.task
+    if task["route_strategy"] != routing.BROADCAST or fire.shard_total is not None or fire.start_mark is not None:
+        return None
+    return routing.named(task["task_type"], task["grpc_service"] if task["task_type"] == "GRPC" else task["url"])
 
 
 def outcome_result(fire: Fire, outcome: Any, started: datetime) -> dict[str, Any]:

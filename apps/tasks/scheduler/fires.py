@@ -51,6 +51,13 @@ class Fire:
     marking: bool = False
     start_mark: datetime | None = None
     lag: float | None = None  # seconds from the scheduled instant to the call's start (set when it starts)
+    # Broadcast (route strategy ``broadcast``, docs/executors.md): the claimed record is shard 0; when its start
+    # is marked the node inserts shards 1..n-1, one per live instance. ``planned`` holds the live instances
+    # between planning and the mark; ``pinned`` is the instance a shard calls (its record's ``instance``).
+    shard: int = 0
+    shard_total: int | None = None
+    pinned: str | None = None
+    planned: list[str] | None = None
 
     @cached_property
     def table(self) -> tuple[int, int]:

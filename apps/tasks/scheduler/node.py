@@ -136,7 +136,7 @@ class Node:
             await listener.start()
         log.info("scheduler node %s started (id %s)", self.name, self.node_id)
         helpers = [asyncio.create_task(self._mark_loop()), asyncio.create_task(self._flush_loop()),
-                   asyncio.create_task(self._health_loop())]
+                   asyncio.create_task(self._health_loop()), asyncio.create_task(self.router.keep_fresh())]
         try:
             while not self.stopping.is_set():
                 started = time.monotonic()
@@ -413,6 +413,7 @@ class Node:
             if not batch:
                 continue
             try:
+                await self._plan_broadcasts(batch)
                 marked = await self.starts.run(repository.mark_started, batch, self.name)
             except Exception:  # noqa: BLE001 - the fires wait and retry: late, or recovered as never started
                 log.exception("could not mark the start of %d fire(s); retrying", len(batch))
@@ -437,6 +438,25 @@ class Node:
                         self._forget(fire)
                 if ready:
                     self._send(ready)
+            known = {id(f) for f in batch}
+            born: dict[tuple, list[Fire]] = defaultdict(list)  # a broadcast's shards 1..n-1, marked with shard 0
+            for fire in marked:
+                if id(fire) not in known:
+                    self.running[fire.key] = fire
+                    self.by_task[fire.task["id"]].add(fire.key)
+                    born[(fire.start_now, fire.scheduled)].append(fire)
+            for shards in born.values():
+                self._send(shards)
+
+    async def _plan_broadcasts(self, fires: list[Fire]) -> None:
+        """Broadcast fires about to be marked: the live instances of their name, one shard each (the mark inserts
+        the shards). No live instance: the fire runs as one call that fails "no live executor"."""
+        assert self.router is not None
+        for fire in fires:
+            target = execution.broadcast_target(fire)
+            if target is not None:
+                picks = await self.router.live(target, fire.task["department_id"])
+                fire.planned = [pick.instance for pick in picks] or None
 
     def _send(self, fires: list[Fire]) -> None:
         """Start the calls of marked fires (one instant, or "now") at their instant."""

@@ -97,7 +97,8 @@ def recover_records_of(dead: str, *, me: str, misfire_threshold: float) -> Recov
                         task=task, scheduled=r.scheduled_time, trigger=r.trigger_type, record_id=r.pk,
                         start_now=r.scheduled_time <= now, kill_seq=task["kill_seq"], retry_times=r.retry_times,
                         parent_record_id=r.parent_record_id, parent_month=r.parent_month,
-                        taken_over_from=dead, recovery=r.trigger_type == TriggerType.RECOVERY))
+                        taken_over_from=dead, recovery=r.trigger_type == TriggerType.RECOVERY, shard=r.shard,
+                        shard_total=r.shard_total, pinned=r.instance if r.shard_total else None))
                 recovered.taken_over += len(take)
             if started:
                 model.objects.filter(pk__in=[r.pk for r in started]).update(
@@ -113,10 +114,12 @@ def recover_records_of(dead: str, *, me: str, misfire_threshold: float) -> Recov
                         continue
                     if r.retry_times >= task["max_retry"]:
                         continue  # no retries left: lost stays lost
+                    # A broadcast shard is re-run as the same shard, on its instance.
                     reruns.append(Fire(task=task, scheduled=r.scheduled_time, trigger=TriggerType.RECOVERY,
                                        start_now=True, kill_seq=task["kill_seq"], retry_times=r.retry_times + 1,
                                        parent_record_id=r.parent_record_id, parent_month=r.parent_month,
-                                       recovery=True))
+                                       recovery=True, shard=r.shard, shard_total=r.shard_total,
+                                       pinned=r.instance if r.shard_total else None))
                 insert_records(reruns, me)
                 reruns = [f for f in reruns if f.record_id]
                 recovered.fires += reruns
@@ -135,7 +138,8 @@ def adopt_orphans(*, me: str, owned: set[tuple[int, int, int]]) -> list[Fire]:
         mine = [rid for y, m, rid in owned if (y, m) == (year, month)]
         rows = list(record_model(year, month).objects.filter(executor=me, status=RecordStatus.RUNNING)
                     .exclude(pk__in=mine)
-                    .values("id", "task_id", "scheduled_time", "trigger_type", "retry_times", "start_time"))
+                    .values("id", "task_id", "scheduled_time", "trigger_type", "retry_times", "start_time", "shard",
+                            "shard_total", "instance"))
         if not rows:
             continue
         tasks = {t["id"]: t for t in Task.objects.filter(pk__in={r["task_id"] for r in rows}).values(*TASK_FIELDS)}
@@ -148,5 +152,7 @@ def adopt_orphans(*, me: str, owned: set[tuple[int, int, int]]) -> list[Fire]:
             fires.append(Fire(task=task, scheduled=row["scheduled_time"], trigger=row["trigger_type"],
                               record_id=row["id"], start_now=row["scheduled_time"] <= now,
                               kill_seq=task["kill_seq"], retry_times=row["retry_times"],
-                              mark_at=row["start_time"], start_mark=row["start_time"]))
+                              mark_at=row["start_time"], start_mark=row["start_time"], shard=row["shard"],
+                              shard_total=row["shard_total"],
+                              pinned=row["instance"] if row["shard_total"] else None))
     return fires

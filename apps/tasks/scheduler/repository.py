@@ -10,6 +10,7 @@ the UNIQUE (task_id, scheduled_time, trigger_type) key of the month table is the
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -267,6 +268,7 @@ def claim_rows(plan: Any, ids_versions: list[tuple[int, int]]) -> int:
 INSERT_COLUMNS = ("task_id", "task_name", "department_id", "task_type", "trigger_type", "scheduled_time", "status",
                   "executor", "retry_times", "used_fallback", "parent_record_id", "parent_month", "create_time",
                   "update_time")
+SHARD_COLUMNS = ("shard", "shard_total", "instance")  # written for broadcast shards only
 
 
 def insert_records(fires: list[Fire], node: str) -> int:
@@ -294,7 +296,8 @@ def insert_records(fires: list[Fire], node: str) -> int:
                             department_id=fire.task["department_id"], task_type=fire.task["task_type"],
                             trigger_type=fire.trigger, scheduled_time=fire.scheduled, status=RecordStatus.RUNNING,
                             executor=node, retry_times=fire.retry_times, parent_record_id=fire.parent_record_id,
-                            parent_month=fire.parent_month, create_time=now, update_time=now)
+                            parent_month=fire.parent_month, shard=fire.shard, shard_total=fire.shard_total,
+                            instance=fire.pinned, create_time=now, update_time=now)
                 try:
                     with transaction.atomic():
                         obj.save(force_insert=True)
@@ -306,9 +309,10 @@ def insert_records(fires: list[Fire], node: str) -> int:
     return duplicates
 
 
-def insert_records_sql(table: str, fires: list[Fire], now: datetime, executor: str) -> None:
+def insert_records_sql(table: str, fires: list[Fire], now: datetime, executor: str, *, marked: bool = False) -> None:
     """Multi-row ``INSERT ... RETURNING id`` of claimed fires' records (chunks of :data:`WRITE_CHUNK`); sets each
-    stored fire's ``record_id``.
+    stored fire's ``record_id``. Broadcast shards (``shard_total`` set) also store their shard and instance, and
+    with ``marked`` their start mark (``mark_at``).
 
     Raises ``IntegrityError`` when one of a chunk's records exists already: that chunk stored nothing, the
     chunks before it are stored (their fires have their ids), the caller goes on one by one.
@@ -316,15 +320,21 @@ def insert_records_sql(table: str, fires: list[Fire], now: datetime, executor: s
     qn = connection.ops.quote_name
     adapt = connection.ops.adapt_datetimefield_value
     created = adapt(now)
-    row_sql = "(" + ", ".join("%s" for _ in INSERT_COLUMNS) + ")"
     for i in range(0, len(fires), WRITE_CHUNK):
         chunk = fires[i:i + WRITE_CHUNK]
+        sharded = any(f.shard_total for f in chunk)
+        columns = INSERT_COLUMNS + (SHARD_COLUMNS if sharded else ()) + (("start_time",) if marked else ())
+        row_sql = "(" + ", ".join("%s" for _ in columns) + ")"
         params: list[Any] = []
         for f in chunk:
             params += [f.task["id"], f.task["name"], f.task["department_id"], f.task["task_type"], str(f.trigger),
                        adapt(f.scheduled), int(RecordStatus.RUNNING), executor, f.retry_times, False,
                        f.parent_record_id, f.parent_month, created, created]
-        sql = (f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in INSERT_COLUMNS)}) VALUES "
+            if sharded:
+                params += [f.shard, f.shard_total, f.pinned]
+            if marked:
+                params.append(adapt(f.mark_at))
+        sql = (f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) VALUES "
                + ", ".join(row_sql for _ in chunk) + f" RETURNING {qn('id')}")
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -339,19 +349,62 @@ def mark_started(fires: list[Fire], node: str) -> list[Fire]:
     unmarked. Returns the fires whose mark is committed — only those may be sent. A fire whose record was
     taken over or declared lost by a survivor meanwhile is not returned (it must not run here).
 
+    A broadcast fire with planned instances (``Fire.planned``) gets its shards in the same transaction: shard 0
+    (its own record) names the first instance, shards 1..n-1 are inserted already marked, and their new fires
+    are returned after the others.
+
     Idempotent: retried after a commit whose acknowledgement was lost, the records already marked by this
-    node count as marked."""
+    node count as marked (and a broadcast's shards stored then are found again)."""
     by_table: dict[tuple[int, int], list[Fire]] = defaultdict(list)
     for fire in fires:
         by_table[fire.table].append(fire)
     marked: list[Fire] = []
     now = clock.utcnow()
+    broadcast = any(fire.planned for fire in fires)
     # One statement commits by itself; several (a burst) share one commit: one durable write before the sends.
-    several = len(by_table) > 1 or any(len(group) > MARK_CHUNK for group in by_table.values())
+    several = broadcast or len(by_table) > 1 or any(len(group) > MARK_CHUNK for group in by_table.values())
     with transaction.atomic() if several else contextlib.nullcontext():
         for (year, month), group in by_table.items():
             marked += _mark_table(table_name(year, month), group, node, now)
-    return marked
+        shards = _insert_shards([f for f in marked if f.planned], node, now) if broadcast else []
+    return marked + shards
+
+
+def _insert_shards(fires: list[Fire], node: str, now: datetime) -> list[Fire]:
+    """Shards 1..n-1 of marked broadcast fires (n = their planned instances), inserted marked; shard 0 (the fire's
+    own record) gets ``shard_total`` and its instance. Returns the new shards' fires."""
+    shards: list[Fire] = []
+    by_table: dict[tuple[int, int], list[Fire]] = defaultdict(list)
+    for fire in fires:
+        by_table[fire.table].append(fire)
+    for (year, month), group in by_table.items():
+        table = table_name(year, month)
+        rows = []
+        for fire in group:
+            instances, fire.planned = fire.planned or [], None
+            fire.shard_total, fire.pinned = len(instances), instances[0]
+            rows.append((fire.record_id, {"shard_total": fire.shard_total, "instance": fire.pinned}))
+            new = [dataclasses.replace(fire, record_id=0, shard=k, pinned=address, start_mark=fire.mark_at,
+                                       marking=False, handle=None)
+                   for k, address in enumerate(instances) if k]
+            if not new:
+                continue
+            try:
+                insert_records_sql(table, new, now, node, marked=True)
+            except IntegrityError:  # stored by a mark whose commit's acknowledgement was lost: those are ours
+                stored = dict(record_model(year, month).objects.filter(
+                    task_id=fire.task["id"], scheduled_time=fire.scheduled, trigger_type=fire.trigger,
+                    shard__gt=0, executor=node).values_list("shard", "id"))
+                for shard in new:
+                    shard.record_id = stored.get(shard.shard, 0)
+                new = [shard for shard in new if shard.record_id]
+            shards += new
+        for i in range(0, len(rows), WRITE_CHUNK):
+            sql, params = batch_update_sql(table, rows[i:i + WRITE_CHUNK], now, node,
+                                           columns=("shard_total", "instance"))
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+    return shards
 
 
 def _mark_table(table: str, group: list[Fire], node: str, now: datetime) -> list[Fire]:
