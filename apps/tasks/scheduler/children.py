@@ -24,8 +24,10 @@ def trigger_children(batch: list[tuple[Fire, dict[str, Any]]], node: str) -> int
     keyed by (child, parent's end time, CHILD), so the month table's unique key runs the child once. Children
     below ``job.childDepth`` levels are not run (the API refuses such chains; this guards a lowered setting)."""
     # A broadcast fire triggers its children once: when its shard 0 succeeds (docs/executors.md "Broadcast").
+    # Only tasks that had children when claimed (``has_children`` of the claim's snapshot) cost a query here.
     succeeded = [(fire, result) for fire, result in batch
-                 if result.get("status") == RecordStatus.SUCCESS and fire.shard == 0]
+                 if result.get("status") == RecordStatus.SUCCESS and fire.shard == 0
+                 and fire.task.get("has_children", True)]
     if not succeeded:
         return 0
     links: dict[int, list[int]] = defaultdict(list)

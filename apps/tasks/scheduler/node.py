@@ -68,6 +68,7 @@ class Node:
         # the timer already set, so an instant costs one timer and one mark statement however it was claimed.
         self.mark_timers: dict[Any, list[Fire]] = {}
         self.finished: list[tuple[Fire, dict[str, Any], float]] = []  # (fire, result, monotonic end)
+        self.calls_in_flight = 0  # fires sent and not finished (the flush waits for them, briefly: _gather)
         self.unflushed: set[tuple[int, int, int]] = set()  # finished fires (Fire.key) whose result is not committed yet
         self.kill_seen: dict[int, int] = {}
         self.stopping: asyncio.Event | None = None  # events are created on the loop
@@ -481,6 +482,8 @@ class Node:
             # A kill requested before this fire started does not apply to it.
             fire.kill_seq = max(fire.kill_seq, self.kill_seen.get(fire.task["id"], 0))
             fire.handle = self.loop.create_task(self._execute(fire))
+            self.calls_in_flight += 1
+            fire.handle.add_done_callback(self._call_done)
 
     # --- executing ----------------------------------------------------------------------------------
 
@@ -558,6 +561,12 @@ class Node:
         return any(other.handle is not None and other.scheduled < fire.scheduled
                    for key in self.by_task.get(fire.task["id"], ()) if (other := self.running.get(key)))
 
+    def _call_done(self, _handle: asyncio.Task) -> None:
+        """A sent fire's coroutine ended (also one cancelled before it ran): the last one wakes a waiting flush."""
+        self.calls_in_flight -= 1
+        if not self.calls_in_flight and self.finished and self.flush_wake is not None:
+            self.flush_wake.set()
+
     def _finish(self, fire: Fire, result: dict[str, Any]) -> None:
         now = clock.utcnow()
         result.setdefault("end_time", now)
@@ -603,13 +612,17 @@ class Node:
     # --- results ------------------------------------------------------------------------------------
 
     async def _flush_loop(self) -> None:
-        """Flush results as they finish, at most once per :data:`FLUSH_INTERVAL`: a result that finishes while
-        the writer has been idle that long is written at once; under load each flush carries everything that
-        finished since the last one (the statements per result stay those of one batch)."""
+        """Flush results as they finish, at most once per :data:`FLUSH_INTERVAL`: when the writer has been idle
+        that long, a result is written as soon as no other call is in flight (the calls of one instant, which
+        finish together, share one flush), and at the latest :data:`FLUSH_INTERVAL` after it finished; under load
+        each flush carries everything that finished since the last one (the statements per result stay those of
+        one batch)."""
         assert self.flush_wake is not None
         while True:
             await self.flush_wake.wait()
             self.flush_wake.clear()
+            if self.finished:
+                await self._gather(self.finished[0][2] + FLUSH_INTERVAL)
             began = time.monotonic()
             try:
                 await self._flush_records()
@@ -619,6 +632,16 @@ class Node:
                 await asyncio.sleep(1.0)
                 continue
             await asyncio.sleep(max(0.0, FLUSH_INTERVAL - (time.monotonic() - began)))
+
+    async def _gather(self, deadline: float) -> None:
+        """Wait while calls are still in flight (each one that finishes wakes this), until ``deadline``."""
+        assert self.flush_wake is not None
+        while self.calls_in_flight and (left := deadline - time.monotonic()) > 0:
+            try:
+                await asyncio.wait_for(self.flush_wake.wait(), left)
+            except asyncio.TimeoutError:
+                return
+            self.flush_wake.clear()
 
     async def _flush_records(self) -> int:
         if not self.finished:

@@ -24,8 +24,8 @@ from apps.records import rollups
 from apps.records.models import RecordStatus, TriggerType, record_model
 from apps.tasks.models import MisfirePolicy, SchedulerNode, Task
 from apps.tasks.scheduler import clock
-from apps.tasks.scheduler.fires import TASK_FIELDS, Fire
-from apps.tasks.scheduler.repository import insert_records, recent_months
+from apps.tasks.scheduler.fires import Fire
+from apps.tasks.scheduler.repository import insert_records, recent_months, task_rows
 
 log = logging.getLogger("djs.scheduler")
 
@@ -71,7 +71,7 @@ def recover_records_of(dead: str, *, me: str, misfire_threshold: float) -> Recov
             rows = list(model.objects.select_for_update().filter(executor=dead, status=RecordStatus.RUNNING))
             if not rows:
                 continue
-            tasks = {t["id"]: t for t in Task.objects.filter(pk__in={r.task_id for r in rows}).values(*TASK_FIELDS)}
+            tasks = {t["id"]: t for t in task_rows(Task.objects.filter(pk__in={r.task_id for r in rows}))}
             late = now - timedelta(seconds=misfire_threshold)
             never = [r for r in rows if r.start_time is None]
             skip = [r for r in never if r.scheduled_time < late and r.trigger_type == TriggerType.SCHEDULE
@@ -142,7 +142,7 @@ def adopt_orphans(*, me: str, owned: set[tuple[int, int, int]]) -> list[Fire]:
                             "shard_total", "instance"))
         if not rows:
             continue
-        tasks = {t["id"]: t for t in Task.objects.filter(pk__in={r["task_id"] for r in rows}).values(*TASK_FIELDS)}
+        tasks = {t["id"]: t for t in task_rows(Task.objects.filter(pk__in={r["task_id"] for r in rows}))}
         for row in rows:
             task = tasks.get(row["task_id"])
             if task is None:

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Max, Q
+from django.db.models import Exists, F, Max, OuterRef, Q
 
 from apps.departments.selectors import department_parents, disabled_department_ids
 from apps.executors import registry
@@ -43,6 +43,7 @@ from apps.tasks.models import (
     SchedulerNode,
     SchedulerState,
     Task,
+    TaskChild,
     TaskStatus,
     TriggerRequest,
 )
@@ -182,7 +183,7 @@ def claim_due(*, node: str, config: NodeConfig, earliest: datetime, schedules: S
     with transaction.atomic():
         # SKIP LOCKED (MariaDB/MySQL/PostgreSQL; ignored by SQLite, which has one writer anyway): nodes polling
         # at the same moment take disjoint batches instead of racing for the same rows.
-        rows = list(due.select_for_update(skip_locked=True).values(*TASK_FIELDS)[: config.claim_batch])
+        rows = list(task_rows(due.select_for_update(skip_locked=True))[: config.claim_batch])
         groups: dict[tuple, list[tuple[dict[str, Any], Any]]] = defaultdict(list)
         for row in rows:
             try:
@@ -212,6 +213,14 @@ def claim_due(*, node: str, config: NodeConfig, earliest: datetime, schedules: S
     claimed.full = len(rows) >= config.claim_batch
     claimed.last_due = rows[-1]["next_execute_time"] if rows else None
     return claimed
+
+
+def task_rows(tasks: Any) -> Any:
+    """The snapshot a fire runs with (:data:`TASK_FIELDS`) and ``has_children``: whether the task had child tasks
+    when it was claimed, read in the same statement, so the result writer asks for the links of a success only
+    when there are any (docs/child-tasks.md: the children as of the claim)."""
+    return tasks.annotate(has_children=Exists(TaskChild.objects.filter(parent_id=OuterRef("pk")))).values(
+        *TASK_FIELDS, "has_children")
 
 
 class _PartialClaim(Exception):
@@ -529,7 +538,7 @@ def claim_triggers(node: str) -> tuple[list[Fire], int]:
             if not TriggerRequest.objects.filter(pk=request.pk, claimed_by__isnull=True).update(
                     claimed_by=node, claimed_at=now):
                 continue
-            row = Task.objects.filter(pk=request.task_id).values(*TASK_FIELDS).first()
+            row = task_rows(Task.objects.filter(pk=request.task_id)).first()
             if row is None:
                 continue
             child = request.trigger_type == TriggerType.CHILD
