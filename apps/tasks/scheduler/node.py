@@ -47,6 +47,7 @@ DEPARTMENTS_REFRESH = 60.0  # seconds between reads of the department tree (SHEL
 CLAIM_ROUNDS = 8            # claim batches per tick at most (each batch is one transaction)
 MARK_LEAD = 0.1             # a fire's start is marked this long before its instant, so marking adds no lag
 FLUSH_INTERVAL = 0.1        # results are flushed at most this often (one statement set per batch)
+GATHER = 0.03               # an idle writer waits at most this long for calls still in flight to join a flush
 
 
 class Node:
@@ -614,15 +615,15 @@ class Node:
     async def _flush_loop(self) -> None:
         """Flush results as they finish, at most once per :data:`FLUSH_INTERVAL`: when the writer has been idle
         that long, a result is written as soon as no other call is in flight (the calls of one instant, which
-        finish together, share one flush), and at the latest :data:`FLUSH_INTERVAL` after it finished; under load
-        each flush carries everything that finished since the last one (the statements per result stay those of
-        one batch)."""
+        finish together, share one flush), and at the latest :data:`GATHER` after it finished (a slow call does
+        not hold the others back); under load each flush carries everything that finished since the last one
+        (the statements per result stay those of one batch)."""
         assert self.flush_wake is not None
         while True:
             await self.flush_wake.wait()
             self.flush_wake.clear()
             if self.finished:
-                await self._gather(self.finished[0][2] + FLUSH_INTERVAL)
+                await self._gather(self.finished[0][2] + GATHER)
             began = time.monotonic()
             try:
                 await self._flush_records()
