@@ -33,7 +33,7 @@ WEB_UI_DEPS := $(WEB_UI)/node_modules/.djs-installed
 # Only runs when web-ui/package.json exists.
 WEB_UI_TEST_CMD := npm --prefix $(WEB_UI) test
 
-.PHONY: help test run system-deps system-deps-run mysql-driver check-fresh venv web-ui-deps web-ui-build test-python test-web-ui lint clean bench bench-quick bench-deps bench-records fuzz soak crash-cluster locale messages
+.PHONY: help test run system-deps system-deps-run mysql-driver check-fresh venv web-ui-deps web-ui-build test-python test-web-ui lint clean bench bench-quick bench-deps bench-console bench-records fuzz soak crash-cluster locale messages
 
 help: ## Show this help
 	@echo "DJS make targets:"
@@ -189,6 +189,9 @@ bench-quick: bench-deps ## The same, short windows and fewer steps (a few minute
 	@"$(PY)" bench/rest_api.py --quick
 
 # Detached (nohup): the run takes up to an hour and outlives the terminal. BENCH_ARGS="--reuse DIR --sizes ..."
+bench-console: $(VENV_STAMP) web-ui-build ## Console bytes and render times in headless Chromium (bench/console.py)
+	@"$(PY)" bench/console.py $(BENCH_ARGS)
+
 bench-records: bench-deps ## Record reads at 100k/1M/10M records, detached, log under bench/results/ (< 60 min)
 	@mkdir -p bench/results; log="bench/results/records_scale-$$(date +%Y%m%d-%H%M%S).log"; \
 	nohup "$(PY)" -u bench/records_scale.py $(BENCH_ARGS) > "$$log" 2>&1 < /dev/null & \

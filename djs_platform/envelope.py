@@ -210,6 +210,40 @@ class PageQuery(serializers.Serializer):
     size = serializers.IntegerField(min_value=1, max_value=100, default=10)
 
 
+class SortField(serializers.CharField):
+    """``sort=<field>`` or ``sort=-<field>`` (descending) over an allow-list of API names; validates to the
+    ``ORDER BY`` it means, ties broken by ``id`` in the same direction so pages never overlap or skip a row.
+
+    ``columns`` maps each API name (camelCase, as the list answers it) to its model field. Only columns a user
+    sorts by, and on large tables only indexed ones (docs/api.md "Sorting"). An unknown name answers 4001
+    naming the allowed ones."""
+
+    def __init__(self, columns: dict[str, str], **kwargs: Any) -> None:
+        self.columns = dict(columns)
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("help_text", "sort by one of: " + ", ".join(self.columns)
+                          + "; a leading - sorts descending (ties: by id)")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> tuple[str, ...]:
+        value = super().to_internal_value(data)
+        descending = value.startswith("-")
+        name = value[1:] if descending else value
+        column = self.columns.get(name)
+        if column is None:
+            raise serializers.ValidationError(_("unknown sort field %(field)s, one of %(allowed)s")
+                                              % {"field": name, "allowed": ", ".join(self.columns)})
+        sign = "-" if descending else ""
+        return (f"{sign}{column}",) if column == "id" else (f"{sign}{column}", f"{sign}id")
+
+
+def sorted_by(queryset, query: dict[str, Any]):
+    """``queryset`` in the order a validated ``sort`` asks for (:class:`SortField`); unchanged without one."""
+    order = query.get("sort")
+    return queryset.order_by(*order) if order else queryset
+
+
 def parse_query(serializer_class: type[serializers.Serializer], request) -> dict[str, Any]:
     """Validate query parameters with a serializer; unknown types/values answer 4001."""
     repeated = sorted(k for k, values in request.query_params.lists() if len(values) > 1)
@@ -226,6 +260,7 @@ def parse_query(serializer_class: type[serializers.Serializer], request) -> dict
 
 def paginated(queryset, query: dict[str, Any], serializer_class, context: dict | None = None) -> Response:
     page, size = query.get("page", 1), query.get("size", 10)
+    queryset = sorted_by(queryset, query)
     total = queryset.count()
     rows = list(queryset[(page - 1) * size: page * size])
     items = serializer_class(rows, many=True, context=context or {}).data

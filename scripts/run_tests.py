@@ -164,10 +164,11 @@ class Phase:
     name: str
     marker: str | None
     workers: tuple[str, str] | None  # (environment variable, default) of its -n, or None: serial
+    longest_first: bool = False  # hand out the longest files first (tests/process_order.py)
 
 
 PHASES = (Phase("in-process", "not processes", ("DJS_TEST_WORKERS", DEFAULT_WORKERS)),
-          Phase("processes", "processes", ("DJS_TEST_PROCESS_WORKERS", DEFAULT_PROCESS_WORKERS)))
+          Phase("processes", "processes", ("DJS_TEST_PROCESS_WORKERS", DEFAULT_PROCESS_WORKERS), longest_first=True))
 ONE_PHASE = (Phase("all", None, None),)
 
 
@@ -200,6 +201,10 @@ def run_phase(result: PassResult, phase: Phase, env: dict[str, str], extra: Sequ
     # under the phase's plain name once evaluated.
     junit = RESULTS_DIR / f"{result.name}-{phase.name}.{os.getpid()}.xml"
     junit.unlink(missing_ok=True)  # never evaluate a stale report
+    workers = worker_args(*phase.workers) if phase.workers else []
+    # The process-level files take 5-120 s each: longest first, so no long file starts last on one worker while the
+    # other idles (xdist's own reordering, by number of tests, would undo that order).
+    order = ["-p", "tests.process_order", *(["--no-loadscope-reorder"] if workers else [])] if phase.longest_first else []
     cmd = [
         str(VENV_PYTHON),
         "-m",
@@ -208,7 +213,8 @@ def run_phase(result: PassResult, phase: Phase, env: dict[str, str], extra: Sequ
         "-o",
         f"junit_suite_name={result.name}-{phase.name}",
         *(["-m", phase.marker] if phase.marker else []),
-        *(worker_args(*phase.workers) if phase.workers else []),
+        *workers,
+        *order,
         *extra,
     ]
     log(f"pass {result.name}, {phase.name}: {' '.join(cmd[1:])}")

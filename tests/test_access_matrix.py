@@ -153,6 +153,9 @@ REST_MATRIX: dict[str, NoTenant | dict[str, Cell]] = {
     "trigger-detail": {"GET": Cell("task:view", "trigger")},
     # declarative apply of one new task (docs/djsctl.md): the rules of a single create, errors on tasks[0].*
     "task-apply": {"POST": Cell("task:create", "create")},
+    # the console's export (the declarative YAML of the named tasks) and import (apply of a YAML text), issue 20
+    "task-export": {"GET": Cell("task:view", "task")},
+    "task-import": {"POST": Cell("task:create", "create")},
     "record-list": {"GET": Cell("record:view", "list:record")},
     "record-stats": {"GET": Cell("record:view", "list:record")},
     "record-detail": {"GET": Cell("record:view", "record")},
@@ -449,6 +452,11 @@ def rest_request(world: World, route: str, method: str, pk: int) -> tuple[str, d
         return r.path(), grpc_task_body(pk, world.name("matrix-new"))
     if route == "task-apply":
         return r.path(), {"tasks": [{"type": "HTTP", **http_task_body(pk, world.name("matrix-apply"))}]}
+    if route == "task-import":
+        entry = {"type": "HTTP", **http_task_body(pk, world.name("matrix-import"))}
+        return r.path(), {"document": json.dumps({"tasks": [entry]})}
+    if route == "task-export":
+        return r.path() + f"?ids={pk}", None
     if route == "task-create-shell":
         return r.path(), shell_task_body(pk, world.name("matrix-new"))
     if route == "user-detail" and method == "PUT":
@@ -591,7 +599,8 @@ def run_rest_cell(world: World, tally: Tally, route: str, method: str, cell: Cel
         if want:
             assert row_of(cell.obj, pk) == before, f"{method} {path} answered {want} but changed the row"
         if want == 4001:
-            field_name = {"department-list": "parentId", "task-apply": "tasks[0].departmentId"}.get(route,
+            field_name = {"department-list": "parentId", "task-apply": "tasks[0].departmentId",
+                          "task-import": "tasks[0].departmentId"}.get(route,
                                                                                               "departmentId")
             assert reply.data["fields"] == {field_name: [f"department {pk} not found"]}, reply.data
         transaction.set_rollback(True)

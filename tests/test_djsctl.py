@@ -77,9 +77,11 @@ tasks:
 """
 
 
-@pytest.fixture
-def running_platform(tmp_path):
-    """Database with a scheduler.jobs task, gunicorn, one scheduler node, an HTTP target."""
+@pytest.fixture(scope="module")
+def running_platform(tmp_path_factory):
+    """Database with a scheduler.jobs task, gunicorn, one scheduler node, an HTTP target; one per test module
+    (each test logs in with its own HOME and config directory, and asserts only on what it did itself)."""
+    tmp_path = tmp_path_factory.mktemp("platform")
     with HttpTarget() as target, fresh_database(tmp_path) as db_url:
         job = {"name": "config-job", "department": "Headquarters", "cron": "0 4 * * *", "status": 0,
                "url": target.url("/config"), "httpMethod": "GET"}

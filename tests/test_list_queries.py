@@ -78,12 +78,24 @@ CASES: dict[str, ListCase] = {
     "user-token-list": ListCase("users/{admin}/tokens", **PAGED),  # the admin's own API tokens (issue 19)
     "executor-list": ListCase("executors", **PAGED),  # the executor registry (issue 19)
     "executor-names": ListCase("executors/names", grow=_add_executor_names),  # names of the admin's department
+    # ?sort= (docs/api.md "Sorting") changes the ORDER BY only, never the number of queries
+    "task-list?sort": ListCase("tasks", base={"sort": "-nextExecuteTime"}, **PAGED),
+    "user-list?sort": ListCase("users", base={"sort": "realName"}, **PAGED),
+    "role-list?sort": ListCase("roles", base={"sort": "-updateTime"}, **PAGED),
+    "audit-log-list?sort": ListCase("audit-logs", base={"sort": "createTime"}, **PAGED),
+    "alert-policy-list?sort": ListCase("alert-policies", base={"sort": "-enabled"}, **PAGED),
+    "alert-list?sort": ListCase("alerts", base={"sort": "createTime"}, **PAGED),
+    "user-token-list?sort": ListCase("users/{admin}/tokens", base={"sort": "-lastUsedAt"}, **PAGED),
+    "executor-list?sort": ListCase("executors", base={"sort": "-lastHeartbeat"}, **PAGED),
+    "record-list?range": ListCase("records", base={"year": YEAR, "month": MONTH, "start": "2026-03-01T00:00:00Z",
+                                                   "end": "2026-03-02T00:00:00Z"}, **PAGED),
 }
 # GET routes that are not lists (single objects, summaries, docs, infrastructure).
 NOT_LISTS = {"health", "shutdown", "auth-userinfo", "user-detail", "role-detail", "department-detail",
              "task-detail", "task-cron-preview", "record-detail", "record-stats", "schema", "docs", "metrics",
              "web-console", "scheduler-state", "record-log", "alert-policy-detail", "alert-detail",
-             "trigger-detail", "not-found", "node-stats", "executor-detail", "features"}
+             "trigger-detail", "not-found", "node-stats", "executor-detail", "features",
+             "task-export"}
 CATCH_ALL = "^.*$"
 
 

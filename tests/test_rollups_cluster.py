@@ -139,6 +139,10 @@ def test_rollups_equal_raw_rows_after_a_randomized_run_with_a_frozen_a_killed_no
         nodes = Nodes(env, tmp_path)
         nodes.start("frozen")  # alone at first: it holds every call in flight when it is stopped
         time.sleep(max(0.0, first + 3.5 - time.time()))
+        # A process slow to boot on a loaded box may not fire yet (stopped before it registered, nobody would declare
+        # it dead): it is the only node, so the target's first call is its own; it runs a while before the stop.
+        calls = target.wait_for(1, timeout=30)
+        time.sleep(max(0.0, min(call.arrived for call in calls) + 1.5 - time.monotonic()))
         nodes.fault("frozen")
         os.killpg(nodes.procs["frozen"].pid, signal.SIGSTOP)
         frozen_at = time.time()

@@ -28,7 +28,8 @@ def records_queryset(*, user: User, year: int, month: int) -> QuerySet | None:
 def record_list(*, user: User, year: int, month: int, task_id: int | None = None,
                 department_id: int | None = None, success: bool | None = None, task_type: str | None = None,
                 status: int | None = None, trigger_type: str | None = None, parent_record_id: int | None = None,
-                parent_month: int | None = None) -> QuerySet | None:
+                parent_month: int | None = None, scheduled_from: datetime | None = None,
+                scheduled_before: datetime | None = None) -> QuerySet | None:
     qs = records_queryset(user=user, year=year, month=month)
     if qs is None:
         return None
@@ -49,6 +50,11 @@ def record_list(*, user: User, year: int, month: int, task_id: int | None = None
         filters["parent_record_id"] = parent_record_id
         if parent_month is not None:
             filters["parent_month"] = parent_month
+    # A time range within the month: on scheduled_time, which (department_id, scheduled_time) indexes.
+    if scheduled_from is not None:
+        filters["scheduled_time__gte"] = scheduled_from
+    if scheduled_before is not None:
+        filters["scheduled_time__lt"] = scheduled_before
     return qs.filter(**filters).order_by("-id")
 
 

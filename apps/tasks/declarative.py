@@ -21,6 +21,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
 from django.db import transaction
 from django.utils.translation import gettext, gettext_lazy
 
@@ -31,7 +32,11 @@ from apps.tasks.models import Task, TaskType, task_name_key
 from apps.tasks.specs import TaskSpec
 from djs_platform import errors, validation
 from djs_platform.actor import Actor
-from djs_platform.tenancy import department_scope_ids, require_permission
+from djs_platform.tenancy import (
+    NOT_FOUND_MESSAGES,
+    department_scope_ids,
+    require_permission,
+)
 
 #: Most entries one document may hold (a file, a request, ``scheduler.jobs``).
 MAX_APPLY_ENTRIES = 1000
@@ -328,3 +333,126 @@ def tasks_apply(*, actor: Actor, document: Any, dry_run: bool = False, prune: bo
                                              department_name=departments.names[task.department_id],
                                              task_type=task.task_type))
     return report
+
+
+# --- export and YAML text (the console's Export / Import, GET /tasks/export, POST /tasks/import) --------------
+
+#: Most tasks one export names (one apply document holds at most MAX_APPLY_ENTRIES entries).
+MAX_EXPORT_IDS = MAX_APPLY_ENTRIES
+
+
+def task_entry(task: Task, department: int | str) -> dict[str, Any]:
+    """The entry that makes exactly ``task`` when applied: every field of its type, defaults included, with the
+    names of the task routes' bodies (``department``: an id, or a name path that resolves to the task's
+    department). Applied where the task exists, the entry is ``unchanged``; applied after the task was deleted,
+    it creates a task with the same columns and children."""
+    entry: dict[str, Any] = {"name": task.name, "type": task.task_type}
+    entry["departmentId" if isinstance(department, int) else "department"] = department
+    if task.description:
+        entry["description"] = task.description
+    entry.update({"cron": task.cron_expression, "timezone": task.timezone, "status": int(task.status)})
+    if task.task_type == TaskType.HTTP:
+        entry.update({"url": task.url, "httpMethod": task.http_method})
+        if task.headers:
+            entry["headers"] = dict(task.headers)
+        if task.body is not None:
+            entry["body"] = task.body
+        if task.fallback_url:
+            entry["fallbackUrl"] = task.fallback_url
+        entry["routeStrategy"] = task.route_strategy
+    elif task.task_type == TaskType.GRPC:
+        entry.update({"grpcService": task.grpc_service, "grpcMethod": task.grpc_method})
+        if task.grpc_params:
+            try:
+                entry["grpcParams"] = json.loads(task.grpc_params)
+            except ValueError:  # a row written around the API: as stored (apply then reports it)
+                entry["grpcParams"] = task.grpc_params
+        if task.fallback_grpc_service:
+            entry["fallbackGrpcService"] = task.fallback_grpc_service
+        if task.fallback_grpc_method:
+            entry["fallbackGrpcMethod"] = task.fallback_grpc_method
+        entry["routeStrategy"] = task.route_strategy
+    elif task.task_type == TaskType.SHELL:
+        entry.update({"shellCommand": task.shell_command, "shellArgs": list(task.shell_args or [])})
+        if task.shell_workdir:
+            entry["shellWorkdir"] = task.shell_workdir
+        if task.shell_env:
+            entry["shellEnv"] = dict(task.shell_env)
+    entry.update({"timeout": task.timeout, "retryCount": task.max_retry, "retryInterval": task.retry_interval,
+                  "concurrencyPolicy": task.concurrency_policy, "misfirePolicy": task.misfire_policy,
+                  "childTaskIds": [link.child_id for link in task.child_links.all()]})
+    return entry
+
+
+def _department_refs(user, department_ids: set[int]) -> dict[int, int | str]:
+    """How the export names each department: its name path from the top when the user's scope holds every
+    department of the path (a user below the top does not learn the names above their scope) and the path
+    resolves to it, else its id."""
+    departments = _Departments()
+    parents = dict(Department.objects.values_list("id", "parent_id"))
+    scope = department_scope_ids(user)
+    refs: dict[int, int | str] = {}
+    for dept_id in department_ids:
+        path, node, seen = [], dept_id, set()
+        while node is not None and node not in seen:
+            seen.add(node)
+            path.append(node)
+            node = parents.get(node)
+        names = [departments.names.get(pk, "") for pk in reversed(path)]
+        text = "/".join(names)
+        usable = (node is None and all(pk in scope for pk in path) and all(n and "/" not in n for n in names)
+                  and departments.resolve(text) == dept_id)
+        refs[dept_id] = text if usable else dept_id
+    return refs
+
+
+class _ExportDumper(yaml.SafeDumper):
+    """Plain YAML: no anchors or aliases (the import refuses them), strings that look like numbers quoted."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def tasks_export(*, user, task_ids: list[int]) -> tuple[str, list[Task]]:
+    """The declarative YAML document (docs/djsctl.md) of the given tasks, in id order, and the tasks. Needs
+    ``task:view``; a task outside the scope and a missing one answer the same 4004 (``fields.ids`` names it)."""
+    tasks = list(Task.objects.restrict(user, "task:view").filter(pk__in=task_ids).order_by("id")
+                 .prefetch_related("child_links"))
+    found = {task.pk for task in tasks}
+    missing = [pk for pk in task_ids if pk not in found]
+    if missing:
+        raise errors.NotFound(str(NOT_FOUND_MESSAGES["task"]),
+                              fields={"ids": [gettext("task %(task_id)s not found") % {"task_id": missing[0]}]})
+    refs = _department_refs(user, {task.department_id for task in tasks})
+    document = {"tasks": [task_entry(task, refs[task.department_id]) for task in tasks]}
+    text = yaml.dump(document, Dumper=_ExportDumper, sort_keys=False, allow_unicode=True, default_flow_style=False,
+                     width=120)
+    header = ("# DJS tasks (docs/djsctl.md \"Declarative tasks\"): djsctl tasks apply FILE, manage.py apply_tasks FILE\n"
+              "# or Import on the console's task list. (department, name) identifies a task.\n")
+    return header + text, tasks
+
+
+class _ImportLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: an alias may repeat a subtree exponentially (a "billion laughs"
+    document), which the document checks would then walk."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not supported", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def parse_document(text: str, field_name: str = "document") -> Any:
+    """A YAML (or JSON) document as apply takes it; invalid YAML answers 4001 on ``field_name`` with the line."""
+    try:
+        return yaml.load(text, Loader=_ImportLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = (gettext("line %(line)s, column %(column)s: ") % {"line": mark.line + 1, "column": mark.column + 1}
+                 if mark is not None else "")
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise errors.invalid(field_name, gettext("not valid YAML: %(where)s%(problem)s")
+                                         % {"where": where, "problem": problem}) from None
+    except RecursionError:
+        raise errors.invalid(field_name, gettext("not valid YAML: nested too deeply")) from None

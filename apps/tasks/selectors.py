@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import QuerySet
 
@@ -138,3 +139,131 @@ def task_running_count(*, task_id: int) -> int:
     from apps.tasks.scheduler.repository import running_elsewhere
 
     return len(running_elsewhere(task_id, timezone.now()))
+
+
+# --- the task list's health columns (issue 20: "is it healthy?") -------------------------------------------
+
+#: The health figures' window: today and the 6 days before, whole local days of the platform zone (the "week" of
+#: gRPC GetStatistics).
+HEALTH_DAYS = 7
+
+
+def _empty_health() -> dict:
+    return {"runs": 0, "successCount": 0, "failCount": 0, "successRate": None, "running": 0, "lastRun": None}
+
+
+def task_health(*, user: User, task_ids: list[int], now: datetime | None = None) -> dict[int, dict]:
+    """Per task of a list page: finished runs, successes, failures and success rate over the last
+    :data:`HEALTH_DAYS` local days (from the task x day rollups; days of a month whose rollups are not built from
+    its raw rows), the executions running now (started, not finished), and the last run.
+
+    The last run is the task's newest execution record (highest id) in the current or the previous month table,
+    whatever its status (a running one included); None when it has none there, or when that record belongs to a
+    department outside the user's scope (a task that moved in from such a department and has not run since).
+
+    Every figure counts only records of the user's department scope, as record reads do (a task that moved keeps
+    its old department's records). A constant number of queries whatever the number of tasks: the month tables,
+    the months' rollup state, one rollup read, one for the running counts, one for the last runs."""
+    from zoneinfo import ZoneInfo
+
+    from django.conf import settings
+    from django.db import connection
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from apps.records import rollups
+    from apps.records.models import (
+        RecordStatus,
+        RollupCount,
+        RollupGrain,
+        existing_record_tables,
+        previous_month,
+        record_model,
+        table_name,
+    )
+    from djs_platform.tenancy import department_scope_ids
+
+    ids = sorted(set(task_ids))
+    health = {pk: _empty_health() for pk in ids}
+    if not ids:
+        return health
+    scope = sorted(department_scope_ids(user))
+    zone = ZoneInfo(settings.TIME_ZONE)
+    today = (now or timezone.now()).astimezone(zone).date()
+    first = today - timedelta(days=HEALTH_DAYS - 1)
+    days = [first + timedelta(days=n) for n in range(HEALTH_DAYS)]
+    tables = existing_record_tables(refresh=True)
+    months = [ym for ym in (previous_month(today.year, today.month), (today.year, today.month))
+              if table_name(*ym) in tables]
+
+    # Finished runs of the window: the task x day cells of built months, the raw rows of the others.
+    built = rollups.built_months({(d.year, d.month) for d in days})
+    rolled = [d for d in days if (d.year, d.month) in built]
+    by_status: dict[int, dict[int, int]] = {pk: {} for pk in ids}
+    if rolled:
+        where = rollups._cells(RollupGrain.TASK_DAY, (first, today), scope, ids,
+                               rolled if len(rolled) < len(days) else None)
+        for key_id, status, n in rollups._sum(RollupCount, ("key_id", "status"), ("count",), where, keyed=True):
+            cell = by_status[int(key_id)]
+            cell[int(status)] = cell.get(int(status), 0) + int(n)
+    for year, month in sorted({(d.year, d.month) for d in days} - built):
+        if table_name(year, month) not in tables:
+            continue
+        unbuilt = [d for d in days if (d.year, d.month) == (year, month)]
+        start = datetime.combine(unbuilt[0], datetime.min.time(), tzinfo=zone)
+        end = datetime.combine(unbuilt[-1] + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+        rows = (record_model(year, month).objects.filter(task_id__in=ids, department_id__in=scope,
+                                                          scheduled_time__gte=start, scheduled_time__lt=end)
+                .exclude(status=RecordStatus.RUNNING).order_by().values("task_id", "status").annotate(n=Count("id")))
+        for row in rows:
+            cell = by_status[row["task_id"]]
+            cell[int(row["status"])] = cell.get(int(row["status"]), 0) + row["n"]
+    for pk, counts in by_status.items():
+        entry = health[pk]
+        entry["runs"] = sum(counts.values())
+        entry["successCount"] = counts.get(int(RecordStatus.SUCCESS), 0)
+        entry["failCount"] = counts.get(int(RecordStatus.FAILED), 0)
+        decided = entry["successCount"] + entry["failCount"]
+        entry["successRate"] = round(entry["successCount"] / decided, 4) if decided else None
+    if not months:
+        return health
+
+    def union(parts: list[QuerySet]) -> QuerySet:
+        return parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+
+    # Running now: started and not finished (status running, start time set; the (task_id, status) index).
+    running = union([record_model(y, m).objects.filter(task_id__in=ids, status=RecordStatus.RUNNING,
+                                                        start_time__isnull=False, department_id__in=scope)
+                     .order_by().values("task_id").annotate(n=Count("id")) for y, m in months])
+    for row in running:
+        health[row["task_id"]]["running"] += row["n"]
+
+    # The last run: each month's newest record per task (a loose scan of the (task_id, id) index), joined back to
+    # its row, both months in one statement.
+    model = record_model(*months[-1])
+    qn = connection.ops.quote_name
+    marks = ", ".join(["%s"] * len(ids))
+    columns = ", ".join(f"r.{qn(c)}" for c in ("id", "task_id", "department_id", "status", "trigger_type",
+                                                "scheduled_time", "start_time", "end_time", "cost_time"))
+    parts, params = [], []
+    for year, month in months:
+        table = qn(table_name(year, month))
+        parts.append(f"SELECT {columns}, {year * 100 + month} AS {qn('month')} FROM {table} r INNER JOIN "
+                     f"(SELECT MAX({qn('id')}) AS {qn('last_id')} FROM {table} WHERE {qn('task_id')} IN ({marks}) "
+                     f"GROUP BY {qn('task_id')}) m ON r.{qn('id')} = m.{qn('last_id')}")
+        params += ids
+    latest: dict[int, Any] = {}
+    for record in model.objects.raw(" UNION ALL ".join(parts), params):
+        seen = latest.get(record.task_id)
+        if seen is None or (record.month, record.id) > (seen.month, seen.id):
+            latest[record.task_id] = record
+    allowed = set(scope)
+    for task_id, record in latest.items():
+        if record.department_id not in allowed:
+            continue
+        health[task_id]["lastRun"] = {
+            "id": record.id, "year": record.month // 100, "month": record.month % 100,
+            "status": record.status, "triggerType": record.trigger_type,
+            "scheduledTime": record.scheduled_time, "startTime": record.start_time,
+            "endTime": record.end_time, "costTime": record.cost_time}
+    return health

@@ -45,6 +45,7 @@ def test_shell_task_created_in_the_form_runs_and_its_log_is_read_in_the_record_d
     console.open()
     console.login("admin", ADMIN_PASSWORD)
     console.nav("tasks", "task-list")
+    console.by("task-create").click()  # "New task ▾"
     console.by("task-create-shell").click()
     expect(console.by("task-form")).to_be_visible()
     expect(page.locator(f"{tid('task-type')} .el-radio-button.is-active")).to_have_text("SHELL")
@@ -125,8 +126,10 @@ def test_shell_task_created_in_the_form_runs_and_its_log_is_read_in_the_record_d
     _user_without_task_shell(live)
     console.login(NO_SHELL_USER, NO_SHELL_PASSWORD)
     console.nav("tasks", "task-list")
+    console.by("task-create").click()
     expect(console.by("task-create-http")).to_be_visible()
     expect(console.by("task-create-shell")).to_have_count(0)
+    console.page.keyboard.press("Escape")
     actions = console.by("task-actions-e2e-shell")
     expect(actions).to_be_visible()
     expect(actions.locator(tid("task-trigger"))).to_have_count(0)

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from apps.accounts.audit import action_label
 from apps.accounts.models import USERNAME_MAX_LENGTH, normalize_username, username_problem
 from apps.accounts.services import API_TOKEN_MAX_DAYS, API_TOKEN_NAME_MAX_LENGTH
-from djs_platform.envelope import PageQuery
+from djs_platform.envelope import PageQuery, SortField
 from djs_platform.fields import IdField, InputSerializer, StatusField, StrictCharField, StrictIntegerField
 from djs_platform.tenancy import permission_label
 
@@ -114,6 +114,8 @@ class UserQuery(PageQuery):
     keyword = serializers.CharField(max_length=100, required=False, allow_blank=True)
     status = serializers.IntegerField(min_value=0, max_value=1, required=False)
     roleId = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
+    sort = SortField({"id": "id", "username": "username", "realName": "real_name", "status": "status",
+                      "createTime": "create_time", "updateTime": "update_time"})
 
 
 # --- roles & permissions ----------------------------------------------------------------------
@@ -163,6 +165,8 @@ class RoleInput(InputSerializer):
 class RoleQuery(PageQuery):
     keyword = serializers.CharField(max_length=100, required=False, allow_blank=True)
     status = serializers.IntegerField(min_value=0, max_value=1, required=False)
+    sort = SortField({"id": "id", "name": "name", "status": "status", "createTime": "create_time",
+                      "updateTime": "update_time"})
 
 
 # --- audit log --------------------------------------------------------------------------------
@@ -195,6 +199,13 @@ class AuditLogQuery(PageQuery):
     objectId = serializers.CharField(max_length=64, required=False, allow_blank=True)
     start = serializers.DateTimeField(required=False)
     end = serializers.DateTimeField(required=False)
+    # Audit rows only grow: only indexed columns (create_time has its own index; id is the key).
+    sort = SortField({"id": "id", "createTime": "create_time"})
+
+
+class ApiTokenQuery(PageQuery):
+    sort = SortField({"id": "id", "name": "name", "createTime": "create_time", "expiresAt": "expires_at",
+                      "lastUsedAt": "last_used_at"})
 
 
 # --- personal API tokens (issue 19) -----------------------------------------------------------------------------

@@ -145,9 +145,9 @@ class UserPasswordView(APIView):
 class UserTokenListView(APIView):
     """A user's personal API tokens (issue 19): your own, or with ``user:manage`` those of a user in your scope."""
 
-    @extend_schema(parameters=[s.PageQuery], responses=s.ApiTokenOutput(many=True), tags=["users"])
+    @extend_schema(parameters=[s.ApiTokenQuery], responses=s.ApiTokenOutput(many=True), tags=["users"])
     def get(self, request, pk: int):
-        q = parse_query(s.PageQuery, request)
+        q = parse_query(s.ApiTokenQuery, request)
         return paginated(selectors.api_token_list(user=request.user, user_id=pk), q, s.ApiTokenOutput)
 
     @extend_schema(request=s.ApiTokenInput, responses=s.ApiTokenCreatedOutput, tags=["users"],

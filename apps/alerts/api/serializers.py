@@ -12,7 +12,7 @@ from rest_framework import serializers
 from apps.alerts.models import AlertKind, AlertStatus
 from apps.alerts.specs import MAX_CONSECUTIVE, MAX_COOLDOWN, MAX_EMAIL, MAX_EMAILS, MAX_LAG, MAX_OVERRUN, MAX_SECRET
 from apps.tasks.specs import MAX_URL
-from djs_platform.envelope import PageQuery
+from djs_platform.envelope import PageQuery, SortField
 from djs_platform.fields import IdField, InputSerializer, StrictCharField, StrictIntegerField
 
 
@@ -64,6 +64,7 @@ class AlertPolicyQuery(PageQuery):
     taskId = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
     scope = serializers.ChoiceField(choices=["task", "department"], required=False,
                                     help_text="task: tasks' own policies; department: department defaults")
+    sort = SortField({"id": "id", "enabled": "enabled", "createTime": "create_time", "updateTime": "update_time"})
 
 
 class AlertPolicyOutput(serializers.Serializer):
@@ -97,6 +98,8 @@ class AlertQuery(PageQuery):
     departmentId = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
     kind = serializers.ChoiceField(choices=AlertKind.values, required=False)
     status = serializers.ChoiceField(choices=AlertStatus.values, required=False)
+    # Sent alerts only grow: only indexed columns ((department_id, create_time), (task_id, kind, create_time)).
+    sort = SortField({"id": "id", "createTime": "create_time"})
 
 
 class DeliveryOutput(serializers.Serializer):

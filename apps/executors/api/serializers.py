@@ -17,7 +17,7 @@ from apps.executors.models import (
     ExecutorSource,
     ExecutorStatus,
 )
-from djs_platform.envelope import PageQuery
+from djs_platform.envelope import PageQuery, SortField
 from djs_platform.fields import (
     IdField,
     InputSerializer,
@@ -71,6 +71,9 @@ class ExecutorQuery(PageQuery):
     departmentId = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
     source = serializers.ChoiceField(choices=ExecutorSource.values, required=False)
     status = serializers.ChoiceField(choices=ExecutorStatus.values, required=False)
+    sort = SortField({"id": "id", "name": "name", "kind": "kind", "address": "address", "weight": "weight",
+                      "status": "status", "source": "source", "lastHeartbeat": "last_heartbeat",
+                      "createTime": "create_time", "updateTime": "update_time"})
 
 
 class NamesQuery(serializers.Serializer):

@@ -27,9 +27,13 @@ class RecordQuery(PageQuery, MonthQuery):
     cursor = serializers.CharField(
         max_length=512, required=False,
         help_text="the nextCursor of the previous page (newest first); pages deeper than 10,000 rows need it")
+    start = serializers.DateTimeField(required=False, help_text="scheduled at or after (ISO-8601)")
+    end = serializers.DateTimeField(required=False, help_text="scheduled before (ISO-8601)")
 
     def validate(self, attrs: dict) -> dict:
         attrs = super().validate(attrs)
+        if "start" in attrs and "end" in attrs and attrs["start"] >= attrs["end"]:
+            raise serializers.ValidationError({"end": [_("must be after start")]})
         given = [k for k in ("parentYear", "parentMonth") if k in attrs]
         if given and len(given) != 2:
             missing = "parentMonth" if "parentYear" in attrs else "parentYear"

@@ -22,7 +22,8 @@ class RecordListView(APIView):
                    "success": None if "success" not in q else q["success"] in ("1", "true"),
                    "task_type": q.get("taskType"), "status": int(q["status"]) if "status" in q else None,
                    "trigger_type": q.get("triggerType"), "parent_record_id": q.get("parentRecordId"),
-                   "parent_month": q["parentYear"] * 100 + q["parentMonth"] if "parentYear" in q else None}
+                   "parent_month": q["parentYear"] * 100 + q["parentMonth"] if "parentYear" in q else None,
+                   "scheduled_from": q.get("start"), "scheduled_before": q.get("end")}
         before = cursors.read(q["cursor"], user=request.user, year=year, month=month, filters=filters) \
             if "cursor" in q else None
         offset = 0 if before is not None else (q["page"] - 1) * size

@@ -34,7 +34,7 @@ from apps.tasks.specs import (
     MAX_URL,
 )
 from djs_platform import inputs
-from djs_platform.envelope import PageQuery
+from djs_platform.envelope import PageQuery, SortField
 from djs_platform.fields import IdField, InputSerializer, StrictCharField, StrictIntegerField
 
 #: The methods an HTTP task may use (apps/tasks/httprules.py).
@@ -222,6 +222,9 @@ class TaskQuery(PageQuery):
     departmentId = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
     taskType = serializers.ChoiceField(choices=TaskType.values, required=False)
     status = serializers.IntegerField(min_value=0, max_value=2, required=False)
+    sort = SortField({"id": "id", "name": "name", "taskType": "task_type", "status": "status",
+                      "nextExecuteTime": "next_execute_time", "lastExecuteTime": "last_execute_time",
+                      "createTime": "create_time", "updateTime": "update_time"})
 
 
 class CronPreviewQuery(serializers.Serializer):
@@ -381,3 +384,95 @@ class SchedulerStateOutput(serializers.Serializer):
     pausedAt = serializers.DateTimeField(source="paused_at", allow_null=True)
     pausedBy = PausedByOutput(source="paused_by", allow_null=True)
     reason = serializers.CharField(allow_blank=True)
+
+
+# --- the task list's health columns (issue 20) -----------------------------------------------------------------
+
+class LastRunOutput(serializers.Serializer):
+    id = serializers.IntegerField(help_text="the record (GET /records/{id}?year=&month=)")
+    year = serializers.IntegerField(help_text="year of the record's month table")
+    month = serializers.IntegerField(help_text="month of the record's month table")
+    status = serializers.IntegerField(help_text="0 running (waiting while startTime is null), 1 success, 2 failed, "
+                                                "3 killed, 4 skipped, 5 lost")
+    triggerType = serializers.CharField()
+    scheduledTime = serializers.DateTimeField()
+    startTime = serializers.DateTimeField(allow_null=True)
+    endTime = serializers.DateTimeField(allow_null=True)
+    costTime = serializers.IntegerField(allow_null=True)
+
+
+class TaskHealthOutput(serializers.Serializer):
+    runs = serializers.IntegerField(help_text="finished executions over the last 7 local days (today included)")
+    successCount = serializers.IntegerField()
+    failCount = serializers.IntegerField()
+    successRate = serializers.FloatField(allow_null=True, help_text="successCount / (successCount + failCount); "
+                                                                    "null without either")
+    running = serializers.IntegerField(help_text="executions started and not finished now")
+    lastRun = LastRunOutput(allow_null=True, help_text="the newest execution in the current or previous month "
+                                                       "(docs/api.md)")
+
+
+class TaskHealthListSerializer(serializers.ListSerializer):
+    """Reads the health of the whole page at once (a constant number of queries: tests/test_list_queries.py)."""
+
+    def to_representation(self, data):
+        from apps.tasks.selectors import task_health
+
+        rows = list(data.all() if hasattr(data, "all") else data)
+        user = self.context.get("user")
+        health = task_health(user=user, task_ids=[task.pk for task in rows]) if user is not None else {}
+        for task in rows:
+            task.health = health.get(task.pk)
+        return super().to_representation(rows)
+
+
+class TaskListOutput(TaskOutput):
+    """A row of ``GET /tasks``: the task plus its health (``health``: docs/api.md "Task list health")."""
+
+    health = TaskHealthOutput(allow_null=True, help_text="last 7 days, running now, last run (scoped like records)")
+
+    class Meta:
+        list_serializer_class = TaskHealthListSerializer
+
+
+# --- export and import of the declarative YAML (issue 20) ---------------------------------------------------
+
+class TaskIdsField(serializers.CharField):
+    """``ids=3,5,8``: task ids, comma-separated, each at most once."""
+
+    def __init__(self, *, max_ids: int, **kwargs: Any) -> None:
+        self.max_ids = max_ids
+        kwargs.setdefault("max_length", max_ids * 21)
+        kwargs.setdefault("help_text", f"task ids, comma-separated (at most {max_ids})")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> list[int]:
+        from django.utils.translation import gettext as _
+
+        text = super().to_internal_value(data)
+        parts = [part.strip() for part in text.split(",")]
+        if not all(part.isascii() and part.isdigit() and len(part) <= 18 and int(part) >= 1 for part in parts):
+            raise serializers.ValidationError(_("must be task ids separated by commas, e.g. 3,5,8"))
+        ids = [int(part) for part in parts]
+        if len(ids) > self.max_ids:
+            raise serializers.ValidationError(_("at most %(max)s tasks") % {"max": self.max_ids})
+        if len(set(ids)) != len(ids):
+            raise serializers.ValidationError(_("lists a task more than once"))
+        return ids
+
+
+class TaskExportQuery(serializers.Serializer):
+    ids = TaskIdsField(max_ids=MAX_APPLY_ENTRIES)
+
+
+class TaskExportOutput(serializers.Serializer):
+    document = serializers.CharField(help_text="the YAML document POST /tasks/import, djsctl tasks apply and "
+                                               "manage.py apply_tasks take")
+    count = serializers.IntegerField(help_text="tasks in the document")
+    filename = serializers.CharField(help_text="a file name to save it under")
+
+
+class TaskImportInput(InputSerializer):
+    document = StrictCharField(max_length=2 * 1024 * 1024, trim_whitespace=False,
+                               help_text="a YAML (or JSON) document of declarative tasks (docs/djsctl.md)")
+    dryRun = StrictBooleanField(required=False, default=False)

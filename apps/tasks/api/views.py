@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from apps.records.api.serializers import MonthQuery
 from apps.tasks import selectors, services, specs
 from apps.tasks.api import serializers as s
-from apps.tasks.declarative import tasks_apply
+from apps.tasks.declarative import parse_document, tasks_apply, tasks_export
 from apps.tasks.models import TaskType
 from apps.tasks.schedule import fire_times
 from apps.tasks.specs import TaskSpec
@@ -84,12 +84,12 @@ def _written(task):
 
 
 class TaskListView(APIView):
-    @extend_schema(parameters=[s.TaskQuery], responses=s.TaskOutput(many=True), tags=["tasks"])
+    @extend_schema(parameters=[s.TaskQuery], responses=s.TaskListOutput(many=True), tags=["tasks"])
     def get(self, request):
         q = parse_query(s.TaskQuery, request)
         qs = selectors.task_list(user=request.user, keyword=q.get("keyword"), department_id=q.get("departmentId"),
                                  task_type=q.get("taskType"), status=q.get("status"))
-        return paginated(qs, q, s.TaskOutput)
+        return paginated(qs, q, s.TaskListOutput, context={"user": request.user})
 
 
 class TaskCreateView(APIView):
@@ -306,3 +306,27 @@ class SchedulerResumeView(APIView):
         parse_body(s.SchedulerResumeInput, request)
         services.scheduler_resume(actor=Actor.from_request(request))
         return _scheduler_state()
+
+
+class TaskExportView(APIView):
+    @extend_schema(parameters=[s.TaskExportQuery], responses=s.TaskExportOutput, tags=["tasks"],
+                   description="The declarative YAML of the given tasks (docs/djsctl.md), exactly what apply needs "
+                               "to make them: applied where they exist they are `unchanged`. Needs task:view; a "
+                               "task outside the scope and a missing one are 4004 alike (`fields.ids` names it).")
+    def get(self, request):
+        q = parse_query(s.TaskExportQuery, request)
+        document, tasks = tasks_export(user=request.user, task_ids=q["ids"])
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        return ok({"document": document, "count": len(tasks), "filename": f"djs-tasks-{stamp}.yaml"})
+
+
+class TaskImportView(APIView):
+    @extend_schema(request=s.TaskImportInput, responses=s.TaskApplyOutput, tags=["tasks"],
+                   description="`POST /tasks/apply` for a YAML text (the console's Import): the document is parsed "
+                               "(no anchors or aliases; invalid YAML is 4001 on `document` with its line) and "
+                               "applied with the rules, permissions and report of apply; never prunes.")
+    def post(self, request):
+        data = parse_body(s.TaskImportInput, request)
+        document = parse_document(data["document"])
+        report = tasks_apply(actor=Actor.from_request(request), document=document, dry_run=data["dryRun"])
+        return ok(s.TaskApplyOutput(report).data)

@@ -1,8 +1,72 @@
 import { http } from './http'
 import type { CronPreview, GrpcTaskInput, HttpTaskInput, Page, ShellTaskInput, Task, TaskQuery, TaskStatus } from './types'
 
-export function listTasks(query: TaskQuery): Promise<Page<Task>> {
-  return http.get<Page<Task>>('/tasks', { ...query })
+/** The newest execution of a task in this or last month's table (docs/api.md "Task list health"). */
+export interface TaskLastRun {
+  id: number
+  year: number
+  month: number
+  /** 0 running (waiting while startTime is null), 1 success, 2 failed, 3 killed, 4 skipped, 5 lost */
+  status: number
+  triggerType: string
+  scheduledTime: string
+  startTime: string | null
+  endTime: string | null
+  costTime: number | null
+}
+
+/** A task list row's health: the last 7 local days (today included), what runs now, the last run. */
+export interface TaskHealth {
+  runs: number
+  successCount: number
+  failCount: number
+  /** successCount / (successCount + failCount); null without either */
+  successRate: number | null
+  running: number
+  lastRun: TaskLastRun | null
+}
+
+/** A row of `GET /tasks`: the task and its health (absent from older servers). */
+export type TaskRow = Task & { health?: TaskHealth | null }
+
+export function listTasks(query: TaskQuery): Promise<Page<TaskRow>> {
+  return http.get<Page<TaskRow>>('/tasks', { ...query })
+}
+
+/** The declarative YAML of the given tasks (`GET /tasks/export?ids=`), what import and `djsctl tasks apply` take. */
+export interface TaskExport {
+  document: string
+  count: number
+  filename: string
+}
+
+export function exportTasks(ids: number[]): Promise<TaskExport> {
+  return http.get<TaskExport>('/tasks/export', { ids: ids.join(',') })
+}
+
+/** One line of an apply/import report. */
+export interface AppliedTask {
+  index: number | null
+  id: number | null
+  name: string
+  departmentId: number
+  departmentName: string
+  taskType: string
+  changes: string[]
+}
+
+export interface ApplyReport {
+  dryRun: boolean
+  prune: boolean
+  created: AppliedTask[]
+  updated: AppliedTask[]
+  unchanged: AppliedTask[]
+  pruned: AppliedTask[]
+}
+
+/** `POST /tasks/import`: apply a YAML document (all or nothing; `dryRun` reports and changes nothing). */
+export function importTasks(document: string, dryRun = false): Promise<ApplyReport> {
+  return http.post<ApplyReport>('/tasks/import', { document, dryRun })
 }
 
 export function getTask(id: number): Promise<Task> {

@@ -77,7 +77,7 @@ export type TaskStatus = 0 | 1 | 2
 export type ConcurrencyPolicy = 'allow' | 'forbid' | 'replace'
 export type MisfirePolicy = 'skip' | 'fire_once' | 'fire_all'
 /** Which registered instance gets a call when the target is an executor name (docs/executors.md). */
-export type RouteStrategy = 'round_robin' | 'random' | 'first' | 'consistent_hash' | 'least_busy' | 'failover'
+export type RouteStrategy = 'round_robin' | 'random' | 'first' | 'consistent_hash' | 'least_busy' | 'failover' | 'broadcast'
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 
 export interface Task {
@@ -209,6 +209,9 @@ export interface TaskRecord {
   executor: string | null
   /** The registered executor instance that answered (the task's target was a registry name), else null. */
   instance: string | null
+  /** A broadcast fire's shard (0..shardTotal-1; 0 for every other run) and its number of shards (null: no broadcast). */
+  shard?: number
+  shardTotal?: number | null
   /** Every call when there was more than one (retries, fallback), at most 20; null for a single call. */
   attempts: RecordAttempt[] | null
   /** The dead scheduler node this never-started run was taken over from (it ran as a first attempt). */

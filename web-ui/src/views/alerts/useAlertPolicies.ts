@@ -10,8 +10,9 @@ import { departmentTree } from '@/api/departments'
 import type { Alert, AlertPolicy, Department } from '@/api/types'
 import { i18n } from '@/i18n'
 import { useAuthStore } from '@/stores/auth'
-import { confirmDanger, errorText, toastError, toastSuccess } from '@/utils/feedback'
+import { confirmDanger, toastError, toastSuccess } from '@/utils/feedback'
 import { useFieldErrors } from '@/utils/form'
+import { filterCodecs, usePagedList } from '@/utils/usePagedList'
 import {
   emptyPolicyForm,
   formToCreateInput,
@@ -30,19 +31,32 @@ export interface PolicyFilters {
   taskId: number | null | undefined
 }
 
-/** The "Policies" tab: list, create/edit dialog, enable switch, delete, and "Send test" with its outcome. */
-export function useAlertPolicies(initial: { taskId?: number } = {}) {
+/** What `GET /alert-policies?sort=` takes (docs/api.md "Sorting"). */
+export const POLICY_SORTS = ['id', 'enabled', 'createTime', 'updateTime'] as const
+
+/**
+ * The "Policies" tab: list (`?scope&departmentId&taskId`, in the URL with page, size and sort), create/edit dialog,
+ * enable switch, delete, and "Send test" with its outcome.
+ */
+export function useAlertPolicies() {
   const t = i18n.global.t
   const auth = useAuthStore()
-  const filters = reactive<PolicyFilters>({ scope: undefined, departmentId: undefined, taskId: initial.taskId })
-  const page = ref(1)
-  const size = ref(20)
-  const total = ref(0)
-  const rows = shallowRef<AlertPolicy[]>([])
+  const list = usePagedList<AlertPolicy, PolicyFilters>({
+    filters: {
+      scope: filterCodecs.oneOf<PolicyScope>(['task', 'department']),
+      departmentId: filterCodecs.id(),
+      taskId: filterCodecs.id(),
+    },
+    sorts: POLICY_SORTS,
+    sizes: [20, 50, 100],
+    // ?create=1 opened the dialog once; the list's own URL drops it (a reload does not open it again).
+    drop: ['create'],
+    fetch: (params, f) => listAlertPolicies({
+      ...params, scope: f.scope, departmentId: f.departmentId ?? undefined, taskId: f.taskId || undefined,
+    }),
+  })
+  const { filters, rows, load, search } = list
   const tree = shallowRef<Department[]>([])
-  const loading = ref(false)
-  /** Why the list could not be loaded (shown with Retry instead of "No Data"); null when it was. */
-  const loadError = ref<string | null>(null)
   const dialogOpen = ref(false)
   const saving = ref(false)
   /** Messages the form has no field for (4003, 4009, unknown keys). */
@@ -60,33 +74,6 @@ export function useAlertPolicies(initial: { taskId?: number } = {}) {
 
   function canEdit(policy: AlertPolicy): boolean {
     return auth.can(policyPermission(policy))
-  }
-
-  async function load(): Promise<void> {
-    loading.value = true
-    loadError.value = null
-    try {
-      const result = await listAlertPolicies({
-        page: page.value,
-        size: size.value,
-        scope: filters.scope || undefined,
-        departmentId: filters.departmentId ?? undefined,
-        taskId: filters.taskId || undefined,
-      })
-      rows.value = result.list
-      total.value = result.total
-    } catch (error) {
-      rows.value = []
-      total.value = 0
-      loadError.value = errorText(error)
-    } finally {
-      loading.value = false
-    }
-  }
-
-  function search(): Promise<void> {
-    page.value = 1
-    return load()
   }
 
   function reset(): Promise<void> {
@@ -192,12 +179,10 @@ export function useAlertPolicies(initial: { taskId?: number } = {}) {
     }
   }
 
-  onMounted(async () => {
-    await Promise.all([load(), loadTree()])
-  })
+  onMounted(loadTree)
 
   return {
-    filters, page, size, total, rows, tree, loading, loadError, dialogOpen, saving, banner, form, errors: fieldErrors.errors, busy, test,
-    creatableScopes, canEdit, load, search, reset, openCreate, openEdit, save, setEnabled, remove, sendTest, scopeLabel,
+    ...list, loadError: list.error, tree, dialogOpen, saving, banner, form, errors: fieldErrors.errors, busy, test,
+    creatableScopes, canEdit, reset, openCreate, openEdit, save, setEnabled, remove, sendTest, scopeLabel,
   }
 }

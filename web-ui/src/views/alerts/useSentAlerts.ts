@@ -1,9 +1,11 @@
-import { onMounted, reactive, ref, shallowRef } from 'vue'
+import { ref, shallowRef } from 'vue'
 import { listAlerts } from '@/api/alerts'
 import { getRecord } from '@/api/records'
 import type { Alert, AlertKind, AlertStatus, TaskRecord } from '@/api/types'
-import { errorText, toastError } from '@/utils/feedback'
+import { toastError } from '@/utils/feedback'
 import type { YearMonth } from '@/utils/format'
+import { filterCodecs, usePagedList } from '@/utils/usePagedList'
+import { ALERT_KINDS, ALERT_STATUSES } from './alertPolicy'
 
 export interface SentAlertFilters {
   kind: AlertKind | undefined
@@ -11,46 +13,24 @@ export interface SentAlertFilters {
   taskId: number | null | undefined
 }
 
-/** The "Sent alerts" tab: filters, pagination, and the record an alert is about (opened in the record drawer). */
-export function useSentAlerts(initial: { taskId?: number } = {}) {
-  const filters = reactive<SentAlertFilters>({ kind: undefined, status: undefined, taskId: initial.taskId })
-  const page = ref(1)
-  const size = ref(20)
-  const total = ref(0)
-  const rows = shallowRef<Alert[]>([])
-  const loading = ref(false)
-  /** Why the list could not be loaded (shown with Retry instead of "No Data"); null when it was. */
-  const loadError = ref<string | null>(null)
+/** What `GET /alerts?sort=` takes: indexed columns only (sent alerts only grow). */
+export const ALERT_SORTS = ['id', 'createTime'] as const
+
+/**
+ * The "Sent alerts" tab: filters (`?kind&status&taskId`, in the URL with page, size and sort), and the record an
+ * alert is about (opened in the record drawer).
+ */
+export function useSentAlerts() {
+  const list = usePagedList<Alert, SentAlertFilters>({
+    filters: { kind: filterCodecs.oneOf(ALERT_KINDS), status: filterCodecs.oneOf(ALERT_STATUSES), taskId: filterCodecs.id() },
+    sorts: ALERT_SORTS,
+    sizes: [20, 50, 100],
+    fetch: (params, f) => listAlerts({ ...params, kind: f.kind, status: f.status, taskId: f.taskId || undefined }),
+  })
+  const { filters, search } = list
   const record = shallowRef<TaskRecord | null>(null)
   const recordMonth = shallowRef<YearMonth | undefined>(undefined)
   const drawerOpen = ref(false)
-
-  async function load(): Promise<void> {
-    loading.value = true
-    loadError.value = null
-    try {
-      const result = await listAlerts({
-        page: page.value,
-        size: size.value,
-        kind: filters.kind || undefined,
-        status: filters.status || undefined,
-        taskId: filters.taskId || undefined,
-      })
-      rows.value = result.list
-      total.value = result.total
-    } catch (error) {
-      rows.value = []
-      total.value = 0
-      loadError.value = errorText(error)
-    } finally {
-      loading.value = false
-    }
-  }
-
-  function search(): Promise<void> {
-    page.value = 1
-    return load()
-  }
 
   function reset(): Promise<void> {
     Object.assign(filters, { kind: undefined, status: undefined, taskId: undefined })
@@ -70,7 +50,5 @@ export function useSentAlerts(initial: { taskId?: number } = {}) {
     }
   }
 
-  onMounted(load)
-
-  return { filters, page, size, total, rows, loading, loadError, record, recordMonth, drawerOpen, load, search, reset, openRecord }
+  return { ...list, loadError: list.error, record, recordMonth, drawerOpen, reset, openRecord }
 }

@@ -1,46 +1,45 @@
-import { onMounted, reactive, ref, shallowRef } from 'vue'
+import { computed } from 'vue'
 import { listAuditLogs } from '@/api/system'
 import type { AuditLog } from '@/api/types'
-import { errorText } from '@/utils/feedback'
+import { filterCodecs, usePagedList } from '@/utils/usePagedList'
+
+export interface AuditFilters {
+  action: string
+  objectType: string
+  /** ISO-8601 instants: from (inclusive), to (exclusive). */
+  start: string | undefined
+  end: string | undefined
+}
+
+/** What `GET /audit-logs?sort=` takes: indexed columns only (the log only grows). */
+export const AUDIT_SORTS = ['id', 'createTime'] as const
 
 export function useAudit() {
-  const filters = reactive({ action: '' as string | undefined, objectType: '' as string | undefined, range: null as [string, string] | null })
-  const page = ref(1)
-  const size = ref(20)
-  const total = ref(0)
-  const rows = shallowRef<AuditLog[]>([])
-  const loading = ref(false)
-  /** Why the list could not be loaded (shown with Retry instead of "No Data"); null when it was. */
-  const loadError = ref<string | null>(null)
-
-  async function load(): Promise<void> {
-    loading.value = true
-    loadError.value = null
-    try {
-      const result = await listAuditLogs({
-        page: page.value,
-        size: size.value,
-        action: filters.action?.trim() || undefined,
-        objectType: filters.objectType?.trim() || undefined,
-        start: filters.range?.[0],
-        end: filters.range?.[1],
-      })
-      rows.value = result.list
-      total.value = result.total
-    } catch (error) {
-      rows.value = []
-      total.value = 0
-      loadError.value = errorText(error)
-    } finally {
-      loading.value = false
-    }
-  }
-
-  function search(): Promise<void> {
-    page.value = 1
-    return load()
-  }
-
-  onMounted(load)
-  return { filters, page, size, total, rows, loading, loadError, load, search }
+  const list = usePagedList<AuditLog, AuditFilters>({
+    filters: {
+      action: filterCodecs.text(50),
+      objectType: filterCodecs.text(50),
+      start: filterCodecs.dateTime(),
+      end: filterCodecs.dateTime(),
+    },
+    sorts: AUDIT_SORTS,
+    sizes: [20, 50, 100],
+    fetch: (params, f) => listAuditLogs({
+      ...params,
+      action: f.action?.trim() || undefined,
+      objectType: f.objectType?.trim() || undefined,
+      start: f.start,
+      end: f.end,
+    }),
+  })
+  const { filters } = list
+  /** The date range picker's model over `start`/`end`. */
+  const range = computed<[string, string] | null>({
+    get: () => (filters.start && filters.end ? [filters.start, filters.end] as [string, string] : null),
+    set: (value: [string, string] | null) => {
+      filters.start = value?.[0] || undefined
+      filters.end = value?.[1] || undefined
+    },
+  })
+  return { ...list, loadError: list.error, range }
 }

@@ -1,4 +1,5 @@
 import { computed, onMounted, reactive, ref, shallowRef } from 'vue'
+import { useRoute, useRouter } from 'vue-router'
 import { createDepartment, deleteDepartment, departmentTree, updateDepartment } from '@/api/departments'
 import type { Department, Status01 } from '@/api/types'
 import { confirmDanger, errorText, toastError, toastSuccess } from '@/utils/feedback'
@@ -23,8 +24,11 @@ export function withoutSubtree(tree: Department[], id: number | null): Departmen
 
 export function useDepartments() {
   const t = i18n.global.t
+  const route = useRoute()
+  const router = useRouter()
   const tree = shallowRef<Department[]>([])
-  const keyword = ref('')
+  /** Filters the tree as it is typed; in the URL (`?keyword=`) once typed (Enter or leaving the field). */
+  const keyword = ref(typeof route.query.keyword === 'string' ? route.query.keyword.slice(0, 100) : '')
   const loading = ref(false)
   /** Why the list could not be loaded (shown with Retry instead of "No Data"); null when it was. */
   const loadError = ref<string | null>(null)
@@ -58,6 +62,14 @@ export function useDepartments() {
     return out
   }
   const visible = computed(() => filtered(tree.value))
+
+  /** Puts the keyword in the URL, so Back and a shared link filter the same way. */
+  function syncKeyword(): void {
+    const word = keyword.value.trim()
+    if ((route.query.keyword ?? '') === word) return
+    const others = Object.fromEntries(Object.entries(route.query).filter(([key]) => key !== 'keyword'))
+    void router.replace({ query: word ? { ...others, keyword: word } : others })
+  }
 
   function openCreate(parent: Department | null): void {
     clear()
@@ -104,5 +116,8 @@ export function useDepartments() {
 
   onMounted(load)
 
-  return { tree, visible, keyword, loading, loadError, dialogOpen, saving, form, errors, parentChoices, load, openCreate, openEdit, save, remove }
+  return {
+    tree, visible, keyword, loading, loadError, dialogOpen, saving, form, errors, parentChoices,
+    load, syncKeyword, openCreate, openEdit, save, remove,
+  }
 }

@@ -4,8 +4,9 @@ import { createExecutor, deleteExecutor, listExecutors, updateExecutor, type Exe
 import type { Department } from '@/api/types'
 import { i18n } from '@/i18n'
 import { useAuthStore } from '@/stores/auth'
-import { confirmDanger, errorText, toastError, toastSuccess } from '@/utils/feedback'
+import { confirmDanger, toastError, toastSuccess } from '@/utils/feedback'
 import { useFieldErrors } from '@/utils/form'
+import { filterCodecs, usePagedList } from '@/utils/usePagedList'
 import {
   EXECUTOR_FORM_PROPS,
   emptyExecutorForm,
@@ -22,19 +23,21 @@ export interface ExecutorFilters {
   departmentId: number | undefined
 }
 
+/** What `GET /executors?sort=` takes (docs/api.md "Sorting"). */
+export const EXECUTOR_SORTS = ['id', 'name', 'kind', 'address', 'weight', 'status', 'source', 'lastHeartbeat', 'createTime', 'updateTime'] as const
+
 /** The Executors page: list with filters, create/edit dialog (static and DNS entries), drain switch, delete. */
 export function useExecutors() {
   const t = i18n.global.t
   const auth = useAuthStore()
-  const filters = reactive<ExecutorFilters>({ name: '', kind: undefined, departmentId: undefined })
-  const page = ref(1)
-  const size = ref(20)
-  const total = ref(0)
-  const rows = shallowRef<Executor[]>([])
+  const list = usePagedList<Executor, ExecutorFilters>({
+    filters: { name: filterCodecs.text(128), kind: filterCodecs.oneOf<ExecutorKind>(['grpc', 'http']), departmentId: filterCodecs.id() },
+    sorts: EXECUTOR_SORTS,
+    size: 20,
+    fetch: (params, f) => listExecutors({ ...params, name: f.name.trim() || undefined, kind: f.kind, departmentId: f.departmentId }),
+  })
+  const { filters, rows, load, search } = list
   const tree = shallowRef<Department[]>([])
-  const loading = ref(false)
-  /** Why the list could not be loaded (shown with Retry instead of "No Data"); null when it was. */
-  const loadError = ref<string | null>(null)
   const dialogOpen = ref(false)
   const saving = ref(false)
   /** Messages the form has no field for (4003, 4009, unknown keys). */
@@ -45,33 +48,6 @@ export function useExecutors() {
   const busy = reactive(new Set<number>())
 
   const canManage = () => auth.can('executor:manage')
-
-  async function load(): Promise<void> {
-    loading.value = true
-    loadError.value = null
-    try {
-      const result = await listExecutors({
-        page: page.value,
-        size: size.value,
-        name: filters.name.trim() || undefined,
-        kind: filters.kind || undefined,
-        departmentId: filters.departmentId ?? undefined,
-      })
-      rows.value = result.list
-      total.value = result.total
-    } catch (error) {
-      rows.value = []
-      total.value = 0
-      loadError.value = errorText(error)
-    } finally {
-      loading.value = false
-    }
-  }
-
-  function search(): Promise<void> {
-    page.value = 1
-    return load()
-  }
 
   function reset(): Promise<void> {
     Object.assign(filters, { name: '', kind: undefined, departmentId: undefined })
@@ -152,12 +128,10 @@ export function useExecutors() {
     }
   }
 
-  onMounted(async () => {
-    await Promise.all([load(), loadTree()])
-  })
+  onMounted(loadTree)
 
   return {
-    filters, page, size, total, rows, tree, loading, loadError, dialogOpen, saving, banner, form, errors: fieldErrors.errors, busy,
-    canManage, load, search, reset, openCreate, openEdit, save, setStatus, remove,
+    ...list, loadError: list.error, tree, dialogOpen, saving, banner, form, errors: fieldErrors.errors, busy,
+    canManage, reset, openCreate, openEdit, save, setStatus, remove,
   }
 }

@@ -13,6 +13,9 @@ export interface RecordFilters {
   status: RecordStatus | undefined
   taskType: TaskType | undefined
   triggerType: TriggerType | undefined
+  /** A time range within the month (ISO-8601, scheduled at or after `start`, before `end`). */
+  start: string | undefined
+  end: string | undefined
 }
 
 /** What the records page shows: a month, its filters, and where the list starts (null: the newest record). */
@@ -28,7 +31,7 @@ export const STATUSES: readonly RecordStatus[] = [0, 1, 2, 3, 4, 5]
 export const TASK_TYPES: readonly TaskType[] = ['HTTP', 'GRPC', 'SHELL']
 export const TRIGGERS: readonly TriggerType[] = ['SCHEDULE', 'MANUAL', 'RETRY', 'RECOVERY', 'CHILD']
 /** The query keys the records page owns; any other key (the drawer's `recordId`) is left alone. */
-export const LIST_KEYS = ['year', 'month', 'taskId', 'departmentId', 'status', 'taskType', 'triggerType', 'cursor'] as const
+export const LIST_KEYS = ['year', 'month', 'taskId', 'departmentId', 'status', 'taskType', 'triggerType', 'start', 'end', 'cursor'] as const
 
 const EMPTY_FILTERS: RecordFilters = {
   taskId: undefined,
@@ -36,6 +39,8 @@ const EMPTY_FILTERS: RecordFilters = {
   status: undefined,
   taskType: undefined,
   triggerType: undefined,
+  start: undefined,
+  end: undefined,
 }
 
 function first(value: LocationQuery[string] | undefined): string | undefined {
@@ -53,6 +58,26 @@ function oneOf<T extends string | number>(value: T | undefined, allowed: readonl
   return value !== undefined && allowed.includes(value) ? value : undefined
 }
 
+function instant(value: string | undefined): string | undefined {
+  return value !== undefined && value.length <= 40 && /^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(Date.parse(value))
+    ? value
+    : undefined
+}
+
+/** The first instant of a month and of the next one, in the browser's zone (the range picker's days). */
+export function monthBounds(month: YearMonth): [Date, Date] {
+  return [new Date(month.year, month.month - 1, 1), new Date(month.year, month.month, 1)]
+}
+
+/** A range is kept only inside its month and in order; anything else is no range. */
+export function rangeInMonth(month: YearMonth, start: string | undefined, end: string | undefined): [string, string] | null {
+  if (!start || !end) return null
+  const [from, to] = monthBounds(month)
+  const a = Date.parse(start)
+  const b = Date.parse(end)
+  return a >= from.getTime() && b <= to.getTime() && a < b ? [start, end] : null
+}
+
 /**
  * The page's state from its URL (`?year=2026&month=3&taskId=7&status=2&cursor=...`). Invalid or missing values
  * are dropped (the month falls back to the current one), so a hand-edited link still opens a page.
@@ -65,6 +90,7 @@ export function parseListQuery(query: LocationQuery, now = new Date()): RecordLi
     : currentMonth(now)
   const status = first(query.status)
   const cursor = first(query.cursor)
+  const range = rangeInMonth(ym, instant(first(query.start)), instant(first(query.end)))
   return {
     month: ym,
     filters: {
@@ -73,6 +99,8 @@ export function parseListQuery(query: LocationQuery, now = new Date()): RecordLi
       status: status === undefined || !/^\d$/.test(status) ? undefined : oneOf(Number(status) as RecordStatus, STATUSES),
       taskType: oneOf(first(query.taskType) as TaskType | undefined, TASK_TYPES),
       triggerType: oneOf(first(query.triggerType) as TriggerType | undefined, TRIGGERS),
+      start: range?.[0],
+      end: range?.[1],
     },
     cursor: cursor !== undefined && cursor.length <= 512 ? cursor : null,
   }
@@ -81,12 +109,16 @@ export function parseListQuery(query: LocationQuery, now = new Date()): RecordLi
 /** The URL query of a state: the month always, filters and cursor only when set. */
 export function listQuery(state: RecordListState): Record<string, string> {
   const query: Record<string, string> = { year: String(state.month.year), month: String(state.month.month) }
-  const { taskId, departmentId, status, taskType, triggerType } = state.filters
-  if (taskId !== undefined) query.taskId = String(taskId)
+  const { taskId, departmentId, status, taskType, triggerType, start, end } = state.filters
+  if (taskId !== undefined && taskId !== null) query.taskId = String(taskId)
   if (departmentId !== undefined) query.departmentId = String(departmentId)
   if (status !== undefined) query.status = String(status)
   if (taskType !== undefined) query.taskType = taskType
   if (triggerType !== undefined) query.triggerType = triggerType
+  if (start && end) {
+    query.start = start
+    query.end = end
+  }
   if (state.cursor) query.cursor = state.cursor
   return query
 }
@@ -196,6 +228,7 @@ export function useRecords() {
       status: f.status,
       taskType: f.taskType,
       triggerType: f.triggerType,
+      ...(f.start && f.end ? { start: f.start, end: f.end } : {}),
     })
   }
 
@@ -302,10 +335,22 @@ export function useRecords() {
     }
   }
 
-  /** Applies the month picker and the filter inputs, from the newest record. */
+  /** Applies the month picker and the filter inputs, from the newest record; a range outside the month is dropped. */
   function search(): Promise<void> {
-    return start({ month: parseMonthKey(month.value) ?? currentMonth(), filters: { ...filters }, cursor: null })
+    const ym = parseMonthKey(month.value) ?? currentMonth()
+    const range = rangeInMonth(ym, filters.start, filters.end)
+    const chosen = { ...filters, taskId: filters.taskId ?? undefined, start: range?.[0], end: range?.[1] }
+    return start({ month: ym, filters: chosen, cursor: null })
   }
+
+  /** The range picker's model over `start`/`end`. */
+  const range = computed<[string, string] | null>({
+    get: () => (filters.start && filters.end ? [filters.start, filters.end] as [string, string] : null),
+    set: (value: [string, string] | null) => {
+      filters.start = value?.[0] || undefined
+      filters.end = value?.[1] || undefined
+    },
+  })
 
   function reset(): Promise<void> {
     Object.assign(filters, EMPTY_FILTERS)
@@ -360,7 +405,7 @@ export function useRecords() {
   })
 
   return {
-    month, ym, filters, applied, rows, total, totalCapped, rawPruned, hasMore, nextCursor, startedAt, cursorRefused,
+    month, ym, filters, range, applied, rows, total, totalCapped, rawPruned, hasMore, nextCursor, startedAt, cursorRefused,
     loading, loadingMore, loadError, tree, search, reset, newest, loadMore, retry, dropQueryKey,
   }
 }

@@ -2,8 +2,9 @@ import { onMounted, reactive, ref, shallowRef } from 'vue'
 import { createRole, deleteRole, listPermissions, listRoles, updateRole } from '@/api/roles'
 import type { Permission, Role, Status01 } from '@/api/types'
 import { i18n } from '@/i18n'
-import { confirmDanger, errorText, toastError, toastSuccess } from '@/utils/feedback'
+import { confirmDanger, toastError, toastSuccess } from '@/utils/feedback'
 import { useFieldErrors } from '@/utils/form'
+import { filterCodecs, usePagedList } from '@/utils/usePagedList'
 
 export interface RoleForm {
   id: number | null
@@ -13,42 +14,23 @@ export interface RoleForm {
   status: Status01
 }
 
+/** What `GET /roles?sort=` takes (docs/api.md "Sorting"). */
+export const ROLE_SORTS = ['id', 'name', 'status', 'createTime', 'updateTime'] as const
+
 export function useRoles() {
   const t = i18n.global.t
-  const rows = shallowRef<Role[]>([])
+  const list = usePagedList<Role, { keyword: string }>({
+    filters: { keyword: filterCodecs.text() },
+    sorts: ROLE_SORTS,
+    size: 20,
+    fetch: (params, f) => listRoles({ ...params, keyword: f.keyword.trim() || undefined }),
+  })
+  const { load } = list
   const permissions = shallowRef<Permission[]>([])
-  const page = ref(1)
-  const size = ref(20)
-  const total = ref(0)
-  const keyword = ref('')
-  const loading = ref(false)
-  /** Why the list could not be loaded (shown with Retry instead of "No Data"); null when it was. */
-  const loadError = ref<string | null>(null)
   const dialogOpen = ref(false)
   const saving = ref(false)
   const form = reactive<RoleForm>({ id: null, name: '', description: '', permissions: [], status: 1 })
   const { errors, apply, clear } = useFieldErrors(['name', 'description', 'permissions', 'status'], {}, form)
-
-  async function load(): Promise<void> {
-    loading.value = true
-    loadError.value = null
-    try {
-      const result = await listRoles({ page: page.value, size: size.value, keyword: keyword.value.trim() || undefined })
-      rows.value = result.list
-      total.value = result.total
-    } catch (error) {
-      rows.value = []
-      total.value = 0
-      loadError.value = errorText(error)
-    } finally {
-      loading.value = false
-    }
-  }
-
-  function search(): Promise<void> {
-    page.value = 1
-    return load()
-  }
 
   function openCreate(): void {
     clear()
@@ -94,7 +76,6 @@ export function useRoles() {
   }
 
   onMounted(async () => {
-    await load()
     try {
       permissions.value = await listPermissions()
     } catch (error) {
@@ -102,5 +83,5 @@ export function useRoles() {
     }
   })
 
-  return { rows, permissions, page, size, total, keyword, loading, loadError, dialogOpen, saving, form, errors, load, search, openCreate, openEdit, save, remove }
+  return { ...list, loadError: list.error, permissions, dialogOpen, saving, form, errors, openCreate, openEdit, save, remove }
 }

@@ -67,7 +67,7 @@ export interface TaskFormModel {
 export const HTTP_METHODS: HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
 export const CONCURRENCY_POLICIES: ConcurrencyPolicy[] = ['allow', 'forbid', 'replace']
 export const MISFIRE_POLICIES: MisfirePolicy[] = ['skip', 'fire_once', 'fire_all']
-export const ROUTE_STRATEGIES: RouteStrategy[] = ['round_robin', 'random', 'first', 'consistent_hash', 'least_busy', 'failover']
+export const ROUTE_STRATEGIES: RouteStrategy[] = ['round_robin', 'random', 'first', 'consistent_hash', 'least_busy', 'failover', 'broadcast']
 
 /** A target that names the executor registry (`orders.Billing`, `executor://billing/run`), not an address. */
 export function namesRegistry(taskType: FormTaskType, target: string): boolean {

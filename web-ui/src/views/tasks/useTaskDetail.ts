@@ -1,7 +1,7 @@
 import { computed, onBeforeUnmount, onMounted, ref, shallowRef } from 'vue'
 import { useRoute } from 'vue-router'
 import { listRecords } from '@/api/records'
-import { getTask } from '@/api/tasks'
+import { getTask, listTasks } from '@/api/tasks'
 import type { Task, TaskRecord } from '@/api/types'
 import { useAuthStore } from '@/stores/auth'
 import { toastError } from '@/utils/feedback'
@@ -9,6 +9,22 @@ import { currentMonth } from '@/utils/format'
 
 const REFRESH_MS = 2000
 export const RECENT_RECORDS = 20
+/** Parents are found by reading the task list (no API names them yet): at most this many pages of 100. */
+export const PARENT_SCAN_PAGES = 10
+
+/**
+ * The tasks (of those `listTasks` shows the user) that name `id` among their child tasks. The API has no
+ * "parents of" query, so the list is read in pages of 100; `partial` when it held more than the scan reads.
+ */
+export async function findParentTasks(id: number): Promise<{ parents: { id: number; name: string }[]; partial: boolean }> {
+  const parents: { id: number; name: string }[] = []
+  for (let page = 1; page <= PARENT_SCAN_PAGES; page++) {
+    const result = await listTasks({ page, size: 100 })
+    for (const task of result.list) if (task.childTaskIds?.includes(id)) parents.push({ id: task.id, name: task.name })
+    if (page * 100 >= result.total || result.list.length === 0) return { parents, partial: false }
+  }
+  return { parents, partial: true }
+}
 
 /** One task and its most recent records of the current month, refreshed while the page is open. */
 export function useTaskDetail() {
@@ -20,6 +36,9 @@ export function useTaskDetail() {
   const recordTotal = ref(0)
   /** The task's child tasks in order (name unknown: null, e.g. deleted meanwhile). */
   const children = shallowRef<{ id: number; name: string | null }[]>([])
+  /** Tasks whose success triggers this one (read once per visit: see findParentTasks). */
+  const parents = shallowRef<{ id: number; name: string }[]>([])
+  const parentsPartial = ref(false)
   const loading = ref(false)
   const missing = ref(false)
   const month = currentMonth()
@@ -45,6 +64,13 @@ export function useTaskDetail() {
     try {
       task.value = await getTask(id.value)
       await Promise.all([loadRecords(), loadChildren(task.value.childTaskIds ?? [])])
+      void findParentTasks(id.value).then(
+        (found) => {
+          parents.value = found.parents
+          parentsPartial.value = found.partial
+        },
+        () => undefined, // the graph then shows no parents; the page itself is fine
+      )
     } catch (error) {
       missing.value = true
       toastError(error)
@@ -71,5 +97,5 @@ export function useTaskDetail() {
   })
   onBeforeUnmount(() => clearInterval(timer))
 
-  return { id, task, records, recordTotal, children, loading, missing, month, load, poll }
+  return { id, task, records, recordTotal, children, parents, parentsPartial, loading, missing, month, load, poll }
 }

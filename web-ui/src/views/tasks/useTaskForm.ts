@@ -1,4 +1,5 @@
 import { computed, onBeforeUnmount, reactive, ref, shallowRef, watch } from 'vue'
+import { useI18n } from 'vue-i18n'
 import { useRoute, useRouter } from 'vue-router'
 import { departmentTree } from '@/api/departments'
 import { isApiError } from '@/api/http'
@@ -18,6 +19,7 @@ import { useAuthStore } from '@/stores/auth'
 import { usePlatformStore } from '@/stores/platform'
 import { toastError, toastSuccess } from '@/utils/feedback'
 import { useFieldErrors } from '@/utils/form'
+import { cloneForm, cloneSource } from './taskBulk'
 import { browserTimeZone } from '@/utils/format'
 import {
   TASK_FORM_PROPS,
@@ -47,6 +49,9 @@ export function useTaskForm() {
   const auth = useAuthStore()
   const taskId = computed(() => (route.params.id ? Number(route.params.id) : null))
   const isEdit = computed(() => taskId.value !== null)
+  /** A new task copied from another (the task list's Clone: ?clone=<id>): the create form opens with its values. */
+  const cloneId = computed(() => (isEdit.value ? null : cloneSource(route.query)))
+  const { t } = useI18n()
   /** SHELL is offered only to holders of task:shell (the API refuses the others anyway). */
   const canShell = computed(() => auth.can('task:shell'))
   /** job.shell.enabled (GET /v1/features): while off, SHELL is shown disabled with the reason. */
@@ -153,12 +158,15 @@ export function useTaskForm() {
     try {
       const [departments, task] = await Promise.all([
         departmentTree(),
-        taskId.value !== null ? getTask(taskId.value) : Promise.resolve(null),
+        taskId.value !== null ? getTask(taskId.value) : cloneId.value !== null ? getTask(cloneId.value) : Promise.resolve(null),
       ])
       tree.value = departments
-      if (task) {
+      if (task && isEdit.value) {
         original.value = task
         Object.assign(form, taskToForm(task))
+        await loadChildNames(form.childTaskIds)
+      } else if (task) {
+        Object.assign(form, cloneForm(task, t('task.list.cloneSuffix')))
         await loadChildNames(form.childTaskIds)
       } else if (form.departmentId === null && departments[0]) {
         form.departmentId = departments[0].id

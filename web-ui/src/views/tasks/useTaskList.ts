@@ -1,8 +1,9 @@
-import { onMounted, reactive, ref, shallowRef } from 'vue'
+import { onMounted, shallowRef } from 'vue'
 import { departmentTree } from '@/api/departments'
 import { listTasks } from '@/api/tasks'
 import type { Department, Task, TaskStatus, TaskType } from '@/api/types'
-import { errorText, toastError } from '@/utils/feedback'
+import { toastError } from '@/utils/feedback'
+import { filterCodecs, usePagedList } from '@/utils/usePagedList'
 
 export interface TaskFilters {
   keyword: string
@@ -11,52 +12,32 @@ export interface TaskFilters {
   status: TaskStatus | undefined
 }
 
+/** What `GET /tasks?sort=` takes (docs/api.md "Sorting"): the columns the list sorts by. */
+export const TASK_SORTS = ['id', 'name', 'taskType', 'status', 'nextExecuteTime', 'lastExecuteTime', 'createTime', 'updateTime'] as const
+
+export const TASK_FILTERS = {
+  keyword: filterCodecs.text(),
+  departmentId: filterCodecs.id(),
+  taskType: filterCodecs.oneOf<TaskType>(['HTTP', 'GRPC', 'SHELL']),
+  status: filterCodecs.oneOf<TaskStatus>([0, 1, 2]),
+}
+
+/** The task list: filters, page, size and sort in the URL (`?keyword=&status=1&sort=-nextExecuteTime&page=2`). */
 export function useTaskList() {
-  const filters = reactive<TaskFilters>({ keyword: '', departmentId: undefined, taskType: undefined, status: undefined })
-  const page = ref(1)
-  const size = ref(10)
-  const total = ref(0)
-  const rows = shallowRef<Task[]>([])
+  const list = usePagedList<Task, TaskFilters>({
+    filters: TASK_FILTERS,
+    sorts: TASK_SORTS,
+    fetch: (params, f) => listTasks({
+      ...params,
+      keyword: f.keyword.trim() || undefined,
+      departmentId: f.departmentId,
+      taskType: f.taskType,
+      status: f.status,
+    }),
+  })
   const tree = shallowRef<Department[]>([])
-  const loading = ref(false)
-  /** Why the list could not be loaded (shown with Retry instead of "No Data"); null when it was. */
-  const loadError = ref<string | null>(null)
-
-  async function load(): Promise<void> {
-    loading.value = true
-    loadError.value = null
-    try {
-      const result = await listTasks({
-        page: page.value,
-        size: size.value,
-        keyword: filters.keyword.trim() || undefined,
-        departmentId: filters.departmentId ?? undefined,
-        taskType: filters.taskType || undefined,
-        status: filters.status,
-      })
-      rows.value = result.list
-      total.value = result.total
-    } catch (error) {
-      rows.value = []
-      total.value = 0
-      loadError.value = errorText(error)
-    } finally {
-      loading.value = false
-    }
-  }
-
-  function search(): Promise<void> {
-    page.value = 1
-    return load()
-  }
-
-  function reset(): Promise<void> {
-    Object.assign(filters, { keyword: '', departmentId: undefined, taskType: undefined, status: undefined })
-    return search()
-  }
 
   onMounted(async () => {
-    await load()
     try {
       tree.value = await departmentTree()
     } catch (error) {
@@ -64,5 +45,5 @@ export function useTaskList() {
     }
   })
 
-  return { filters, page, size, total, rows, tree, loading, loadError, load, search, reset }
+  return { ...list, loadError: list.error, tree }
 }

@@ -5,20 +5,27 @@ import { i18n } from '@/i18n'
 import { useAuthStore } from '@/stores/auth'
 import { confirmDanger, toastError, toastSuccess } from '@/utils/feedback'
 import { useFieldErrors } from '@/utils/form'
+import { usePagedList } from '@/utils/usePagedList'
 import { emptyTokenForm, tokenFormToInput, type ApiTokenForm } from './apiToken'
 
-/** The API tokens of one user: `userId` null means the signed-in user's own. */
+/** What `GET /users/{id}/tokens?sort=` takes (docs/api.md "Sorting"). */
+export const TOKEN_SORTS = ['id', 'name', 'createTime', 'expiresAt', 'lastUsedAt'] as const
+
+/** The API tokens of one user: `userId` null means the signed-in user's own. Page, size and sort live in the URL. */
 export function useApiTokens(userId: Ref<number | null>) {
   const t = i18n.global.t
   const auth = useAuthStore()
   const ownerId = computed(() => userId.value ?? auth.user?.id ?? 0)
   const own = computed(() => ownerId.value === auth.user?.id)
   const ownerName = ref(own.value ? (auth.user?.username ?? '') : '')
-  const page = ref(1)
-  const size = ref(10)
-  const total = ref(0)
-  const rows = shallowRef<ApiToken[]>([])
-  const loading = ref(false)
+  const list = usePagedList<ApiToken, Record<string, never>>({
+    filters: {},
+    sorts: TOKEN_SORTS,
+    fetch: (params) => (ownerId.value
+      ? listApiTokens(ownerId.value, params)
+      : Promise.resolve({ list: [], total: 0, page: params.page, size: params.size })),
+  })
+  const { load } = list
   const dialogOpen = ref(false)
   const saving = ref(false)
   const form = reactive<ApiTokenForm>(emptyTokenForm())
@@ -26,20 +33,6 @@ export function useApiTokens(userId: Ref<number | null>) {
   const fieldErrors = useFieldErrors(['name', 'expiry'], { expiresInDays: 'expiry', expiresAt: 'expiry' }, form)
   /** The token just made: its secret is shown once, in its own dialog, and forgotten when that closes. */
   const created = shallowRef<CreatedApiToken | null>(null)
-
-  async function load(): Promise<void> {
-    if (!ownerId.value) return
-    loading.value = true
-    try {
-      const result = await listApiTokens(ownerId.value, { page: page.value, size: size.value })
-      rows.value = result.list
-      total.value = result.total
-    } catch (error) {
-      toastError(error)
-    } finally {
-      loading.value = false
-    }
-  }
 
   function openCreate(): void {
     fieldErrors.clear()
@@ -53,8 +46,7 @@ export function useApiTokens(userId: Ref<number | null>) {
     try {
       created.value = await createApiToken(ownerId.value, tokenFormToInput(form))
       dialogOpen.value = false
-      page.value = 1
-      await load()
+      await list.setPage(1)
       return true
     } catch (error) {
       const unmatched = fieldErrors.apply(error)
@@ -88,11 +80,10 @@ export function useApiTokens(userId: Ref<number | null>) {
         toastError(error)
       }
     }
-    await load()
   })
 
   return {
-    ownerId, ownerName, own, page, size, total, rows, loading, dialogOpen, saving, form, created,
-    errors: fieldErrors.errors, load, openCreate, save, forgetSecret, revoke,
+    ...list, loadError: list.error, ownerId, ownerName, own, dialogOpen, saving, form, created,
+    errors: fieldErrors.errors, openCreate, save, forgetSecret, revoke,
   }
 }

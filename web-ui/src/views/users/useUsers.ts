@@ -4,8 +4,9 @@ import { listRoles } from '@/api/roles'
 import type { Department, Role, Status01, User } from '@/api/types'
 import { changePassword, createUser, deleteUser, listUsers, updateUser, type UserInput } from '@/api/users'
 import { i18n } from '@/i18n'
-import { confirmDanger, errorText, toastError, toastSuccess } from '@/utils/feedback'
+import { confirmDanger, toastError, toastSuccess } from '@/utils/feedback'
 import { useFieldErrors } from '@/utils/form'
+import { filterCodecs, usePagedList } from '@/utils/usePagedList'
 
 export interface UserForm {
   id: number | null
@@ -48,18 +49,24 @@ export function userToInput(user: User, status: Status01): UserInput {
   }
 }
 
+export interface UserFilters {
+  keyword: string
+  departmentId: number | undefined
+}
+
+/** What `GET /users?sort=` takes (docs/api.md "Sorting"). */
+export const USER_SORTS = ['id', 'username', 'realName', 'status', 'createTime', 'updateTime'] as const
+
 export function useUsers() {
   const t = i18n.global.t
-  const filters = reactive({ keyword: '', departmentId: undefined as number | undefined })
-  const page = ref(1)
-  const size = ref(10)
-  const total = ref(0)
-  const rows = shallowRef<User[]>([])
+  const list = usePagedList<User, UserFilters>({
+    filters: { keyword: filterCodecs.text(), departmentId: filterCodecs.id() },
+    sorts: USER_SORTS,
+    fetch: (params, f) => listUsers({ ...params, keyword: f.keyword.trim() || undefined, departmentId: f.departmentId }),
+  })
+  const { filters, load } = list
   const tree = shallowRef<Department[]>([])
   const roles = shallowRef<Role[]>([])
-  const loading = ref(false)
-  /** Why the list could not be loaded (shown with Retry instead of "No Data"); null when it was. */
-  const loadError = ref<string | null>(null)
   const dialogOpen = ref(false)
   const saving = ref(false)
   const form = reactive<UserForm>({
@@ -68,32 +75,6 @@ export function useUsers() {
   const fieldErrors = useFieldErrors(USER_FORM_PROPS, {}, form)
   const passwordDialog = reactive({ open: false, user: null as User | null, password: '', saving: false })
   const passwordErrors = useFieldErrors(['newPassword'])
-
-  async function load(): Promise<void> {
-    loading.value = true
-    loadError.value = null
-    try {
-      const result = await listUsers({
-        page: page.value,
-        size: size.value,
-        keyword: filters.keyword.trim() || undefined,
-        departmentId: filters.departmentId ?? undefined,
-      })
-      rows.value = result.list
-      total.value = result.total
-    } catch (error) {
-      rows.value = []
-      total.value = 0
-      loadError.value = errorText(error)
-    } finally {
-      loading.value = false
-    }
-  }
-
-  function search(): Promise<void> {
-    page.value = 1
-    return load()
-  }
 
   async function loadChoices(): Promise<void> {
     const [departments, rolePage] = await Promise.all([departmentTree(), listRoles({ page: 1, size: 100 })])
@@ -183,7 +164,6 @@ export function useUsers() {
   }
 
   onMounted(async () => {
-    await load()
     try {
       await loadChoices()
     } catch (error) {
@@ -192,8 +172,8 @@ export function useUsers() {
   })
 
   return {
-    filters, page, size, total, rows, tree, roles, loading, loadError, dialogOpen, saving, form,
+    ...list, loadError: list.error, tree, roles, dialogOpen, saving, form,
     errors: fieldErrors.errors, passwordDialog, passwordErrors: passwordErrors.errors,
-    load, search, openCreate, openEdit, save, setStatus, remove, openPassword, savePassword,
+    openCreate, openEdit, save, setStatus, remove, openPassword, savePassword,
   }
 }

@@ -141,7 +141,8 @@ describe('alerts console', () => {
   it('lists sent alerts with kind, status, deliveries, suppressed count and the record, as text', async () => {
     const calls = serve([])
     signIn(['task:view', 'record:view'])
-    const wrapper = await render(SentAlertsTab, { taskId: 9 })
+    await router.push('/alerts?tab=sent&taskId=9') // the task filter comes from the URL (issue 20)
+    const wrapper = await render(SentAlertsTab)
     expect(calls).toContain('GET /v1/alerts?page=1&size=20&taskId=9')
     expect(wrapper.find('[data-testid="alert-message"]').text()).toBe('run failed: <b>boom</b>')
     expect(wrapper.find('[data-testid="alert-task"]').text()).toBe(MARKUP)

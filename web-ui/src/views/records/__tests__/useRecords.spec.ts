@@ -1,16 +1,19 @@
 import { enableAutoUnmount, flushPromises, mount } from '@vue/test-utils'
-import { createPinia } from 'pinia'
+import { createPinia, setActivePinia } from 'pinia'
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { defineComponent, h } from 'vue'
 import { RouterView, createMemoryHistory, createRouter, useRoute, type Router } from 'vue-router'
 import { ApiError } from '@/api/http'
-import type { RecordPage, TaskRecord } from '@/api/types'
+import type { RecordPage, TaskRecord, UserInfo } from '@/api/types'
 import { i18n, setLocale } from '@/i18n'
+import { useAuthStore } from '@/stores/auth'
 import RecordDrawer from '../RecordDrawer.vue'
 import RecordListView from '../RecordListView.vue'
-import { PAGE_SIZE, formatTotal, isCursorRefused, listQuery, parseListQuery } from '../useRecords'
+import { PAGE_SIZE, formatTotal, isCursorRefused, listQuery, parseListQuery, rangeInMonth } from '../useRecords'
 
-const { listRecords, getRecord, departmentTree, toastError } = vi.hoisted(() => ({
+const { listRecords, getRecord, departmentTree, toastError, listTasks, getTask } = vi.hoisted(() => ({
+  listTasks: vi.fn(),
+  getTask: vi.fn(),
   listRecords: vi.fn(),
   getRecord: vi.fn(),
   departmentTree: vi.fn(),
@@ -18,13 +21,16 @@ const { listRecords, getRecord, departmentTree, toastError } = vi.hoisted(() => 
 }))
 vi.mock('@/api/records', () => ({ listRecords, getRecord, getRecordLog: vi.fn() }))
 vi.mock('@/api/departments', () => ({ departmentTree }))
+vi.mock('@/api/tasks', () => ({ listTasks, getTask }))
 vi.mock('@/utils/feedback', () => ({
   toastError, toastSuccess: vi.fn(), confirmDanger: vi.fn(),
   errorText: (error: unknown) => (error instanceof Error ? error.message : String(error)),
 }))
 
 const NOW = new Date('2026-03-15T12:00:00Z')
-const EMPTY = { taskId: undefined, departmentId: undefined, status: undefined, taskType: undefined, triggerType: undefined }
+const EMPTY = {
+  taskId: undefined, departmentId: undefined, status: undefined, taskType: undefined, triggerType: undefined, start: undefined, end: undefined,
+}
 
 function record(id: number): TaskRecord {
   return {
@@ -79,6 +85,18 @@ describe('records URL state', () => {
     expect(parseListQuery({ taskId: ['4', '5'] }, NOW).filters.taskId).toBe(4)
   })
 
+  it('keeps a time range only inside its month and in order', () => {
+    const inside = { year: '2026', month: '2', start: '2026-02-10T00:00:00Z', end: '2026-02-11T06:30:00Z' }
+    const state = parseListQuery(inside, NOW)
+    expect(state.filters).toEqual({ ...EMPTY, start: '2026-02-10T00:00:00Z', end: '2026-02-11T06:30:00Z' })
+    expect(listQuery(state)).toEqual(inside)
+    expect(parseListQuery({ ...inside, end: '2026-03-05T00:00:00Z' }, NOW).filters).toEqual(EMPTY) // past the month
+    expect(parseListQuery({ ...inside, end: '2026-02-09T00:00:00Z' }, NOW).filters).toEqual(EMPTY) // before its start
+    expect(parseListQuery({ ...inside, start: 'monday' }, NOW).filters).toEqual(EMPTY)
+    expect(parseListQuery({ year: '2026', month: '2', start: inside.start }, NOW).filters).toEqual(EMPTY) // half a range
+    expect(rangeInMonth({ year: 2026, month: 2 }, inside.start, inside.end)).toEqual([inside.start, inside.end])
+  })
+
   it('writes only what is set', () => {
     expect(listQuery({ month: { year: 2026, month: 3 }, filters: { ...EMPTY, status: 0 }, cursor: null }))
       .toEqual({ year: '2026', month: '3', status: '0' })
@@ -118,6 +136,7 @@ describe('records page', { timeout: 30_000 }, () => {
       routes: [
         { path: '/records', name: 'records', component: RecordListView },
         { path: '/tasks', name: 'tasks', component: { render: () => h('div') } },
+        { path: '/tasks/:id', name: 'task-detail', component: { render: () => h('div') } },
       ],
     })
     document.body.innerHTML = ''
@@ -280,6 +299,25 @@ describe('records page', { timeout: 30_000 }, () => {
     expect(rowIds(wrapper)).toEqual([3, 2, 1])
     expect((wrapper.find('[data-testid="record-filter-task"] input').element as HTMLInputElement).value).toBe('')
     expect(listRecords).toHaveBeenCalledTimes(2)
+  })
+
+  it('with task:view: picks the task by name, links each task name to its task, and asks for the range of the URL', async () => {
+    listRecords.mockResolvedValue(page(12, 11, { hasMore: false, nextCursor: null }))
+    listTasks.mockResolvedValue({ list: [{ id: 7, name: 'nightly-report', departmentName: 'Ops' }], total: 1, page: 1, size: 20 })
+    const pinia = createPinia()
+    setActivePinia(pinia)
+    useAuthStore().user = { id: 1, username: 'u', departmentId: 1, permissions: ['record:view', 'task:view'] } as unknown as UserInfo
+    await router.push('/records?year=2026&month=2&taskId=7&start=2026-02-10T00:00:00Z&end=2026-02-11T00:00:00Z')
+    const wrapper = mount(RecordListView, { global: { plugins: [pinia, i18n, router] }, attachTo: document.body })
+    await flushPromises()
+    expect(lastQuery()).toMatchObject({ year: 2026, month: 2, taskId: 7, start: '2026-02-10T00:00:00Z', end: '2026-02-11T00:00:00Z' })
+    // the picker searches tasks by name and shows the chosen one by name, not as a number
+    expect(listTasks).toHaveBeenCalledWith({ keyword: undefined, page: 1, size: 20 })
+    expect(wrapper.find('[data-testid="record-filter-task"]').text()).toContain('nightly-report')
+    const links = wrapper.findAll('[data-testid="record-task-link"]')
+    expect(links).toHaveLength(2)
+    expect(links[0]?.attributes('href')).toBe('/tasks/7')
+    expect(links[0]?.text()).toBe('task <b>12</b>')
   })
 
   it('opens the record of an alert link, keeps recordId while the drawer is open and drops it on close', async () => {
