@@ -222,6 +222,8 @@ class TaskQuery(PageQuery):
     departmentId = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
     taskType = serializers.ChoiceField(choices=TaskType.values, required=False)
     status = serializers.IntegerField(min_value=0, max_value=2, required=False)
+    childOf = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False,
+                                       help_text="only the tasks that name this task among their child tasks (its parents)")
     sort = SortField({"id": "id", "name": "name", "taskType": "task_type", "status": "status",
                       "nextExecuteTime": "next_execute_time", "lastExecuteTime": "last_execute_time",
                       "createTime": "create_time", "updateTime": "update_time"})

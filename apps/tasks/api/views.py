@@ -88,7 +88,7 @@ class TaskListView(APIView):
     def get(self, request):
         q = parse_query(s.TaskQuery, request)
         qs = selectors.task_list(user=request.user, keyword=q.get("keyword"), department_id=q.get("departmentId"),
-                                 task_type=q.get("taskType"), status=q.get("status"))
+                                 task_type=q.get("taskType"), status=q.get("status"), child_of=q.get("childOf"))
         return paginated(qs, q, s.TaskListOutput, context={"user": request.user})
 
 

@@ -53,6 +53,24 @@ def test_task_names_children_in_order_and_every_output_lists_them(admin_api, org
 
 
 @pytest.mark.django_db
+def test_the_task_list_finds_a_tasks_parents_within_the_callers_scope(admin_api, org):
+    """``GET /v1/tasks?childOf=`` (the task page's dependency graph): one list request, scoped like the list."""
+    from apps.accounts.models import Role
+    from tests.factories import UserFactory
+
+    child = create(admin_api, org.a1, "child")
+    near = create(admin_api, org.a1, "near-parent", childTaskIds=[child["id"]])
+    far = create(admin_api, org.a, "far-parent", childTaskIds=[child["id"]])
+    create(admin_api, org.a1, "unrelated")
+    assert {t["id"] for t in admin_api.get(f"tasks?childOf={child['id']}").expect(0).data["list"]} == {
+        near["id"], far["id"]}
+    local = Api(UserFactory(department=org.a1, role=Role.objects.get(name="admin")))
+    listed = local.get(f"tasks?childOf={child['id']}").expect(0).data
+    assert [t["id"] for t in listed["list"]] == [near["id"]] and listed["total"] == 1  # A's task is not theirs
+    assert admin_api.get("tasks?childOf=0").expect(4001).data["fields"]["childOf"]
+
+
+@pytest.mark.django_db
 def test_update_keeps_children_when_omitted_and_clears_them_with_an_empty_list(admin_api, org):
     b = create(admin_api, org.a, "b")
     a = create(admin_api, org.a, "a", childTaskIds=[b["id"]])

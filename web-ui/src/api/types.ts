@@ -170,6 +170,8 @@ export interface TaskQuery extends PageQuery {
   departmentId?: number
   taskType?: TaskType
   status?: TaskStatus
+  /** Only the tasks that name this task among their child tasks (its parents). */
+  childOf?: number
 }
 
 export interface FireTime {

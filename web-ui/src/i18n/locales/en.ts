@@ -154,7 +154,7 @@ const messages = {
       title: 'Dependencies',
       noParents: 'No parent task',
       noChildren: 'No child task',
-      partial: 'Only the first 1,000 tasks were searched for parents.',
+      partial: 'Only the first 100 parents are drawn.',
     },
     keyword: 'Task name',
     name: 'Name',

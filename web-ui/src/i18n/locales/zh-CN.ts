@@ -153,7 +153,7 @@ const messages: MessageSchema = {
       title: '依赖关系',
       noParents: '无父任务',
       noChildren: '无子任务',
-      partial: '只在前 1000 个任务中查找了父任务。',
+      partial: '只画出了前 100 个父任务。',
     },
     keyword: '任务名称',
     name: '名称',

@@ -9,21 +9,16 @@ import { currentMonth } from '@/utils/format'
 
 const REFRESH_MS = 2000
 export const RECENT_RECORDS = 20
-/** Parents are found by reading the task list (no API names them yet): at most this many pages of 100. */
-export const PARENT_SCAN_PAGES = 10
+/** The graph draws at most this many parents (one page of the list); `partial` says there are more. */
+export const PARENT_LIMIT = 100
 
 /**
- * The tasks (of those `listTasks` shows the user) that name `id` among their child tasks. The API has no
- * "parents of" query, so the list is read in pages of 100; `partial` when it held more than the scan reads.
+ * The tasks (of those `listTasks` shows the user) that name `id` among their child tasks: one list request
+ * (`childOf`), the same cost whatever the number of tasks; `partial` when there are more than PARENT_LIMIT.
  */
 export async function findParentTasks(id: number): Promise<{ parents: { id: number; name: string }[]; partial: boolean }> {
-  const parents: { id: number; name: string }[] = []
-  for (let page = 1; page <= PARENT_SCAN_PAGES; page++) {
-    const result = await listTasks({ page, size: 100 })
-    for (const task of result.list) if (task.childTaskIds?.includes(id)) parents.push({ id: task.id, name: task.name })
-    if (page * 100 >= result.total || result.list.length === 0) return { parents, partial: false }
-  }
-  return { parents, partial: true }
+  const result = await listTasks({ childOf: id, page: 1, size: PARENT_LIMIT })
+  return { parents: result.list.map((task) => ({ id: task.id, name: task.name })), partial: result.total > result.list.length }
 }
 
 /** One task and its most recent records of the current month, refreshed while the page is open. */

@@ -40,22 +40,22 @@ describe('task graph', () => {
     expect(wrapper.find('[data-testid="task-graph-children"]').text()).toBe('No child task')
   })
 
-  it('finds the parents in the task list, page by page', async () => {
+  it('asks the task list for the parents in one request (childOf), and says when there are more', async () => {
     localStorage.setItem('djs.tokens', JSON.stringify({ token: 'A1', refreshToken: 'R1' }))
-    const pages: string[] = []
+    const asked: string[] = []
+    let total = 2
     vi.stubGlobal('fetch', async (input: RequestInfo | URL) => {
       const url = new URL(String(input), 'http://djs.test')
-      pages.push(url.searchParams.get('page') ?? '')
-      const page = Number(url.searchParams.get('page'))
-      const list = Array.from({ length: page === 1 ? 100 : 30 }, (_, i) => {
-        const id = (page - 1) * 100 + i + 1
-        return { id, name: `t${id}`, childTaskIds: id === 3 || id === 120 ? [5] : [] }
-      })
-      return new Response(JSON.stringify({ code: 0, message: 'success', data: { list, total: 130 } }), {
+      asked.push(url.search)
+      const list = [{ id: 120, name: 't120', childTaskIds: [5] }, { id: 3, name: 't3', childTaskIds: [5, 9] }]
+      return new Response(JSON.stringify({ code: 0, message: 'success', data: { list, total } }), {
         status: 200, headers: { 'Content-Type': 'application/json' },
       })
     })
-    expect(await findParentTasks(5)).toEqual({ parents: [{ id: 3, name: 't3' }, { id: 120, name: 't120' }], partial: false })
-    expect(pages).toEqual(['1', '2'])
+    expect(await findParentTasks(5)).toEqual({ parents: [{ id: 120, name: 't120' }, { id: 3, name: 't3' }], partial: false })
+    expect(asked).toHaveLength(1)
+    expect(new URLSearchParams(asked[0]).get('childOf')).toBe('5')
+    total = 140
+    expect((await findParentTasks(5)).partial).toBe(true)
   })
 })
