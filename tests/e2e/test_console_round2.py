@@ -1,5 +1,6 @@
 """Issue 20 "Done when", in a browser that reads Chinese in Asia/Shanghai: a server validation error arrives in
-Chinese; a Europe/Berlin task shows its times in Berlin, labelled, with Shanghai in the tooltip; a running
+Chinese (and the role dialog's permission names); a Europe/Berlin task shows its times in Berlin, labelled, with
+Shanghai in the tooltip; a running
 execution shows Running with its elapsed time and is killed from its record drawer; a record whose primary target
 failed lists both calls (primary 500, then the fallback's 200)."""
 from __future__ import annotations
@@ -78,6 +79,13 @@ def test_a_chinese_operator_in_shanghai_sees_server_errors_in_chinese_and_berlin
     viewer = next_fire.get_attribute("data-viewer-time") or ""
     assert re.search(r"1[56]:30", viewer) and "Asia/Shanghai" in viewer, viewer
     shanghai.shot("task-berlin-from-shanghai")
+
+    # Permission names in the role dialog come in the console's language (the server's `label`), codes as they are.
+    shanghai.open("roles")
+    shanghai.by("role-create").click()
+    permission = shanghai.by("perm-task:view")
+    expect(permission).to_contain_text("task:view")
+    assert CJK.search(permission.inner_text()), permission.inner_text()
     shanghai.assert_healthy()
 
 

@@ -54,7 +54,9 @@ export interface Department {
 
 export interface Permission {
   id: number
+  /** As stored (the seed's name); `label` is the same in the request's language (Accept-Language). */
   name: string
+  label?: string
   code: string
   description: string | null
   status: Status01
