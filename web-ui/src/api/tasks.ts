@@ -113,8 +113,15 @@ export interface TriggerResult {
   requestedAt: string
 }
 
-export function triggerTask(id: number): Promise<TriggerResult> {
-  return http.post<TriggerResult>(`/tasks/${id}/trigger`, {})
+/** What one manual run may send instead of the task's own values (HTTP body/headers, gRPC params). */
+export interface TriggerOverrides {
+  body?: string
+  headers?: Record<string, string>
+  grpcParams?: Record<string, unknown>
+}
+
+export function triggerTask(id: number, overrides: TriggerOverrides = {}): Promise<TriggerResult> {
+  return http.post<TriggerResult>(`/tasks/${id}/trigger`, overrides)
 }
 
 /** `running`: executions running when the kill was asked (0: nothing to stop; absent from older servers). */

@@ -1,28 +1,16 @@
 import { reactive, ref, shallowRef } from 'vue'
 import { useI18n } from 'vue-i18n'
-import { http } from '@/api/http'
-import type { TriggerResult } from '@/api/tasks'
+import { triggerTask, type TriggerOverrides } from '@/api/tasks'
 import type { Task } from '@/api/types'
 import { errorText, toastSuccess } from '@/utils/feedback'
 import { useFieldErrors } from '@/utils/form'
 import { jsonObjectError } from './taskForm'
 
 /**
- * One-off overrides of a manual run (`POST /tasks/{id}/trigger`, serializer TriggerInput): the request body and
- * headers of an HTTP task, the request parameters of a gRPC task. SHELL runs take none. An override replaces the
- * task's value for that run only (the node uses `overrides.headers` instead of the task's headers, not merged).
+ * The dialog's form: which of the one-off overrides of a manual run (`POST /tasks/{id}/trigger`, TriggerInput) to
+ * send — the body and headers of an HTTP task, the request parameters of a gRPC task; SHELL runs take none. An
+ * override replaces the task's value for that run only (headers are not merged).
  */
-export interface TriggerOverrides {
-  body?: string
-  headers?: Record<string, string>
-  grpcParams?: Record<string, unknown>
-}
-
-/** Should live in src/api/tasks.ts as `triggerTask(id, overrides?)` (that module belongs to another change). */
-export function triggerTaskWith(id: number, overrides: TriggerOverrides): Promise<TriggerResult> {
-  return http.post<TriggerResult>(`/tasks/${id}/trigger`, overrides)
-}
-
 export interface RunParamsForm {
   overrideBody: boolean
   body: string
@@ -119,7 +107,7 @@ export function useRunWithParams(afterRun: () => unknown = () => undefined) {
     if (!task.value) return false
     sending.value = true
     try {
-      await triggerTaskWith(task.value.id, runOverrides(task.value, form))
+      await triggerTask(task.value.id, runOverrides(task.value, form))
       open.value = false
       toastSuccess(t('task.triggered'))
       await afterRun()
