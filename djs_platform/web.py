@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import os
 import re
 from pathlib import Path
 
@@ -76,8 +77,9 @@ NOT_BUILT = gettext_lazy("the web console is not built: run `make run`, or `cd w
 
 
 def dist_dir() -> Path:
-    """``settings.WEB_UI_DIST`` when set (tests), else ``<repo>/web-ui/dist``."""
-    configured = getattr(settings, "WEB_UI_DIST", None)
+    """``settings.WEB_UI_DIST`` when set (tests), else ``$DJS_WEB_UI_DIST`` (a second build beside the tree's,
+    e.g. a helper's), else ``<repo>/web-ui/dist``."""
+    configured = getattr(settings, "WEB_UI_DIST", None) or os.environ.get("DJS_WEB_UI_DIST")
     return Path(configured) if configured else Path(settings.BASE_DIR) / "web-ui" / "dist"
 
 

@@ -29,7 +29,7 @@ def raw_cells() -> tuple[dict, dict]:
         for r in record_model(year, month).objects.filter(status__in=FINAL_STATUSES):
             day = rollups.local_day(r.scheduled_time)
             for grain, key_id, period in ((1, r.department_id, day), (2, r.task_id, day.replace(day=1)),
-                                          (3, r.task_id, day)):
+                                          (3, r.task_id, day), (4, r.department_id, day.replace(day=1))):
                 cell = counts[(grain, key_id, r.department_id, period, r.status, r.trigger_type, r.task_type)]
                 cell[0] += 1
                 if r.cost_time is not None:

@@ -225,6 +225,8 @@ class RollupGrain(models.IntegerChoices):
     DEPARTMENT_DAY = 1  # key = department id, period = local day: scope totals, the daily series, the dashboard
     TASK_MONTH = 2      # key = task id, period = the month's first day: top failing tasks, task summaries
     TASK_DAY = 3        # key = task id, period = local day: a task's own series, windows of whole days
+    DEPARTMENT_MONTH = 4  # key = department id, period = the month's first day: a scope's month (dashboard, list
+    #                       totals of whole months): ~one cell per department, not one per department x day
 
 
 class RollupCount(models.Model):

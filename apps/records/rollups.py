@@ -1,6 +1,6 @@
 """Record rollups: what the dashboard and every summary read instead of scanning a month of raw rows.
 
-Three grains (``RollupGrain``): department x local day, task x month, task x local day. A cell holds, per
+Four grains (``RollupGrain``): department x local day, task x month, task x local day, department x month. A cell holds, per
 (final status x trigger type), the number of executions and their cost sum and count (``RollupCount``), and a
 cost histogram (``RollupCost``) from which p95 is read within 5 % or 1 ms, whichever is larger. Day = the
 platform-zone date of ``scheduled_time`` (the instant that picks the month table), so a day never straddles
@@ -98,7 +98,7 @@ def lock_months_shared(months: Iterable[tuple[int, int]]) -> None:
 
 
 def add(rows: Iterable[Finished]) -> None:
-    """Add finished executions to the rollups of all three grains. Call inside the transaction of the
+    """Add finished executions to the rollups of every grain. Call inside the transaction of the
     statement that made them final, with only the rows it changed."""
     cells = Cells()
     for row in rows:
@@ -109,7 +109,8 @@ def add(rows: Iterable[Finished]) -> None:
 
 
 class Cells:
-    """Rollup increments being gathered: every execution adds to its three cells (and their histograms)."""
+    """Rollup increments being gathered: every execution adds to its four cells (and their histograms); the
+    cells of a flush go in the same two upserts whatever the number of grains."""
 
     def __init__(self) -> None:
         self.counts: dict[tuple, list] = {}
@@ -120,7 +121,8 @@ class Cells:
         """``n`` executions alike in every column the rollups keep (the rebuild adds grouped rows)."""
         for grain, key_id, period, label in ((RollupGrain.DEPARTMENT_DAY, department_id, day, ""),
                                              (RollupGrain.TASK_MONTH, task_id, day.replace(day=1), task_name),
-                                             (RollupGrain.TASK_DAY, task_id, day, task_name)):
+                                             (RollupGrain.TASK_DAY, task_id, day, task_name),
+                                             (RollupGrain.DEPARTMENT_MONTH, department_id, day.replace(day=1), "")):
             cell = self.counts.setdefault((int(grain), key_id, department_id, period, status, trigger_type, task_type),
                                           [0, 0, 0, label])
             cell[0] += n
@@ -357,6 +359,13 @@ def _sum(model, group: tuple[str, ...], sums: tuple[str, ...], where: list[tuple
         return cursor.fetchall()
 
 
+def whole_month(periods: tuple[date, date]) -> bool:
+    """Whether [first, last] is exactly one calendar month (its cells of a month grain say the same)."""
+    first, last = periods
+    return (first.day == 1 and (first.year, first.month) == (last.year, last.month)
+            and last.day == monthrange(last.year, last.month)[1])
+
+
 def _date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
@@ -381,6 +390,9 @@ def count(*, periods: tuple[date, date], department_ids: Iterable[int], task_id:
     """Finished executions with scheduled day in [first, last] matching the filters the rollups carry: the
     department x day cells, or the task x day cells of one task."""
     grain = RollupGrain.TASK_DAY if task_id is not None else RollupGrain.DEPARTMENT_DAY
+    if whole_month(periods):  # one month cell instead of ~31 day cells per key (the list's usual total)
+        grain = RollupGrain.TASK_MONTH if task_id is not None else RollupGrain.DEPARTMENT_MONTH
+        periods = (periods[0], periods[0])
     where = _cells(grain, periods, department_ids, [task_id] if task_id is not None else None, None)
     if where is None:
         return 0

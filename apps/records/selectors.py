@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from calendar import monthrange
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -199,7 +200,11 @@ def _rollup_stats(*, user: User, year: int, month: int, task_id: int | None,
         return result
     periods = (days[0][0], days[-1][0])
     if task_id is None:
-        totals = rollups.totals(rollups.RollupGrain.DEPARTMENT_DAY, periods=periods, department_ids=scope)
+        # The month's totals and histogram from the scope's department x month cells (rows: departments x
+        # buckets, not departments x days x buckets); the department x day cells only for the daily series.
+        month_first = date(year, month, 1)
+        totals = rollups.totals(rollups.RollupGrain.DEPARTMENT_MONTH, periods=(month_first, month_first),
+                                department_ids=scope)
         per_day = rollups.daily(rollups.RollupGrain.DEPARTMENT_DAY, periods=periods, department_ids=scope)
     else:
         # A task's month totals and histogram from its one task x month cell (rows: buckets, not days x
@@ -392,13 +397,26 @@ def record_window_stats(*, user: User, start: datetime, end: datetime,
     built = rollups.built_months(months)
     if built and scope:
         # Every day of the window that lies in a built month (a window's months are contiguous).
-        days_in_built = [d for d in _dates(first_day, last_day) if (d.year, d.month) in built]
-        rolled = rollups.totals(rollups.RollupGrain.DEPARTMENT_DAY, periods=(first_day, last_day),
-                                department_ids=scope, period_in=days_in_built)
-        for key, status in by_status.items():
-            result[key] += rolled["by_status"].get(int(status), 0)
-        cost_sum, cost_n = rolled["cost_sum"], rolled["cost_count"]
-        histogram = dict(rolled["histogram"])
+        # Months the window covers whole are read from their department x month cells (a year: 12 cells per
+        # department, not 365), the other days from the department x day cells.
+        whole = sorted(date(y, m, 1) for y, m in built
+                       if first_day <= date(y, m, 1) and date(y, m, monthrange(y, m)[1]) <= last_day)
+        days_in_built = [d for d in _dates(first_day, last_day)
+                         if (d.year, d.month) in built and d.replace(day=1) not in whole]
+        reads = []
+        if whole:
+            reads.append(rollups.totals(rollups.RollupGrain.DEPARTMENT_MONTH, periods=(whole[0], whole[-1]),
+                                        department_ids=scope, period_in=whole))
+        if days_in_built:
+            reads.append(rollups.totals(rollups.RollupGrain.DEPARTMENT_DAY, periods=(first_day, last_day),
+                                        department_ids=scope, period_in=days_in_built))
+        for rolled in reads:
+            for key, status in by_status.items():
+                result[key] += rolled["by_status"].get(int(status), 0)
+            cost_sum += rolled["cost_sum"]
+            cost_n += rolled["cost_count"]
+            for bucket, n in rolled["histogram"].items():
+                histogram[bucket] = histogram.get(bucket, 0) + n
     for year, month in _existing(months):
         qs = record_model(year, month).objects.restrict(user).filter(scheduled_time__gte=start,
                                                                        scheduled_time__lt=end)

@@ -526,6 +526,7 @@ INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0007_record_instance', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0008_record_attempts', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0009_record_shard', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('records', '0010_department_month_grain', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0005_trigger_record_link', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0006_node_minute', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0007_seed_db_defaults', NOW(6));

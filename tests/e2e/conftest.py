@@ -19,7 +19,7 @@ from tests.scheduling import shell_identity
 from tests.platform import ADMIN_PASSWORD, Nodes, WebProcess, fresh_database, prepare_database, scheduler_env
 from tests.targets import HttpTarget, Respond
 
-DIST = BASE_DIR / "web-ui" / "dist"
+DIST = Path(os.environ.get("DJS_WEB_UI_DIST") or BASE_DIR / "web-ui" / "dist")
 CHROMIUM = "/usr/bin/chromium"
 # The flags this machine needs (docs/console.md): no sandbox as root, no GPU, and none of Chromium's own
 # background connections, which a closed network refuses. Playwright gives every launch a fresh profile.

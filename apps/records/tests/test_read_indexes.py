@@ -167,6 +167,50 @@ def test_rollup_reads_of_a_period_are_index_only(org):
                  lambda: rollups.count(periods=days, department_ids=scope, task_id=800_007)):
         assert _handler_reads(read) <= 200
     assert rollups.count(periods=days, department_ids=scope, task_id=800_007) == 28
+    # The dashboard's month totals and p95, and a whole month's list total, read the department x month cells:
+    # rows per department and bucket, not per department, day and bucket (27,241 cost rows at 10M records).
+    month = (days[0], days[0])
+    for read in (lambda: rollups.totals(rollups.RollupGrain.DEPARTMENT_MONTH, periods=month, department_ids=scope),
+                 lambda: rollups.count(periods=days, department_ids=scope)):
+        assert _handler_reads(read) <= 400
+    assert _handler_reads(lambda: rollups.totals(rollups.RollupGrain.DEPARTMENT_DAY, periods=days,
+                                                 department_ids=scope)) > 2000  # what the month grain saves
+    assert rollups.count(periods=days, department_ids=scope) == 2000 * 28
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_existing_months_their_department_month_cells_from_the_day_cells(org):
+    """records.0010 derives the department x month cells of months rolled up before it from their department x
+    day cells: the same cells the writer now adds (counts, cost sums, histograms), across two months."""
+    from django.apps import apps as registry
+
+    from apps.records.models import RollupCost, RollupCount
+    migration = import_module("apps.records.migrations.0010_department_month_grain")
+    cells = rollups.Cells()
+    for day in (datetime(2026, 1, 31).date(), datetime(2026, 2, 1).date(), datetime(2026, 2, 17).date()):
+        for task in range(12):
+            status = RecordStatus.FAILED if task % 5 == 0 else RecordStatus.SUCCESS
+            cells.add(org.a.pk if task % 3 else org.b.pk, 900_000 + task, f"t{task}", day, int(status),
+                      "MANUAL" if task % 4 == 0 else "SCHEDULE", "HTTP", None if task == 7 else 3 + 11 * task,
+                      n=1 + task % 2)
+    cells.write()
+    month_grain = rollups.RollupGrain.DEPARTMENT_MONTH
+
+    def month_cells():
+        return (sorted(RollupCount.objects.filter(grain=month_grain).values_list(
+                    "key_id", "department_id", "period", "status", "trigger_type", "task_type", "count", "cost_sum",
+                    "cost_count")),
+                sorted(RollupCost.objects.filter(grain=month_grain).values_list(
+                    "key_id", "department_id", "period", "bucket", "count")))
+    written = month_cells()
+    assert {row[2] for row in written[0]} == {datetime(2026, 1, 1).date(), datetime(2026, 2, 1).date()}
+    with connection.schema_editor() as editor:
+        migration.remove_department_months(registry, editor)
+    assert month_cells() == ([], [])
+    for _ in range(2):  # a rerun changes nothing
+        with connection.schema_editor() as editor:
+            migration.add_department_months(registry, editor)
+        assert month_cells() == written
 
 
 @pytest.mark.django_db(transaction=True)
