@@ -34,11 +34,12 @@ ALIASES: dict[str, str] = {
 
 #: ``DJS_*`` variables that are not configuration keys, so never warned about: set by a DJS process for its
 #: children (``DJS_SHUTDOWN_PID``, ``DJS_METRICS_DIR_OWNED``), switches read by one module (``DJS_EVENT_LOOP``:
-#: the scheduler's loop, ``DJS_HTTP_TRANSPORT``: the HTTP executors' client), docker compose's ``.env`` secrets,
-#: the console dev server's API target, and what a SHELL command gets (a DJS command it runs inherits them).
+#: the scheduler's loop; ``DJS_HTTP_TRANSPORT``: refused by the HTTP executor when it names a removed transport),
+#: docker compose's ``.env`` secrets, the console dev server's API target, and what a SHELL command gets (a DJS
+#: command it runs inherits them).
 NON_KEY_VARIABLES = frozenset({
     "DJS_CONFIG", "DJS_SHUTDOWN_PID", "DJS_METRICS_DIR_OWNED", "DJS_EVENT_LOOP", "DJS_HTTP_TRANSPORT",
-    "DJS_DB_PASSWORD", "DJS_DB_ROOT_PASSWORD", "DJS_API_TARGET",
+    "DJS_DB_PASSWORD", "DJS_DB_ROOT_PASSWORD", "DJS_API_TARGET", "DJS_WEB_UI_DIST",
     "DJS_TASK_ID", "DJS_RECORD_ID", "DJS_IDEMPOTENCY_KEY", "DJS_SCHEDULED_MS", "DJS_RECOVERY",
 })
 #: Prefixes of the test suite's and the benchmarks' own switches (``DJS_TEST_WORKERS``, ``DJS_BENCH_COMMIT`` ...).

@@ -66,6 +66,8 @@ VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
 _OWNED_PREFIX = "DJS_"
 _PASSTHROUGH_PREFIX = "DJS_TEST_"
 _OWNED_TEST_VARS = {"DJS_TEST_MARIADB_URL", "DJS_TEST_REDIS_URL", "DJS_TEST_WORKERS", "DJS_TEST_PROCESS_WORKERS"}
+#: Passed through as well: which console build the e2e tests serve (a second build beside web-ui/dist).
+_PASSTHROUGH = {"DJS_WEB_UI_DIST"}
 
 
 @dataclass
@@ -112,7 +114,8 @@ def base_env() -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(_OWNED_PREFIX) or (k.startswith(_PASSTHROUGH_PREFIX) and k not in _OWNED_TEST_VARS)
+        if not k.startswith(_OWNED_PREFIX) or k in _PASSTHROUGH
+        or (k.startswith(_PASSTHROUGH_PREFIX) and k not in _OWNED_TEST_VARS)
     }
     env.update(
         DJS_DEBUG="false",

@@ -65,7 +65,8 @@ def fresh_database(tmp_path: Path, server_url: str | None = None) -> Iterator[st
 
 
 def platform_env(database_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DJS_") or k.startswith("DJS_TEST_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("DJS_") or k.startswith("DJS_TEST_") or k == "DJS_WEB_UI_DIST"}
     env.update({
         "DJS_DATABASE_URL": database_url,
         "DJS_DEBUG": "false",

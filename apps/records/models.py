@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -102,7 +103,10 @@ class RecordBase(models.Model):
 MONTH_TABLE = re.compile(r"^record_\d{6}$")
 _models: dict[str, type[RecordBase]] = {}
 _existing: set[str] = set()
+_listed_at = 0.0  # time.monotonic() of the last listing
 _lock = threading.Lock()
+#: How long a read trusts the process's list of month tables (record_table_exists).
+TABLE_LIST_MAX_AGE = 5.0
 
 
 def table_name(year: int, month: int) -> str:
@@ -168,12 +172,30 @@ def record_model(year: int, month: int) -> type[RecordBase]:
 
 
 def existing_record_tables(refresh: bool = False) -> set[str]:
+    """The month tables of the database: the process's list, read again when ``refresh``."""
+    global _listed_at
     if refresh or not _existing:
         names = {t for t in connection.introspection.table_names() if MONTH_TABLE.match(t)}
         with _lock:
             _existing.clear()
             _existing.update(names)
+            _listed_at = time.monotonic()
     return set(_existing)
+
+
+def record_table_exists(year: int, month: int) -> bool:
+    """Whether the month's table exists, for a read: see :func:`recent_record_tables`."""
+    return table_name(year, month) in recent_record_tables()
+
+
+def recent_record_tables() -> set[str]:
+    """The month tables as this process listed them at most :data:`TABLE_LIST_MAX_AGE` seconds ago (reads use
+    this instead of an ``information_schema`` listing per request). A table that another process has just
+    created shows up within that time — a read a moment earlier would not have seen its rows either — and one
+    this process creates, at once; tables are dropped only by retention, months after their last write."""
+    if _existing and time.monotonic() - _listed_at <= TABLE_LIST_MAX_AGE:
+        return set(_existing)
+    return existing_record_tables(refresh=True)
 
 
 def ensure_record_table(year: int, month: int) -> type[RecordBase]:

@@ -13,7 +13,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from apps.accounts.models import User
 from apps.records import rollups
-from apps.records.models import RecordStatus, existing_record_tables, record_model, table_name
+from apps.records.models import RecordStatus, record_model, record_table_exists, recent_record_tables, table_name
 from apps.records.models import months_between as months_touched
 from djs_platform.tenancy import department_scope_ids, get_in_scope, require_permission
 
@@ -21,7 +21,7 @@ from djs_platform.tenancy import department_scope_ids, get_in_scope, require_per
 def records_queryset(*, user: User, year: int, month: int) -> QuerySet | None:
     """The month's restricted queryset, or None when no record was ever written that month."""
     require_permission(user, "record:view")
-    if table_name(year, month) not in existing_record_tables(refresh=True):
+    if not record_table_exists(year, month):
         return None
     return record_model(year, month).objects.restrict(user)
 
@@ -308,7 +308,7 @@ def months_between(start: datetime, end: datetime) -> list[tuple[int, int]]:
 
 
 def _existing(months: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    tables = existing_record_tables(refresh=True)
+    tables = recent_record_tables()
     return [(y, m) for y, m in months if table_name(y, m) in tables]
 
 

@@ -178,8 +178,8 @@ def task_health(*, user: User, task_ids: list[int], now: datetime | None = None)
         RecordStatus,
         RollupCount,
         RollupGrain,
-        existing_record_tables,
         previous_month,
+        recent_record_tables,
         record_model,
         table_name,
     )
@@ -194,7 +194,7 @@ def task_health(*, user: User, task_ids: list[int], now: datetime | None = None)
     today = (now or timezone.now()).astimezone(zone).date()
     first = today - timedelta(days=HEALTH_DAYS - 1)
     days = [first + timedelta(days=n) for n in range(HEALTH_DAYS)]
-    tables = existing_record_tables(refresh=True)
+    tables = recent_record_tables()
     months = [ym for ym in (previous_month(today.year, today.month), (today.year, today.month))
               if table_name(*ym) in tables]
 
