@@ -7,9 +7,9 @@
 Each prints one JSON object (the harness runs it as a child process, so its CPU is its own).
 
 * ``http``: N coroutines (or threads) calling the bench target in a loop: calls/s and CPU-seconds per
-  1,000 calls for each HTTP client DJS could use — bare aiohttp (the ceiling), httpx's native async pool,
-  httpx's sync client in threads, httpx over httpx-aiohttp, and DJS's executor path
-  (``apps.tasks.executors.execute``) on each of its transports (direct aiohttp, httpx-aiohttp, native).
+  1,000 calls for bare aiohttp (the ceiling), httpx's native async pool and httpx's sync client in threads
+  (the alternatives docs/executors.md measured and rejected), and DJS's executor path
+  (``apps.tasks.executors.execute``, aiohttp with the egress policy).
 * ``db``: a bare loop doing exactly DJS's per-fire database writes (claim UPDATE of the task row, INSERT
   of the record, UPDATE of the record with the result) on scratch copies of the ``task`` and
   ``record_YYYYMM`` tables — once one statement per commit, once batched the way DJS batches (one
@@ -74,27 +74,17 @@ async def _http_case(name: str, url: str, seconds: float) -> tuple[float, float]
             async def call() -> None:
                 (await client.get(url, headers=headers)).raise_for_status()
             return await _drive(call, seconds)
-    if name == "httpx + httpx-aiohttp":
-        from httpx_aiohttp import AiohttpTransport
-        import aiohttp
-
-        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY))
-        async with httpx.AsyncClient(transport=AiohttpTransport(client=session)) as client:
-            async def call() -> None:
-                (await client.get(url, headers=headers)).raise_for_status()
-            return await _drive(call, seconds)
-    if name.startswith("DJS executor"):
+    if name == "DJS executor":
         sys.path.insert(0, str(ROOT))
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "djs_platform.settings")
         from apps.tasks.executors import ExecutionSpec, Executors, execute
         from djs_platform.egress import EgressPolicy
 
-        kind = name.split("(")[1].rstrip(")")
         spec = ExecutionSpec(task_id=1, task_type="HTTP", url=url, http_method="GET", headers={}, body=None,
                              fallback_url=None, grpc_service=None, grpc_method=None, grpc_params=None,
                              fallback_grpc_service=None, fallback_grpc_method=None, timeout=10, max_retry=0,
                              retry_interval=0, idempotency_key="djs-1-0")
-        async with Executors(http_workers=CONCURRENCY, grpc_workers=1, http_transport=kind,
+        async with Executors(http_workers=CONCURRENCY, grpc_workers=1,
                              egress=EgressPolicy(allow_cidrs=["127.0.0.0/8"])) as executors:
             async def call() -> None:
                 outcome = await execute(spec, executors)
@@ -128,8 +118,7 @@ def _threads_case(url: str, seconds: float) -> tuple[float, float]:
     return done[0] / elapsed, (_cpu() - cpu0) / max(1, done[0]) * 1000
 
 
-HTTP_CASES = ("aiohttp (bare)", "httpx native async", "httpx sync in threads", "httpx + httpx-aiohttp",
-              "DJS executor (direct)", "DJS executor (aiohttp)", "DJS executor (native)")
+HTTP_CASES = ("aiohttp (bare)", "httpx native async", "httpx sync in threads", "DJS executor")
 
 
 def http(url: str, seconds: float) -> dict:

@@ -15,8 +15,7 @@ recording target process (bench/target.py) every system calls. Workloads (bench/
              nothing is due;
 * ha         two scheduler processes of each system: duplicates and misses;
 * limit      a bare loop doing DJS's per-fire database writes, and a bare HTTP client loop, against the
-             same MariaDB and target;
-* transports DJS at a fixed rate with each HTTP transport.
+             same MariaDB and target.
 
 Per system and case: lag p50/p95/p99/max, executions/s, duplicates, misses, CPU-seconds per 1,000
 executions (all processes of the system, from /proc), database statements per execution
@@ -271,12 +270,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", action="append", help="systems: djs, apscheduler, celery-beat (default all)")
     parser.add_argument("--workloads", action="append",
-                        help="steady, burst, catalogue, ha, limits, transports, half (default all)")
+                        help="steady, burst, catalogue, ha, limits, half (default all)")
     parser.add_argument("--rates", help="comma-separated steady rates (overrides the default ramp)")
     parser.add_argument("--seconds", type=int, help="steady window per step")
     args = parser.parse_args()
     plan = Plan(args.quick, args.seconds, [int(x) for x in args.rates.split(",")] if args.rates else None)
-    workloads = args.workloads or ["limits", "steady", "burst", "catalogue", "ha", "half", "transports"]
+    workloads = args.workloads or ["limits", "steady", "burst", "catalogue", "ha", "half"]
     out: dict = {"quick": plan.quick, "cpus": os.cpu_count(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
                  "plan": vars(plan)}
     began = time.monotonic()
@@ -311,20 +310,6 @@ def main() -> None:
                     djs[f"half_rate_{nodes}_nodes"] = r
             finally:
                 system.close()
-        if "transports" in workloads and not plan.quick:
-            rate = max(100, min(djs.get("sustained", 500) // 2, 750))
-            out["transports"] = {}
-            for kind in ("direct", "aiohttp", "native"):
-                system = DjsSystem(mariadb.url, redis.url, target.url, tmp / f"tr-{kind}",
-                                   node_env={"DJS_HTTP_TRANSPORT": kind})
-                try:
-                    log(f"djs transport {kind}: {rate}/s")
-                    r = run_case(system, target, db, lambda first: steady(rate, first, plan.seconds),
-                                 seconds=plan.seconds)
-                    log(f"  -> {fmt(r)}")
-                    out["transports"][kind] = r
-                finally:
-                    system.close()
     out["elapsed_s"] = round(time.monotonic() - began, 1)
     table = summary(out)
     out["table"] = table

@@ -16,10 +16,11 @@ Traces of executions (not from a library): every fire is a root span ``djs.fire`
 trigger, scheduled time, record id, then the outcome) and every call of that fire - the first try,
 each retry, each fallback - is a child span ``djs.attempt`` of kind CLIENT. The attempt span's own
 context is what the target receives in ``traceparent`` (HTTP header, gRPC metadata), so a target's
-server span hangs under the exact attempt that called it. Task calls are kept out of the generic
-httpx instrumentation on purpose: the attempt span *is* their client span (one span and one
-``traceparent`` per call, the same for both HTTP transports and for gRPC), and the generic span would
-record full URLs, whose query strings may carry a task's tokens.
+server span hangs under the exact attempt that called it. HTTP task calls go through aiohttp, which has
+no library instrumentation here, and any httpx call made inside an attempt is kept out of the generic
+httpx instrumentation on purpose: the attempt span *is* the call's client span (one span and one
+``traceparent`` per call, the same for HTTP and gRPC), and a generic span would record full URLs, whose
+query strings may carry a task's tokens.
 
 Tests swap the provider with :func:`use_provider` (an in-memory exporter), which restores the previous
 state and removes its instrumentations on exit; the global OpenTelemetry provider is never touched.

@@ -181,12 +181,12 @@ def test_a_failed_fire_is_an_error_span(transactional_db, traced, node):
     assert fire.status.status_code == StatusCode.ERROR and "500" in fire.status.description
 
 
-# --- executors directly: every HTTP transport, gRPC with an instrumented server --------------------
+# --- executors directly: the HTTP executor (aiohttp), gRPC with an instrumented server ------------------
 
-def run_traced(spec: ExecutionSpec, transport: str = "direct"):
+def run_traced(spec: ExecutionSpec):
     async def main():
-        async with Executors(http_workers=2, grpc_workers=2, egress=EgressPolicy.from_config(LOOPBACK_EGRESS),
-                             http_transport=transport) as executors:
+        async with Executors(http_workers=2, grpc_workers=2,
+                             egress=EgressPolicy.from_config(LOOPBACK_EGRESS)) as executors:
             with tracing.fire_span(task_id=spec.task_id, task_type=spec.task_type, trigger="MANUAL",
                                    scheduled=datetime.now(UTC), record_id=1):
                 return await execute(spec, executors)
@@ -203,8 +203,7 @@ def http_spec(url: str, **over) -> ExecutionSpec:
     return ExecutionSpec(**values)
 
 
-@pytest.mark.parametrize("transport", ["direct", "aiohttp", "native"])
-def test_task_calls_are_not_doubled_by_the_generic_httpx_instrumentation(traced, transport):
+def test_task_calls_are_not_doubled_by_the_generic_httpx_instrumentation(traced):
     exporter = traced("scheduler")  # httpx is instrumented in every traced process
     with HttpTarget() as target:
         # The instrumentation is live: an ordinary httpx client call becomes a client span.
@@ -212,7 +211,7 @@ def test_task_calls_are_not_doubled_by_the_generic_httpx_instrumentation(traced,
         assert [s.name for s in exporter.get_finished_spans()] == ["GET"]
         exporter.clear()
 
-        outcome = run_traced(http_spec(target.url("/task")), transport)
+        outcome = run_traced(http_spec(target.url("/task")))
         (hit,) = target.requests("/task")
 
     assert outcome.success

@@ -6,9 +6,8 @@ Public API: :class:`ExecutionSpec` (task snapshot), :func:`execute` (one fire to
 """
 from .base import AttemptResult, ExecutionOutcome, ExecutionSpec, Executors, execute
 from .common import ERROR_LIMIT, RESPONSE_LIMIT
-from .transport import make_http_transport
 
 __all__ = [
     "AttemptResult", "ERROR_LIMIT", "ExecutionOutcome", "ExecutionSpec", "Executors", "RESPONSE_LIMIT",
-    "execute", "make_http_transport",
+    "execute",
 ]

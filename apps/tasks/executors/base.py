@@ -135,9 +135,9 @@ class Executors:
     """
 
     def __init__(self, http_workers: int, grpc_workers: int, egress: EgressPolicy,
-                 http_transport: str | None = None, shell: ShellSettings | None = None):
+                 shell: ShellSettings | None = None):
         self.egress = egress
-        self.http = HttpExecutor(http_workers, egress, transport_kind=http_transport)
+        self.http = HttpExecutor(http_workers, egress)
         self.grpc = GrpcExecutor(grpc_workers, egress)
         self.shell = ShellExecutor(shell or ShellSettings())
         self._started = False

@@ -82,8 +82,8 @@ def never_connected(exc: BaseException) -> bool:
     """True when ``exc`` says no connection was established, so no byte of the request reached the target.
 
     A failure after the connection existed (reset, disconnect, timeouts while reading or writing) is not: the
-    target may have received the request. Transports wrap each other's errors (httpx-aiohttp reports a server
-    disconnect as ConnectTimeout), so the whole cause chain decides.
+    target may have received the request. Clients wrap the original error (aiohttp's ClientConnectorError wraps
+    the refused connection's OSError, gRPC its own), so the whole cause chain decides.
     """
     names: set[str] = set()
     cur: BaseException | None = exc
@@ -102,8 +102,8 @@ _UNREACHABLE_ERRNOS = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH
 def describe_exception(exc: BaseException) -> str:
     """A short, operator-readable description of a transport failure (no traceback, no noise).
 
-    Transports wrap the original error (httpx-aiohttp maps a server disconnect to ConnectTimeout, for
-    instance), so the root cause is looked up along ``__cause__`` first.
+    Clients wrap the original error (aiohttp's ClientConnectorError around an OSError, for instance), so the
+    root cause is looked up along ``__cause__`` first.
     """
     chain: list[BaseException] = []
     cur: BaseException | None = exc

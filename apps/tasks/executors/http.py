@@ -1,14 +1,15 @@
-"""HTTP executor: one call of an HTTP task to one URL, through the process-wide httpx client.
+"""HTTP executor: one call of an HTTP task (or alert webhook) to one URL, through the process-wide aiohttp session.
 
-Success is a 2xx final status. Redirects are followed by hand (at most :data:`MAX_REDIRECTS`) so that
-a redirect's body is never read and every hop passes the egress policy inside the transport. The
-response body is read incrementally and reading stops at :data:`~.common.RESPONSE_LIMIT` bytes; the
-connection is then closed, so a target streaming gigabytes costs one buffer, not the whole body.
+Success is a 2xx final status. Redirects are followed by hand (at most :data:`MAX_REDIRECTS`, with httpx's
+method and header rules) so that a redirect's body is never read and every hop passes the egress policy
+before anything is dialled (host names again, with their resolved addresses, in the session's resolver:
+:mod:`.transport`). The response body is read incrementally and reading stops at
+:data:`~.common.RESPONSE_LIMIT` bytes; the connection is then closed, so a target streaming gigabytes costs
+one buffer, not the whole body. httpx is used here for URL parsing and joining only.
 """
 from __future__ import annotations
 
 import asyncio
-import http.cookiejar
 import json
 
 import httpx
@@ -19,7 +20,7 @@ from apps.tasks.httprules import (CONTROL_CHARACTERS, HEADER_NAME, HTTP_METHODS,
 from djs_platform.egress import EgressDenied, EgressPolicy, parse_ip
 
 from .common import BoundedCapture, CallResult, bound_error, decode_bounded, describe_exception, never_connected
-from .transport import make_aiohttp_session, make_http_transport, transport_kind
+from .transport import check_transport_variable, make_aiohttp_session
 
 MAX_REDIRECTS = 5
 USER_AGENT = "DJS/1.0"
@@ -28,52 +29,28 @@ USER_AGENT = "DJS/1.0"
 # reached the target; the Idempotency-Key is the same (docs/scheduling.md "Crash and recovery").
 
 
-class _RefuseAllCookies(http.cookiejar.DefaultCookiePolicy):
-    """The pool is shared by every task of every department: no cookie may carry over."""
-
-    def set_ok(self, cookie, request):  # noqa: D401 - CookiePolicy API
-        return False
-
-    def return_ok(self, cookie, request):
-        return False
-
-
 class HttpExecutor:
-    """Holds the shared httpx client and the ``job.httpWorkers`` semaphore of one process."""
+    """Holds the shared aiohttp session and the ``job.httpWorkers`` semaphore of one process."""
 
-    def __init__(self, workers: int, egress: EgressPolicy, transport_kind: str | None = None):
+    def __init__(self, workers: int, egress: EgressPolicy):
         if workers < 1:
             raise ValueError("job.httpWorkers must be at least 1")
+        check_transport_variable()  # DJS_HTTP_TRANSPORT=aiohttp|native: removed, refuse to start
         self.workers = workers
         self.egress = egress
-        self.transport_kind = transport_kind
-        self._client: httpx.AsyncClient | None = None
-        self._session = None  # aiohttp.ClientSession of the "direct" transport
+        self._session = None  # aiohttp.ClientSession, made in start() (inside the running loop)
         self._prepared: dict[tuple, tuple[str, httpx.URL, dict[str, str], bytes | None]] = {}
         self._hop_checked: dict[tuple[str, str], None] = {}
         self._sem: asyncio.Semaphore | None = None
 
     async def start(self) -> None:
         self._sem = asyncio.Semaphore(self.workers)
-        self.transport_kind = self.transport_kind or transport_kind()
-        if self.transport_kind == "direct":
-            self._session = make_aiohttp_session(self.egress, max_connections=max(2 * self.workers, 4))
-            return
-        transport = make_http_transport(policy=self.egress, max_connections=max(2 * self.workers, 4),
-                                        kind=self.transport_kind)
-        self._client = httpx.AsyncClient(
-            transport=transport, follow_redirects=False, trust_env=False,
-            cookies=http.cookiejar.CookieJar(policy=_RefuseAllCookies()),
-            headers={"User-Agent": USER_AGENT},
-        )
+        self._session = make_aiohttp_session(self.egress, max_connections=max(2 * self.workers, 4))
 
     async def close(self) -> None:
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
 
     @property
     def queued(self) -> int:
@@ -115,40 +92,21 @@ class HttpExecutor:
             out["traceparent"] = traceparent
         return method, parsed, out, content
 
-    def build_request(self, *, url: str, method: str, headers: dict[str, str], body: str | None,
-                      idempotency_key: str, traceparent: str | None, timeout: float,
-                      recovery: bool = False, shard: tuple[int, int] | None = None) -> httpx.Request:
-        """The httpx request of one call (httpx-based transports)."""
-        method, parsed, out, content = self.prepare(url=url, method=method, headers=headers, body=body,
-                                                    idempotency_key=idempotency_key, traceparent=traceparent,
-                                                    recovery=recovery, shard=shard)
-        if self._client is None:
-            return httpx.Request(method, parsed, headers=out, content=content)
-        return self._client.build_request(method, parsed, headers=out, content=content,
-                                          timeout=httpx.Timeout(timeout))
-
     async def call(self, *, url: str, method: str, headers: dict[str, str], body: str | None,
                    idempotency_key: str, traceparent: str | None, timeout: float,
                    recovery: bool = False, shard: tuple[int, int] | None = None) -> CallResult:
         """One bounded call. Never raises except ``CancelledError`` (kill)."""
-        assert self._sem is not None and (self._client or self._session), "HttpExecutor.start() was not awaited"
+        assert self._sem is not None and self._session is not None, "HttpExecutor.start() was not awaited"
         try:
-            if self._session is not None:
-                prepared = self.prepare(url=url, method=method, headers=headers, body=body,
-                                        idempotency_key=idempotency_key, traceparent=traceparent,
-                                        recovery=recovery, shard=shard)
-            else:
-                request = self.build_request(url=url, method=method, headers=headers, body=body,
-                                             idempotency_key=idempotency_key, traceparent=traceparent,
-                                             timeout=timeout, recovery=recovery, shard=shard)
+            prepared = self.prepare(url=url, method=method, headers=headers, body=body,
+                                    idempotency_key=idempotency_key, traceparent=traceparent,
+                                    recovery=recovery, shard=shard)
         except (ValueError, TypeError, httpx.HTTPError) as exc:
             return CallResult(False, error=bound_error(f"invalid HTTP request: {exc}"), permanent=True)
         async with self._sem:
             try:
                 async with asyncio.timeout(timeout):
-                    if self._session is not None:
-                        return await self._send_direct(*prepared)
-                    return await self._send(request)
+                    return await self._send(*prepared)
             except TimeoutError:
                 return CallResult(False, error=f"timed out after {timeout:g}s")
             except EgressDenied as exc:
@@ -189,10 +147,9 @@ class HttpExecutor:
             self._hop_checked.clear()
         self._hop_checked[key] = None
 
-    async def _send_direct(self, method: str, url: httpx.URL, headers: dict[str, str],
-                           content: bytes | None) -> CallResult:
-        """The "direct" transport: aiohttp without the httpx layer, same rules as :meth:`_send`
-        (redirects by hand with httpx's method/header rules, each hop checked, bounded body)."""
+    async def _send(self, method: str, url: httpx.URL, headers: dict[str, str], content: bytes | None) -> CallResult:
+        """Send and follow redirects by hand (httpx's method/header rules, each hop checked before it is
+        dialled, a redirect's body never read), then read the body up to the capture bound."""
         assert self._session is not None
         headers = {"User-Agent": USER_AGENT, **headers} if not any(
             k.lower() == "user-agent" for k in headers) else headers
@@ -231,36 +188,6 @@ class HttpExecutor:
                 else:
                     response.close()     # an unread (redirect, truncated) body: drop the connection
 
-    async def _send(self, request: httpx.Request) -> CallResult:
-        assert self._client is not None
-        response = await self._client.send(request, stream=True)
-        try:
-            hops = 0
-            while response.next_request is not None:
-                next_request = response.next_request
-                await response.aclose()  # a redirect's body is never read
-                if hops >= MAX_REDIRECTS:
-                    return CallResult(False, status_code=response.status_code,
-                                      error=f"too many redirects (more than {MAX_REDIRECTS})")
-                hops += 1
-                response = await self._client.send(next_request, stream=True)
-            capture = BoundedCapture()
-            try:
-                async for chunk in response.aiter_bytes():
-                    if capture.feed(chunk):
-                        break
-            except Exception as exc:  # noqa: BLE001 - the body broke off: keep status and what arrived
-                return CallResult(False, status_code=response.status_code,
-                                  response=decode_bounded(capture.value(), response.charset_encoding),
-                                  error=bound_error(f"reading the response failed: {describe_exception(exc)}"))
-        finally:
-            await response.aclose()
-        text = decode_bounded(capture.value(), response.charset_encoding)
-        ok = 200 <= response.status_code < 300
-        return CallResult(ok, status_code=response.status_code, response=text,
-                          error=None if ok else f"HTTP {response.status_code} {response.reason_phrase}".strip(),
-                          response_truncated=capture.truncated)
-
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 PREPARED_CACHE = 10_000   # validated (url, method, headers, body) kept per process
@@ -293,7 +220,7 @@ def _validate(*, url: str, method: str, headers: dict[str, str], body: str | Non
 
 def _redirect(status: int, method: str, url: httpx.URL, headers: dict[str, str], content: bytes | None,
               location: str) -> tuple[str, httpx.URL, dict[str, str], bytes | None]:
-    """The next hop of a redirect, with httpx's rules (so both transports behave the same): 303 (and
+    """The next hop of a redirect, with httpx's rules (what httpx's follow_redirects would do): 303 (and
     301/302 after a POST) become GET without a body; Authorization is dropped when the origin changes."""
     target = url.join(location)
     if target.scheme in ("http", "https") and not target.host:

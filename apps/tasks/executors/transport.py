@@ -1,73 +1,58 @@
-"""The one place that chooses how HTTP tasks reach the network.
+"""The one HTTP client of a scheduler process: an aiohttp session whose connector resolves through the egress policy.
 
-The executor speaks the ``httpx.AsyncClient`` API; underneath, :func:`make_http_transport` picks the
-transport. Measured on the 2-core reference machine (docs/executors.md), httpx over aiohttp
-(``httpx-aiohttp``) is 2.5-9x faster than httpx's native pool and does not degrade with concurrency,
-so it is the default. ``native`` stays available (``DJS_HTTP_TRANSPORT=native``) as the escape hatch
-if aiohttp ever misbehaves; both enforce the egress policy the same way:
+HTTP tasks and alert webhooks go through :class:`~.http.HttpExecutor`, which sends with this session and
+enforces the egress policy in two places:
 
-* every request (the first and each redirect hop, because httpx calls the transport once per hop)
-  passes :class:`EgressTransport`, which rejects denied host names and IP literals before anything
-  is dialled;
-* host names are resolved *and* checked by the policy, and the connection goes to a checked
-  address: for aiohttp through a connector resolver (:class:`PolicyResolver`, with aiohttp's DNS
-  cache off so every new connection is checked), for native httpx by dialling the checked IP with
-  the original ``Host`` header and TLS server name. DNS therefore cannot change between check and
-  connect.
+* every request (the first and each redirect hop, which the executor follows by hand) passes the policy's
+  host name and IP-literal checks before aiohttp is called;
+* host names are resolved *and* checked by the policy in the connector (:class:`PolicyResolver`), with
+  aiohttp's DNS cache off, so every new connection dials an address that was checked for it: DNS cannot
+  change between check and connect. aiohttp skips the resolver for IP literals; those are checked per hop.
+
+There used to be two more transports (httpx over ``httpx-aiohttp`` and httpx's native pool, chosen with
+``DJS_HTTP_TRANSPORT``); docs/executors.md "HTTP transport" records why they were removed. The variable is
+still read, only to refuse the removed values at start (:func:`check_transport_variable`).
 """
 from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Mapping
 from typing import Any
-
-import httpx
 
 from djs_platform.egress import EgressPolicy, parse_ip
 
-TRANSPORTS = ("direct", "aiohttp", "native")
-DEFAULT_TRANSPORT = "direct"
+TRANSPORT_VARIABLE = "DJS_HTTP_TRANSPORT"
+#: Values of DJS_HTTP_TRANSPORT that name the one transport there is: unset, empty, or its old name.
+ACCEPTED_VALUES = frozenset({"", "direct"})
+REMOVED_TRANSPORTS = frozenset({"aiohttp", "native"})
 
 
-def transport_kind() -> str:
-    kind = os.environ.get("DJS_HTTP_TRANSPORT", DEFAULT_TRANSPORT).strip().lower() or DEFAULT_TRANSPORT
-    if kind not in TRANSPORTS:
-        raise ValueError(f"DJS_HTTP_TRANSPORT must be one of {', '.join(TRANSPORTS)}, not {kind!r}")
-    return kind
+def check_transport_variable(environ: Mapping[str, str] | None = None) -> None:
+    """Refuse a ``DJS_HTTP_TRANSPORT`` that asks for something DJS no longer has (``ValueError``).
+
+    Called when an HTTP executor is created (scheduler node start, an alert delivery), so a node
+    configured for a removed transport does not start instead of silently running on another one.
+    """
+    raw = (os.environ if environ is None else environ).get(TRANSPORT_VARIABLE, "")
+    value = raw.strip().lower()
+    if value in ACCEPTED_VALUES:
+        return
+    if value in REMOVED_TRANSPORTS:
+        raise ValueError(
+            f"{TRANSPORT_VARIABLE}={raw.strip()}: the {value!r} HTTP transport was removed; DJS has one HTTP "
+            f"transport (aiohttp, formerly 'direct'). Unset {TRANSPORT_VARIABLE} (docs/executors.md, HTTP transport).")
+    raise ValueError(
+        f"{TRANSPORT_VARIABLE}={raw.strip()!r} is not an HTTP transport: DJS has one (aiohttp, formerly 'direct'). "
+        f"Unset {TRANSPORT_VARIABLE} (docs/executors.md, HTTP transport).")
 
 
-def make_http_transport(
-    *,
-    policy: EgressPolicy,
-    max_connections: int,
-    keepalive_expiry: float = 30.0,
-    kind: str | None = None,
-) -> httpx.AsyncBaseTransport:
-    """Build the shared transport of one scheduler process (call inside the running event loop)."""
-    kind = kind or transport_kind()
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections,
-                          keepalive_expiry=keepalive_expiry)
-    if kind == "aiohttp":
-        return EgressTransport(_aiohttp_transport(policy, limits), policy, pin_addresses=False)
-    if kind == "native":
-        return EgressTransport(httpx.AsyncHTTPTransport(limits=limits, trust_env=False), policy,
-                               pin_addresses=True)
-    raise ValueError(f"unknown HTTP transport {kind!r}")
-
-
-def _aiohttp_transport(policy: EgressPolicy, limits: httpx.Limits) -> httpx.AsyncBaseTransport:
-    from httpx_aiohttp import AiohttpTransport
-
-    session = make_aiohttp_session(policy, max_connections=limits.max_connections or 100,
-                                   keepalive_expiry=limits.keepalive_expiry, auto_decompress=False)
-    return AiohttpTransport(client=session)
-
-
-def make_aiohttp_session(policy: EgressPolicy, *, max_connections: int, keepalive_expiry: float = 30.0,
-                         auto_decompress: bool = True):
-    """The aiohttp session of one scheduler process: names resolved through the egress policy, no DNS
-    cache (every new connection is checked), no proxy from the environment, no cookies."""
+def make_aiohttp_session(policy: EgressPolicy, *, max_connections: int, keepalive_expiry: float = 30.0):
+    """The aiohttp session of one scheduler process (call inside the running event loop): names resolved
+    through the egress policy, no DNS cache (every new connection is checked), no proxy from the
+    environment, no cookies."""
     import aiohttp
+    import httpx
 
     connector = aiohttp.TCPConnector(
         resolver=PolicyResolver(policy),
@@ -75,12 +60,11 @@ def make_aiohttp_session(policy: EgressPolicy, *, max_connections: int, keepaliv
         limit=max_connections,
         limit_per_host=0,
         keepalive_timeout=keepalive_expiry,
-        ssl=httpx.create_ssl_context(trust_env=False),
+        ssl=httpx.create_ssl_context(trust_env=False),  # certifi's CA bundle, not SSL_CERT_FILE from the environment
     )
     # trust_env=False: an http_proxy variable must not route task traffic around the policy.
     # DummyCookieJar: the session is shared by every task of every department; no cookie carries over.
-    return aiohttp.ClientSession(connector=connector, trust_env=False, auto_decompress=auto_decompress,
-                                 cookie_jar=aiohttp.DummyCookieJar(),
+    return aiohttp.ClientSession(connector=connector, trust_env=False, cookie_jar=aiohttp.DummyCookieJar(),
                                  timeout=aiohttp.ClientTimeout(total=None, sock_connect=None))
 
 
@@ -88,7 +72,7 @@ class PolicyResolver:
     """aiohttp resolver that resolves through the egress policy and returns only checked addresses.
 
     Raising :class:`~djs_platform.egress.EgressDenied` here aborts the connection before a socket is
-    opened. aiohttp skips the resolver for IP literals; :class:`EgressTransport` checks those.
+    opened. aiohttp skips the resolver for IP literals; the executor checks those on every hop.
     """
 
     def __init__(self, policy: EgressPolicy):
@@ -110,40 +94,3 @@ class PolicyResolver:
 
     async def close(self) -> None:
         return None
-
-
-class EgressTransport(httpx.AsyncBaseTransport):
-    """Checks every request (each redirect hop included) against the policy, then delegates.
-
-    With ``pin_addresses`` the host name is resolved and checked here and the request is sent to the
-    checked IP (Host header and TLS server name keep the original name); otherwise the inner
-    transport's connector does the resolving check at connect time.
-    """
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, policy: EgressPolicy, *, pin_addresses: bool):
-        self.inner = inner
-        self.policy = policy
-        self.pin_addresses = pin_addresses
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        if url.scheme not in ("http", "https"):
-            raise httpx.UnsupportedProtocol(f"only http and https URLs are allowed, not {url.scheme!r}")
-        host = url.host
-        self.policy.check_host(host)
-        literal = parse_ip(host)
-        if literal is not None:
-            self.policy.check_address(literal, host)
-        elif self.pin_addresses:
-            port = url.port or (443 if url.scheme == "https" else 80)
-            address = (await self.policy.resolve_checked(host, port))[0]
-            extensions = dict(request.extensions)
-            if url.scheme == "https":
-                extensions["sni_hostname"] = host
-            # A copy, so httpx still sees the original URL when it builds the next redirect hop.
-            request = httpx.Request(request.method, url.copy_with(host=address), headers=request.headers,
-                                    stream=request.stream, extensions=extensions)
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()

@@ -12,7 +12,7 @@ import pytest
 
 from apps.tasks.executors import ExecutionSpec, Executors, execute
 from djs_platform.egress import EgressDenied, EgressPolicy, StaticResolver
-from tests.targets import GrpcTarget, HttpTarget, OutboundGuard
+from tests.targets import GrpcTarget, HttpTarget, OutboundGuard, Respond
 
 LOOPBACK = ["127.0.0.0/8", "::1/128"]
 
@@ -31,9 +31,9 @@ def grpc_spec(service: str, **kw) -> ExecutionSpec:
                      grpc_params='{"message": "hi"}', **kw)
 
 
-def run(spec: ExecutionSpec, policy: EgressPolicy, transport: str | None = None):
+def run(spec: ExecutionSpec, policy: EgressPolicy):
     async def main():
-        async with Executors(http_workers=2, grpc_workers=2, egress=policy, http_transport=transport) as executors:
+        async with Executors(http_workers=2, grpc_workers=2, egress=policy) as executors:
             return await execute(spec, executors)
     return asyncio.run(main())
 
@@ -160,31 +160,62 @@ def test_http_call_to_an_ip_literal_metadata_address_is_never_dialled():
 
 @pytest.mark.parametrize("url", ["http://127.1/", "http://2130706433/", "http://0x7f000001/",
                                  "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/"])
-@pytest.mark.parametrize("transport", ["direct", "aiohttp", "native"])
-def test_http_odd_spellings_of_local_addresses_are_denied(url, transport):
+def test_http_odd_spellings_of_local_addresses_are_denied(url):
     with OutboundGuard() as guard:
-        outcome = run(http_spec(url), EgressPolicy(), transport)
+        outcome = run(http_spec(url), EgressPolicy())
     assert not outcome.success
     assert "egress denied" in outcome.error, outcome.error
     assert guard.connects == []
 
 
-@pytest.mark.parametrize("transport", ["direct", "aiohttp", "native"])
-def test_both_http_transports_enforce_the_policy(http_target, transport):
-    http_target.on(f"/egress/{transport}", status=200)
+def test_http_executor_enforces_the_policy_on_names_and_literals(http_target):
+    http_target.on("/egress/enforced", status=200)
     resolver = StaticResolver({"evil.example": ["10.0.0.5"], "sneaky.example": ["127.0.0.1"]})
     open_policy = EgressPolicy(allow_cidrs=["127.0.0.1/32"], resolver=resolver)
     with OutboundGuard() as guard:
-        to_private = run(http_spec("http://evil.example/x"), open_policy, transport)
-        to_metadata = run(http_spec("http://169.254.169.254/"), open_policy, transport)
-        to_loopback = run(http_spec(f"http://sneaky.example:{http_target.port}/egress/{transport}"),
-                          EgressPolicy(resolver=resolver), transport)
-        allowed = run(http_spec(f"http://sneaky.example:{http_target.port}/egress/{transport}"), open_policy,
-                      transport)
+        to_private = run(http_spec("http://evil.example/x"), open_policy)
+        to_metadata = run(http_spec("http://169.254.169.254/"), open_policy)
+        to_loopback = run(http_spec(f"http://sneaky.example:{http_target.port}/egress/enforced"),
+                          EgressPolicy(resolver=resolver))
+        allowed = run(http_spec(f"http://sneaky.example:{http_target.port}/egress/enforced"), open_policy)
     assert "private" in to_private.error and "metadata" in to_metadata.error and "loopback" in to_loopback.error
     assert allowed.success, allowed.error
-    assert http_target.hits(f"/egress/{transport}") == 1
-    assert http_target.requests(f"/egress/{transport}")[0].header("Host") == f"sneaky.example:{http_target.port}"
+    assert http_target.hits("/egress/enforced") == 1
+    assert http_target.requests("/egress/enforced")[0].header("Host") == f"sneaky.example:{http_target.port}"
+    assert guard.non_loopback == []
+
+
+class FlippingResolver:
+    """DNS rebinding: the first answer for a name is allowed, every later one points somewhere denied."""
+
+    def __init__(self, first: str, then: str):
+        self.first, self.then = first, then
+        self.queries: list[str] = []
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        self.queries.append(host)
+        return [self.first if len(self.queries) == 1 else self.then]
+
+
+def test_http_every_new_connection_checks_a_fresh_dns_answer(http_target):
+    """The address checked is the address dialled, and each new connection asks the policy again (aiohttp's
+    DNS cache is off): a name that flips to a denied address after its first answer is refused, not dialled."""
+    http_target.on("/egress/rebind", Respond(delay=0.5))  # keeps the first connection busy: the second is new
+    resolver = FlippingResolver("127.0.0.1", "127.0.0.2")
+    policy = EgressPolicy(allow_cidrs=["127.0.0.1/32"], resolver=resolver)
+    url = f"http://rebind.example:{http_target.port}/egress/rebind"
+
+    async def main():
+        async with Executors(http_workers=2, grpc_workers=1, egress=policy) as executors:
+            return await asyncio.gather(execute(http_spec(url), executors), execute(http_spec(url), executors))
+
+    with OutboundGuard() as guard:
+        outcomes = asyncio.run(main())
+    assert resolver.queries == ["rebind.example", "rebind.example"]
+    (allowed,) = [o for o in outcomes if o.success]
+    (refused,) = [o for o in outcomes if not o.success]
+    assert "rebind.example -> 127.0.0.2 is a loopback address" in refused.error, refused.error
+    assert allowed.status_code == 200 and http_target.hits("/egress/rebind") == 1
     assert guard.non_loopback == []
 
 
@@ -394,13 +425,11 @@ def test_own_addresses_are_read_again_after_60_seconds():
     assert reads == [0.0, 60.0]
 
 
-@pytest.mark.parametrize("transport", ["direct", "aiohttp", "native"])
-def test_http_task_to_a_special_purpose_address_is_never_dialled(transport):
+def test_http_task_to_a_special_purpose_address_is_never_dialled():
     resolver = StaticResolver({"docs.example": ["198.51.100.7"]})
     with OutboundGuard() as guard:
-        by_name = run(http_spec("http://docs.example/x"), EgressPolicy(allow_cidrs=LOOPBACK, resolver=resolver),
-                      transport)
-        literal = run(http_spec("http://[64:ff9b:1::c000:202]/x"), EgressPolicy(allow_cidrs=LOOPBACK), transport)
+        by_name = run(http_spec("http://docs.example/x"), EgressPolicy(allow_cidrs=LOOPBACK, resolver=resolver))
+        literal = run(http_spec("http://[64:ff9b:1::c000:202]/x"), EgressPolicy(allow_cidrs=LOOPBACK))
     assert "special-purpose" in by_name.error and "special-purpose" in literal.error
     assert guard.connects == []
 

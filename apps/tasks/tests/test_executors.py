@@ -10,29 +10,11 @@ import grpc
 import pytest
 
 from apps.tasks.executors import RESPONSE_LIMIT, ExecutionSpec, Executors, execute
-from apps.tasks.executors.transport import EgressTransport, make_http_transport
 from djs_platform.egress import EgressPolicy
 from tests.targets import GrpcTarget, Respond, free_port
 
 KEY = "djs-42-1700000000000"
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-
-
-HTTP_TRANSPORTS = ("direct", "aiohttp", "native")
-
-
-def pytest_generate_tests(metafunc):
-    """Every HTTP executor test runs on each HTTP transport (DJS_HTTP_TRANSPORT): same behaviour."""
-    if metafunc.function.__name__.startswith("test_http_"):
-        metafunc.parametrize("http_transport", HTTP_TRANSPORTS, indirect=True)
-
-
-@pytest.fixture(autouse=True)
-def http_transport(request, monkeypatch):
-    kind = getattr(request, "param", None)
-    if kind:
-        monkeypatch.setenv("DJS_HTTP_TRANSPORT", kind)
-    return kind
 
 
 def spec(**kw) -> ExecutionSpec:
@@ -308,21 +290,23 @@ def test_http_cookies_do_not_leak_between_tasks(http_target):
     assert http_target.requests("/other-task")[-1].header("Cookie") is None
 
 
-@pytest.mark.parametrize("kind", ["aiohttp", "native"])
-def test_both_transports_reach_the_target_through_the_egress_check(http_target, kind):
-    http_target.on(f"/transport-{kind}", echo=True)
+@pytest.mark.parametrize("value", ["", "direct", " Direct "])
+def test_djs_http_transport_unset_or_direct_is_the_one_transport(monkeypatch, value):
+    monkeypatch.setenv("DJS_HTTP_TRANSPORT", value)
+    executors()  # no error: the one HTTP transport (aiohttp) was called "direct"
 
-    async def main():
-        transport = make_http_transport(policy=EgressPolicy(allow_cidrs=["127.0.0.0/8"]), max_connections=4,
-                                        kind=kind)
-        assert isinstance(transport, EgressTransport)
-        import httpx
-        async with httpx.AsyncClient(transport=transport) as client:
-            return (await client.get(http_target.url(f"/transport-{kind}"))).json()
 
-    echoed = asyncio.run(main())
-    assert echoed["path"] == f"/transport-{kind}"
-    assert echoed["headers"]["host"] == f"127.0.0.1:{http_target.port}"
+@pytest.mark.parametrize("value, message", [
+    ("native", "DJS_HTTP_TRANSPORT=native: the 'native' HTTP transport was removed"),
+    ("aiohttp", "DJS_HTTP_TRANSPORT=aiohttp: the 'aiohttp' HTTP transport was removed"),
+    ("curl", "DJS_HTTP_TRANSPORT='curl' is not an HTTP transport"),
+])
+def test_djs_http_transport_naming_a_removed_or_unknown_transport_stops_the_executors(monkeypatch, value, message):
+    """A node configured for a removed transport must not start on another one without anybody noticing."""
+    monkeypatch.setenv("DJS_HTTP_TRANSPORT", value)
+    with pytest.raises(ValueError) as caught:
+        executors()
+    assert message in str(caught.value) and "Unset DJS_HTTP_TRANSPORT" in str(caught.value)
 
 
 def test_unknown_task_type_is_a_failure_not_a_crash():

@@ -13,9 +13,6 @@ from apps.executors.registry import Instance
 from apps.tasks import routing
 from apps.tasks.executors import ExecutionSpec, Executors, execute
 from djs_platform.egress import EgressPolicy
-# Every test_http_* test runs on each HTTP transport (DJS_HTTP_TRANSPORT), as the executor tests do: failover
-# must see the same failures whichever transport made the call.
-from apps.tasks.tests.test_executors import http_transport, pytest_generate_tests  # noqa: F401 - hook and fixture
 from tests.targets import GrpcTarget, free_port
 
 
