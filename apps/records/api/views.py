@@ -11,6 +11,11 @@ from apps.tasks import nodestats
 from apps.tasks.selectors import node_list, node_stats
 from djs_platform import errors
 from djs_platform.envelope import ok, parse_query
+from djs_platform.output import PlainOutput
+
+
+#: RecordOutput without DRF's per-field work (djs_platform/output.py): the same dicts.
+RECORD_ROWS = PlainOutput(s.RecordOutput)
 
 
 class RecordListView(APIView):
@@ -42,7 +47,7 @@ class RecordListView(APIView):
         ids = list(window.order_by("-id").values_list("id", flat=True)[offset:offset + size + 1])
         rows = list(qs.model.objects.filter(id__in=ids[:size]).order_by("-id"))
         more = len(ids) > size
-        return ok({"list": s.RecordOutput(rows, many=True).data,
+        return ok({"list": RECORD_ROWS.many(rows),
                    **selectors.record_total(user=request.user, year=year, month=month, qs=qs, filters=filters),
                    "page": q["page"], "size": size, "hasMore": more,
                    "nextCursor": cursors.make(ids[size - 1], user=request.user, year=year, month=month,
@@ -54,7 +59,7 @@ class RecordDetailView(APIView):
     def get(self, request, pk: int):
         q = parse_query(s.MonthQuery, request)
         record = selectors.record_get(user=request.user, year=q["year"], month=q["month"], record_id=pk)
-        return ok(s.RecordOutput(record).data)
+        return ok(RECORD_ROWS.one(record))
 
 
 class RecordLogView(APIView):
