@@ -7,8 +7,12 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from apps.accounts.bootstrap import seed_admin
         from apps.accounts.services import api_token_authenticate
+        from djs_platform.bootstrap import register_step
         from djs_platform.tokens import register_api_token_authenticator
 
         # ``Bearer djs_pat_...`` in REST and gRPC is checked here (issue 19); the platform names no app model.
         register_api_token_authenticator(api_token_authenticate)
+        # `manage.py bootstrap`: reference data and the admin first (later steps act as that admin).
+        register_step("accounts.admin", seed_admin, order=10)

@@ -502,3 +502,10 @@ def move_task_policy(sender, *, task, **_) -> None:
     Runs inside the transaction of the task's update."""
     AlertPolicy.objects.filter(task_id=task.pk).exclude(department_id=task.department_id).update(
         department_id=task.department_id)
+
+
+def prune_alerts_before(cutoff: datetime) -> int:
+    """Record retention's step for alerts (registered in ``AlertsConfig.ready``): delete the alerts created
+    before ``cutoff``, the first instant of the oldest month whose records are kept."""
+    deleted, _ = Alert.objects.filter(create_time__lt=cutoff).delete()
+    return deleted

@@ -1,9 +1,10 @@
 """Writes for departments (tenants)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -28,10 +29,6 @@ def _check_parent(actor: Actor, parent_id: int | None, *, moving: Department | N
             raise errors.invalid("parentId", _("a department cannot be moved under itself or its descendants"))
 
 
-#: Most stranded child-task links a refused move names in its message.
-MAX_LISTED_LINKS = 20
-
-
 def _check_depth(parent_id: int | None, height: int, edges: list[tuple[int, int | None]]) -> None:
     """A department (with ``height`` levels below and including it) under ``parent_id`` must not reach below
     level ``departments.maxDepth`` (4001 on parentId). Deep chains made the tree and every node's alert-policy
@@ -44,32 +41,14 @@ def _check_depth(parent_id: int | None, height: int, edges: list[tuple[int, int 
                                          % {"depth": depth, "limit": limit})
 
 
-def _check_child_links(dept: Department, parent_id: int | None, edges: list[tuple[int, int | None]]) -> None:
-    """A child task must stay in its parent task's department or below (docs/child-tasks.md). Moving a
-    department moves its tasks: refuse (4009, listing them) a move that would put a child task outside its
-    parent task's subtree, which would hand the parent's department a way to run another tenant's task."""
-    from apps.tasks.models import TaskChild
+#: Checks other apps run before a department moves (registered from their ``AppConfig.ready``: the tasks app refuses
+#: a move that would strand child-task links). Each gets the department, its new parent id and every (id,
+#: parent_id) edge of the tree before the move, and raises an :mod:`djs_platform.errors` error to refuse it.
+_move_checks: dict[str, Callable[[Department, int | None, list[tuple[int, int | None]]], None]] = {}
 
-    moved = descendants_of(dept.pk, edges)
-    after = [(dept_id, parent_id if dept_id == dept.pk else parent) for dept_id, parent in edges]
-    below: dict[int, frozenset[int]] = {}
-    stranded = []
-    links = (TaskChild.objects.filter(Q(child__department_id__in=moved) | Q(parent__department_id__in=moved))
-             .order_by("parent_id", "position", "id")
-             .values_list("parent_id", "parent__name", "parent__department_id", "child_id", "child__name",
-                          "child__department_id"))
-    for parent_task, parent_name, parent_dept, child_task, child_name, child_dept in links:
-        if parent_dept not in below:
-            below[parent_dept] = descendants_of(parent_dept, after)
-        if child_dept not in below[parent_dept]:
-            stranded.append(f"task {parent_task} ({parent_name}) -> task {child_task} ({child_name})")
-    if stranded:
-        listed = "; ".join(stranded[:MAX_LISTED_LINKS])
-        more = f" and {len(stranded) - MAX_LISTED_LINKS} more" if len(stranded) > MAX_LISTED_LINKS else ""
-        raise errors.Conflict(_("moving department %(dept_id)s (%(name)s) would leave child tasks outside their "
-                                "parent task's department scope: %(listed)s%(more)s; remove those links or move the "
-                                "tasks first")
-                              % {"dept_id": dept.pk, "name": dept.name, "listed": listed, "more": more})
+
+def register_move_check(name: str, check: Callable[[Department, int | None, list[tuple[int, int | None]]], None]) -> None:
+    _move_checks[name] = check
 
 
 def _check_unique_name(name: str, parent_id: int | None, exclude: int | None = None) -> None:
@@ -113,7 +92,8 @@ def department_update(*, actor: Actor, department_id: int, name: str, descriptio
         depths = selectors.department_depths(edges)
         moved = descendants_of(dept.pk, edges)
         _check_depth(parent_id, max(depths.get(d, 0) for d in moved) - depths.get(dept.pk, 0) + 1, edges)
-        _check_child_links(dept, parent_id, edges)
+        for check in _move_checks.values():
+            check(dept, parent_id, edges)
     _check_unique_name(name, parent_id, exclude=dept.pk)
     values = {"name": name, "description": description, "parent_id": parent_id, "status": status}
     changes = diff(dept, values)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from calendar import monthrange
+from collections.abc import Callable
 from datetime import date, datetime
 
 from django.conf import settings
@@ -19,6 +20,15 @@ from apps.records.models import (
 )
 
 log = logging.getLogger("djs.records")
+
+#: What other apps delete when retention drops months, registered from their ``AppConfig.ready`` (the alerts app:
+#: alerts follow their records). Each step gets the first instant of the oldest kept month (platform zone) and
+#: returns how many rows it deleted. The records app names none of them.
+_prune_steps: dict[str, Callable[[datetime], int]] = {}
+
+
+def register_prune_step(name: str, step: Callable[[datetime], int]) -> None:
+    _prune_steps[name] = step
 
 
 def _remove_shell_logs(year: int, month: int) -> int:
@@ -59,7 +69,13 @@ def records_prune(*, keep_months: int, now: datetime | None = None, dry_run: boo
                             settings.TIME_ZONE)
             dropped.append(name)
     if not dry_run:
-        _prune_alerts(oldest_kept)
+        year, month = divmod(oldest_kept, 12)
+        cutoff = datetime(year, month + 1, 1, tzinfo=timezone.get_default_timezone())
+        for name, step in _prune_steps.items():
+            deleted = step(cutoff)
+            if deleted:
+                log.warning("retention: %s deleted %d row(s) created before %s", name, deleted,
+                            cutoff.date().isoformat())
     return dropped
 
 
@@ -87,17 +103,3 @@ def rollups_prune(*, keep_months: int, now: datetime | None = None) -> list[int]
         log.warning("retention: dropped the rollups of %04d-%02d (keeping %d months)", key // 100, key % 100,
                     keep_months)
     return gone
-
-
-def _prune_alerts(oldest_kept_index: int) -> int:
-    """Alerts follow their records: those created before the oldest kept month go too."""
-    from datetime import datetime as dt
-
-    from apps.alerts.models import Alert
-
-    year, month = divmod(oldest_kept_index, 12)
-    cutoff = dt(year, month + 1, 1, tzinfo=timezone.get_default_timezone())
-    deleted, _ = Alert.objects.filter(create_time__lt=cutoff).delete()
-    if deleted:
-        log.warning("retention: deleted %d alert(s) created before %s", deleted, cutoff.date().isoformat())
-    return deleted

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 
-from apps.accounts.management.commands.bootstrap import is_password_hash
+from apps.accounts.bootstrap import is_password_hash
 from apps.accounts.models import Permission, Role, User
 from apps.departments.models import Department
 from djs_platform.tenancy import PERMISSION_CODES

@@ -205,14 +205,14 @@ def test_test_endpoint_records_failed_deliveries(org, settings):
 
 
 def test_retention_deletes_alerts_with_their_months(org):
+    """Record retention runs the alerts app's registered prune step: alerts older than the oldest kept month go."""
     from datetime import datetime, timezone
 
-    from apps.records.services import _prune_alerts
+    from apps.records.services import records_prune
 
     old = Alert.objects.create(department_id=org.a.pk, task_name="t", kind="failure", message="m", dedup_key="old")
     kept = Alert.objects.create(department_id=org.a.pk, task_name="t", kind="failure", message="m", dedup_key="new")
-    Alert.objects.filter(pk=old.pk).update(create_time=datetime(2025, 12, 31, 12, tzinfo=timezone.utc))
-    Alert.objects.filter(pk=kept.pk).update(create_time=datetime(2026, 1, 2, tzinfo=timezone.utc))
-    # keeping January 2026 on: month index 2026 * 12 + 0
-    assert _prune_alerts(2026 * 12) == 1
+    Alert.objects.filter(pk=old.pk).update(create_time=datetime(2017, 12, 31, 12, tzinfo=timezone.utc))
+    Alert.objects.filter(pk=kept.pk).update(create_time=datetime(2018, 1, 2, tzinfo=timezone.utc))
+    records_prune(keep_months=1, now=datetime(2018, 1, 15, tzinfo=timezone.utc))  # keeps January 2018 on
     assert list(Alert.objects.values_list("pk", flat=True)) == [kept.pk]

@@ -7,6 +7,4 @@ urlpatterns = [
     path("records/stats", views.RecordStatsView.as_view(), name="record-stats"),
     path("records/<int:pk>", views.RecordDetailView.as_view(), name="record-detail"),
     path("records/<int:pk>/log", views.RecordLogView.as_view(), name="record-log"),
-    path("nodes", views.NodeListView.as_view(), name="node-list"),
-    path("nodes/stats", views.NodeStatsView.as_view(), name="node-stats"),
 ]

@@ -7,12 +7,9 @@ from rest_framework.views import APIView
 
 from apps.records import cursors, rollups, selectors
 from apps.records.api import serializers as s
-from apps.tasks import nodestats
-from apps.tasks.selectors import node_list, node_stats
 from djs_platform import errors
 from djs_platform.envelope import ok, parse_query
 from djs_platform.output import PlainOutput
-
 
 #: RecordOutput without DRF's per-field work (djs_platform/output.py): the same dicts.
 RECORD_ROWS = PlainOutput(s.RecordOutput)
@@ -92,20 +89,3 @@ class RecordStatsView(APIView):
         q = parse_query(s.StatsQuery, request)
         return ok(selectors.record_stats(user=request.user, year=q["year"], month=q["month"],
                                          task_id=q.get("taskId"), department_id=q.get("departmentId")))
-
-
-class NodeListView(APIView):
-    @extend_schema(responses=s.NodeOutput(many=True), tags=["system"])
-    def get(self, request):
-        return ok(s.NodeOutput(node_list(), many=True).data)
-
-
-class NodeStatsView(APIView):
-    @extend_schema(parameters=[s.NodeStatsQuery], responses=s.NodeStatsReply, tags=["system"])
-    def get(self, request):
-        q = parse_query(s.NodeStatsQuery, request)
-        try:
-            window = nodestats.parse_window(q.get("window") or "1h")
-        except ValueError as exc:
-            raise errors.InvalidArgument(str(exc), fields={"window": [str(exc)]}) from None
-        return ok({"window": q.get("window") or "1h", "nodes": node_stats(window=window)})

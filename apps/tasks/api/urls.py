@@ -1,9 +1,11 @@
 from django.urls import path
 
-from apps.tasks.api import views
+from apps.tasks.api import nodes, views
 
 urlpatterns = [
     path("tasks", views.TaskListView.as_view(), name="task-list"),
+    path("nodes", nodes.NodeListView.as_view(), name="node-list"),
+    path("nodes/stats", nodes.NodeStatsView.as_view(), name="node-stats"),
     path("tasks/cron-preview", views.CronPreviewView.as_view(), name="task-cron-preview"),
     path("tasks/apply", views.TaskApplyView.as_view(), name="task-apply"),
     path("tasks/export", views.TaskExportView.as_view(), name="task-export"),
