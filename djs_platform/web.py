@@ -10,8 +10,8 @@
 - Paths are resolved inside the dist directory only (``..``, absolute paths, symlinks pointing out and
   NUL bytes answer 404), and only GET/HEAD are accepted.
 - ``index.html`` gets a Content-Security-Policy suited to the built app: scripts and connections only
-  from this origin, no inline scripts, no eval; inline *styles* are allowed because Element Plus and
-  ECharts set style attributes at run time.
+  from this origin, no inline scripts, no eval; inline *styles* are allowed because Element Plus
+  sets style attributes at run time (popover positions, the charts' tooltips).
 - When the build also wrote ``<file>.gz`` (see vite.config.ts), clients that accept gzip get it.
 - Without a build, every console URL answers the JSON 4004 envelope saying how to build it.
 """
@@ -34,7 +34,7 @@ from djs_platform import errors
 from djs_platform.envelope import json_error
 
 #: Policy for the console page. 'unsafe-inline' is for style attributes only (Element Plus positions
-#: popovers and ECharts sizes canvases with inline styles); scripts stay strictly same-origin.
+#: popovers with inline styles, so do the dashboard charts' tooltips); scripts stay strictly same-origin.
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
     "script-src 'self'",

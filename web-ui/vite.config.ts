@@ -86,8 +86,6 @@ export default defineConfig({
           (asset.names?.[0] ?? '').startsWith('css') ? 'assets/ui-[hash][extname]' : 'assets/[name]-[hash][extname]',
         codeSplitting: {
           groups: [
-            // ECharts is only needed by the dashboard; keep it out of every other chunk.
-            { name: 'echarts', test: /node_modules[\\/](echarts|zrender)[\\/]/, priority: 20 },
             // The framework every page needs, cached across releases of the console's own code.
             { name: 'vendor', test: /node_modules[\\/](@vue|vue|vue-router|pinia|vue-i18n|@intlify)[\\/]/, priority: 10 },
           ],

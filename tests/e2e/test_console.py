@@ -65,7 +65,13 @@ def test_login_page_history_mode_and_a_working_dashboard(console: Console, live:
     console.nav("dashboard", "dashboard")
     expect(console.by("stat-nodes")).to_contain_text("1 / 1")
     expect(console.by("stat-tasks")).to_be_visible()
-    expect(console.page.locator(f"{tid('chart-daily')} canvas")).to_have_count(1)
+    # The daily chart draws the month the picker shows: one day group (bars, day label) per day of that month.
+    shown = _date_input(console, "dashboard-month").input_value()  # YYYY-MM
+    year, month = map(int, shown.split("-"))
+    days_in_month = (datetime(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
+    expect(console.page.locator(f"{tid('chart-daily')} {tid('chart-day')}")).to_have_count(days_in_month)
+    expect(console.page.locator(f"{tid('chart-daily')} svg[role=img]")).to_have_attribute(
+        "aria-label", re.compile(rf"{shown}-01 .*{shown}-{days_in_month:02d}\b"))
     expect(console.by("live-nodes")).to_contain_text("e2e-node")
     console.shot("dashboard")
     console.page.reload()  # history mode: a reload of a console route comes back to it, still signed in

@@ -63,12 +63,22 @@ def test_a_chinese_operator_in_shanghai_sees_server_errors_in_chinese_and_berlin
     # The task form: an expression the server refuses comes back in Chinese on its field.
     shanghai.open("tasks/new?type=HTTP")
     shanghai.by("task-name").fill("e2e-zh-error")
-    shanghai.by("task-cron").fill("0 61 * * * *")
+    shanghai.by("task-cron").fill("x")
     shanghai.by("task-url").fill(live.target.url("/ping"))
     shanghai.by("task-submit").click()
     error = shanghai.field_error("task-cron")
     expect(error).to_be_visible()
     assert CJK.search(error.inner_text()), error.inner_text()
+    # Defect 9: the message (the grammar, two lines here) pushes the next field down instead of covering it.
+    height, bottom, next_top = error.evaluate("""error => {
+        const item = error.closest('.el-form-item'), box = error.getBoundingClientRect()
+        const below = [...document.querySelectorAll('.el-form-item')]
+            .filter(other => other !== item && !item.contains(other) && !other.contains(item))
+            .map(other => other.getBoundingClientRect())
+            .filter(r => r.top > item.getBoundingClientRect().top + 1 && r.left < box.right && r.right > box.left)
+        return [box.height, box.bottom, Math.min(...below.map(r => r.top))]
+    }""")
+    assert height > 20 and bottom <= next_top + 0.5, (height, bottom, next_top)
 
     # Berlin's 09:30 reads 09:30 with its zone; Shanghai's clock (15:30 or 16:30) is in the tooltip.
     shanghai.open(f"tasks/{berlin['id']}")

@@ -102,6 +102,16 @@ const messages = {
       '{time}: whole days of the platform time zone, today so far included. Success rate = succeeded / (succeeded + failed).',
     statsWarning: 'The figures of {time} were counted from the raw records: the rollups of that month are not built yet.',
   },
+  charts: {
+    noExecutions: 'No executions',
+    dailyEmpty: 'Executions per day from {from} to {to}: none.',
+    dailySummary:
+      'Executions per day from {from} to {to}: {total} in all, {succeeded} succeeded, {failed} failed; the busiest day was {day} with {n}.',
+    donutEmpty: '{title}: no executions.',
+    donutSummary: '{title}: {total} in all; {parts}.',
+    donutPart: '{label} {n} ({share})',
+    listSeparator: ', ',
+  },
   task: {
     list: {
       lastRun: 'Last run',
@@ -114,6 +124,9 @@ const messages = {
       running: 'Running {n}',
       runningTip: 'Executions started and not finished yet',
       selected: '{n} selected',
+      selectTask: 'Select {name}',
+      selectPage: 'Select all tasks of this page',
+      sortBy: 'Sort by {column}',
       clone: 'Clone',
       cloneSuffix: ' (copy)',
       export: 'Export YAML',

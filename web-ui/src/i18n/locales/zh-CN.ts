@@ -101,6 +101,15 @@ const messages: MessageSchema = {
     windowHelp: '{time}：按平台时区的整天统计，含今天到目前为止的执行。成功率 = 成功 / (成功 + 失败)。',
     statsWarning: '{time} 的数据是从原始执行记录统计的：该月的汇总数据尚未生成。',
   },
+  charts: {
+    noExecutions: '暂无执行',
+    dailyEmpty: '{from} 至 {to} 的每日执行次数：无。',
+    dailySummary: '{from} 至 {to} 的每日执行次数：共 {total} 次，成功 {succeeded} 次，失败 {failed} 次；最多的一天是 {day}，{n} 次。',
+    donutEmpty: '{title}：暂无执行。',
+    donutSummary: '{title}：共 {total} 次；{parts}。',
+    donutPart: '{label} {n} 次（{share}）',
+    listSeparator: '，',
+  },
   task: {
     list: {
       lastRun: '最近执行',
@@ -113,6 +122,9 @@ const messages: MessageSchema = {
       running: '运行中 {n}',
       runningTip: '已开始且尚未结束的执行',
       selected: '已选 {n} 项',
+      selectTask: '选择 {name}',
+      selectPage: '选择本页全部任务',
+      sortBy: '按{column}排序',
       clone: '复制',
       cloneSuffix: '（副本）',
       export: '导出 YAML',

@@ -157,7 +157,7 @@ describe('dashboard: today and the last 7 days', { timeout: 30_000 }, () => {
       const wrapper = mount(DashboardView, {
         global: {
           plugins: [pinia, i18n, router],
-          stubs: { EChart: true, MaintenanceBanner: true, SchedulerSwitch: true },
+          stubs: { MaintenanceBanner: true, SchedulerSwitch: true },
         },
       })
       await flushPromises()
@@ -174,6 +174,13 @@ describe('dashboard: today and the last 7 days', { timeout: 30_000 }, () => {
       expect(warnings).toHaveLength(1)
       expect(warnings[0]?.text()).toContain('The figures of 2026-02 were counted from the raw records')
       expect(warnings[0]?.text()).toContain(WARNING)
+      // The charts of the month shown (March 2026): a day group per day, the picked month's executions.
+      const days = wrapper.findAll('[data-testid="chart-daily"] [data-testid="chart-day"]')
+      expect(days).toHaveLength(31)
+      expect(days[2]?.attributes('data-date')).toBe('2026-03-03')
+      expect(days.map((d) => d.findAll('rect[data-series]').length).slice(0, 4)).toEqual([0, 2, 2, 0])
+      expect(wrapper.get('[data-testid="chart-daily"] svg').attributes('aria-label')).toContain('2026-03-01 to 2026-03-31')
+      expect(wrapper.find('[data-testid="chart-status"] svg').exists()).toBe(true)
     } finally {
       vi.useRealTimers()
     }
