@@ -154,10 +154,19 @@ export function timeZones(): string[] {
   return zones.includes('UTC') ? zones : ['UTC', ...zones]
 }
 
+let browserZone: string | null = null
+
+/**
+ * The browser's IANA zone, read once per page load: `Intl.DateTimeFormat()` builds a formatter each time (about
+ * 0.1 ms), and the time columns asked for it once per row (21 ms of a 100-row task list in a CPU profile).
+ */
 export function browserTimeZone(): string {
-  try {
-    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'
-  } catch {
-    return 'UTC'
+  if (browserZone === null) {
+    try {
+      browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'
+    } catch {
+      browserZone = 'UTC'
+    }
   }
+  return browserZone
 }
