@@ -815,7 +815,7 @@ def report_results(report: dict, save, json_path: Path, started: float, facts: d
     for res in report["results"]:
         load = report["loads"][res["size"]]
         print(f"{human(res['size'])}: load {load.get('load_s')}s (records {load.get('record_load_s')}s, indexes "
-              f"{load.get('index_s')}s{', reused' if load['reused'] else ''}), rebuild_rollups {res['rebuild_s'] if res['rebuild_s'] is not None else 'kept '}s, "
+              f"{load.get('index_s')}s{', reused' if load['reused'] else ''}), rebuild_rollups {str(res['rebuild_s']) + 's' if res['rebuild_s'] is not None else 'kept'}, "
               f"reference p99 {res['reference_p99_ms']} ms ({res['reference_rps']} req/s), load average "
               f"{res['loadavg_start'][0]:.2f} -> {res['loadavg_end'][0]:.2f}")
     browser_pass = True
