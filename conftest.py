@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from apps.accounts.models import Role, User
 from apps.departments.models import Department
 from djs_platform import tokens
-from djs_platform.tenancy import PERMISSION_CODES
+from apps.accounts.permissions import PERMISSION_CODES
 from tests.factories import DepartmentFactory, RoleFactory, UserFactory
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 
 if TYPE_CHECKING:
-    from apps.accounts.models import User
+    from django.contrib.auth.models import AbstractBaseUser as User  # AUTH_USER_MODEL; the platform names no app
 
 
 def client_ip(request) -> str:

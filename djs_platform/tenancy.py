@@ -15,46 +15,11 @@ from django.utils.translation import gettext, gettext_lazy
 from djs_platform import errors
 
 if TYPE_CHECKING:
-    from apps.accounts.models import User
+    # The user model (AUTH_USER_MODEL) with department_scope_ids() and permission_codes(); the platform never
+    # names the app that defines it.
+    from django.contrib.auth.models import AbstractBaseUser as User
 
 M = TypeVar("M", bound=models.Model)
-
-ALL_PERMISSIONS: list[tuple[str, str, str]] = [
-    ("task:view", "View tasks", "See tasks in the department scope"),
-    ("task:create", "Create tasks", "Create tasks"),
-    ("task:update", "Update tasks", "Edit tasks and enable/disable them"),
-    ("task:delete", "Delete tasks", "Delete tasks"),
-    ("task:execute", "Execute tasks", "Run tasks now and kill running executions"),
-    ("record:view", "View records", "See execution records and statistics"),
-    ("department:manage", "Manage departments", "Create, edit and delete departments"),
-    ("user:manage", "Manage users", "Create, edit, disable and delete users"),
-    ("role:manage", "Manage roles", "Create, edit and delete roles"),
-    ("system:manage", "Manage the system", "Nodes, maintenance, retention, audit log"),
-    ("task:shell", "Shell tasks", "Create and edit SHELL tasks"),
-    # the executor registry (issue 19; apps/executors/migrations/0002 adds them to existing installs)
-    ("executor:view", "View executors", "See the executor registry of the department scope"),
-    ("executor:manage", "Manage executors", "Create, edit and delete static and DNS executor entries"),
-    ("executor:register", "Register executors", "Register and deregister executors (service accounts)"),
-]
-PERMISSION_CODES = frozenset(code for code, _, _ in ALL_PERMISSIONS)
-#: The ``label`` of a permission code in the request's language (GET /permissions, role details; docs/i18n.md):
-#: the English label is the seeded name. Codes never change with the language.
-PERMISSION_LABELS = {
-    "task:view": gettext_lazy("View tasks"), "task:create": gettext_lazy("Create tasks"),
-    "task:update": gettext_lazy("Update tasks"), "task:delete": gettext_lazy("Delete tasks"),
-    "task:execute": gettext_lazy("Execute tasks"), "record:view": gettext_lazy("View records"),
-    "department:manage": gettext_lazy("Manage departments"), "user:manage": gettext_lazy("Manage users"),
-    "role:manage": gettext_lazy("Manage roles"), "system:manage": gettext_lazy("Manage the system"),
-    "task:shell": gettext_lazy("Shell tasks"), "executor:view": gettext_lazy("View executors"),
-    "executor:manage": gettext_lazy("Manage executors"), "executor:register": gettext_lazy("Register executors"),
-}
-
-
-def permission_label(code: str, name: str = "") -> str:
-    """The permission's name in the active language; a code without a label keeps its stored name."""
-    label = PERMISSION_LABELS.get(code)
-    return str(label) if label is not None else (name or code)
-
 
 def descendants_of(department_id: int, edges: list[tuple[int, int | None]]) -> frozenset[int]:
     """Ids of the department and everything below it, given all (id, parent_id) pairs."""
@@ -72,30 +37,13 @@ def descendants_of(department_id: int, edges: list[tuple[int, int | None]]) -> f
 
 
 def department_scope_ids(user: "User") -> frozenset[int]:
-    """The departments ``user`` may see, memoised on the user object for one request."""
-    cached = getattr(user, "_djs_scope", None)
-    if cached is None:
-        from apps.departments.models import Department
-
-        edges = list(Department.objects.values_list("id", "parent_id"))
-        cached = descendants_of(user.department_id, edges)
-        user._djs_scope = cached
-    return cached
+    """The departments ``user`` may see (the user's own ``department_scope_ids()``, memoised per request)."""
+    return user.department_scope_ids()
 
 
 def permission_codes(user: "User") -> frozenset[str]:
-    """Codes granted through the user's (enabled) role; memoised per user object."""
-    cached = getattr(user, "_djs_perms", None)
-    if cached is None:
-        from apps.accounts.models import Permission
-
-        cached = frozenset(
-            Permission.objects.filter(
-                roles__id=user.role_id, roles__status=1, status=1
-            ).values_list("code", flat=True)
-        )
-        user._djs_perms = cached
-    return cached
+    """Codes granted through the user's (enabled) role (the user's own ``permission_codes()``)."""
+    return user.permission_codes()
 
 
 def has_permission(user: "User", code: str) -> bool:

@@ -62,6 +62,16 @@ def _stored_key(key: str) -> str:
     return f"{head}:#{hashlib.sha256(key.encode()).hexdigest()}"
 
 
+#: The model of the ``token_state`` table, registered by the accounts app (``AccountsConfig.ready``), so this
+#: platform module names no app model.
+_token_state_model = None
+
+
+def register_model(model) -> None:
+    global _token_state_model
+    _token_state_model = model
+
+
 class DatabaseStore:
     """The ``token_state`` table (``apps.accounts.models.TokenState``), always on the primary database."""
 
@@ -70,9 +80,9 @@ class DatabaseStore:
 
     @staticmethod
     def _model():
-        from apps.accounts.models import TokenState
-
-        return TokenState
+        if _token_state_model is None:
+            raise ImproperlyConfigured("token_state: no model registered (the accounts app registers TokenState)")
+        return _token_state_model
 
     def get_many(self, keys: list[str]) -> dict[str, Entry]:
         stored = {_stored_key(k): k for k in keys}
@@ -131,9 +141,7 @@ class DatabaseStore:
 
 def purge_expired() -> int:
     """Delete expired ``token_state`` rows; returns how many (the hourly purge calls this)."""
-    from apps.accounts.models import TokenState
-
-    deleted, _ = TokenState.objects.filter(expires_at__lte=clock()).delete()
+    deleted, _ = DatabaseStore._model().objects.filter(expires_at__lte=clock()).delete()
     if deleted:
         log.debug("token state: %d expired rows deleted", deleted)
     return deleted

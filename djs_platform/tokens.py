@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext as _
 from rest_framework_simplejwt.exceptions import TokenError
@@ -49,7 +50,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
 from djs_platform import errors, token_state
 
 if TYPE_CHECKING:
-    from apps.accounts.models import User
+    from django.contrib.auth.models import AbstractBaseUser as User  # AUTH_USER_MODEL; the platform names no app
 
 log = logging.getLogger("djs.auth")
 
@@ -166,33 +167,17 @@ def _check_not_revoked(payload: Token) -> None:
         raise errors.Unauthenticated(_("token revoked"))
 
 
-def department_enabled(department) -> bool:
-    """Whether ``department`` and every ancestor are enabled (a disabled one shuts its subtree out)."""
-    from apps.departments.models import Department
-
-    seen: set[int] = set()
-    current = department
-    while current is not None:
-        if current.status != 1:
-            return False
-        seen.add(current.pk)
-        if current.parent_id is None or current.parent_id in seen:  # the top, or a corrupted cycle
-            return True
-        current = Department.objects.only("id", "parent_id", "status").filter(pk=current.parent_id).first()
-    return True
-
-
 def require_usable_account(user: "User") -> None:
     """Refuse a disabled account, or an account whose department (or an ancestor) is disabled: 4010."""
-    if not user.is_active:
+    problem = user.is_usable()
+    if problem == "account":
         raise errors.Unauthenticated(_("account disabled"))
-    if not department_enabled(user.department):
+    if problem is not None:
         raise errors.Unauthenticated(_("department disabled"))
 
 
 def _load_user(payload: Token) -> "User":
-    from apps.accounts.models import User
-
+    User = get_user_model()  # noqa: N806 - the model class, named as Django names it
     try:
         user = User.objects.select_related("department", "role").get(pk=user_id_of(payload))
     except User.DoesNotExist:

@@ -18,7 +18,7 @@ import pytest
 from django.db import models
 
 from conftest import Api, Org
-from djs_platform.tenancy import PERMISSION_CODES
+from apps.accounts.permissions import PERMISSION_CODES
 
 ACTOR_CODES = PERMISSION_CODES - {"system:manage"}
 

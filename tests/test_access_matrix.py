@@ -59,7 +59,7 @@ from apps.records.models import RecordStatus
 from apps.tasks.models import SchedulerNode, Task, TriggerRequest
 from conftest import Api, Org
 from djs_platform import tokens
-from djs_platform.tenancy import PERMISSION_CODES
+from apps.accounts.permissions import PERMISSION_CODES
 from rpc.tests.conftest import channel, rpc_server  # noqa: F401 - the real gRPC server fixtures
 from tests.factories import RoleFactory, TaskFactory, UserFactory, add_record
 

@@ -31,7 +31,7 @@ from apps.departments.models import Department
 from conftest import Api
 from djs_platform.config import BASE_DIR, load_config, server_language
 from djs_platform.middleware import pick_language
-from djs_platform.tenancy import ALL_PERMISSIONS, PERMISSION_LABELS
+from apps.accounts.permissions import ALL_PERMISSIONS, PERMISSION_LABELS
 from rpc.generated import auth_pb2, data_pb2
 from rpc.tests.conftest import channel, fails, rpc, rpc_server  # noqa: F401 - the real gRPC server fixtures
 from tests.factories import RoleFactory, TaskFactory, UserFactory

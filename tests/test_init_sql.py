@@ -10,7 +10,7 @@ import MySQLdb
 import pytest
 
 from djs_platform.config import BASE_DIR
-from djs_platform.tenancy import PERMISSION_CODES
+from apps.accounts.permissions import PERMISSION_CODES
 from tests.platform import manage, platform_env, required_env
 
 pytestmark = [pytest.mark.processes, pytest.mark.mariadb_only]

@@ -7,7 +7,10 @@ Rules held today:
 - apps.accounts and apps.departments import nothing from apps.tasks (bootstrap steps and department-move
   checks are registered by the tasks app);
 - apps.tasks imports nothing from apps.alerts (the scheduler's listeners are registered by the alerts app);
-- djs_platform's new modules of this round (bootstrap, output) import no app.
+- djs_platform imports no app at all (not even under TYPE_CHECKING): it reaches them through get_user_model(),
+  the user's own methods (department_scope_ids, permission_codes, is_usable), INSTALLED_APPS/URLconf strings and
+  hooks apps register in AppConfig.ready (bootstrap steps, the token-state model, API-token checks, prune steps,
+  department-move checks, scheduler listeners).
 """
 from __future__ import annotations
 
@@ -48,8 +51,7 @@ RULES = [  # (importing package or module, forbidden prefixes)
     ("apps.accounts", ("apps.tasks",)),
     ("apps.departments", ("apps.tasks",)),
     ("apps.tasks", ("apps.alerts",)),
-    ("djs_platform.bootstrap", ("apps",)),
-    ("djs_platform.output", ("apps",)),
+    ("djs_platform", ("apps",)),
 ]
 
 

@@ -24,7 +24,7 @@ from apps.executors.models import Executor
 from apps.records.models import RecordStatus, record_model
 from apps.tasks.models import SchedulerNode, Task
 from conftest import Api, Org
-from djs_platform.tenancy import PERMISSION_CODES
+from apps.accounts.permissions import PERMISSION_CODES
 from tests.factories import DepartmentFactory, RoleFactory, UserFactory
 
 ROWS = 55  # > 50, so size=50 returns a full page

@@ -184,6 +184,38 @@ class User(AbstractBaseUser):
     def __str__(self) -> str:
         return self.username
 
+    # --- what the platform asks a user (djs_platform.tenancy, djs_platform.tokens): memoised per instance, i.e.
+    # per request (authentication loads the user once per request) ---------------------------------------------
+
+    def department_scope_ids(self) -> frozenset[int]:
+        """The departments this user may see: their own and everything below it."""
+        cached = self.__dict__.get("_scope_ids")
+        if cached is None:
+            from apps.departments.models import Department
+            from djs_platform.tenancy import descendants_of
+
+            cached = descendants_of(self.department_id, list(Department.objects.values_list("id", "parent_id")))
+            self.__dict__["_scope_ids"] = cached
+        return cached
+
+    def permission_codes(self) -> frozenset[str]:
+        """Codes granted through the user's role, while the role (and each permission) is enabled."""
+        cached = self.__dict__.get("_permission_codes")
+        if cached is None:
+            cached = frozenset(Permission.objects.filter(roles__id=self.role_id, roles__status=1, status=1)
+                               .values_list("code", flat=True))
+            self.__dict__["_permission_codes"] = cached
+        return cached
+
+    def is_usable(self) -> str | None:
+        """None when the account may act; else why not: ``"account"`` (disabled) or ``"department"`` (its
+        department or an ancestor is disabled)."""
+        if not self.is_active:
+            return "account"
+        if not self.department.enabled_with_ancestors():
+            return "department"
+        return None
+
 
 class AuditLog(models.Model):
     """Who did what to which object, when and from where. Rows survive the deletion of their actor."""

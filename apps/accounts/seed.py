@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext_noop
 
-from djs_platform.tenancy import ALL_PERMISSIONS
+from apps.accounts.permissions import ALL_PERMISSIONS
 
 ADMIN_ROLE_NAME = "admin"
 # Written in ``server.language`` when the rows are created (a fresh install), never rewritten (docs/i18n.md).

@@ -34,3 +34,16 @@ class Department(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def enabled_with_ancestors(self) -> bool:
+        """Whether this department and every ancestor are enabled (a disabled one shuts its subtree out)."""
+        seen: set[int] = set()
+        current: Department | None = self
+        while current is not None:
+            if current.status != 1:
+                return False
+            seen.add(current.pk)
+            if current.parent_id is None or current.parent_id in seen:  # the top, or a corrupted cycle
+                return True
+            current = Department.objects.only("id", "parent_id", "status").filter(pk=current.parent_id).first()
+        return True

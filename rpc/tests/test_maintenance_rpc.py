@@ -12,7 +12,7 @@ from django.utils.dateparse import parse_datetime
 from apps.accounts.models import AuditLog
 from apps.tasks.models import SchedulerState
 from conftest import Api
-from djs_platform.tenancy import PERMISSION_CODES
+from apps.accounts.permissions import PERMISSION_CODES
 from rpc.generated import scheduler_pb2 as pb
 from rpc.tests.conftest import fails, trailer
 

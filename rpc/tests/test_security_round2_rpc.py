@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from apps.accounts.models import AuditLog
 from apps.tasks.models import SchedulerNode, SchedulerState, Task, TaskChild, TriggerRequest
-from djs_platform.tenancy import PERMISSION_CODES
+from apps.accounts.permissions import PERMISSION_CODES
 from rpc.generated import scheduler_pb2 as pb
 from rpc.tests.conftest import fails, trailer
 from tests.factories import TaskFactory

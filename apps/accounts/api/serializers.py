@@ -11,7 +11,7 @@ from apps.accounts.models import USERNAME_MAX_LENGTH, normalize_username, userna
 from apps.accounts.services import API_TOKEN_MAX_DAYS, API_TOKEN_NAME_MAX_LENGTH
 from djs_platform.envelope import PageQuery, SortField
 from djs_platform.fields import IdField, InputSerializer, StatusField, StrictCharField, StrictIntegerField
-from djs_platform.tenancy import permission_label
+from apps.accounts.permissions import permission_label
 
 PHONE_REGEX = r"^[0-9+()\- ]{3,20}$"
 

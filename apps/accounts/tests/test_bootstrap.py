@@ -12,7 +12,7 @@ from django.test import override_settings
 from apps.accounts.bootstrap import is_password_hash
 from apps.accounts.models import Permission, Role, User
 from apps.departments.models import Department
-from djs_platform.tenancy import PERMISSION_CODES
+from apps.accounts.permissions import PERMISSION_CODES
 
 
 def run_bootstrap(*args: str) -> tuple[str, str]:

@@ -11,7 +11,7 @@ from django.utils.dateparse import parse_datetime
 from apps.accounts.models import AuditLog
 from apps.tasks.models import SchedulerNode, SchedulerState
 from conftest import Api
-from djs_platform.tenancy import PERMISSION_CODES
+from apps.accounts.permissions import PERMISSION_CODES
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from apps.accounts.models import AuditLog
 from apps.tasks.models import SchedulerNode, SchedulerState, Task, TaskChild, TriggerRequest
 from conftest import Api
-from djs_platform.tenancy import PERMISSION_CODES
+from apps.accounts.permissions import PERMISSION_CODES
 from tests.factories import TaskFactory
 
 pytestmark = pytest.mark.django_db

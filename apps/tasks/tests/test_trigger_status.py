@@ -14,7 +14,7 @@ from apps.departments.selectors import disabled_department_ids_clear
 from apps.records.models import RecordStatus, month_of
 from apps.tasks.models import SchedulerNode, TriggerRequest
 from conftest import Api
-from djs_platform.tenancy import PERMISSION_CODES
+from apps.accounts.permissions import PERMISSION_CODES
 from tests.factories import TaskFactory, records_of
 from tests.scheduling import finished, wait_until
 
