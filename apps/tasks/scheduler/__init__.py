@@ -2,6 +2,6 @@
 and ``children`` what happens around a fire; ``listeners`` the hooks other apps register."""
 from apps.tasks.scheduler import clock  # noqa: F401  (first: the other modules read the clock through it)
 from apps.tasks.scheduler.fires import TASK_FIELDS, Fire, NodeConfig
-from apps.tasks.scheduler.node import Node, run_node, start_in_thread
+from apps.tasks.scheduler.node import Node, start_in_thread
 
-__all__ = ["TASK_FIELDS", "Fire", "Node", "NodeConfig", "run_node", "start_in_thread"]
+__all__ = ["TASK_FIELDS", "Fire", "Node", "NodeConfig", "start_in_thread"]

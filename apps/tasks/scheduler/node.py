@@ -681,10 +681,6 @@ def _new_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-def run_node(config: NodeConfig | None = None) -> None:
-    Node(config).run()
-
-
 def start_in_thread(config: NodeConfig | None = None, name: str | None = None) -> tuple[Node, threading.Thread]:
     """For tests and embedding: a node on its own thread and event loop."""
     node = Node(config, name)
