@@ -27,6 +27,7 @@ _MISSING = object()
 
 
 def _iso_datetime(value: Any, zone) -> Any:
+    """ISO-8601 in ``zone`` (the current zone), as DRF's DateTimeField writes it."""
     if not value:
         return None
     if isinstance(value, str):
@@ -71,7 +72,7 @@ class PlainOutput:
             return read, None, False
         if kind is serializers.DateTimeField and not hasattr(field, "timezone") \
                 and str(getattr(field, "format", api_settings.DATETIME_FORMAT) or "").lower() == ISO_8601:
-            return read, _DATETIME, True
+            return read, _iso_datetime, True
         return read, field.to_representation, False
 
     def one(self, obj: Any) -> dict[str, Any]:
@@ -84,7 +85,7 @@ class PlainOutput:
                 value = read(obj)
             except (AttributeError, ObjectDoesNotExist):  # DRF's own rules (default, null, skip, error)
                 return dict(self.serializer_class(obj, context=self._serializer.context).data)
-            if convert is _DATETIME:
+            if convert is _iso_datetime:  # needs the zone, read once per object above
                 out[name] = _iso_datetime(value, zone)
             elif handles_none:
                 out[name] = value if convert is None else convert(value)
@@ -94,7 +95,3 @@ class PlainOutput:
 
     def many(self, objs: Iterable[Any]) -> list[dict[str, Any]]:
         return [self.one(obj) for obj in objs]
-
-
-#: Marker converter: ISO-8601 in the current time zone, as DRF's DateTimeField writes it.
-_DATETIME: Callable[[Any], Any] = _iso_datetime  # type: ignore[assignment]
