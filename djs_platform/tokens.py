@@ -176,14 +176,33 @@ def require_usable_account(user: "User") -> None:
         raise errors.Unauthenticated(_("department disabled"))
 
 
-def _load_user(payload: Token) -> "User":
+#: ``(user id) -> user`` with department and role, raising ``DoesNotExist``; the accounts app registers its
+#: generation-keyed cache (:func:`apps.accounts.authz.load_user`), so this platform module names no app module.
+_user_loader: Callable[[int], "User"] | None = None
+
+
+def register_user_loader(load: Callable[[int], "User"]) -> None:
+    global _user_loader
+    _user_loader = load
+
+
+def load_user(user_id: int) -> "User":
+    """The user of a verified credential, usable (enabled, in an enabled department below enabled ancestors),
+    else 4010."""
     User = get_user_model()  # noqa: N806 - the model class, named as Django names it
     try:
-        user = User.objects.select_related("department", "role").get(pk=user_id_of(payload))
+        if _user_loader is not None:
+            user = _user_loader(user_id)
+        else:
+            user = User.objects.select_related("department", "role").get(pk=user_id)
     except User.DoesNotExist:
         raise errors.Unauthenticated(_("token invalid")) from None
     require_usable_account(user)
     return user
+
+
+def _load_user(payload: Token) -> "User":
+    return load_user(user_id_of(payload))
 
 
 def decode_access_token(raw: str) -> Token:

@@ -210,11 +210,19 @@ class User(AbstractBaseUser):
     def is_usable(self) -> str | None:
         """None when the account may act; else why not: ``"account"`` (disabled) or ``"department"`` (its
         department or an ancestor is disabled)."""
+        if "_usable" in self.__dict__:
+            return self.__dict__["_usable"]
         if not self.is_active:
             return "account"
         if not self.department.enabled_with_ancestors():
             return "department"
         return None
+
+    def remember_authorization(self, *, scope_ids: frozenset[int], permission_codes: frozenset[str],
+                               usable: str | None) -> None:
+        """Answers computed elsewhere for this instance (:mod:`apps.accounts.authz`, keyed by the authz
+        generation), so the methods above ask no query."""
+        self.__dict__.update(_scope_ids=scope_ids, _permission_codes=permission_codes, _usable=usable)
 
 
 class AuditLog(models.Model):
@@ -261,6 +269,23 @@ class TokenState(models.Model):
 
     class Meta:
         db_table = "token_state"
+
+
+class AuthzGeneration(models.Model):
+    """One row (id 1) whose ``value`` changes in the same transaction as anything that decides who may do what:
+    a user (role, status, department, any field), a role (status, its permissions), a permission, the
+    department tree (names, parents, status). Per-process caches of what authentication loads per request are
+    keyed by it (:mod:`apps.accounts.authz`), so the request after a commit anywhere sees the change.
+
+    The value is a new random 63-bit number, not an increment: a rolled-back transaction's value is never
+    reused by a later one (an increment would be, and a cache filled under it would then be taken as current).
+    """
+
+    id = models.SmallIntegerField(primary_key=True)
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "authz_generation"
 
 
 #: What every API token starts with: ``djs_pat_`` then 43 URL-safe characters (32 random bytes).

@@ -449,15 +449,16 @@ def api_token_authenticate(raw: str) -> tuple[User, ApiToken]:
     """The check of ``Authorization: Bearer djs_pat_...`` in REST and gRPC (registered with
     :func:`djs_platform.tokens.register_api_token_authenticator`). Security-relevant.
 
-    One indexed query (the unique hash, joined with the user, department and role), no cache: a revocation,
-    expiry, disable or role change counts from the very next request in every process. A malformed, unknown,
+    One indexed query for the token (the unique hash) and the user as for a JWT (:func:`tokens.load_user`, keyed
+    by the authz generation): a revocation, expiry, disable or role change counts from the very next request in
+    every process. A malformed, unknown,
     revoked or expired token, or one of a disabled user or department: 4010. The user acts with their current
     role and department scope (read per request, as for a login). ``last_used_at`` is written at most once a
     minute per token."""
     if not isinstance(raw, str) or not re.fullmatch(_API_TOKEN_SHAPE, raw):
         raise errors.Unauthenticated(_("token invalid"))
     try:
-        token = ApiToken.objects.select_related("user__department", "user__role").get(token_hash=api_token_hash(raw))
+        token = ApiToken.objects.get(token_hash=api_token_hash(raw))
     except ApiToken.DoesNotExist:
         raise errors.Unauthenticated(_("token invalid")) from None
     now = timezone.now()
@@ -465,7 +466,7 @@ def api_token_authenticate(raw: str) -> tuple[User, ApiToken]:
         raise errors.Unauthenticated(_("token revoked"))
     if token.expires_at is not None and token.expires_at <= now:
         raise errors.Unauthenticated(_("token expired"))
-    tokens.require_usable_account(token.user)
+    token.user = tokens.load_user(token.user_id)  # generation-keyed (apps/accounts/authz.py); usable, else 4010
     stale = now - API_TOKEN_TOUCH_INTERVAL
     if token.last_used_at is None or token.last_used_at <= stale:
         ApiToken.objects.filter(pk=token.pk).filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale)) \

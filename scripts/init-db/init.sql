@@ -129,6 +129,12 @@ CREATE TABLE `auth_permission` (
   UNIQUE KEY `auth_permission_content_type_id_codename_01ab375a_uniq` (`content_type_id`,`codename`),
   CONSTRAINT `auth_permission_content_type_id_2f476e4b_fk_django_co` FOREIGN KEY (`content_type_id`) REFERENCES `django_content_type` (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+DROP TABLE IF EXISTS `authz_generation`;
+CREATE TABLE `authz_generation` (
+  `id` smallint(6) NOT NULL,
+  `value` bigint(20) NOT NULL,
+  PRIMARY KEY (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 DROP TABLE IF EXISTS `department`;
 CREATE TABLE `department` (
   `id` bigint(20) NOT NULL AUTO_INCREMENT,
@@ -493,6 +499,7 @@ INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '0005_username_binary_collation', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '0006_seed_db_defaults', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '0007_api_token', NOW(6));
+INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('accounts', '0008_authz_generation', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0001_initial', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0002_shell_fields_and_scheduler_state', NOW(6));
 INSERT INTO `django_migrations` (`app`, `name`, `applied`) VALUES ('tasks', '0003_task_child_and_child_triggers', NOW(6));

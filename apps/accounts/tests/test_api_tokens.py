@@ -14,6 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from apps.accounts import authz
 from apps.accounts.models import ApiToken, AuditLog, Role, User
 from apps.accounts.services import API_TOKEN_MAX_ACTIVE, api_token_authenticate
 from conftest import Api
@@ -91,18 +92,22 @@ def test_last_use_is_written_at_most_once_a_minute(org):
     assert works(secret) and ApiToken.objects.get().last_used_at > first
 
 
-def test_checking_a_token_is_one_indexed_query(org):
-    """The hash is the lookup key (unique index), joined with the user, department and role; no cache. Only the
-    first use in a minute adds the ``last_used_at`` UPDATE."""
+def test_checking_a_token_is_one_indexed_query_and_the_authz_generation(org):
+    """The hash is the lookup key (unique index); the user comes as for a JWT: one read of the authz generation,
+    and the user's rows only when the process has not loaded them under that generation
+    (apps/accounts/authz.py). Only the first use in a minute adds the ``last_used_at`` UPDATE."""
     user = org.member(org.hq, VIEWER)  # top department: no ancestors to check
     secret = create(Api(user), user.pk)["token"]
+    authz.clear()
     with CaptureQueriesContext(connection) as first:
         assert api_token_authenticate(secret)[0].pk == user.pk
     with CaptureQueriesContext(connection) as second:
-        api_token_authenticate(secret)
-    assert (len(first.captured_queries), len(second.captured_queries)) == (2, 1), first.captured_queries
-    lookup = second.captured_queries[0]["sql"]
+        assert api_token_authenticate(secret)[0].pk == user.pk
+    # first: token, generation, user + department + role, department tree, permission codes, last_used_at
+    assert (len(first.captured_queries), len(second.captured_queries)) == (6, 2), first.captured_queries
+    lookup, generation = (query["sql"] for query in second.captured_queries)
     assert "token_hash" in lookup and hashlib.sha256(secret.encode()).hexdigest() in lookup
+    assert "authz_generation" in generation
 
 
 def test_a_revoked_token_answers_4010_on_the_next_request(org):
