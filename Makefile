@@ -132,7 +132,17 @@ else
 	@:
 endif
 
-test: system-deps $(VENV_STAMP) locale web-ui-deps web-ui-build test-web-ui test-python ## System deps + venv + console build and unit tests + both test passes (TEST_ARGS=...)
+# The console's API types (web-ui/src/api/schema.gen.ts) are generated from the OpenAPI schema (`manage.py
+# spectacular` -> openapi-typescript, scripts/gen_schema_ts.py; docs/console.md "API types are generated").
+# `make test` runs schema-check: it fails, with the diff, while the committed file differs from a regeneration.
+.PHONY: schema-ts schema-check
+schema-ts: $(VENV_STAMP) web-ui-deps ## Regenerate web-ui/src/api/schema.gen.ts from the OpenAPI schema
+	@"$(PY)" scripts/gen_schema_ts.py
+
+schema-check: $(VENV_STAMP) web-ui-deps ## Fail (with a diff) if web-ui/src/api/schema.gen.ts is not what the serializers generate
+	@"$(PY)" scripts/gen_schema_ts.py --check
+
+test: system-deps $(VENV_STAMP) locale web-ui-deps schema-check web-ui-build test-web-ui test-python ## System deps + venv + console build and unit tests + both test passes (TEST_ARGS=...)
 
 # `make run` on a bare machine: as root it first installs the few Debian packages the MySQL driver needs
 # (scripts/ensure_system_deps.sh run); as a non-root user without them it still starts the embedded SQLite

@@ -308,6 +308,26 @@ def run_wrk(wrk: str, url: str, token: str, connections: int, seconds: int) -> d
     return parse_wrk(result.stdout)
 
 
+def single_requests(base: str, token: str, paths: list[str], repeats: int = 5) -> dict[str, float]:
+    """Median wall time (ms) of ``repeats`` sequential requests per path on one keep-alive connection, after
+    one warm-up each, before any load: what one caller waits with the server otherwise idle."""
+    import statistics
+
+    import httpx
+
+    medians = {}
+    with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+        for path in paths:
+            client.get(base + path).raise_for_status()
+            times = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                client.get(base + path).raise_for_status()
+                times.append((time.perf_counter() - started) * 1000)
+            medians[path] = round(statistics.median(times), 2)
+    return medians
+
+
 def check_endpoint(url: str, token: str) -> dict:
     """One request before wrk: 200, envelope code 0 (and warms the worker)."""
     import httpx
@@ -326,6 +346,8 @@ def main() -> None:
     parser.add_argument("--records", type=int)
     parser.add_argument("--seconds", type=int, help="wrk duration per endpoint")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16 = 2 x 8 threads)")
+    parser.add_argument("--workers", type=int, default=WORKERS, help=f"gunicorn workers (default {WORKERS})")
+    parser.add_argument("--threads", type=int, default=THREADS, help=f"threads per worker (default {THREADS})")
     args = parser.parse_args()
     tasks = args.tasks or (1_000 if args.quick else 10_000)
     records = args.records or (100_000 if args.quick else 1_000_000)
@@ -348,8 +370,8 @@ def main() -> None:
         # One login serves every wrk run, so the access token must outlive the run: pin the lifetime (24 h,
         # the configs/config.yaml default) rather than depend on the config file; a check after the last
         # run proves the token was still accepted.
-        env = platform_env(db_url, DJS_REDIS_URL=cache.url, DJS_SERVER_WORKERS=str(WORKERS),
-                           DJS_SERVER_THREADS=str(THREADS), DJS_TIMEZONE="UTC",
+        env = platform_env(db_url, DJS_REDIS_URL=cache.url, DJS_SERVER_WORKERS=str(args.workers),
+                           DJS_SERVER_THREADS=str(args.threads), DJS_TIMEZONE="UTC",
                            DJS_AUTH_JWT_EXPIRE_HOURS="24", DJS_LOG_LEVEL="WARNING")
         print(f"... MariaDB + Redis up ({time.monotonic() - started:.0f}s); migrate + bootstrap", flush=True)
         prepare_database(env)
@@ -366,28 +388,41 @@ def main() -> None:
             token = reply["data"]["token"]
             month_q = f"year={year}&month={month}"
             endpoints = [
+                ("GET /v1/health", "/health", None),
+                ("GET /v1/permissions", "/permissions", None),
                 ("GET /v1/tasks", "/tasks", tasks),
                 ("GET /v1/tasks?size=100", "/tasks?size=100", tasks),
                 ("GET /v1/records", f"/records?{month_q}", records),
                 ("GET /v1/records?taskId=…", f"/records?{month_q}&taskId={load['filter_task_id']}", None),
                 ("GET /v1/records?status=2", f"/records?{month_q}&status=2", None),
             ]
+            singles = single_requests(web.url, token, [path for _, path, _ in endpoints])
             for label, path, expected_total in endpoints:
                 data = check_endpoint(web.url + path, token)
                 if expected_total is not None and data["total"] != expected_total:
                     raise RuntimeError(f"{label}: total {data['total']} != {expected_total} loaded")
-                print(f"... wrk {label} ({seconds}s, {args.connections} connections, total={data['total']:,})",
-                      flush=True)
+                total = f", total={data['total']:,}" if isinstance(data, dict) and "total" in data else ""
+                print(f"... wrk {label} ({seconds}s, {args.connections} connections{total})", flush=True)
                 result = run_wrk(wrk, web.url + path, token, args.connections, seconds)
-                result.update(endpoint=label, path="/v1" + path, total=data["total"], rows=len(data["list"]))
+                listed = isinstance(data, dict) and "list" in data
+                result.update(endpoint=label, path="/v1" + path, total=data["total"] if listed else None,
+                              rows=len(data["list"]) if listed else None, single_ms=singles[path])
                 results.append(result)
             check_endpoint(web.url + "/tasks", token)  # the token is still valid after the run
 
-    header = f"{'endpoint':28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'sock err':>8}"
+    header = (f"{'endpoint':28} {'single ms':>9} {'req/s':>8} {'vs health':>9} {'p50 ms':>8} {'p99 ms':>8} "
+              f"{'non-2xx':>8} {'sock err':>8}")
     print("\n" + header + "\n" + "-" * len(header))
+    health_rps = next((r["rps"] for r in results if r["path"] == "/v1/health"), None)
     for r in results:
-        print(f"{r['endpoint']:28} {r['rps']:>8.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['non_2xx']:>8} "
-              f"{r['socket_errors']:>8}")
+        r["vs_health"] = round(r["rps"] / health_rps, 3) if health_rps else None
+        share = f"{r['vs_health']:.1%}" if r["vs_health"] is not None else "-"
+        print(f"{r['endpoint']:28} {r['single_ms']:>9.2f} {r['rps']:>8.1f} {share:>9} {r['p50_ms']:>8.1f} "
+              f"{r['p99_ms']:>8.1f} {r['non_2xx']:>8} {r['socket_errors']:>8}")
+    ten = next((r for r in results if r["path"] == "/v1/tasks"), None)
+    hundred = next((r for r in results if r["path"] == "/v1/tasks?size=100"), None)
+    if ten and hundred:
+        print(f"size=100 / 10 rows, single request: {hundred['single_ms'] / ten['single_ms']:.2f}x")
     failures = [r for r in results if r["non_2xx"] or r["socket_errors"]]
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
@@ -395,7 +430,7 @@ def main() -> None:
     path.write_text(json.dumps({
         "mode": "quick" if args.quick else "full", "cpus": os.cpu_count(), "tasks": tasks, "records": records,
         "seconds": seconds, "connections": args.connections, "wrk_threads": WRK_THREADS,
-        "gunicorn": {"workers": WORKERS, "threads": THREADS, "worker_class": "gthread"},
+        "gunicorn": {"workers": args.workers, "threads": args.threads, "worker_class": "gthread"},
         "load": load, "wall_s": round(time.monotonic() - started, 1), "results": results,
         "loadavg_start": round(load_before[0], 2), "loadavg_end": round(os.getloadavg()[0], 2),
     }, indent=2))

@@ -258,10 +258,17 @@ def parse_query(serializer_class: type[serializers.Serializer], request) -> dict
     return dict(serializer.validated_data)
 
 
-def paginated(queryset, query: dict[str, Any], serializer_class, context: dict | None = None) -> Response:
+def page_of(queryset, query: dict[str, Any]) -> tuple[list, int]:
+    """The rows of the validated ``page``/``size``/``sort`` of ``query``, and the total."""
     page, size = query.get("page", 1), query.get("size", 10)
     queryset = sorted_by(queryset, query)
-    total = queryset.count()
-    rows = list(queryset[(page - 1) * size: page * size])
-    items = serializer_class(rows, many=True, context=context or {}).data
-    return ok({"list": items, "total": total, "page": page, "size": size})
+    return list(queryset[(page - 1) * size: page * size]), queryset.count()
+
+
+def page_body(items: list, total: int, query: dict[str, Any]) -> dict[str, Any]:
+    return {"list": items, "total": total, "page": query.get("page", 1), "size": query.get("size", 10)}
+
+
+def paginated(queryset, query: dict[str, Any], serializer_class, context: dict | None = None) -> Response:
+    rows, total = page_of(queryset, query)
+    return ok(page_body(serializer_class(rows, many=True, context=context or {}).data, total, query))

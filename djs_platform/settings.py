@@ -442,7 +442,9 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": CONTEXT_PATH,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
-    "POSTPROCESSING_HOOKS": ["djs_platform.schema.envelope_postprocessing_hook"],
+    # The envelope first, then the output shapes narrowed for typed clients (web-ui/src/api/schema.gen.ts).
+    "POSTPROCESSING_HOOKS": ["djs_platform.schema.envelope_postprocessing_hook",
+                             "djs_platform.openapi.typed_outputs_postprocessing_hook"],
 }
 METRICS_ENABLED = bool(config.get("server.metricsEnabled", True))
 DOCS_ENABLED = bool(config.get("server.docsEnabled", True))

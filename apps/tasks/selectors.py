@@ -13,10 +13,11 @@ from djs_platform.tenancy import get_in_scope
 
 def task_list(*, user: User, keyword: str | None = None, department_id: int | None = None,
               task_type: str | None = None, status: int | None = None, child_of: int | None = None) -> QuerySet[Task]:
-    # The department (for departmentName) comes from a second query over the page's rows, not a JOIN: with
-    # the join MySQL/MariaDB drive the plan from the small department table and filesort every task in scope
-    # to find one page (~100 ms at 10k tasks); alone, ``ORDER BY id DESC LIMIT n`` walks the primary key.
-    qs = Task.objects.restrict(user, "task:view").prefetch_related("department", "child_links")
+    # The page's departments, child links and health are read by :func:`task_page_details` over the page's
+    # rows, not JOINed: with the join MySQL/MariaDB drive the plan from the small department table and filesort
+    # every task in scope to find one page (~100 ms at 10k tasks); alone, ``ORDER BY id DESC LIMIT n`` walks
+    # the primary key.
+    qs = Task.objects.restrict(user, "task:view")
     if keyword:
         qs = qs.filter(name__icontains=keyword)
     if department_id is not None:
@@ -28,6 +29,29 @@ def task_list(*, user: User, keyword: str | None = None, department_id: int | No
     if child_of is not None:  # the parents of a task (the task page's dependency graph): task_child's child index
         qs = qs.filter(child_links__child_id=child_of)
     return qs.order_by("-id")
+
+
+def task_page_details(*, user: User, tasks: list[Task]) -> None:
+    """What a list page shows beside each task's own columns, read for the whole page at once (a constant
+    number of queries, tests/test_list_queries.py): ``department`` (its name), ``child_task_ids`` and
+    ``health`` (:func:`task_health`). Plain ``values_list`` reads, not ``prefetch_related``: its per-object
+    bookkeeping cost more than the queries (docs/performance.md, issue 21)."""
+    from apps.departments.models import Department
+    from apps.tasks.models import TaskChild
+
+    if not tasks:
+        return
+    ids = [task.pk for task in tasks]
+    departments = Department.objects.only("id", "name").in_bulk({task.department_id for task in tasks})
+    children: dict[int, list[int]] = {pk: [] for pk in ids}
+    for parent_id, child_id in (TaskChild.objects.filter(parent_id__in=ids).order_by("parent_id", "position", "id")
+                                .values_list("parent_id", "child_id")):
+        children[parent_id].append(child_id)
+    health = task_health(user=user, task_ids=ids)
+    for task in tasks:
+        task.department = departments[task.department_id]
+        task.child_task_ids = children[task.pk]
+        task.health = health.get(task.pk)
 
 
 def task_get(*, user: User, task_id: int) -> Task:
@@ -169,7 +193,7 @@ def task_health(*, user: User, task_ids: list[int], now: datetime | None = None)
     from zoneinfo import ZoneInfo
 
     from django.conf import settings
-    from django.db import connection
+    from django.db import connection, connections, router
     from django.db.models import Count
     from django.utils import timezone
 
@@ -254,18 +278,23 @@ def task_health(*, user: User, task_ids: list[int], now: datetime | None = None)
                      f"(SELECT MAX({qn('id')}) AS {qn('last_id')} FROM {table} WHERE {qn('task_id')} IN ({marks}) "
                      f"GROUP BY {qn('task_id')}) m ON r.{qn('id')} = m.{qn('last_id')}")
         params += ids
-    latest: dict[int, Any] = {}
-    for record in model.objects.raw(" UNION ALL ".join(parts), params):
-        seen = latest.get(record.task_id)
-        if seen is None or (record.month, record.id) > (seen.month, seen.id):
-            latest[record.task_id] = record
+    # Plain rows, not model instances (``raw()`` built one per task: a third of a 100-row page's time).
+    reader = connections[router.db_for_read(model)]
+    with reader.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        found = cursor.fetchall()
+    latest: dict[int, tuple] = {}
+    for row in found:  # (id, task_id, department_id, status, trigger, scheduled, start, end, cost, month)
+        seen = latest.get(row[1])
+        if seen is None or (row[9], row[0]) > (seen[9], seen[0]):
+            latest[row[1]] = row
     allowed = set(scope)
-    for task_id, record in latest.items():
-        if record.department_id not in allowed:
+    moment = reader.ops.convert_datetimefield_value
+    for task_id, (pk, _, department_id, status, trigger, scheduled, start, end, cost, month) in latest.items():
+        if department_id not in allowed:
             continue
         health[task_id]["lastRun"] = {
-            "id": record.id, "year": record.month // 100, "month": record.month % 100,
-            "status": record.status, "triggerType": record.trigger_type,
-            "scheduledTime": record.scheduled_time, "startTime": record.start_time,
-            "endTime": record.end_time, "costTime": record.cost_time}
+            "id": pk, "year": month // 100, "month": month % 100, "status": status, "triggerType": trigger,
+            "scheduledTime": moment(scheduled, None, reader), "startTime": moment(start, None, reader),
+            "endTime": moment(end, None, reader), "costTime": cost}
     return health

@@ -4,6 +4,7 @@ import re
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.accounts.audit import action_label
@@ -225,6 +226,7 @@ class ApiTokenOutput(serializers.Serializer):
     lastUsedAt = serializers.DateTimeField(source="last_used_at", allow_null=True)
     revokedAt = serializers.DateTimeField(source="revoked_at", allow_null=True)
 
+    @extend_schema_field({"type": "string", "enum": ["active", "expired", "revoked"]})
     def get_state(self, token) -> str:
         return token.state(timezone.now())
 

@@ -51,3 +51,30 @@ def test_a_task_with_relations_json_lists_and_a_method_field(org):
     task.child_links.create(child=child, position=0)
     loaded = task_get(user=org.admin, task_id=task.pk)
     _same(PlainOutput(TaskOutput).one(loaded), dict(TaskOutput(loaded).data))
+
+
+def test_a_task_list_page_with_health_and_last_runs(org, empty_month_tables):
+    """GET /tasks rows (TaskListOutput: nested health, a nested last run or null, lists and dicts of strings)
+    through the view's mapping equal DRF's, and the view answers them."""
+    from apps.tasks.api.serializers import TaskListOutput
+    from apps.tasks.api.views import TASK_ROWS
+    from apps.tasks.selectors import task_list, task_page_details
+    from conftest import Api
+
+    now = django_timezone.now()
+    ran = TaskFactory(department=org.a, task_type="SHELL", shell_command="/bin/echo", shell_args=["a", "b"],
+                      shell_env={"K": "v"}, url=None)
+    idle = TaskFactory(department=org.a1, headers=None)
+    ran.child_links.create(child=idle, position=0)
+    add_record(task_id=ran.pk, task_name=ran.name, department_id=org.a.pk, scheduled_time=now - timedelta(minutes=1),
+               status=RecordStatus.SUCCESS)
+    rows = list(task_list(user=org.admin).filter(pk__in=[ran.pk, idle.pk]))
+    task_page_details(user=org.admin, tasks=rows)
+    plain = TASK_ROWS.many(rows)
+    _same(plain, [dict(r) for r in TaskListOutput(rows, many=True).data])
+    by_id = {row["id"]: row for row in plain}
+    assert by_id[ran.pk]["health"]["lastRun"]["status"] == RecordStatus.SUCCESS
+    assert by_id[idle.pk]["health"]["lastRun"] is None and by_id[ran.pk]["childTaskIds"] == [idle.pk]
+    assert by_id[ran.pk]["shellArgs"] == ["a", "b"] and by_id[ran.pk]["shellEnv"] == {"K": "v"}
+    listed = Api(org.admin).get("tasks", size=100).expect(0).data["list"]
+    assert [row for row in listed if row["id"] in by_id] == plain

@@ -205,6 +205,7 @@ class TriggerStatusOutput(serializers.Serializer):
     recordYear = serializers.SerializerMethodField(help_text="year of the record's month table")
     recordMonth = serializers.SerializerMethodField(help_text="month of the record's month table")
 
+    @extend_schema_field({"type": "string", "enum": ["pending", "recorded", "dropped"]})
     def get_state(self, trigger) -> str:
         if trigger.claimed_by is None:
             return "pending"
@@ -293,7 +294,8 @@ class TaskOutput(serializers.Serializer):
 
     @extend_schema_field({"type": "array", "items": {"type": "integer"}})
     def get_childTaskIds(self, task) -> list[int]:
-        return [link.child_id for link in task.child_links.all()]  # prefetched by the list and detail selectors
+        ids = getattr(task, "child_task_ids", None)  # a list page's (selectors.task_page_details)
+        return ids if ids is not None else [link.child_id for link in task.child_links.all()]  # detail: prefetched
 
 
 # --- declarative tasks (POST /tasks/apply; apps/tasks/declarative.py validates the entries) ---------------
@@ -414,27 +416,13 @@ class TaskHealthOutput(serializers.Serializer):
                                                        "(docs/api.md)")
 
 
-class TaskHealthListSerializer(serializers.ListSerializer):
-    """Reads the health of the whole page at once (a constant number of queries: tests/test_list_queries.py)."""
-
-    def to_representation(self, data):
-        from apps.tasks.selectors import task_health
-
-        rows = list(data.all() if hasattr(data, "all") else data)
-        user = self.context.get("user")
-        health = task_health(user=user, task_ids=[task.pk for task in rows]) if user is not None else {}
-        for task in rows:
-            task.health = health.get(task.pk)
-        return super().to_representation(rows)
-
-
 class TaskListOutput(TaskOutput):
     """A row of ``GET /tasks``: the task plus its health (``health``: docs/api.md "Task list health")."""
 
-    health = TaskHealthOutput(allow_null=True, help_text="last 7 days, running now, last run (scoped like records)")
+    # The list view reads a page's health with ``selectors.task_page_details`` and writes the rows with a
+    # PlainOutput of this class (djs_platform/output.py).
 
-    class Meta:
-        list_serializer_class = TaskHealthListSerializer
+    health = TaskHealthOutput(allow_null=True, help_text="last 7 days, running now, last run (scoped like records)")
 
 
 # --- export and import of the declarative YAML (issue 20) ---------------------------------------------------

@@ -16,9 +16,13 @@ from apps.tasks.schedule import fire_times
 from apps.tasks.specs import TaskSpec
 from djs_platform import errors, inputs
 from djs_platform.actor import Actor
-from djs_platform.envelope import ok, paginated, parse_query
+from djs_platform.envelope import ok, page_body, page_of, parse_query
 from djs_platform.fields import parse_body
+from djs_platform.output import PlainOutput
 from djs_platform.schema import NO_DATA
+
+#: TaskListOutput without DRF's per-field work (djs_platform/output.py): the same dicts.
+TASK_ROWS = PlainOutput(s.TaskListOutput)
 
 
 def expected_version(request, body: int | None) -> int | None:
@@ -89,7 +93,9 @@ class TaskListView(APIView):
         q = parse_query(s.TaskQuery, request)
         qs = selectors.task_list(user=request.user, keyword=q.get("keyword"), department_id=q.get("departmentId"),
                                  task_type=q.get("taskType"), status=q.get("status"), child_of=q.get("childOf"))
-        return paginated(qs, q, s.TaskListOutput, context={"user": request.user})
+        rows, total = page_of(qs, q)
+        selectors.task_page_details(user=request.user, tasks=rows)
+        return ok(page_body(TASK_ROWS.many(rows), total, q))
 
 
 class TaskCreateView(APIView):

@@ -1,12 +1,8 @@
 import { http } from './http'
-import type { Department, Status01 } from './types'
+import type { components } from './schema.gen'
+import type { Department } from './types'
 
-export interface DepartmentInput {
-  name: string
-  description?: string | null
-  parentId?: number | null
-  status: Status01
-}
+export type DepartmentInput = components['schemas']['DepartmentInputRequest']
 
 export function listDepartments(keyword?: string): Promise<Department[]> {
   return http.get<Department[]>('/departments', { keyword })

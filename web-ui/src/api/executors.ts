@@ -1,61 +1,24 @@
 import { http } from './http'
-import type { Page, PageQuery } from './types'
+import type { components } from './schema.gen'
+import type { ApiQuery, Page } from './types'
 
-export type ExecutorKind = 'grpc' | 'http'
-export type ExecutorStatus = 'up' | 'down'
-export type ExecutorSource = 'manual' | 'self' | 'dns'
+type ExecutorSchemas = components['schemas']
 
 /** One registry entry (GET /executors): only entries of departments in the user's scope. */
-export interface Executor {
-  id: number
-  departmentId: number
-  departmentName: string
-  name: string
-  kind: ExecutorKind
-  address: string
-  weight: number
-  status: ExecutorStatus
-  source: ExecutorSource
-  ttlSeconds: number | null
-  lastHeartbeat: string | null
-  /** Status up and, for self entries, a heartbeat within the TTL. */
-  live: boolean
-  /** A dns:/// entry's current answers, else the address itself. */
-  instances: string[]
-  createTime: string
-  updateTime: string
-}
+export type Executor = ExecutorSchemas['ExecutorOutput']
+export type ExecutorKind = Executor['kind']
+export type ExecutorStatus = Executor['status']
+export type ExecutorSource = Executor['source']
 
-export interface ExecutorQuery extends PageQuery {
-  name?: string
-  kind?: ExecutorKind
-  departmentId?: number
-  source?: ExecutorSource
-  status?: ExecutorStatus
-}
+export type ExecutorQuery = ApiQuery<'executors_list'>
 
 /** PUT body: the fields given change (a self entry takes only status and weight). */
-export interface ExecutorFields {
-  name?: string
-  kind?: ExecutorKind
-  address?: string
-  weight?: number
-  status?: ExecutorStatus
-}
+export type ExecutorFields = ExecutorSchemas['EntryUpdateInputRequest']
 
-export interface ExecutorCreateInput extends ExecutorFields {
-  departmentId: number
-  name: string
-  kind: ExecutorKind
-  address: string
-}
+export type ExecutorCreateInput = ExecutorSchemas['EntryCreateInputRequest']
 
 /** A name a task of the department can use: level 0 its own entries, 1 its parent's, ... (name and kind only). */
-export interface ExecutorName {
-  name: string
-  kind: ExecutorKind
-  level: number
-}
+export type ExecutorName = ExecutorSchemas['NameOutput']
 
 /** Entries of the department scope (needs executor:view). */
 export function listExecutors(query: ExecutorQuery = {}): Promise<Page<Executor>> {

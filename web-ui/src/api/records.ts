@@ -1,5 +1,5 @@
 import { http } from './http'
-import type { LogQuery, MonthQuery, RecordLog, RecordPage, RecordQuery, RecordStats, TaskRecord } from './types'
+import type { ApiQuery, ExecutionKill, LogQuery, MonthQuery, RecordLog, RecordPage, RecordQuery, RecordStats, TaskRecord } from './types'
 
 /** One month's records, newest first; `cursor` (a previous answer's `nextCursor`) pages at any depth. */
 export function listRecords(query: RecordQuery): Promise<RecordPage> {
@@ -15,11 +15,11 @@ export function getRecordLog(id: number, month: MonthQuery, query: LogQuery = {}
   return http.get<RecordLog>(`/records/${id}/log`, { ...month, ...query }, { signal })
 }
 
-export function recordStats(query: MonthQuery & { taskId?: number; departmentId?: number }): Promise<RecordStats> {
+export function recordStats(query: ApiQuery<'records_stats_retrieve'>): Promise<RecordStats> {
   return http.get<RecordStats>('/records/stats', { ...query })
 }
 
 /** Stop one running execution (task:execute): its node cancels it within about a second; 4009 when not running. */
-export function killRecord(id: number, month: MonthQuery): Promise<{ recordId: number; taskId: number; killRequested: boolean }> {
+export function killRecord(id: number, month: MonthQuery): Promise<ExecutionKill> {
   return http.post(`/records/${id}/kill?year=${month.year}&month=${month.month}`, {})
 }

@@ -1,14 +1,10 @@
 import { http } from './http'
-import type { Page, PageQuery, Permission, Role, Status01 } from './types'
+import type { components } from './schema.gen'
+import type { ApiQuery, Page, Permission, Role } from './types'
 
-export interface RoleInput {
-  name: string
-  description?: string | null
-  permissions: number[]
-  status: Status01
-}
+export type RoleInput = components['schemas']['RoleInputRequest']
 
-export function listRoles(query: PageQuery & { keyword?: string; status?: Status01 } = {}): Promise<Page<Role>> {
+export function listRoles(query: ApiQuery<'roles_list'> = {}): Promise<Page<Role>> {
   return http.get<Page<Role>>('/roles', { ...query })
 }
 

@@ -1,34 +1,17 @@
 import { http } from './http'
-import type { Page, PageQuery } from './types'
+import type { components } from './schema.gen'
+import type { ApiQuery, Page } from './types'
 
 /** A personal API token as listed (docs/api.md "API tokens"): never its secret. */
-export interface ApiToken {
-  id: number
-  userId: number
-  name: string
-  /** `djs_pat_` and the secret's first 6 characters, to recognise it. */
-  prefix: string
-  state: 'active' | 'expired' | 'revoked'
-  createTime: string
-  createdById: number | null
-  createdByName: string | null
-  expiresAt: string | null
-  lastUsedAt: string | null
-  revokedAt: string | null
-}
+export type ApiToken = components['schemas']['ApiTokenOutput']
 
 /** The answer of a create: the token and, this once, its secret. */
-export interface CreatedApiToken extends ApiToken {
-  token: string
-}
+export type CreatedApiToken = components['schemas']['ApiTokenCreatedOutput']
 
-export interface ApiTokenInput {
-  name: string
-  /** 1-3650; left out: the token never expires. */
-  expiresInDays?: number
-}
+/** `expiresInDays` (1-3650) or `expiresAt`; neither: the token never expires. */
+export type ApiTokenInput = components['schemas']['ApiTokenInputRequest']
 
-export function listApiTokens(userId: number, query: PageQuery): Promise<Page<ApiToken>> {
+export function listApiTokens(userId: number, query: ApiQuery<'users_tokens_list'>): Promise<Page<ApiToken>> {
   return http.get<Page<ApiToken>>(`/users/${userId}/tokens`, { ...query })
 }
 

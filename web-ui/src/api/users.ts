@@ -1,24 +1,11 @@
 import { http } from './http'
-import type { Page, PageQuery, Status01, User } from './types'
+import type { components } from './schema.gen'
+import type { ApiQuery, Page, User } from './types'
 
-export interface UserQuery extends PageQuery {
-  keyword?: string
-  departmentId?: number
-  roleId?: number
-  status?: Status01
-}
+export type UserQuery = ApiQuery<'users_list'>
 
-export interface UserInput {
-  username: string
-  /** Required on create; on update an empty value keeps the current password. */
-  password?: string
-  realName: string
-  email?: string | null
-  phone?: string | null
-  departmentId: number
-  roleId: number
-  status: Status01
-}
+/** Create needs `password`; on update an empty or absent one keeps the current password. */
+export type UserInput = components['schemas']['UserUpdateInputRequest']
 
 export function listUsers(query: UserQuery): Promise<Page<User>> {
   return http.get<Page<User>>('/users', { ...query })

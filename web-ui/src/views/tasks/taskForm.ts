@@ -7,7 +7,6 @@ import type { FieldErrors } from '@/api/http'
 import type {
   ConcurrencyPolicy,
   GrpcTaskInput,
-  HttpMethod,
   HttpTaskInput,
   MisfirePolicy,
   RouteStrategy,
@@ -17,6 +16,9 @@ import type {
 } from '@/api/types'
 
 export type FormTaskType = 'HTTP' | 'GRPC' | 'SHELL'
+
+/** The methods the form offers (the API's `httpMethod` is a string: one of these, in any case). */
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 
 export interface HeaderRow {
   name: string

@@ -1,7 +1,7 @@
 import { onMounted, shallowRef } from 'vue'
 import { departmentTree } from '@/api/departments'
-import { listTasks } from '@/api/tasks'
-import type { Department, Task, TaskStatus, TaskType } from '@/api/types'
+import { listTasks, type TaskRow } from '@/api/tasks'
+import type { Department, TaskStatus, TaskType } from '@/api/types'
 import { toastError } from '@/utils/feedback'
 import { filterCodecs, usePagedList } from '@/utils/usePagedList'
 
@@ -24,7 +24,7 @@ export const TASK_FILTERS = {
 
 /** The task list: filters, page, size and sort in the URL (`?keyword=&status=1&sort=-nextExecuteTime&page=2`). */
 export function useTaskList() {
-  const list = usePagedList<Task, TaskFilters>({
+  const list = usePagedList<TaskRow, TaskFilters>({
     filters: TASK_FILTERS,
     sorts: TASK_SORTS,
     fetch: (params, f) => listTasks({

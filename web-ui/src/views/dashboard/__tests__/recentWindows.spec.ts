@@ -15,7 +15,7 @@ function month(ym: YearMonth, counts: Record<string, [number, number, number]> =
   }
   return {
     ...ym, total: 0, successCount: 0, failCount: 0, runningCount: 0, killedCount: 0, skippedCount: 0, lostCount: 0,
-    successRate: null, avgCostTime: null, p95CostTime: null, daily, topFailingTasks: [], ...(warning ? { warning } : {}),
+    successRate: null, avgCostTime: null, p95CostTime: null, daily, topFailingTasks: [], timeZone: 'UTC', ...(warning ? { warning } : {}),
   }
 }
 

@@ -35,7 +35,7 @@ function stats(ym: YearMonth, counts: Record<string, [number, number]> = {}): Re
   }
   return {
     ...ym, total: 0, successCount: 0, failCount: 0, runningCount: 0, killedCount: 0, skippedCount: 0, lostCount: 0,
-    successRate: null, avgCostTime: null, p95CostTime: null, daily, topFailingTasks: [],
+    successRate: null, avgCostTime: null, p95CostTime: null, daily, topFailingTasks: [], timeZone: 'UTC',
     ...(monthKey(ym) === '2026-02' ? { warning: WARNING } : {}),
   }
 }

@@ -37,7 +37,7 @@ function record(id: number): TaskRecord {
     id, taskId: 7, taskName: `task <b>${id}</b>`, departmentId: 1, taskType: 'HTTP', triggerType: 'SCHEDULE',
     scheduledTime: '2026-03-02T10:00:00Z', startTime: '2026-03-02T10:00:00Z', endTime: '2026-03-02T10:00:01Z', status: 1,
     success: true, statusCode: 200, response: null, error: null, costTime: 12, retryTimes: 0, usedFallback: false,
-    executor: 'node-1', instance: null, attempts: null, takenOverFrom: null, parentRecordId: null, parentYear: null, parentMonth: null,
+    executor: 'node-1', instance: null, shard: 0, shardTotal: null, attempts: null, takenOverFrom: null, parentRecordId: null, parentYear: null, parentMonth: null,
     createTime: '2026-03-02T10:00:00Z', updateTime: '2026-03-02T10:00:01Z',
   }
 }
