@@ -13,6 +13,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -25,6 +26,7 @@ from djs_platform import errors
 from djs_platform.actor import in_networks
 from djs_platform.config import install_secret
 from djs_platform.envelope import ok, parse_query
+from djs_platform.metrics import exposition
 from djs_platform.tenancy import require_permission
 
 log = logging.getLogger("djs.health")
@@ -72,10 +74,6 @@ class HealthView(APIView):
 
 def metrics_view(request):
     """Prometheus text exposition (``server.metricsEnabled``); no envelope, it is for scrapers."""
-    from django.http import HttpResponse
-
-    from djs_platform.metrics import exposition
-
     body, content_type = exposition()
     return HttpResponse(body, content_type=content_type)
 

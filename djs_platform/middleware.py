@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
+from django.http import HttpResponse
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
@@ -99,8 +100,6 @@ class SecurityHeadersMiddleware:
     def __call__(self, request):
         origin = request.headers.get("Origin")
         if request.method == "OPTIONS" and origin and origin in self.allowed_origins:
-            from django.http import HttpResponse
-
             response = HttpResponse(status=204)
         else:
             response = self.get_response(request)

@@ -26,7 +26,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.utils.translation import gettext as _
+from google.protobuf.message import Message
 
 from djs_platform import errors
 
@@ -40,8 +42,6 @@ _JSON_START = re.compile(r"\s*[\[{]")
 
 
 def max_json_depth() -> int:
-    from django.conf import settings
-
     return int(getattr(settings, "JSON_MAX_DEPTH", DEFAULT_MAX_JSON_DEPTH))
 
 
@@ -201,8 +201,6 @@ def check_message(message: Any) -> None:
     """Every string field of a protobuf request message, nested and repeated ones included: lone surrogates are
     refused, and a field holding JSON text (gRPC ``params``) gets :func:`check_value`'s checks. Field paths are
     the proto names (``tasks[1].params``)."""
-    from google.protobuf.message import Message
-
     if not isinstance(message, Message):  # a handler without a deserializer gets raw bytes: nothing to walk
         return
     stack: list[tuple[Any, str]] = [(message, "")]

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections, router, transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from apps.accounts.models import AuthzGeneration, Permission, Role, RolePermission, User
 from apps.departments.models import Department
@@ -180,8 +181,6 @@ def clear() -> None:
 
 def connect_signals() -> None:
     """Bump the generation on every change that can alter an answer of :func:`load_user`."""
-    from django.db.models.signals import m2m_changed, post_delete, post_save
-
     for model in (User, Role, Permission, RolePermission, Department):
         post_save.connect(bump_generation, sender=model, dispatch_uid=f"authz-save-{model._meta.label}")
         post_delete.connect(bump_generation, sender=model, dispatch_uid=f"authz-delete-{model._meta.label}")

@@ -8,7 +8,8 @@ from django.db.models.functions import Now
 from django.utils.functional import lazy
 from django.utils.translation import gettext as _
 
-from djs_platform.tenancy import RestrictedQuerySet
+from apps.departments.models import Department
+from djs_platform.tenancy import RestrictedQuerySet, descendants_of
 from djs_platform.timestamps import UpdateTimeField
 
 STATUS_CHOICES = [(0, "disabled"), (1, "enabled")]
@@ -191,9 +192,6 @@ class User(AbstractBaseUser):
         """The departments this user may see: their own and everything below it."""
         cached = self.__dict__.get("_scope_ids")
         if cached is None:
-            from apps.departments.models import Department
-            from djs_platform.tenancy import descendants_of
-
             cached = descendants_of(self.department_id, list(Department.objects.values_list("id", "parent_id")))
             self.__dict__["_scope_ids"] = cached
         return cached

@@ -19,14 +19,14 @@ from datetime import timezone as dt_timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
+
 #: How far the first attempt's header may lie outside the record's [start, end] and still be its log.
 LEGACY_SLACK = timedelta(minutes=5)
 _HEADER = re.compile(rb"^=== attempt \d+ at (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")
 
 
 def log_dir() -> Path:
-    from django.conf import settings
-
     return Path(settings.SCHEDULER["shell_log_dir"])
 
 
@@ -48,8 +48,6 @@ def record_month(scheduled_ms: int, time_zone: str | None = None) -> tuple[int, 
     """(year, month) of the month table of a fire scheduled at ``scheduled_ms`` (epoch ms): the month of the
     scheduled time in the platform time zone, as :func:`apps.records.models.month_of` decides it."""
     if time_zone is None:
-        from django.conf import settings
-
         time_zone = settings.TIME_ZONE
     local = datetime.fromtimestamp(scheduled_ms / 1000, dt_timezone.utc).astimezone(ZoneInfo(time_zone))
     return local.year, local.month

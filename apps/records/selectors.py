@@ -9,12 +9,14 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import Avg, Count, Q, QuerySet, Sum
+from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from apps.accounts.models import User
-from apps.records import rollups
+from apps.records import rollups, runlogs
 from apps.records.models import RecordStatus, record_model, record_table_exists, recent_record_tables, table_name
 from apps.records.models import months_between as months_touched
+from djs_platform import errors
 from djs_platform.tenancy import department_scope_ids, get_in_scope, require_permission
 
 
@@ -99,8 +101,6 @@ def record_total(*, user: User, year: int, month: int, qs: QuerySet, filters: di
 def record_get(*, user: User, year: int, month: int, record_id: int):
     qs = records_queryset(user=user, year=year, month=month)
     if qs is None:
-        from djs_platform import errors
-
         raise errors.NotFound(gettext("record not found"))
     return get_in_scope(qs, record_id, "record")
 
@@ -114,9 +114,6 @@ def record_log(*, user: User, year: int, month: int, record_id: int, offset: int
     """A slice of the SHELL log of a record (``job.shell.logDir/task_<id>_record_<YYYYMM>_<id>.log``, or a legacy
     file of this very run: :mod:`apps.records.runlogs`), in bytes ``[offset, offset + limit)``. Same scope and
     permission as the record itself."""
-    from apps.records import runlogs
-    from djs_platform import errors
-
     record = record_get(user=user, year=year, month=month, record_id=record_id)
     if record.task_type != "SHELL":
         raise errors.NotFound(gettext("record %(record_id)s has no log: only SHELL executions write one")
@@ -291,8 +288,6 @@ def _raw_stats(*, user: User, year: int, month: int, task_id: int | None = None,
 def recent_months(count: int = 12, now: datetime | None = None) -> list[tuple[int, int]]:
     """(year, month) of the current month in the platform time zone and the ``count - 1`` before it,
     newest first."""
-    from django.utils import timezone
-
     local = (now or timezone.now()).astimezone(ZoneInfo(settings.TIME_ZONE))
     year, month = local.year, local.month
     months = []

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from django.conf import settings
 from django.utils import timezone
 
+from apps.records import runlogs
 from apps.records.models import (
     RollupCost,
     RollupCount,
@@ -34,8 +35,6 @@ def register_prune_step(name: str, step: Callable[[datetime], int]) -> None:
 def _remove_shell_logs(year: int, month: int) -> int:
     """Delete the SHELL log files (on this host) of a month whose records are being dropped (a legacy-named file
     only when it is the log of that month's record: :mod:`apps.records.runlogs`)."""
-    from apps.records import runlogs
-
     log_dir = runlogs.log_dir()
     removed = 0
     rows = record_model(year, month).objects.filter(task_type="SHELL").values_list(

@@ -2,13 +2,28 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db import connection, connections, router
+from django.db.models import Count, QuerySet
+from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.tasks.models import SchedulerState, Task, TriggerRequest
-from djs_platform.tenancy import get_in_scope
+from apps.departments.models import Department
+from apps.records import rollups
+from apps.records.models import (
+    RecordStatus,
+    RollupCount,
+    RollupGrain,
+    previous_month,
+    recent_record_tables,
+    record_model,
+    table_name,
+)
+from apps.tasks import nodestats
+from apps.tasks.models import NodeMinute, SchedulerNode, SchedulerState, Task, TaskChild, TriggerRequest
+from djs_platform.tenancy import department_scope_ids, get_in_scope
 
 
 def task_list(*, user: User, keyword: str | None = None, department_id: int | None = None,
@@ -36,9 +51,6 @@ def task_page_details(*, user: User, tasks: list[Task]) -> None:
     number of queries, tests/test_list_queries.py): ``department`` (its name), ``child_task_ids`` and
     ``health`` (:func:`task_health`). Plain ``values_list`` reads, not ``prefetch_related``: its per-object
     bookkeeping cost more than the queries (docs/performance.md, issue 21)."""
-    from apps.departments.models import Department
-    from apps.tasks.models import TaskChild
-
     if not tasks:
         return
     ids = [task.pk for task in tasks]
@@ -68,10 +80,6 @@ def trigger_get(*, user: User, trigger_id: int) -> TriggerRequest:
 
 def node_list() -> list:
     """Scheduler nodes, newest first, with heartbeat age and liveness (platform-wide, no tenant data)."""
-    from django.utils import timezone
-
-    from apps.tasks.models import SchedulerNode
-
     now = timezone.now()
     nodes = list(SchedulerNode.objects.order_by("-heartbeat_at")[:200])
     state = scheduler_state_get()
@@ -120,11 +128,6 @@ def node_stats(*, window: timedelta, now: datetime | None = None) -> list[dict]:
     """Per scheduler node over the last ``window`` (whole minutes, the current one included): executions,
     failures, average cost and schedule-lag p95, from the minutes its heartbeats stored. Every node heard from
     in the window is listed — a node that went down during it too — newest heartbeat first."""
-    from django.utils import timezone
-
-    from apps.tasks import nodestats
-    from apps.tasks.models import NodeMinute, SchedulerNode
-
     now = now or timezone.now()
     since = (now - window).replace(second=0, microsecond=0)
     figures: dict[str, dict] = {}
@@ -160,9 +163,7 @@ def node_stats(*, window: timedelta, now: datetime | None = None) -> list[dict]:
 def task_running_count(*, task_id: int) -> int:
     """How many executions of the task are running now on any node (started, or claimed and overdue), in the
     recent month tables: what a task-level kill can stop (the console says "nothing is running" at 0)."""
-    from django.utils import timezone
-
-    from apps.tasks.scheduler.repository import running_elsewhere
+    from apps.tasks.scheduler.repository import running_elsewhere  # a cycle: it imports SCHEDULER_STATE_ID
 
     return len(running_elsewhere(task_id, timezone.now()))
 
@@ -190,25 +191,6 @@ def task_health(*, user: User, task_ids: list[int], now: datetime | None = None)
     Every figure counts only records of the user's department scope, as record reads do (a task that moved keeps
     its old department's records). A constant number of queries whatever the number of tasks: the month tables,
     the months' rollup state, one rollup read, one for the running counts, one for the last runs."""
-    from zoneinfo import ZoneInfo
-
-    from django.conf import settings
-    from django.db import connection, connections, router
-    from django.db.models import Count
-    from django.utils import timezone
-
-    from apps.records import rollups
-    from apps.records.models import (
-        RecordStatus,
-        RollupCount,
-        RollupGrain,
-        previous_month,
-        recent_record_tables,
-        record_model,
-        table_name,
-    )
-    from djs_platform.tenancy import department_scope_ids
-
     ids = sorted(set(task_ids))
     health = {pk: _empty_health() for pk in ids}
     if not ids:

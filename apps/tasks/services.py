@@ -17,6 +17,7 @@ from django.utils.translation import gettext
 
 from apps.accounts.audit import audit_record, camel, diff
 from apps.records.models import RecordStatus, existing_record_tables, record_model, table_name
+from apps.departments.models import Department
 from apps.departments.selectors import ancestry, department_parents, disabled_department_ids
 from apps.tasks.models import (ExecutionKill, SchedulerNode, SchedulerState, Task, TaskChild, TaskStatus, TaskType,
                                TriggerRequest,
@@ -24,6 +25,7 @@ from apps.tasks.models import (ExecutionKill, SchedulerNode, SchedulerState, Tas
 from apps.tasks.executors.runas import ShellIdentities, ShellIdentityError, workdir_problem
 from apps.tasks.schedule import Schedule, parse_schedule
 from apps.tasks import signals
+from apps.tasks.selectors import SCHEDULER_STATE_ID
 from apps.tasks.specs import TaskSpec
 from djs_platform import errors, inputs
 from djs_platform.actor import Actor
@@ -309,8 +311,6 @@ def _set_children(*, actor: Actor, task: Task, child_ids: list[int] | None,
     department_id = department_id or task.department_id
     old = list(TaskChild.objects.filter(parent=task).order_by("position", "id").values_list("child_id", flat=True))
     new = old if child_ids is None else list(child_ids)
-    from apps.departments.models import Department
-
     edges = list(Department.objects.values_list("id", "parent_id"))
     below = descendants_of(department_id, edges)
     if department_id != task.department_id:
@@ -435,8 +435,6 @@ def execution_kill(*, actor: Actor, year: int, month: int, record_id: int) -> An
 
 def _scheduler_state_for_update() -> SchedulerState:
     """The ``scheduler_state`` row, locked; created on first use (a concurrent creator wins, we lock theirs)."""
-    from apps.tasks.selectors import SCHEDULER_STATE_ID
-
     try:
         with transaction.atomic():
             SchedulerState.objects.get_or_create(pk=SCHEDULER_STATE_ID)
@@ -449,8 +447,6 @@ def require_platform_operator(actor: Actor, verb: str) -> None:
     """Maintenance mode stops every tenant: ``system:manage`` held in the top department (issue 16). An operator
     of a department below holds the code for their own scope, not for the platform."""
     require_permission(actor.user, "system:manage")
-    from apps.departments.models import Department
-
     if Department.objects.filter(pk=actor.user.department_id, parent__isnull=True).exists():
         return
     raise errors.Forbidden(gettext("permission denied: only system:manage holders in the top department may "

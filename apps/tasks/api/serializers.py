@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -437,8 +438,6 @@ class TaskIdsField(serializers.CharField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> list[int]:
-        from django.utils.translation import gettext as _
-
         text = super().to_internal_value(data)
         parts = [part.strip() for part in text.split(",")]
         if not all(part.isascii() and part.isdigit() and len(part) <= 18 and int(part) >= 1 for part in parts):
