@@ -77,10 +77,10 @@ async def _http_case(name: str, url: str, seconds: float) -> tuple[float, float]
     if name == "DJS executor":
         sys.path.insert(0, str(ROOT))
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "djs_platform.settings")
-        from apps.tasks.executors import ExecutionSpec, Executors, execute
+        from apps.tasks.executors import ExecutionPlan, Executors, execute
         from djs_platform.egress import EgressPolicy
 
-        spec = ExecutionSpec(task_id=1, task_type="HTTP", url=url, http_method="GET", headers={}, body=None,
+        spec = ExecutionPlan.of(task_id=1, task_type="HTTP", url=url, http_method="GET", headers={}, body=None,
                              fallback_url=None, grpc_service=None, grpc_method=None, grpc_params=None,
                              fallback_grpc_service=None, fallback_grpc_method=None, timeout=10, max_retry=0,
                              retry_interval=0, idempotency_key="djs-1-0")

@@ -51,9 +51,9 @@ RETIRED_KEYS: dict[str, str] = {
     "database.maxIdle": "DJS keeps at most one connection per thread and no idle pool; database.connMaxAge bounds "
                         "how long one is reused, database.maxConn how many a process may open",
 }
-#: Threads of one scheduler node that hold a database connection: the node's control, starts and records
-#: threads (``apps.tasks.scheduler.node``) and its alert watcher (``apps.alerts.watcher``).
-SCHEDULER_DB_THREADS = 4
+#: Threads of one scheduler node that hold a database connection: the node's control, heartbeat ("beats"),
+#: starts and records threads (``apps.tasks.scheduler.node``) and its alert watcher (``apps.alerts.watcher``).
+SCHEDULER_DB_THREADS = 5
 
 # Placeholder secrets that must never run with DEBUG off.
 DEFAULT_JWT_SECRETS = {"", "your-secret-key", "change-me", "secret"}

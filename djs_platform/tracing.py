@@ -6,51 +6,39 @@
 ``settings.TRACING`` (``tracing:`` in configs/config.yaml):
 
 * ``exporter: none`` (default): nothing is installed. Spans are not created at all and task calls
-  carry no ``traceparent`` of ours (only an explicit ``ExecutionSpec.traceparent``, if a caller set one).
+  carry no ``traceparent`` of ours (only an explicit one on the execution plan, if a caller set one).
 * ``console`` / ``otlp``: an SDK tracer provider (service name ``<serviceName>-<service>``, parent-based
   ratio sampler) with a batch processor to stdout or to OTLP/HTTP ``otlpEndpoint``, plus the library
   instrumentations of the process: Django (a server span per API request, named ``METHOD route``) for
   ``web``, the gRPC server (a span per call) for ``grpc``, httpx everywhere.
 
-Traces of executions (not from a library): every fire is a root span ``djs.fire`` (task id and type,
-trigger, scheduled time, record id, then the outcome) and every call of that fire - the first try,
-each retry, each fallback - is a child span ``djs.attempt`` of kind CLIENT. The attempt span's own
-context is what the target receives in ``traceparent`` (HTTP header, gRPC metadata), so a target's
-server span hangs under the exact attempt that called it. HTTP task calls go through aiohttp, which has
-no library instrumentation here, and any httpx call made inside an attempt is kept out of the generic
-httpx instrumentation on purpose: the attempt span *is* the call's client span (one span and one
-``traceparent`` per call, the same for HTTP and gRPC), and a generic span would record full URLs, whose
-query strings may carry a task's tokens.
+The traces of executions (``djs.fire``, ``djs.attempt``) are made beside the executors, in
+apps/tasks/executors/spans.py, with :func:`tracer` and the propagation helpers below; this module is the
+set-up only (the platform imports no app).
 
 Tests swap the provider with :func:`use_provider` (an in-memory exporter), which restores the previous
 state and removes its instrumentations on exit; the global OpenTelemetry provider is never touched.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import socket
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any, Iterator
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
-from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 log = logging.getLogger("djs.tracing")
 
 EXPORTERS = ("none", "console", "otlp")
 SERVICES = ("web", "scheduler", "grpc")
-FIRE_SPAN = "djs.fire"
-ATTEMPT_SPAN = "djs.attempt"
-_TEXT_LIMIT = 256  # error texts on spans are bounded like everything else we export
 _PROPAGATOR = TraceContextTextMapPropagator()
 
 
@@ -171,8 +159,11 @@ def _instrument(provider, service: str | None) -> tuple[Any, ...]:
                                        excluded_urls=f"{prefix}/metrics$,{prefix}/health$")
         done.append(django_instrumentor)
     if service == "grpc":
-        from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorServer, GrpcInstrumentorServer
-        from opentelemetry.instrumentation.grpc import filters
+        from opentelemetry.instrumentation.grpc import (
+            GrpcAioInstrumentorServer,
+            GrpcInstrumentorServer,
+            filters,
+        )
 
         not_health = filters.negate(filters.service_prefix("grpc.health"))
         for instrumentor in (GrpcInstrumentorServer(filter_=not_health), GrpcAioInstrumentorServer(filter_=not_health)):
@@ -209,113 +200,20 @@ def use_provider(provider, service: str | None = None) -> Iterator[Any]:
                 _state.instrumentors = _instrument(previous.provider, previous.service)
 
 
-# --- executions ----------------------------------------------------------------------------------
+# --- propagation --------------------------------------------------------------------------------
 
-@contextmanager
-def fire_span(*, task_id: int, task_type: str, trigger: str, scheduled: datetime, record_id: int,
-              node: str | None = None) -> Iterator[Any]:
-    """A new trace for one fire (root span ``djs.fire``); yields the span, or None when tracing is off."""
-    current = _state.tracer
-    if current is None:
-        yield None
-        return
-    attributes = {"djs.task.id": task_id, "djs.task.type": task_type, "djs.trigger": str(trigger),
-                  "djs.scheduled_time": scheduled.isoformat(), "djs.record.id": record_id}
-    if node:
-        attributes["djs.node"] = node
-    # An empty parent context: a fire starts its own trace whatever the caller's context holds.
-    with current.start_as_current_span(FIRE_SPAN, context=otel_context.Context(), kind=SpanKind.INTERNAL,
-                                       attributes=attributes) as span:
-        yield span
-
-
-def fire_finished(status: str, result: dict[str, Any]) -> None:
-    """The outcome of the fire on the current ``djs.fire`` span (no-op when tracing is off)."""
-    if _state.tracer is None:
-        return
-    span = trace.get_current_span()
-    if not span.is_recording():
-        return
-    span.set_attribute("djs.status", status)
-    for key in ("status_code", "retry_times", "used_fallback", "cost_time"):
-        if result.get(key) is not None:
-            span.set_attribute(f"djs.{key}", result[key])
-    if status in ("failed", "killed", "lost"):
-        span.set_status(Status(StatusCode.ERROR, _bound(result.get("error") or status)))
-
-
-class AttemptTrace:
-    """One call of an execution: ``spec`` carries the attempt's own ``traceparent``; :meth:`done`
-    records the outcome. With tracing off, ``spec`` is the caller's spec unchanged."""
-
-    __slots__ = ("spec", "span")
-
-    def __init__(self, spec: Any, span: Any = None):
-        self.spec = spec
-        self.span = span
-
-    def done(self, address: str | None, success: bool, status_code: int | None, error: str | None) -> None:
-        span = self.span
-        if span is None or not span.is_recording():
-            return
-        span.set_attribute("djs.success", success)
-        if status_code is not None:
-            key = "rpc.grpc.status_code" if self.spec.task_type == "GRPC" else "http.response.status_code"
-            span.set_attribute(key, status_code)
-        if not success:
-            span.set_status(Status(StatusCode.ERROR, _bound(error or "failed")))
+def current_traceparent() -> str | None:
+    """The W3C ``traceparent`` of the current span (what a call made inside it sends), or None."""
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)
+    return carrier.get("traceparent")
 
 
 @contextmanager
-def attempt_span(spec: Any, *, attempt: int, fallback: bool) -> Iterator[AttemptTrace]:
-    """Span ``djs.attempt`` (child of the current fire span) around one call to the primary or the
-    fallback target of ``spec`` (an ``ExecutionSpec``)."""
-    current = _state.tracer
-    if current is None:
-        yield AttemptTrace(spec)
-        return
-    attributes: dict[str, Any] = {"djs.task.id": spec.task_id, "djs.task.type": spec.task_type,
-                                  "djs.attempt": attempt, "djs.fallback": fallback,
-                                  "djs.target": "fallback" if fallback else "primary"}
-    attributes.update(_target_attributes(spec, fallback))
-    from opentelemetry.instrumentation.utils import suppress_http_instrumentation
+def suppress_http_instrumentation() -> Iterator[None]:
+    """Inside the block the generic HTTP client instrumentations (httpx) create no spans: the caller's span is
+    the call's client span."""
+    from opentelemetry.instrumentation.utils import suppress_http_instrumentation as suppress
 
-    with current.start_as_current_span(ATTEMPT_SPAN, kind=SpanKind.CLIENT, attributes=attributes) as span:
-        carrier: dict[str, str] = {}
-        _PROPAGATOR.inject(carrier)
-        traceparent = carrier.get("traceparent")
-        traced = AttemptTrace(replace(spec, traceparent=traceparent) if traceparent else spec, span)
-        try:
-            with suppress_http_instrumentation():  # this span is the call's client span (module doc)
-                yield traced
-        except asyncio.CancelledError:
-            if span.is_recording():
-                span.set_status(Status(StatusCode.ERROR, "cancelled (killed or shutting down)"))
-            raise
-
-
-def _target_attributes(spec: Any, fallback: bool) -> dict[str, Any]:
-    """Where the call goes, without credentials or query strings (they may hold a task's tokens)."""
-    try:
-        if spec.task_type == "GRPC":
-            address = (spec.fallback_grpc_service if fallback else spec.grpc_service) or ""
-            method = (spec.fallback_grpc_method or spec.grpc_method) if fallback else spec.grpc_method
-            hostport, _, service = address.partition("/")
-            host, _, port = hostport.rpartition(":")
-            attributes: dict[str, Any] = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": method or "",
-                                          "server.address": host.strip("[]")}
-            if port.isdigit():
-                attributes["server.port"] = int(port)
-            return attributes
-        parts = urlsplit((spec.fallback_url if fallback else spec.url) or "")
-        attributes = {"http.request.method": (spec.http_method or "GET").upper(), "url.scheme": parts.scheme,
-                      "server.address": parts.hostname or "", "url.path": parts.path or "/"}
-        if parts.port:
-            attributes["server.port"] = parts.port
-        return attributes
-    except ValueError:  # a malformed target: the call itself will say why
-        return {}
-
-
-def _bound(text: str) -> str:
-    return text if len(text) <= _TEXT_LIMIT else text[:_TEXT_LIMIT]
+    with suppress():
+        yield

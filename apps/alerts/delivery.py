@@ -49,7 +49,7 @@ async def send_webhook(http: HttpExecutor, url: str, secret: str | None, payload
     """POST the alert; never raises (except cancellation). The outcome is one ``deliveries`` entry.
     ``timeout``: at most that many seconds (the test endpoint's short bound), else ``alerts.webhookTimeout``."""
     headers, body = webhook_request(payload, secret)
-    result = await http.call(url=url, method="POST", headers=headers, body=body,
+    result = await http.send(url=url, method="POST", headers=headers, body=body,
                              idempotency_key=f"djs-alert-{payload.get('id')}", traceparent=None,
                              timeout=min(settings.ALERTS["webhook_timeout"], timeout or float("inf")))
     error = None if result.success else (result.error or f"HTTP {result.status_code}")

@@ -18,6 +18,7 @@ gives the queue :data:`DRAIN_SECONDS` to empty.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from datetime import datetime, timezone
@@ -69,9 +70,8 @@ class AlertWatcher:
 
     async def close(self) -> None:
         if self.queue is not None:
-            deadline = time.monotonic() + DRAIN_SECONDS
-            while self.queue._unfinished_tasks and time.monotonic() < deadline:  # type: ignore[attr-defined]
-                await asyncio.sleep(0.05)  # queued or being delivered
+            with contextlib.suppress(TimeoutError):  # what is queued or being delivered, for a bounded time
+                await asyncio.wait_for(self.queue.join(), DRAIN_SECONDS)
         for task in self.consumers + ([self.loading] if self.loading else []):
             task.cancel()
         for task in self.consumers:

@@ -121,7 +121,7 @@ def test_every_djs_variable_the_code_reads_is_a_key_or_known_not_to_be_one():
     ("grpc", {"DJS_RPC_MAX_WORKERS": "40"},
      ("database.maxConn is 32, but the grpc process may open 40 database connections (40 gRPC handler threads "
       "(rpc.maxWorkers); one per thread): raise database.maxConn (DJS_DATABASE_MAX_CONN) or lower rpc.maxWorkers")),
-    ("scheduler", {"DJS_DATABASE_MAX_CONN": "4"}, None),
+    ("scheduler", {"DJS_DATABASE_MAX_CONN": "5"}, None),
     ("scheduler", {"DJS_DATABASE_MAX_CONN": "0", "DJS_SERVER_THREADS": "500"}, None),  # 0 = unchecked
 ])
 def test_database_max_conn_is_checked_against_the_threads_of_each_role(role, environ, expected):
@@ -134,14 +134,14 @@ def test_the_scheduler_budget_counts_every_database_thread_of_a_node():
 
     sources = [*(BASE_DIR / "apps" / "tasks" / "scheduler").glob("*.py"), BASE_DIR / "apps" / "alerts" / "watcher.py"]
     names = sorted(name for path in sources for name in re.findall(r'DbThread\("(djs-[a-z]+)"[,)]', path.read_text()))
-    assert names == ["djs-alerts", "djs-control", "djs-records", "djs-starts"]
+    assert names == ["djs-alerts", "djs-beats", "djs-control", "djs-records", "djs-starts"]
     assert len(names) == SCHEDULER_DB_THREADS
 
 
 def test_a_scheduler_node_and_a_web_server_refuse_to_start_with_more_threads_than_max_conn():
-    scheduler = _manage_in_subprocess({"DJS_DEBUG": "true", "DJS_DATABASE_MAX_CONN": "3"}, "runscheduler")
+    scheduler = _manage_in_subprocess({"DJS_DEBUG": "true", "DJS_DATABASE_MAX_CONN": "4"}, "runscheduler")
     assert scheduler.returncode == 1
-    assert "database.maxConn is 3, but the scheduler process may open 4 database connections" in scheduler.stderr
+    assert "database.maxConn is 4, but the scheduler process may open 5 database connections" in scheduler.stderr
     clean = {k: v for k, v in os.environ.items() if not k.startswith("DJS_")}
     web = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "configs/gunicorn.conf.py", "--check-config"],
                          env={**clean, "DJS_DEBUG": "true", "DJS_SERVER_WORKERS": "5"}, cwd=BASE_DIR,

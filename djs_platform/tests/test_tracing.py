@@ -14,7 +14,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from apps.tasks.executors import ExecutionSpec, Executors, execute
+from apps.tasks.executors import ExecutionPlan, Executors, execute
+from apps.tasks.executors.spans import ATTEMPT_SPAN, FIRE_SPAN, attempt_span, fire_span
 from conftest import LOOPBACK_EGRESS, Api
 from djs_platform import tracing
 from djs_platform.egress import EgressPolicy
@@ -62,7 +63,7 @@ def wait_for_spans(exporter: InMemorySpanExporter, predicate, timeout: float = 1
 
 
 def attempts_of(spans, fire) -> list:
-    children = [s for s in spans if s.name == tracing.ATTEMPT_SPAN and s.parent is not None
+    children = [s for s in spans if s.name == ATTEMPT_SPAN and s.parent is not None
                 and s.parent.span_id == fire.context.span_id]
     return sorted(children, key=lambda s: s.start_time)
 
@@ -122,7 +123,7 @@ def test_a_fire_is_a_trace_whose_attempt_context_reaches_the_target(transactiona
         task = one_shot_task(url=target.url("/traced") + "?token=secret-in-query")
         worker = node()
         (hit,) = target.wait_for(1, "/traced", timeout=10)
-        fire = wait_for_spans(exporter, lambda spans: [s for s in spans if s.name == tracing.FIRE_SPAN])[0]
+        fire = wait_for_spans(exporter, lambda spans: [s for s in spans if s.name == FIRE_SPAN])[0]
 
     spans = exporter.get_finished_spans()
     assert fire.parent is None, "a fire starts its own trace"
@@ -153,7 +154,7 @@ def test_retries_and_fallbacks_are_one_attempt_span_each(transactional_db, trace
                       retry_interval=0)
         node()
         target.wait_for(2, "/fallback", timeout=10)
-        fire = wait_for_spans(exporter, lambda spans: [s for s in spans if s.name == tracing.FIRE_SPAN])[0]
+        fire = wait_for_spans(exporter, lambda spans: [s for s in spans if s.name == FIRE_SPAN])[0]
         hits = sorted(target.requests(), key=lambda r: r.arrived)
 
     attempts = attempts_of(exporter.get_finished_spans(), fire)
@@ -176,31 +177,31 @@ def test_a_failed_fire_is_an_error_span(transactional_db, traced, node):
         target.on("/down", status=500)
         one_shot_task(url=target.url("/down"))
         node()
-        fire = wait_for_spans(exporter, lambda spans: [s for s in spans if s.name == tracing.FIRE_SPAN])[0]
+        fire = wait_for_spans(exporter, lambda spans: [s for s in spans if s.name == FIRE_SPAN])[0]
     assert fire.attributes["djs.status"] == "failed" and fire.attributes["djs.status_code"] == 500
     assert fire.status.status_code == StatusCode.ERROR and "500" in fire.status.description
 
 
 # --- executors directly: the HTTP executor (aiohttp), gRPC with an instrumented server ------------------
 
-def run_traced(spec: ExecutionSpec):
+def run_traced(spec: ExecutionPlan):
     async def main():
         async with Executors(http_workers=2, grpc_workers=2,
                              egress=EgressPolicy.from_config(LOOPBACK_EGRESS)) as executors:
-            with tracing.fire_span(task_id=spec.task_id, task_type=spec.task_type, trigger="MANUAL",
+            with fire_span(task_id=spec.task_id, task_type=spec.task_type, trigger="MANUAL",
                                    scheduled=datetime.now(UTC), record_id=1):
                 return await execute(spec, executors)
 
     return asyncio.run(main())
 
 
-def http_spec(url: str, **over) -> ExecutionSpec:
+def http_spec(url: str, **over) -> ExecutionPlan:
     values = dict(task_id=7, task_type="HTTP", url=url, http_method="POST", headers={"traceparent": "forged"},
                   body="{}", fallback_url=None, grpc_service=None, grpc_method=None, grpc_params=None,
                   fallback_grpc_service=None, fallback_grpc_method=None, timeout=5, max_retry=0,
                   retry_interval=0, idempotency_key="djs-7-1000")
     values.update(over)
-    return ExecutionSpec(**values)
+    return ExecutionPlan.of(**values)
 
 
 def test_task_calls_are_not_doubled_by_the_generic_httpx_instrumentation(traced):
@@ -216,8 +217,8 @@ def test_task_calls_are_not_doubled_by_the_generic_httpx_instrumentation(traced)
 
     assert outcome.success
     spans = exporter.get_finished_spans()
-    assert sorted(s.name for s in spans) == [tracing.ATTEMPT_SPAN, tracing.FIRE_SPAN], "no second client span"
-    (attempt,) = [s for s in spans if s.name == tracing.ATTEMPT_SPAN]
+    assert sorted(s.name for s in spans) == [ATTEMPT_SPAN, FIRE_SPAN], "no second client span"
+    (attempt,) = [s for s in spans if s.name == ATTEMPT_SPAN]
     assert attempt.attributes["http.request.method"] == "POST"
     assert parse_traceparent(hit.header("traceparent")) == (attempt.context.trace_id, attempt.context.span_id)
 
@@ -233,7 +234,7 @@ def test_grpc_attempt_context_reaches_an_instrumented_grpc_server(traced):
 
     assert outcome.success, outcome.error
     spans = exporter.get_finished_spans()
-    (attempt,) = [s for s in spans if s.name == tracing.ATTEMPT_SPAN]
+    (attempt,) = [s for s in spans if s.name == ATTEMPT_SPAN]
     assert attempt.attributes["rpc.service"] == "djs.test.Target" and attempt.attributes["rpc.method"] == "Echo"
     assert attempt.attributes["rpc.grpc.status_code"] == 0
     assert parse_traceparent(call.metadata["traceparent"]) == (attempt.context.trace_id, attempt.context.span_id)
@@ -306,10 +307,12 @@ def test_sample_ratio_zero_records_nothing_but_still_propagates():
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     with tracing.use_provider(provider):
-        with tracing.fire_span(task_id=1, task_type="HTTP", trigger="SCHEDULE", scheduled=datetime.now(UTC),
+        with fire_span(task_id=1, task_type="HTTP", trigger="SCHEDULE", scheduled=datetime.now(UTC),
                                record_id=1):
-            with tracing.attempt_span(http_spec("http://127.0.0.1:1/x"), attempt=0, fallback=False) as traced:
-                sent = traced.spec.traceparent
+            plan = http_spec("http://127.0.0.1:1/x")
+            with attempt_span(task_id=plan.task_id, task_type=plan.task_type, attempt=0, role="primary",
+                                    target=plan.primary) as traced:
+                sent = traced.traceparent
     provider.shutdown()
     assert exporter.get_finished_spans() == ()
     assert sent and int(sent.rsplit("-", 1)[1], 16) & 1 == 0, "an unsampled trace still tells the target: flag off"

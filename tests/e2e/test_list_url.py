@@ -41,7 +41,7 @@ def test_task_list_filters_page_and_sort_survive_back_and_a_shared_link(console:
     page.locator(f"{tid('task-pagination')} .btn-next").click()
     console.wait_until(lambda: _query(page.url).get("page") == "2", message="the page in the URL")
     expect(names).to_have_count(2)
-    assert [names.nth(i).inner_text() for i in range(2)] == ["e2e-url-01", "e2e-url-00"]
+    expect(names).to_have_text(["e2e-url-01", "e2e-url-00"])
     assert _query(page.url) == {"keyword": "e2e-url-", "sort": "-name", "page": "2"}
     console.shot("tasks-sorted-page-2")
 
@@ -50,14 +50,14 @@ def test_task_list_filters_page_and_sort_survive_back_and_a_shared_link(console:
     expect(console.by("task-detail")).to_be_visible()
     page.go_back()
     expect(names).to_have_count(2)
-    assert [names.nth(i).inner_text() for i in range(2)] == ["e2e-url-01", "e2e-url-00"]
+    expect(names).to_have_text(["e2e-url-01", "e2e-url-00"])
     expect(console.by("task-filter-keyword")).to_have_value("e2e-url-")
     expect(page.locator(f"{tid('task-pagination')} .number.is-active")).to_have_text("2")
 
     # A shared link, ascending; and values the list cannot use fall back to the defaults.
     console.open("tasks?keyword=e2e-url-&sort=name&page=2")
     expect(names).to_have_count(2)
-    assert [names.nth(i).inner_text() for i in range(2)] == ["e2e-url-10", "e2e-url-11"]
+    expect(names).to_have_text(["e2e-url-10", "e2e-url-11"])
     console.open("tasks?keyword=e2e-url-&sort=password&page=x&size=7")
     expect(names).to_have_count(10)
     console.assert_healthy()

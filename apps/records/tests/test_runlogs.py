@@ -17,7 +17,7 @@ from apps.records.models import (
     table_name,
 )
 from apps.records.services import records_prune
-from apps.tasks.executors import ExecutionSpec, Executors, execute
+from apps.tasks.executors import ExecutionPlan, Executors, execute
 from apps.tasks.executors.shell import ShellSettings
 from djs_platform.egress import EgressPolicy
 
@@ -46,7 +46,7 @@ def shell_record(scheduled: datetime, department_id: int, record_id: int = 5):
 
 def run_shell(scheduled: datetime, record_id: int, word: str, directory) -> None:
     """Run ``echo <word>`` for that record the way a node does (the executor writes the log)."""
-    spec = ExecutionSpec(
+    spec = ExecutionPlan.of(
         task_id=9, task_type="SHELL", url=None, http_method="GET", headers={}, body=None, fallback_url=None,
         grpc_service=None, grpc_method=None, grpc_params=None, fallback_grpc_service=None,
         fallback_grpc_method=None, timeout=10, max_retry=0, retry_interval=0,

@@ -29,8 +29,18 @@ from grpc_reflection.v1alpha import reflection_pb2
 
 from djs_platform.egress import EgressDenied, EgressPolicy, parse_ip
 
-from .common import (RESPONSE_LIMIT, BoundedCapture, CallResult, bound_error, decode_bounded, describe_exception,
-                     never_connected)
+from .common import (
+    RESPONSE_LIMIT,
+    BoundedCapture,
+    CallResult,
+    bound_error,
+    decode_bounded,
+    describe_exception,
+    never_connected,
+)
+from .protocol import CallContext, ExecutorSettings
+from .slots import Slots
+from .targets import GrpcTarget
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # largest request/response/reflection message accepted
 MAX_REFLECTED_FILES = 256            # a hostile reflection service cannot make us loop forever
@@ -67,7 +77,7 @@ class GrpcAddress:
 
 
 _NO_CONNECTION = re.compile(r"failed to connect|connection refused|dns resolution failed|"
-                            r"name resolution|handshake|no route to host|network is unreachable", re.I)
+                            r"name resolution|handshake|no route to host|network is unreachable", re.IGNORECASE)
 
 
 def _never_connected(exc: grpc.aio.AioRpcError) -> bool:
@@ -119,22 +129,26 @@ class _Schema:
 
 
 class GrpcExecutor:
-    """Channels, reflected schemas and the ``job.grpcWorkers`` semaphore of one scheduler process."""
+    """Channels, reflected schemas and the ``job.grpcWorkers`` slots of one scheduler process."""
 
     def __init__(self, workers: int, egress: EgressPolicy):
         if workers < 1:
             raise ValueError("job.grpcWorkers must be at least 1")
         self.workers = workers
         self.egress = egress
-        self._sem: asyncio.Semaphore | None = None
+        self.slots = Slots(workers)
         self._channels: dict[str, tuple[tuple[str, ...], grpc.aio.Channel]] = {}
         self._schemas: dict[tuple[str, str], _Schema] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._closing: set[asyncio.Task] = set()
         self.reflection_fetches = 0  # how often a schema was fetched (observability; cache hits do not count)
 
+    @classmethod
+    def for_node(cls, settings: ExecutorSettings) -> GrpcExecutor:
+        return cls(settings.grpc_workers, settings.egress)
+
     async def start(self) -> None:
-        self._sem = asyncio.Semaphore(self.workers)
+        self.slots = Slots(self.workers)
 
     async def close(self) -> None:
         channels = [ch for _, ch in self._channels.values()]
@@ -146,57 +160,54 @@ class GrpcExecutor:
             await asyncio.gather(*self._closing, return_exceptions=True)
 
     @property
-    def queued(self) -> int:
-        """Calls waiting for a worker slot."""
-        waiters = getattr(self._sem, "_waiters", None)
-        return len(waiters) if waiters else 0
-
-    @property
     def in_use(self) -> int:
-        return 0 if self._sem is None else self.workers - self._sem._value  # noqa: SLF001
+        """Calls currently holding a worker slot."""
+        return self.slots.in_use
 
     def invalidate(self, target: GrpcAddress) -> None:
         """Forget the reflected schema of a target's service (the next call fetches it again)."""
         self._schemas.pop((target.authority, target.service), None)
 
-    async def call(self, *, service: str | None, method: str | None, params: str | None,
-                   idempotency_key: str, traceparent: str | None, timeout: float,
-                   recovery: bool = False, shard: tuple[int, int] | None = None) -> CallResult:
-        """One bounded unary call. Never raises except ``CancelledError`` (kill)."""
-        assert self._sem is not None, "GrpcExecutor.start() was not awaited"
+    async def call(self, target: GrpcTarget, ctx: CallContext) -> CallResult:
+        """One bounded unary call to a (resolved) target. Never raises except ``CancelledError`` (kill)."""
         try:
-            target = parse_target(service)
-            method_name = parse_method(method)
-            payload = parse_params(params)
+            address = parse_target(target.service)
+            method_name = parse_method(target.method)
+            payload = parse_params(target.params)
         except TaskConfigError as exc:
             return CallResult(False, error=bound_error(str(exc)), permanent=True)
-        metadata: list[tuple[str, str]] = [("idempotency-key", idempotency_key)]
-        if recovery:
+        metadata: list[tuple[str, str]] = [("idempotency-key", ctx.idempotency_key)]
+        if ctx.recovery:
             metadata.append(("djs-recovery", "1"))
-        if shard is not None:
-            metadata += [("djs-shard-index", str(shard[0])), ("djs-shard-total", str(shard[1]))]
-        if traceparent:
-            metadata.append(("traceparent", traceparent))
-        async with self._sem:
+        if ctx.shard is not None:
+            metadata += [("djs-shard-index", str(ctx.shard[0])), ("djs-shard-total", str(ctx.shard[1]))]
+        if ctx.traceparent:
+            metadata.append(("traceparent", ctx.traceparent))
+        timeout = ctx.timeout
+        async with self.slots:
             try:
                 async with asyncio.timeout(timeout) as deadline:
-                    return await self._call(target, method_name, payload, tuple(metadata), deadline)
+                    return await self._call(address, method_name, payload, tuple(metadata), deadline)
             except TimeoutError:
                 return CallResult(False, status_code=grpc.StatusCode.DEADLINE_EXCEEDED.value[0],
                                   error=f"timed out after {timeout:g}s")
             except EgressDenied as exc:
                 return CallResult(False, error=bound_error(str(exc)), permanent=True)
             except SchemaError as exc:
-                self.invalidate(target)
+                self.invalidate(address)
                 return CallResult(False, error=bound_error(str(exc)))
             except grpc.aio.AioRpcError as exc:
                 if exc.code() in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.INTERNAL):
-                    self.invalidate(target)  # the schema may have changed under us
+                    self.invalidate(address)  # the schema may have changed under us
                 return CallResult(False, status_code=exc.code().value[0],
                                   error=bound_error(f"gRPC {exc.code().name}: {exc.details() or ''}".rstrip(": ")),
                                   unreachable=_never_connected(exc))
             except Exception as exc:  # noqa: BLE001 - never let one task crash the scheduler loop
                 return CallResult(False, error=bound_error(describe_exception(exc)), unreachable=never_connected(exc))
+
+    async def probe(self, address: str, name: str) -> bool:
+        """The router's health check of one registered instance."""
+        return await self.serving(address, name)
 
     async def serving(self, address: str, service: str, timeout: float = 2.0) -> bool:
         """The health check of a gRPC executor instance (``grpc.health.v1``): SERVING for the service (or, when

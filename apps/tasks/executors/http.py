@@ -11,15 +11,33 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 
 import httpx
 from yarl import URL
 
-from apps.tasks.httprules import (CONTROL_CHARACTERS, HEADER_NAME, HTTP_METHODS, OWN_HEADERS, RECOVERY_HEADER,
-                                  SHARD_INDEX_HEADER, SHARD_TOTAL_HEADER)
+from apps.tasks.httprules import (
+    CONTROL_CHARACTERS,
+    HEADER_NAME,
+    HTTP_METHODS,
+    OWN_HEADERS,
+    RECOVERY_HEADER,
+    SHARD_INDEX_HEADER,
+    SHARD_TOTAL_HEADER,
+)
 from djs_platform.egress import EgressDenied, EgressPolicy, parse_ip
 
-from .common import BoundedCapture, CallResult, bound_error, decode_bounded, describe_exception, never_connected
+from .common import (
+    BoundedCapture,
+    CallResult,
+    bound_error,
+    decode_bounded,
+    describe_exception,
+    never_connected,
+)
+from .protocol import CallContext, ExecutorSettings
+from .slots import Slots
+from .targets import HttpTarget
 from .transport import check_transport_variable, make_aiohttp_session
 
 MAX_REDIRECTS = 5
@@ -30,7 +48,10 @@ USER_AGENT = "DJS/1.0"
 
 
 class HttpExecutor:
-    """Holds the shared aiohttp session and the ``job.httpWorkers`` semaphore of one process."""
+    """Holds the shared aiohttp session and the ``job.httpWorkers`` slots of one process.
+
+    :meth:`call` is the executor protocol's (an HTTP task's target and its fire's context); :meth:`send` the
+    same request in keywords, for senders that are not tasks (alert webhooks)."""
 
     def __init__(self, workers: int, egress: EgressPolicy):
         if workers < 1:
@@ -41,10 +62,14 @@ class HttpExecutor:
         self._session = None  # aiohttp.ClientSession, made in start() (inside the running loop)
         self._prepared: dict[tuple, tuple[str, httpx.URL, dict[str, str], bytes | None]] = {}
         self._hop_checked: dict[tuple[str, str], None] = {}
-        self._sem: asyncio.Semaphore | None = None
+        self.slots = Slots(workers)
+
+    @classmethod
+    def for_node(cls, settings: ExecutorSettings) -> HttpExecutor:
+        return cls(settings.http_workers, settings.egress)
 
     async def start(self) -> None:
-        self._sem = asyncio.Semaphore(self.workers)
+        self.slots = Slots(self.workers)
         self._session = make_aiohttp_session(self.egress, max_connections=max(2 * self.workers, 4))
 
     async def close(self) -> None:
@@ -53,17 +78,11 @@ class HttpExecutor:
             await session.close()
 
     @property
-    def queued(self) -> int:
-        """Calls waiting for a worker slot."""
-        waiters = getattr(self._sem, "_waiters", None)
-        return len(waiters) if waiters else 0
-
-    @property
     def in_use(self) -> int:
         """Calls currently holding a worker slot."""
-        return 0 if self._sem is None else self.workers - self._sem._value  # noqa: SLF001
+        return self.slots.in_use
 
-    def prepare(self, *, url: str, method: str, headers: dict[str, str], body: str | None,
+    def prepare(self, *, url: str, method: str, headers: Mapping[str, str], body: str | None,
                 idempotency_key: str, traceparent: str | None,
                 recovery: bool = False,
                 shard: tuple[int, int] | None = None) -> tuple[str, httpx.URL, dict[str, str], bytes | None]:
@@ -92,18 +111,29 @@ class HttpExecutor:
             out["traceparent"] = traceparent
         return method, parsed, out, content
 
-    async def call(self, *, url: str, method: str, headers: dict[str, str], body: str | None,
+    async def call(self, target: HttpTarget, ctx: CallContext) -> CallResult:
+        """One bounded call of an HTTP task to its (resolved) target. Never raises except ``CancelledError``."""
+        return await self.send(url=target.url or "", method=target.method, headers=target.headers,
+                               body=target.body, idempotency_key=ctx.idempotency_key,
+                               traceparent=ctx.traceparent, timeout=ctx.timeout, recovery=ctx.recovery,
+                               shard=ctx.shard)
+
+    async def probe(self, address: str, name: str) -> bool:
+        """The router's health check of one registered instance."""
+        return await self.reachable(address)
+
+    async def send(self, *, url: str, method: str, headers: Mapping[str, str], body: str | None,
                    idempotency_key: str, traceparent: str | None, timeout: float,
                    recovery: bool = False, shard: tuple[int, int] | None = None) -> CallResult:
-        """One bounded call. Never raises except ``CancelledError`` (kill)."""
-        assert self._sem is not None and self._session is not None, "HttpExecutor.start() was not awaited"
+        """One bounded request. Never raises except ``CancelledError`` (kill)."""
+        assert self._session is not None, "HttpExecutor.start() was not awaited"
         try:
             prepared = self.prepare(url=url, method=method, headers=headers, body=body,
                                     idempotency_key=idempotency_key, traceparent=traceparent,
                                     recovery=recovery, shard=shard)
         except (ValueError, TypeError, httpx.HTTPError) as exc:
             return CallResult(False, error=bound_error(f"invalid HTTP request: {exc}"), permanent=True)
-        async with self._sem:
+        async with self.slots:
             try:
                 async with asyncio.timeout(timeout):
                     return await self._send(*prepared)
@@ -193,7 +223,7 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 PREPARED_CACHE = 10_000   # validated (url, method, headers, body) kept per process
 
 
-def _validate(*, url: str, method: str, headers: dict[str, str], body: str | None
+def _validate(*, url: str, method: str, headers: Mapping[str, str], body: str | None
               ) -> tuple[str, httpx.URL, dict[str, str], bytes | None]:
     """The task's part of a request, validated: (method, URL, task headers minus ours, body bytes)."""
     method = (method or "GET").strip().upper()

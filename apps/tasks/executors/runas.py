@@ -72,7 +72,7 @@ class ShellIdentities:
     allow_same_user: bool = False
 
     @classmethod
-    def from_config(cls, run_as: str | None, by_department: Mapping | None, allow_same_user: bool) -> "ShellIdentities":
+    def from_config(cls, run_as: str | None, by_department: Mapping | None, allow_same_user: bool) -> ShellIdentities:
         default = parse_run_as(run_as) if run_as else None
         mapped: dict[int, RunAs] = {}
         for key, value in (by_department or {}).items():

@@ -25,13 +25,17 @@ import asyncio
 import os
 import signal
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from apps.records import runlogs
 
 from .common import ERROR_LIMIT, RESPONSE_LIMIT, BoundedCapture, CallResult, bound_error, decode_bounded
+from .protocol import CallContext, ExecutorSettings
 from .runas import RunAs, ShellIdentities, fresh_workdir, remove_workdir, spawn_options, workdir_problem
+from .slots import Slots
+from .targets import ShellTarget
 
 #: Bytes of stderr kept for the record's error (its tail: the last lines usually say what went wrong).
 STDERR_TAIL = 2 * 1024
@@ -50,7 +54,7 @@ class ShellSettings:
     work_root: str = ""  # where fresh per-run working directories are made ("" = the system temp dir)
 
     @classmethod
-    def from_settings(cls) -> "ShellSettings":
+    def from_settings(cls) -> ShellSettings:
         from django.conf import settings
 
         conf = settings.SCHEDULER
@@ -69,7 +73,7 @@ def log_path(log_dir: Path, task_id: int, record_id: int, scheduled_ms: int) -> 
     return runlogs.log_path(log_dir, year=year, month=month, task_id=task_id, record_id=record_id)
 
 
-def child_environment(task_env: dict[str, str] | None, extra: dict[str, str], home: str | None = None) -> dict[str, str]:
+def child_environment(task_env: Mapping[str, str] | None, extra: dict[str, str], home: str | None = None) -> dict[str, str]:
     """``HOME`` is the run's working directory (the node's home is not the command's)."""
     env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "LANG": "C.UTF-8"}
     if home:
@@ -94,13 +98,18 @@ class _Tail:
 
 
 class ShellExecutor:
+    """Runs SHELL tasks' commands, at most ``job.shell.workers`` at a time."""
+
     def __init__(self, config: ShellSettings):
         self.config = config
-        self.queued = 0
-        self._slots: asyncio.Semaphore | None = None
+        self.slots = Slots(max(1, config.workers))
+
+    @classmethod
+    def for_node(cls, settings: ExecutorSettings) -> ShellExecutor:
+        return cls(settings.shell)
 
     async def start(self) -> None:
-        self._slots = asyncio.Semaphore(max(1, self.config.workers))
+        self.slots = Slots(max(1, self.config.workers))
         if self.config.enabled:  # the logs are the node's: 0700 (files 0600), closed to the commands' users
             try:
                 self.config.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -110,47 +119,37 @@ class ShellExecutor:
                 pass
 
     async def close(self) -> None:
-        self._slots = None
+        return None
 
-    async def call(self, *, task_id: int, record_id: int, command: str | None, args: tuple[str, ...],
-                   workdir: str | None, env: dict[str, str] | None, timeout: float, attempt: int,
-                   extra_env: dict[str, str], departments: tuple[int, ...] = ()) -> CallResult:
-        """``departments``: the task's department and its ancestors, nearest first (picks the user it runs as)."""
+    async def call(self, target: ShellTarget, ctx: CallContext) -> CallResult:
+        """One run of the command. The task's department and its ancestors (``target.departments``, nearest
+        first) pick the user it runs as."""
         if not self.config.enabled:
             return CallResult(False, error="SHELL tasks are disabled on this node (job.shell.enabled: false)",
                               permanent=True)
+        command, workdir = target.command, target.workdir
         if not command:
             return CallResult(False, error="invalid task: no command", permanent=True)
-        run_as = self.config.identities.for_departments(departments)
+        run_as = self.config.identities.for_departments(target.departments)
         if workdir and (problem := workdir_problem(workdir, run_as)):
             return CallResult(False, error=f"working directory: {problem}", permanent=True)
-        if self._slots is None:
-            await self.start()
-        assert self._slots is not None
-        self.queued += 1
-        try:
-            await self._slots.acquire()
-        finally:
-            self.queued -= 1
-        try:
+        async with self.slots:
             own_dir = None if workdir else fresh_workdir(run_as, self.config.work_root)
             try:
-                return await self._run(task_id, record_id, command, args, workdir or own_dir, env, timeout,
-                                       attempt, extra_env, run_as)
+                return await self._run(ctx.task_id, ctx.record_id, command, target.args, workdir or own_dir,
+                                       target.env, ctx.timeout, ctx.attempt, _djs_environment(ctx), run_as)
             finally:
                 if own_dir:
                     remove_workdir(own_dir)
-        finally:
-            self._slots.release()
 
     async def _run(self, task_id: int, record_id: int, command: str, args: tuple[str, ...], workdir: str | None,
-                   env: dict[str, str] | None, timeout: float, attempt: int, extra_env: dict[str, str],
+                   env: Mapping[str, str] | None, timeout: float, attempt: int, extra_env: dict[str, str],
                    run_as: RunAs | None = None) -> CallResult:
         path = log_path(self.config.log_dir, task_id, record_id, int(extra_env["DJS_SCHEDULED_MS"]))
         # The node writes the log from the command's pipes; the command never gets the file, and its user
         # cannot read it (0600 in a 0700 directory, owned by the node).
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with open(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as log:
+        with open(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as log:  # noqa: ASYNC230
             os.chmod(path, 0o600)
             log.write(f"=== attempt {attempt} at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}: "
                       f"{command} {' '.join(args)}\n".encode())
@@ -184,7 +183,7 @@ class ShellExecutor:
             try:
                 try:
                     await asyncio.wait_for(proc.wait(), timeout)
-                except (TimeoutError, asyncio.TimeoutError):
+                except TimeoutError:
                     timed_out = True
                     await _terminate(proc, self.config.kill_grace)
                 # The command is gone; its pipes close unless something it started still holds them.
@@ -216,6 +215,18 @@ class ShellExecutor:
                                                     else ""), ERROR_LIMIT))
 
 
+def _djs_environment(ctx: CallContext) -> dict[str, str]:
+    """What DJS tells the command about its run (set after the task's own variables: no task forges it)."""
+    extra = {"DJS_TASK_ID": str(ctx.task_id), "DJS_RECORD_ID": str(ctx.record_id),
+             "DJS_IDEMPOTENCY_KEY": ctx.idempotency_key,
+             "DJS_SCHEDULED_MS": ctx.idempotency_key.rsplit("-", 1)[-1]}
+    if ctx.recovery:
+        extra["DJS_RECOVERY"] = "1"
+    if ctx.traceparent:
+        extra["TRACEPARENT"] = ctx.traceparent
+    return extra
+
+
 def _kill_group(pgid: int, sig: int) -> bool:
     try:
         os.killpg(pgid, sig)
@@ -230,7 +241,7 @@ async def _terminate(proc: asyncio.subprocess.Process, grace: float) -> None:
     _kill_group(proc.pid, signal.SIGTERM)
     try:
         await asyncio.wait_for(proc.wait(), grace)
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         pass
     while time.monotonic() < deadline and _kill_group(proc.pid, 0):  # children still shutting down
         await asyncio.sleep(0.05)

@@ -2,40 +2,45 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from apps.departments.selectors import ancestry
-from apps.records.models import (ATTEMPT_ERROR_LIMIT, ATTEMPTS_LIMIT, ERROR_LIMIT, INSTANCE_LIMIT, RESPONSE_LIMIT,
-                                 RecordStatus)
+from apps.records.models import (
+    ATTEMPT_ERROR_LIMIT,
+    ATTEMPTS_LIMIT,
+    ERROR_LIMIT,
+    INSTANCE_LIMIT,
+    RESPONSE_LIMIT,
+    RecordStatus,
+)
 from apps.tasks import routing
 from apps.tasks.engine import idempotency_key
-from apps.tasks.executors import ExecutionSpec
+from apps.tasks.executors import ExecutionPlan
+from apps.tasks.executors.targets import calls_of
 from apps.tasks.scheduler.fires import Fire
 
 
-def spec_for(fire: Fire, department_parents: dict[int, int | None]) -> ExecutionSpec:
-    """The call of one fire: the task as claimed, with a manual trigger's overrides."""
+def plan_for(fire: Fire, department_parents: dict[int, int | None]) -> ExecutionPlan:
+    """The plan of one fire: its targets built from the task row as claimed (with a manual trigger's
+    overrides)."""
     task = fire.task
-    overrides = fire.overrides or {}
-    headers = overrides.get("headers", task["headers"]) or {}
-    params = overrides.get("grpcParams")
-    return ExecutionSpec(
-        task_id=task["id"], task_type=task["task_type"], url=task["url"], http_method=task["http_method"],
-        headers=dict(headers), body=overrides.get("body", task["body"]), fallback_url=task["fallback_url"],
-        grpc_service=task["grpc_service"], grpc_method=task["grpc_method"],
-        grpc_params=json.dumps(params) if params is not None else task["grpc_params"],
-        fallback_grpc_service=task["fallback_grpc_service"], fallback_grpc_method=task["fallback_grpc_method"],
-        timeout=float(task["timeout"]), max_retry=max(0, task["max_retry"] - fire.retry_times),
-        retry_interval=float(task["retry_interval"]),
+    overrides = fire.overrides
+    row: Mapping[str, Any] = task
+    if overrides:
+        params = overrides.get("grpcParams")
+        row = {**task, "headers": overrides.get("headers", task["headers"]),
+               "body": overrides.get("body", task["body"]),
+               "grpc_params": json.dumps(params) if params is not None else task["grpc_params"]}
+    return ExecutionPlan.from_row(
+        row, task_id=task["id"], task_type=task["task_type"], timeout=float(task["timeout"]),
+        max_retry=max(0, task["max_retry"] - fire.retry_times), retry_interval=float(task["retry_interval"]),
         idempotency_key=idempotency_key(task["id"], fire.scheduled, fire.shard if fire.shard_total else None),
-        record_id=fire.record_id, shell_command=task["shell_command"],
-        shell_args=tuple(task["shell_args"] or ()), shell_workdir=task["shell_workdir"],
-        shell_env=dict(task["shell_env"]) if task["shell_env"] else None,
         department_path=ancestry(task["department_id"], department_parents) if task["task_type"] == "SHELL" else (),
-        department_id=task["department_id"], route_strategy=task["route_strategy"], recovery=fire.recovery,
-        shard=(fire.shard, fire.shard_total) if fire.shard_total else None, pinned=fire.pinned,
-    )
+        record_id=fire.record_id, department_id=task["department_id"], route_strategy=task["route_strategy"],
+        recovery=fire.recovery, shard=(fire.shard, fire.shard_total) if fire.shard_total else None,
+        pinned=fire.pinned)
 
 
 def broadcast_target(fire: Fire) -> routing.NamedTarget | None:
@@ -44,7 +49,8 @@ def broadcast_target(fire: Fire) -> routing.NamedTarget | None:
     task = fire.task
     if task["route_strategy"] != routing.BROADCAST or fire.shard_total is not None or fire.start_mark is not None:
         return None
-    return routing.named(task["task_type"], task["grpc_service"] if task["task_type"] == "GRPC" else task["url"])
+    calls = calls_of(task["task_type"], task)
+    return calls[0][1].named() if calls else None
 
 
 def outcome_result(fire: Fire, outcome: Any, started: datetime) -> dict[str, Any]:

@@ -4,9 +4,11 @@
 Threads and loops (why): executions are asyncio coroutines on one event loop, so thousands of in-flight
 HTTP/gRPC calls cost no threads and a kill is a ``Task.cancel()``. Django's ORM is synchronous, so database
 work runs on dedicated threads, each with its own connection: ``control`` (claims, triggers, kill polls,
-heartbeats, recovery), ``starts`` (start marks: latency-critical, never behind a claim or a flush) and
-``records`` (batched results). The event loop owns every piece of the node's state (fires in flight,
-finished results, liveness); a thread receives what it needs as arguments and hands results back.
+recovery), ``beats`` (registration and heartbeats: never behind a long recovery or claim, which would let
+the node's own heartbeat lapse and a peer declare it dead), ``starts`` (start marks: latency-critical, never
+behind a claim or a flush) and ``records`` (batched results). The event loop owns every piece of the node's
+state (fires in flight, finished results, liveness); a thread receives what it needs as arguments and hands
+results back.
 
 A fire's life on a node (docs/scheduling.md): claimed (record running, no start time) → its start is marked
 (one batched UPDATE sets ``start_time``, committed) → sent → finished → its result flushed. A fire is sent only
@@ -31,14 +33,14 @@ from django.conf import settings
 
 from apps.departments.selectors import department_parents
 from apps.records.models import RecordStatus, TriggerType
-from apps.tasks.executors import Executors, execute
-from apps.tasks.executors.runas import prepare_node
 from apps.tasks import nodestats, routing
+from apps.tasks.executors import Executors, execute, spans
+from apps.tasks.executors.runas import prepare_node
 from apps.tasks.executors.shell import ShellSettings
 from apps.tasks.scheduler import clock, execution, listeners, recovery, repository, results
 from apps.tasks.scheduler.fires import Fire, NodeConfig, releasable
 from apps.tasks.scheduler.threads import DbThread, loop_factory
-from djs_platform import metrics, tracing
+from djs_platform import metrics
 from djs_platform.egress import EgressPolicy
 
 log = logging.getLogger("djs.scheduler")
@@ -58,6 +60,7 @@ class Node:
         self.name = name or _new_name()
         self.node_id: int | None = None
         self.control = DbThread("djs-control")
+        self.beats = DbThread("djs-beats")  # heartbeats only (see the module doc)
         self.starts = DbThread("djs-starts", health_checks=False)  # a failed mark is retried
         self.records = DbThread("djs-records")
         self.schedules = repository.ScheduleCache()  # used on the control thread only
@@ -80,7 +83,10 @@ class Node:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.executors: Executors | None = None
         self.router: routing.Router | None = None
-        self.last_heartbeat = 0.0
+        self.last_heartbeat = 0.0     # monotonic start of the last heartbeat (its own loop: _heartbeat_loop)
+        self.heartbeat_status = "up"  # "stopping" while draining
+        self.found_dead = False       # a heartbeat found this node declared dead: the next tick drops it all
+        self.last_housekeeping = 0.0  # monotonic time of the tick's last recovery round
         self.last_prune: float | None = None  # retention runs on the first tick, then daily
         self.live_nodes = 1
         self.alive_at = 0.0    # monotonic time of the last heartbeat that found this node alive
@@ -134,11 +140,13 @@ class Node:
         self.router = routing.Router(load=lambda: self.control.run(repository.registry_snapshot),
                                      check=self.executors.probe, on_call=_count_executor_call)
         await self._register()
+        self.last_housekeeping = self.last_heartbeat  # first recovery round: one heartbeat interval in
         for listener in self.listeners:
             await listener.start()
         log.info("scheduler node %s started (id %s)", self.name, self.node_id)
-        helpers = [asyncio.create_task(self._mark_loop()), asyncio.create_task(self._flush_loop()),
-                   asyncio.create_task(self._health_loop()), asyncio.create_task(self.router.keep_fresh())]
+        helpers = [asyncio.create_task(self._heartbeat_loop()), asyncio.create_task(self._mark_loop()),
+                   asyncio.create_task(self._flush_loop()), asyncio.create_task(self._health_loop()),
+                   asyncio.create_task(self.router.keep_fresh())]
         try:
             while not self.stopping.is_set():
                 started = time.monotonic()
@@ -160,7 +168,7 @@ class Node:
                 delay = max(0.0, self._poll_interval() - (time.monotonic() - started))
                 try:
                     await asyncio.wait_for(self.stopping.wait(), timeout=delay)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             await self._drain()
         finally:
@@ -171,7 +179,7 @@ class Node:
             for listener in self.listeners:
                 await listener.close()
             await self.executors.close()
-            for thread in (self.control, self.starts, self.records):
+            for thread in (self.control, self.beats, self.starts, self.records):
                 thread.shutdown()
             log.info("scheduler node %s stopped", self.name)
 
@@ -197,10 +205,9 @@ class Node:
                 log.exception("could not give back claimed fires while paused")
             self.paused = False
         log.info("draining %d execution(s), grace %.0fs", len(self.running), self.config.shutdown_grace)
+        self.heartbeat_status = "stopping"  # the heartbeat loop goes on until the node is down
         while self.running and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-            if time.monotonic() - self.last_heartbeat > self.config.heartbeat_interval:
-                await self._heartbeat("stopping")
         self.cut = True
         now = clock.utcnow()
         for fire in list(self.running.values()):
@@ -220,9 +227,21 @@ class Node:
 
     async def _tick(self) -> None:
         now = time.monotonic()
-        if now - self.last_heartbeat >= self.config.heartbeat_interval:
-            if not await self._heartbeat("up"):
-                await self._presumed_dead()
+        if self.found_dead:  # seen by the heartbeat loop; the work is dropped here, between claims
+            self.found_dead = False
+            await self._presumed_dead()
+        if not self._confirmed_alive():
+            # Frozen (SIGSTOP) or cut off from the database for most of the node timeout: survivors may be
+            # taking this node's work over right now. Claim nothing until the heartbeat loop has confirmed the
+            # node alive, or found it dead (its work is then dropped above and the node re-registers): a fire
+            # claimed in between would be dropped with the rest and stay "running" under the old name.
+            return
+        # Recovery judges other nodes by their heartbeats, so it runs only while this node's own heartbeat
+        # is confirmed fresh: after a database outage, two nodes whose ticks come back before their heartbeats
+        # would otherwise declare each other dead (the tick used to heartbeat right before recovering; the
+        # heartbeat has its own loop now).
+        if now - self.last_housekeeping >= self.config.heartbeat_interval and self._confirmed_alive():
+            self.last_housekeeping = now
             if not self.paused:  # maintenance: re-running a dead node's work is a new execution; it waits too
                 found = await self.control.run(
                     recovery.recover_dead_nodes, me=self.name, my_id=self.node_id,
@@ -297,8 +316,21 @@ class Node:
     async def _register(self) -> None:
         # ``paused`` is known before the first tick (which would otherwise recover dead nodes' work while paused).
         at = time.monotonic()
-        self.node_id, self.paused = await self.control.run(repository.register, self.name)
+        self.node_id, self.paused = await self.beats.run(repository.register, self.name)
         self.last_heartbeat = self.alive_at = at
+
+    async def _heartbeat_loop(self) -> None:
+        """A heartbeat every ``job.heartbeatInterval``, whatever the tick is doing: its own coroutine and its
+        own database thread, so a long recovery or claim round (the ``control`` thread) cannot delay it."""
+        while True:
+            due = self.last_heartbeat + self.config.heartbeat_interval
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            try:
+                if not await self._heartbeat(self.heartbeat_status):
+                    self.found_dead = True
+            except Exception:  # a database hiccup: the next heartbeat tries again
+                log.exception("heartbeat failed; retrying")
+                await asyncio.sleep(min(1.0, self.config.heartbeat_interval))
 
     async def _heartbeat(self, status: str) -> bool:
         """False when survivors already declared this node dead (e.g. after a long SIGSTOP)."""
@@ -307,7 +339,7 @@ class Node:
         minutes = self.minutes.take(now)
         prune, self.pruned_minute = now.minute != self.pruned_minute, now.minute
         try:
-            alive, self.live_nodes = await self.control.run(
+            alive, self.live_nodes = await self.beats.run(
                 repository.heartbeat, self.node_id, status, len(self.running), self.config.node_timeout,
                 name=self.name, minutes=minutes, prune=prune)
         except Exception:
@@ -520,7 +552,7 @@ class Node:
 
     async def _execute(self, fire: Fire) -> None:
         # A trace per fire: root span "djs.fire", a "djs.attempt" child per call (executors.execute).
-        with tracing.fire_span(task_id=fire.task["id"], task_type=fire.task["task_type"], trigger=fire.trigger,
+        with spans.fire_span(task_id=fire.task["id"], task_type=fire.task["task_type"], trigger=fire.trigger,
                                scheduled=fire.scheduled, record_id=fire.record_id, node=self.name):
             await self._run_fire(fire)
 
@@ -547,7 +579,8 @@ class Node:
                 if busy and policy == "replace":
                     fire.kill_seq = await self.control.run(repository.bump_kill, task["id"])
                     await asyncio.sleep(self.config.poll_interval * 2)  # let the owners cancel theirs
-            outcome = await execute(execution.spec_for(fire, self.department_parents), self.executors, self.router)
+            plan = execution.plan_for(fire, self.department_parents)
+            outcome = await execute(plan, self.executors, self.router)
             result = execution.outcome_result(fire, outcome, started)
         except asyncio.CancelledError:
             result = execution.cancelled_result(fire, started, clock.utcnow())
@@ -577,7 +610,7 @@ class Node:
             result["start_time"] = fire.start_mark  # the record keeps the start it showed while running
         kind = fire.task["task_type"]
         metrics.executions.labels(kind, RecordStatus(result["status"]).name.lower()).inc()
-        tracing.fire_finished(RecordStatus(result["status"]).name.lower(), result)
+        spans.fire_finished(RecordStatus(result["status"]).name.lower(), result)
         if result.get("cost_time") is not None:
             metrics.execution_duration.labels(kind).observe(result["cost_time"] / 1000)
         if result.get("retry_times"):
@@ -640,7 +673,7 @@ class Node:
         while self.calls_in_flight and (left := deadline - time.monotonic()) > 0:
             try:
                 await asyncio.wait_for(self.flush_wake.wait(), left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return
             self.flush_wake.clear()
 

@@ -115,7 +115,7 @@ def test_a_lost_shard_is_rerun_as_the_same_shard_on_its_instance(department):
     rerun = by_shard[1]
     assert (rerun.trigger, rerun.shard_total, rerun.pinned, rerun.recovery) == (
         TriggerType.RECOVERY, 2, "http://127.0.0.1:1002", True)
-    spec = execution.spec_for(rerun, {})
+    spec = execution.plan_for(rerun, {})
     assert spec.idempotency_key == f"djs-{task.pk}-{int(scheduled.timestamp() * 1000)}-s1"
     assert (spec.shard, spec.pinned) == ((1, 2), "http://127.0.0.1:1002")
     stored = {r.shard: r for r in records_of(task, TriggerType.RECOVERY)}

@@ -10,28 +10,28 @@ import asyncio
 
 import pytest
 
-from apps.tasks.executors import ExecutionSpec, Executors, execute
+from apps.tasks.executors import ExecutionPlan, Executors, execute
 from djs_platform.egress import EgressDenied, EgressPolicy, StaticResolver
 from tests.targets import GrpcTarget, HttpTarget, OutboundGuard, Respond
 
 LOOPBACK = ["127.0.0.0/8", "::1/128"]
 
 
-def http_spec(url: str, **kw) -> ExecutionSpec:
+def http_spec(url: str, **kw) -> ExecutionPlan:
     values = dict(task_id=7, task_type="HTTP", url=url, http_method="GET", headers={}, body=None,
                   fallback_url=None, grpc_service=None, grpc_method=None, grpc_params=None,
                   fallback_grpc_service=None, fallback_grpc_method=None, timeout=5, max_retry=0,
                   retry_interval=0, idempotency_key="djs-7-1700000000000")
     values.update(kw)
-    return ExecutionSpec(**values)
+    return ExecutionPlan.of(**values)
 
 
-def grpc_spec(service: str, **kw) -> ExecutionSpec:
+def grpc_spec(service: str, **kw) -> ExecutionPlan:
     return http_spec(None, task_type="GRPC", grpc_service=service, grpc_method="Echo",
                      grpc_params='{"message": "hi"}', **kw)
 
 
-def run(spec: ExecutionSpec, policy: EgressPolicy):
+def run(spec: ExecutionPlan, policy: EgressPolicy):
     async def main():
         async with Executors(http_workers=2, grpc_workers=2, egress=policy) as executors:
             return await execute(spec, executors)

@@ -9,7 +9,8 @@ import tracemalloc
 import grpc
 import pytest
 
-from apps.tasks.executors import RESPONSE_LIMIT, ExecutionSpec, Executors, execute
+from apps.tasks.executors import EXECUTORS_BY_KIND, RESPONSE_LIMIT, ExecutionPlan, Executors, execute, targets
+from apps.tasks.executors.slots import Slots
 from djs_platform.egress import EgressPolicy
 from tests.targets import GrpcTarget, Respond, free_port
 
@@ -17,16 +18,16 @@ KEY = "djs-42-1700000000000"
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
-def spec(**kw) -> ExecutionSpec:
+def spec(**kw) -> ExecutionPlan:
     values = dict(task_id=42, task_type="HTTP", url=None, http_method="GET", headers={}, body=None,
                   fallback_url=None, grpc_service=None, grpc_method=None, grpc_params=None,
                   fallback_grpc_service=None, fallback_grpc_method=None, timeout=5, max_retry=0,
                   retry_interval=0, idempotency_key=KEY)
     values.update(kw)
-    return ExecutionSpec(**values)
+    return ExecutionPlan.of(**values)
 
 
-def grpc_spec(service: str, method: str = "Echo", params: str | None = '{"message": "hi"}', **kw) -> ExecutionSpec:
+def grpc_spec(service: str, method: str = "Echo", params: str | None = '{"message": "hi"}', **kw) -> ExecutionPlan:
     return spec(task_type="GRPC", grpc_service=service, grpc_method=method, grpc_params=params, **kw)
 
 
@@ -35,7 +36,7 @@ def executors(http_workers: int = 4, grpc_workers: int = 4) -> Executors:
                      egress=EgressPolicy.from_config({"allowCidrs": ["127.0.0.0/8", "::1/128"]}))
 
 
-def run(*specs: ExecutionSpec, http_workers: int = 4):
+def run(*specs: ExecutionPlan, http_workers: int = 4):
     """Execute the specs concurrently on one Executors; returns the outcome(s)."""
     async def main():
         async with executors(http_workers=http_workers) as ex:
@@ -457,3 +458,38 @@ def test_grpc_kill_mid_call_propagates_within_a_second(grpc_target):
 
     took, in_use = asyncio.run(main())
     assert took < 1 and in_use == 0
+
+
+# --- worker slots --------------------------------------------------------------------------------
+
+def test_slots_count_calls_holding_and_waiting_and_a_cancelled_waiter_leaves_no_trace():
+    async def main():
+        slots = Slots(2)
+        release = asyncio.Event()
+
+        async def hold() -> None:
+            async with slots:
+                await release.wait()
+
+        holders = [asyncio.create_task(hold()) for _ in range(3)]
+        await asyncio.sleep(0.01)
+        counts = [(slots.in_use, slots.waiting)]
+        holders[2].cancel()  # killed while waiting for a slot
+        await asyncio.sleep(0.01)
+        counts.append((slots.in_use, slots.waiting))
+        release.set()
+        await asyncio.gather(*holders, return_exceptions=True)
+        counts.append((slots.in_use, slots.waiting))
+        return counts
+
+    assert asyncio.run(main()) == [(2, 1), (2, 0), (0, 0)]
+
+
+def test_each_kind_of_target_is_called_by_the_executor_of_its_kind():
+    """Dispatch is the table, not a chain of task-type tests: every kind a task may have has an executor, and a
+    target's kind picks it."""
+    assert set(EXECUTORS_BY_KIND) == {"HTTP", "GRPC", "SHELL"}
+    ex = executors()
+    for target in (targets.HttpTarget(url="http://127.0.0.1/"),
+                   targets.GrpcTarget(service="127.0.0.1:1/a.B", method="M"), targets.ShellTarget(command="/bin/true")):
+        assert isinstance(ex.by_kind[target.kind], EXECUTORS_BY_KIND[target.kind])

@@ -11,7 +11,7 @@ from grpc_health.v1 import health_pb2
 
 from apps.executors.registry import Instance
 from apps.tasks import routing
-from apps.tasks.executors import ExecutionSpec, Executors, execute
+from apps.tasks.executors import ExecutionPlan, Executors, execute
 from djs_platform.egress import EgressPolicy
 from tests.targets import GrpcTarget, free_port
 
@@ -28,14 +28,14 @@ def router(instances: list[Instance], parents: dict[int, int | None] | None = No
     return routing.Router(load, **kw)
 
 
-def spec(url: str, *, strategy: str = routing.ROUND_ROBIN, department: int = 1, **kw) -> ExecutionSpec:
+def spec(url: str, *, strategy: str = routing.ROUND_ROBIN, department: int = 1, **kw) -> ExecutionPlan:
     values = dict(task_id=7, task_type="HTTP", url=url, http_method="POST", headers={}, body="{}",
                   fallback_url=None, grpc_service=None, grpc_method=None, grpc_params=None,
                   fallback_grpc_service=None, fallback_grpc_method=None, timeout=5, max_retry=0,
                   retry_interval=0, idempotency_key="djs-7-1700000000000", department_id=department,
                   route_strategy=strategy)
     values.update(kw)
-    return ExecutionSpec(**values)
+    return ExecutionPlan.of(**values)
 
 
 def executors() -> Executors:
@@ -43,7 +43,7 @@ def executors() -> Executors:
                      egress=EgressPolicy.from_config({"allowCidrs": ["127.0.0.0/8", "::1/128"]}))
 
 
-def run(specs: list[ExecutionSpec], the_router: routing.Router):
+def run(specs: list[ExecutionPlan], the_router: routing.Router):
     async def main():
         async with executors() as ex:
             return [await execute(s, ex, the_router) for s in specs]

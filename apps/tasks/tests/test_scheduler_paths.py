@@ -7,7 +7,9 @@ or operator sees: target hits and their Idempotency-Key, record rows, Prometheus
 """
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -369,3 +371,51 @@ def _next_auto_id(model) -> int:
     pk = row.pk
     row.delete()
     return pk + 1
+
+
+# --- heartbeats -----------------------------------------------------------------------------------------
+
+def test_a_node_keeps_its_heartbeat_while_long_work_holds_its_control_thread(node_factory):
+    """tests/test_faults.py's survivor once let its heartbeat lapse ~4 s while it recovered 130 executions: the
+    heartbeat was one more call on the control thread, issued by the tick, and the tick was waiting for the
+    recovery on that same thread. Long control work (here 3 s, longer than the node timeout would allow twice
+    the heartbeat interval) must not delay the node's heartbeats."""
+    node = node_factory(heartbeat_interval=0.3, node_timeout=3.0)
+    busy = threading.Event()
+
+    def long_control_work() -> None:  # what a recovery of many records does to the control thread
+        busy.set()
+        time.sleep(3.0)
+
+    asyncio.run_coroutine_threadsafe(node.control.run(long_control_work), node.loop)
+    assert busy.wait(5)
+    beats = set()
+    until = time.monotonic() + 2.0
+    while time.monotonic() < until:
+        beats.add(SchedulerNode.objects.get(pk=node.node_id).heartbeat_at)
+        time.sleep(0.1)
+    assert len(beats) >= 4, f"{len(beats)} heartbeat(s) in 2 s at a 0.3 s interval while the control thread was busy"
+
+
+def test_a_node_whose_liveness_is_unconfirmed_claims_nothing_until_a_heartbeat_confirms_it(
+        node_factory, http_target, department):
+    """tests/test_rollups_cluster.py once ended with three records running forever: a frozen node, resumed,
+    claimed due work on its first tick before its heartbeat (now a loop of its own) found it declared dead;
+    the heartbeat then dropped all its work and re-registered under a new name, leaving those records
+    "running" under the old one. A node whose liveness is unconfirmed (here: its last confirmation long ago and
+    its heartbeat thread held busy) must claim nothing; once a heartbeat confirms it, the work runs."""
+    node = node_factory(heartbeat_interval=0.3, node_timeout=3.0)
+    held = threading.Event()
+
+    def hold_heartbeats() -> None:  # the database answers the heartbeat late (or the process was frozen)
+        held.set()
+        time.sleep(2.5)
+
+    asyncio.run_coroutine_threadsafe(node.beats.run(hold_heartbeats), node.loop)
+    assert held.wait(5)
+    node.loop.call_soon_threadsafe(setattr, node, "alive_at", time.monotonic() - 60)
+    task = one_shot(department, http_target.url("/unconfirmed"), clock.utcnow() - timedelta(seconds=1))
+    time.sleep(1.5)  # several ticks at a 0.2 s poll interval while the heartbeat is held
+    assert records_of(task) == [], "a node with unconfirmed liveness claimed a due task"
+    rows = wait_until(finished(task, 1))  # the held heartbeat returns, confirms the node, and it claims
+    assert [row.status for row in rows] == [RecordStatus.SUCCESS]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from apps.records import runlogs
-from apps.tasks.executors import RESPONSE_LIMIT, ExecutionSpec, Executors, execute
+from apps.tasks.executors import RESPONSE_LIMIT, ExecutionPlan, Executors, execute
 from apps.tasks.executors.shell import ShellSettings, log_path
 from djs_platform.egress import EgressPolicy
 
@@ -22,17 +22,17 @@ SCHEDULED_MS = int(KEY.rsplit("-", 1)[1])  # names the record's month in its log
 PY = sys.executable
 
 
-def spec(command: str, *args: str, record_id: int = 7, **kw) -> ExecutionSpec:
+def spec(command: str, *args: str, record_id: int = 7, **kw) -> ExecutionPlan:
     values = dict(task_id=42, task_type="SHELL", url=None, http_method="GET", headers={}, body=None,
                   fallback_url=None, grpc_service=None, grpc_method=None, grpc_params=None,
                   fallback_grpc_service=None, fallback_grpc_method=None, timeout=10, max_retry=0,
                   retry_interval=0, idempotency_key=KEY, record_id=record_id, shell_command=command,
                   shell_args=tuple(args))
     values.update(kw)
-    return ExecutionSpec(**values)
+    return ExecutionPlan.of(**values)
 
 
-def run(s: ExecutionSpec, log_dir: Path, *, enabled: bool = True, kill_grace: float = 2.0, cancel_after=None):
+def run(s: ExecutionPlan, log_dir: Path, *, enabled: bool = True, kill_grace: float = 2.0, cancel_after=None):
     async def main():
         ex = Executors(http_workers=1, grpc_workers=1, egress=EgressPolicy.from_config({}),
                        shell=ShellSettings(enabled=enabled, log_dir=log_dir, kill_grace=kill_grace))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from apps.tasks.executors import ExecutionSpec, Executors, execute
+from apps.tasks.executors import ExecutionPlan, Executors, execute
 from apps.tasks.executors.runas import (
     RunAs,
     ShellIdentities,
@@ -86,17 +86,17 @@ def test_a_shared_workdir_must_be_usable_by_the_run_as_user():
         shutil.rmtree(base)
 
 
-def _spec(command: str, *args: str, **kw) -> ExecutionSpec:
+def _spec(command: str, *args: str, **kw) -> ExecutionPlan:
     values = dict(task_id=42, task_type="SHELL", url=None, http_method="GET", headers={}, body=None,
                   fallback_url=None, grpc_service=None, grpc_method=None, grpc_params=None,
                   fallback_grpc_service=None, fallback_grpc_method=None, timeout=10, max_retry=0,
                   retry_interval=0, idempotency_key="djs-42-1700000000000", record_id=7, shell_command=command,
                   shell_args=tuple(args))
     values.update(kw)
-    return ExecutionSpec(**values)
+    return ExecutionPlan.of(**values)
 
 
-def _run(spec: ExecutionSpec, settings: ShellSettings):
+def _run(spec: ExecutionPlan, settings: ShellSettings):
     async def main():
         async with Executors(http_workers=1, grpc_workers=1, egress=EgressPolicy.from_config({}),
                              shell=settings) as executors:
