@@ -16,7 +16,7 @@ compress); JS files are classified with the build's manifest:
   signed-in page needs;
 - **page**: every other JS file transferred while the page loads.
 
-Per build, medians over ``--repeats`` cold loads:
+Per build, medians over ``--repeats`` cold loads, the builds taking turns (one load of each per round):
 
 - ``login``: JS transferred and ms from navigation start until the sign-in form is visible (signed out);
 - ``dashboard``: JS beyond the shell and ms when the figures are on screen (the task count), and again when both
@@ -181,44 +181,50 @@ def median(values: list[float]) -> float:
     return round(statistics.median(values), 1)
 
 
-def measure(browser, web: str, build: Build, tokens: str, tasks: int, repeats: int, pages: set[str]) -> dict:
-    result: dict = {"label": build.label, "dist": str(build.dist)}
+def sample(browser, web: str, build: Build, tokens: str, tasks: int, pages: set[str]) -> dict:
+    """One cold load of each page in ``pages`` with ``build``: the raw marks ``summarise`` takes medians of."""
+    out: dict = {}
     if "login" in pages:
-        runs = [load(browser, web, build, "login", None, [(FORM_VISIBLE, None)])[0][0] for _ in range(repeats)]
+        out["login"] = load(browser, web, build, "login", None, [(FORM_VISIBLE, None)])[0][0]
+    if "dashboard" in pages:
+        out["dashboard"] = load(browser, web, build, "dashboard", tokens,
+                                [(DASHBOARD_DATA, tasks), (DASHBOARD_CHARTS, None)])[0]
+    if "tasks" in pages:
+        rows = min(100, tasks)
+        out["tasks"] = load(browser, web, build, "tasks", tokens, [(TASK_ROWS, 1)],
+                            then=lambda page: hundred_rows(page, rows))
+    return out
+
+
+def summarise(build: Build, samples: list[dict], tasks: int) -> dict:
+    """Medians over a build's cold loads (taken in turns with the other builds: see ``main``)."""
+    result: dict = {"label": build.label, "dist": str(build.dist), "loads": len(samples)}
+    if "login" in samples[0]:
+        runs = [s["login"] for s in samples]
         result["login"] = {"ms": median([r["ms"] for r in runs]),
                            "jsKiB": median([(r["shellJs"] + r["pageJs"]) / KIB for r in runs])}
-    if "dashboard" in pages:
-        measure_dashboard(browser, web, build, tokens, tasks, repeats, result)
-    if "tasks" in pages:
-        measure_tasks(browser, web, build, tokens, tasks, repeats, result)
+    if "dashboard" in samples[0]:
+        runs = [s["dashboard"] for s in samples]
+        result["dashboard"] = {
+            "dataMs": median([r[0]["ms"] for r in runs]), "chartsMs": median([r[1]["ms"] for r in runs]),
+            "shellJsKiB": median([r[1]["shellJs"] / KIB for r in runs]),
+            "pageJsAtDataKiB": median([r[0]["pageJs"] / KIB for r in runs]),
+            "pageJsAtChartsKiB": median([r[1]["pageJs"] / KIB for r in runs]),
+        }
+    if "tasks" in samples[0]:
+        loads = [s["tasks"] for s in samples]
+        windows = [extra for _, _, extra in loads]
+        longest = [max((t["duration"] for t in lt if start <= t["start"] + t["duration"] and t["start"] <= end),
+                       default=0)
+                   for (_, lt, (start, end, _)) in loads]
+        result["tasks"] = {
+            "rows": min(100, tasks), "firstRowsMs": median([marks[0]["ms"] for marks, _, _ in loads]),
+            "pageJsKiB": median([marks[0]["pageJs"] / KIB for marks, _, _ in loads]),
+            "rowsFrom": windows[0][2],
+            "hundredRowsMs": median([end - start for start, end, _ in windows]),
+            "longestTaskMs": median(longest), "worstLongTaskMs": round(max(longest), 1),
+        }
     return result
-
-
-def measure_dashboard(browser, web: str, build: Build, tokens: str, tasks: int, repeats: int, result: dict) -> None:
-    runs = [load(browser, web, build, "dashboard", tokens, [(DASHBOARD_DATA, tasks), (DASHBOARD_CHARTS, None)])[0]
-            for _ in range(repeats)]
-    result["dashboard"] = {
-        "dataMs": median([r[0]["ms"] for r in runs]), "chartsMs": median([r[1]["ms"] for r in runs]),
-        "shellJsKiB": median([r[1]["shellJs"] / KIB for r in runs]),
-        "pageJsAtDataKiB": median([r[0]["pageJs"] / KIB for r in runs]),
-        "pageJsAtChartsKiB": median([r[1]["pageJs"] / KIB for r in runs]),
-    }
-
-
-def measure_tasks(browser, web: str, build: Build, tokens: str, tasks: int, repeats: int, result: dict) -> None:
-    rows = min(100, tasks)
-    loads = [load(browser, web, build, "tasks", tokens, [(TASK_ROWS, 1)], then=lambda page: hundred_rows(page, rows))
-             for _ in range(repeats)]
-    windows = [extra for _, _, extra in loads]
-    longest = [max((t["duration"] for t in lt if start <= t["start"] + t["duration"] and t["start"] <= end), default=0)
-               for (_, lt, (start, end, _)) in loads]
-    result["tasks"] = {
-        "rows": rows, "firstRowsMs": median([marks[0]["ms"] for marks, _, _ in loads]),
-        "pageJsKiB": median([marks[0]["pageJs"] / KIB for marks, _, _ in loads]),
-        "rowsFrom": windows[0][2],
-        "hundredRowsMs": median([end - start for start, end, _ in windows]),
-        "longestTaskMs": median(longest), "worstLongTaskMs": round(max(longest), 1),
-    }
 
 
 def hundred_rows(page, rows: int) -> tuple[float, float, str]:
@@ -262,6 +268,7 @@ def main() -> None:
     args = parser.parse_args()
     specs = [spec.split("=", 1) if "=" in spec else [Path(spec).name, spec] for spec in args.dist]
     builds = [Build(label, Path(dist)) for label, dist in specs] or [Build("current", ROOT / "web-ui" / "dist")]
+    pages = set(args.pages.split(","))
 
     from playwright.sync_api import sync_playwright
 
@@ -278,10 +285,15 @@ def main() -> None:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
                 try:
+                    # In turns (A B A B ...), not all of A then all of B: a load on the machine that comes and goes
+                    # then weighs on every build alike, and the medians compare like with like.
+                    samples: dict[str, list[dict]] = {build.label: [] for build in builds}
+                    for repeat in range(args.repeats):
+                        log(f"round {repeat + 1}/{args.repeats}: " + ", ".join(build.label for build in builds))
+                        for build in builds:
+                            samples[build.label].append(sample(browser, web.url, build, tokens, args.tasks, pages))
                     for build in builds:
-                        log(f"measuring {build.label} ({build.dist})")
-                        result = measure(browser, web.url, build, tokens, args.tasks, args.repeats,
-                                         set(args.pages.split(",")))
+                        result = summarise(build, samples[build.label], args.tasks)
                         result["verdicts"] = verdicts(result)
                         report["builds"].append(result)
                         print(json.dumps({k: v for k, v in result.items() if k != "verdicts"}, indent=2))

@@ -38,9 +38,12 @@ async function bootstrap(): Promise<void> {
     }
   })
 
-  await useAppStore(pinia).init()
+  // The language catalog, the user and the first page's code load side by side, not one after the other: the
+  // router's first navigation (its guard asks for the user, then it loads the page's chunks) starts while the
+  // catalog is on its way; the app mounts once both are there (issue 20, a cold load's first rows).
+  const catalog = useAppStore(pinia).init()
   app.use(router)
-  await router.isReady()
+  await Promise.all([catalog, router.isReady()])
   app.mount('#app')
 }
 

@@ -137,7 +137,9 @@ export const routes: RouteRecordRaw[] = [
 export const router = createRouter({
   history: createWebHistory(import.meta.env.BASE_URL),
   routes,
-  scrollBehavior: () => ({ top: 0 }),
+  // Later navigations start at the top; the first keeps where the browser is (a forced layout fewer while the
+  // first page mounts: issue 20).
+  scrollBehavior: (_to, from) => (from.matched.length ? { top: 0 } : false),
 })
 
 /** Where the login page sends the user afterwards: only paths inside the console. */

@@ -25,9 +25,24 @@ export const useAuthStore = defineStore('auth', () => {
     return result.user
   }
 
+  /** The user asked for ahead of the first navigation (`prefetchUser`), until `loadUser` takes it over. */
+  let pendingUser: Promise<UserInfo> | null = null
+
+  /**
+   * Start asking for the current user while the console is still starting (main.ts: beside the language
+   * catalog), so the first page's guard does not wait for one request after the other (issue 20, first rows).
+   */
+  function prefetchUser(): void {
+    if (!hasToken.value || user.value || pendingUser) return
+    pendingUser = authApi.userinfo()
+    pendingUser.catch(() => undefined) // answered by loadUser(), which reads the same promise
+  }
+
   /** Fetch the current user (after a reload); the client refreshes the token if it expired. */
   async function loadUser(): Promise<UserInfo> {
-    const info = await authApi.userinfo()
+    const request = pendingUser ?? authApi.userinfo()
+    pendingUser = null
+    const info = await request
     user.value = info
     hasToken.value = true
     return info
@@ -35,6 +50,7 @@ export const useAuthStore = defineStore('auth', () => {
 
   /** Forget the session locally (after logout, a failed refresh, or a password change). */
   function reset(): void {
+    pendingUser = null
     http.store.clear()
     hasToken.value = false
     user.value = null
@@ -56,5 +72,5 @@ export const useAuthStore = defineStore('auth', () => {
     if (next) user.value = next
   }
 
-  return { user, hasToken, permissions, loggedIn, can, login, loadUser, reset, logout, refreshed }
+  return { user, hasToken, permissions, loggedIn, can, login, prefetchUser, loadUser, reset, logout, refreshed }
 })

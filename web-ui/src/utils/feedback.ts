@@ -1,6 +1,5 @@
 import 'element-plus/es/components/message/style/css'
-import 'element-plus/es/components/message-box/style/css'
-import { ElMessage, ElMessageBox } from 'element-plus'
+import { ElMessage } from 'element-plus'
 import { i18n } from '@/i18n'
 import { isApiError } from '@/api/http'
 
@@ -31,8 +30,9 @@ export function toastError(error: unknown): void {
   ElMessage({ type: 'error', message, grouping: true, showClose: true, duration: 5000 })
 }
 
-/** Resolves true when the user confirms. */
+/** Resolves true when the user confirms. The message box's code loads with the first question (issue 20). */
 export async function confirmDanger(message: string, title?: string): Promise<boolean> {
+  const { ElMessageBox } = await import('./confirmBox')
   try {
     await ElMessageBox.confirm(message, title ?? t('common.confirmTitle'), {
       type: 'warning',

@@ -3,13 +3,13 @@
  * Back and a shared link). Every list page of the console uses it; records, paged by cursor, have their own.
  *
  * The URL is the source of truth: a change (search, page, size, sort) writes the query with `router.replace`, and
- * the list loads what the URL says — on mount, and when the query changes under a mounted list (a menu click, Back
+ * the list loads what the URL says — when it is set up, and when the query changes under a mounted list (a menu click, Back
  * within the page). The console keys pages by `route.fullPath`, so a replace usually mounts a new instance, which
  * then reads the query; a watcher with `flush: 'post'` covers a page that stays mounted (a stopped watcher never
  * runs, so a replaced instance does not load too). Values the URL holds that the list cannot use (a page of
  * letters, a size it does not offer, a sort field the server does not allow) fall back to the defaults.
  */
-import { computed, onMounted, reactive, ref, shallowRef, watch, type Ref } from 'vue'
+import { computed, onScopeDispose, reactive, ref, shallowRef, watch, type Ref } from 'vue'
 import { useRoute, useRouter, type LocationQuery, type LocationQueryRaw } from 'vue-router'
 import type { Page } from '@/api/types'
 import { errorText } from '@/utils/feedback'
@@ -87,6 +87,9 @@ export interface PagedListOptions<T, F extends object> {
 }
 
 export const PAGE_SIZES: readonly number[] = [10, 20, 50, 100]
+
+/** How long a load runs before the list masks its rows with a spinner (`spinner`). */
+export const SPINNER_DELAY_MS = 300
 
 function first(value: LocationQuery[string] | undefined): string | undefined {
   const v = Array.isArray(value) ? value[0] : value
@@ -270,12 +273,23 @@ export function usePagedList<T, F extends object>(options: PagedListOptions<T, F
     { flush: 'post' },
   )
 
-  onMounted(() => {
-    if (options.immediate !== false) void load()
-  })
+  // The mask over the rows: only once a load has taken SPINNER_DELAY_MS, so a quick load does not flash one (nor
+  // does a cold page build one while its first rows are already on the way: issue 20).
+  const spinner = ref(false)
+  let spinnerTimer: ReturnType<typeof setTimeout> | undefined
+  watch(loading, (busy) => {
+    clearTimeout(spinnerTimer)
+    if (busy) spinnerTimer = setTimeout(() => (spinner.value = true), SPINNER_DELAY_MS)
+    else spinner.value = false
+  }, { immediate: true })
+  onScopeDispose(() => clearTimeout(spinnerTimer))
+
+  // The first page is asked for while the page is still being set up, not once it has mounted: the request and
+  // the mount (a few hundred milliseconds of a cold load, issue 20) then overlap instead of following each other.
+  if (options.immediate !== false) void load()
 
   return {
-    filters, page, size, sizes, sort, tableSort, total, rows, loading, error,
+    filters, page, size, sizes, sort, tableSort, total, rows, loading, spinner, error,
     load, retry: load, search, reset, setPage, setSize, onSortChange,
   }
 }

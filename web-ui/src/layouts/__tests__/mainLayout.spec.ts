@@ -95,8 +95,9 @@ describe('MainLayout', () => {
     expect(document.querySelector('[data-testid="nav-tasks"]')).toBeNull()
     await wrapper.find('[data-testid="menu-toggle"]').trigger('click')
     await flushPromises()
+    // The drawer's code loads on a phone-width screen only (NavDrawer.vue, an async component).
+    await vi.waitFor(() => expect(document.querySelector('[data-testid="nav-drawer"] [data-testid="nav-tasks"]')).not.toBeNull())
     const drawer = document.querySelector<HTMLElement>('[data-testid="nav-drawer"]')!
-    expect(drawer.querySelector('[data-testid="nav-tasks"]')).not.toBeNull()
     const overlay = drawer.closest<HTMLElement>('.el-overlay')!
     expect(overlay.style.display).not.toBe('none')
     await router.push('/dashboard')

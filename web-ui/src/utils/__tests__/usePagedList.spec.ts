@@ -5,10 +5,10 @@
  */
 import { enableAutoUnmount, flushPromises, mount } from '@vue/test-utils'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { defineComponent, h } from 'vue'
+import { defineComponent, h, onMounted } from 'vue'
 import { RouterView, createMemoryHistory, createRouter, useRoute, type Router } from 'vue-router'
 import type { Page } from '@/api/types'
-import { filterCodecs, readListQuery, usePagedList, writeListQuery, type PageParams } from '../usePagedList'
+import { SPINNER_DELAY_MS, filterCodecs, readListQuery, usePagedList, writeListQuery, type PageParams } from '../usePagedList'
 
 interface Row {
   id: number
@@ -180,5 +180,58 @@ describe.each([
     await vi.waitFor(() => expect(router.currentRoute.value.query.page).toBe('10'))
     await flushPromises()
     expect(current().rows.value.map((r) => r.id)).toEqual([1001, 1002])
+  })
+})
+
+describe('usePagedList while a page loads', () => {
+  afterEach(() => vi.useRealTimers())
+
+  it('asks for the first page while the page is set up, before it has mounted', async () => {
+    const order: string[] = []
+    const Page = defineComponent({
+      setup() {
+        onMounted(() => order.push('mounted')) // registered first: runs before any mount hook of the list's own
+        const list = usePagedList<Row, Filters>({
+          filters: CODECS,
+          fetch: async (params, filters) => {
+            order.push('fetch')
+            return rowsFor(params, filters)
+          },
+        })
+        return () => h('div', list.rows.value.map((r) => r.id).join(','))
+      },
+    })
+    const router = createRouter({ history: createMemoryHistory(), routes: [{ path: '/list', component: Page }] })
+    await router.push('/list')
+    const wrapper = mount(defineComponent({ render: () => h(RouterView) }), { global: { plugins: [router] } })
+    await flushPromises()
+    expect(order).toEqual(['fetch', 'mounted'])
+    expect(wrapper.text()).toBe('101,102')
+  })
+
+  it('masks the rows only once a load has taken longer than the spinner delay', async () => {
+    vi.useFakeTimers()
+    let answer: ((page: Page<Row>) => void) | undefined
+    const fetch = vi.fn((params: PageParams, filters: Filters) => new Promise<Page<Row>>((resolve) => {
+      answer = () => resolve(rowsFor(params, filters))
+    }))
+    const { router, Layout, current } = setup(false, fetch)
+    await router.push('/list')
+    mount(Layout, { global: { plugins: [router] } })
+    await vi.advanceTimersByTimeAsync(SPINNER_DELAY_MS - 50)
+    expect(current().loading.value).toBe(true)
+    expect(current().spinner.value).toBe(false) // a quick answer never shows a mask
+    await vi.advanceTimersByTimeAsync(100)
+    expect(current().spinner.value).toBe(true) // a slow one does
+    answer!({ list: [], total: 0, page: 1, size: 10 })
+    await vi.advanceTimersByTimeAsync(0)
+    expect(current().loading.value).toBe(false)
+    expect(current().spinner.value).toBe(false)
+
+    void current().load() // a reload answered at once: no mask at any point
+    expect(current().spinner.value).toBe(false)
+    answer!({ list: [], total: 0, page: 1, size: 10 })
+    await vi.advanceTimersByTimeAsync(SPINNER_DELAY_MS * 2)
+    expect(current().spinner.value).toBe(false)
   })
 })

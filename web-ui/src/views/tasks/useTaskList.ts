@@ -1,4 +1,4 @@
-import { onMounted, shallowRef } from 'vue'
+import { shallowRef } from 'vue'
 import { departmentTree } from '@/api/departments'
 import { listTasks, type TaskRow } from '@/api/tasks'
 import type { Department, TaskStatus, TaskType } from '@/api/types'
@@ -37,13 +37,8 @@ export function useTaskList() {
   })
   const tree = shallowRef<Department[]>([])
 
-  onMounted(async () => {
-    try {
-      tree.value = await departmentTree()
-    } catch (error) {
-      toastError(error)
-    }
-  })
+  // Asked for beside the first page, while the page is being set up (usePagedList).
+  void departmentTree().then((departments) => (tree.value = departments), toastError)
 
   return { ...list, loadError: list.error, tree }
 }

@@ -81,6 +81,12 @@ async function render<T>(component: T) {
 
 type Wrapper = Awaited<ReturnType<typeof render>>
 
+/** Opens the tasks page's "New task ▾" menu (its items are rendered when it opens: `persistent` off). */
+async function openCreateMenu(wrapper: Wrapper): Promise<void> {
+  await wrapper.find('[data-testid="task-create"]').trigger('click')
+  await vi.waitFor(() => expect(document.querySelector('[data-testid="task-create-http"]')).not.toBeNull())
+}
+
 /** The native input of an Element Plus input (the test id lands on the input itself or on its wrapper). */
 function input(wrapper: Wrapper, testid: string): HTMLInputElement {
   const el = wrapper.find(`[data-testid="${testid}"]`).element as HTMLElement
@@ -117,8 +123,9 @@ describe('console fixes of issue 20', { timeout: 20_000 }, () => {
     serve({ shell: false, fail: new Set(), calls: [] })
     signIn(ALL)
     await usePlatformStore().load()
-    await render(TaskListView)
-    // The "New task" menu (issue 20 defect 9) renders its items in a popper under <body>.
+    const wrapper = await render(TaskListView)
+    // The "New task" menu (issue 20 defect 9) renders its items in a popper under <body> once it is opened.
+    await openCreateMenu(wrapper)
     const shell = document.querySelector('[data-testid="task-create-shell"]')!
     expect(shell.getAttribute('aria-disabled')).toBe('true')
     expect(shell.closest('a')).toBeNull()
@@ -129,7 +136,7 @@ describe('console fixes of issue 20', { timeout: 20_000 }, () => {
     serve({ shell: true, fail: new Set(), calls: [] })
     signIn(ALL)
     await usePlatformStore().load()
-    await render(TaskListView)
+    await openCreateMenu(await render(TaskListView))
     expect(document.querySelector('[data-testid="task-create-shell"]')!.getAttribute('aria-disabled')).toBe('false')
   })
 

@@ -130,6 +130,8 @@ describe('API tokens page', () => {
     const wrapper = await render('/tokens')
     await wrapper.find('[data-testid="token-revoke"]').trigger('click')
     await flushPromises()
+    // The message box's code loads with the first question (utils/confirmBox.ts).
+    await vi.waitFor(() => expect(document.querySelector('.djs-confirm .el-button--danger')).not.toBeNull())
     await click('.djs-confirm .el-button--danger')
     await flushPromises()
     expect(calls).toContain('DELETE /v1/users/1/tokens/3')
