@@ -77,6 +77,11 @@ export default defineConfig({
     // dist/.vite/manifest.json: the chunk graph scripts/report-size.mjs measures the first visit with.
     manifest: true,
     chunkSizeWarningLimit: 700,
+    // One stylesheet for the whole console (276 KiB, 38 KiB gzip), linked from index.html and loaded beside the
+    // entry, instead of a CSS file per chunk that each page's chunks wait for: a signed-in page's first paint
+    // needed 17 of them after the language and the user (issue 20). Measured side by side (bench/console.py,
+    // 13 cold loads each in turns): sign-in form 485 -> 404 ms, tasks page first rows 850 -> 799 ms.
+    cssCodeSplit: false,
     rolldownOptions: {
       output: {
         // Shared chunks of Element Plus components are named after their first module (".../style/css");

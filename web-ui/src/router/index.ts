@@ -171,6 +171,15 @@ router.onError((error, to) => {
   window.location.assign(router.resolve(to).href)
 })
 
+/** Starts loading the lazily imported components of `to`; the router later gets the same module promises. */
+function warmComponents(to: RouteLocationNormalized): void {
+  for (const record of to.matched) {
+    for (const component of Object.values(record.components ?? {})) {
+      if (typeof component === 'function') void (component as () => Promise<unknown>)().catch(() => undefined)
+    }
+  }
+}
+
 router.beforeEach(async (to) => {
   const auth = useAuthStore()
   if (to.meta.public) {
@@ -179,6 +188,9 @@ router.beforeEach(async (to) => {
   }
   if (!auth.hasToken) return loginLocation(to)
   if (!auth.user) {
+    // The page's code starts loading while the user is asked for (the router would load it only after this
+    // guard): the first page of a cold load waits for one of the two, not for both in a row (issue 20).
+    warmComponents(to)
     try {
       await auth.loadUser()
     } catch {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { isChunkLoadError, routes, safeRedirect } from '../index'
 
 describe('safeRedirect', () => {
@@ -38,5 +38,30 @@ describe('isChunkLoadError', () => {
     expect(isChunkLoadError(new TypeError('Failed to fetch dynamically imported module: /v1/web/assets/X-1.js'))).toBe(true)
     expect(isChunkLoadError(new Error('Unable to preload CSS for /v1/web/assets/X.css'))).toBe(true)
     expect(isChunkLoadError(new Error('boom'))).toBe(false)
+  })
+})
+
+describe('the first navigation of a signed-in cold load', () => {
+  it("starts loading the page's code while the user is still being asked for", async () => {
+    const { createPinia, setActivePinia } = await import('pinia')
+    const { http } = await import('@/api/http')
+    const { useAuthStore } = await import('@/stores/auth')
+    const { router } = await import('../index')
+    setActivePinia(createPinia())
+    http.store.save({ token: 'a'.repeat(20), refreshToken: 'r'.repeat(20) } as never)
+    const auth = useAuthStore()
+    let answer: ((user: unknown) => void) | undefined
+    const loadUser = vi.spyOn(auth, 'loadUser').mockImplementation(() => new Promise((resolve) => (answer = resolve as never)))
+    const page = vi.fn(async () => ({ render: () => null }))
+    router.addRoute({ path: '/warm-probe', name: 'warm-probe', component: page })
+    const navigation = router.push('/warm-probe')
+    await vi.waitFor(() => expect(loadUser).toHaveBeenCalled())
+    expect(page).toHaveBeenCalled() // before the user has answered
+    auth.user = { id: 1, username: 'a', permissions: [] } as never
+    answer!(auth.user)
+    await navigation
+    expect(router.currentRoute.value.name).toBe('warm-probe')
+    router.removeRoute('warm-probe')
+    http.store.clear()
   })
 })
