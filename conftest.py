@@ -5,7 +5,7 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -17,8 +17,8 @@ from apps.accounts.models import Role, User
 from apps.departments.models import Department
 from djs_platform import tokens
 from apps.accounts.permissions import PERMISSION_CODES
+from djs_platform.conf import EgressSettings, RecordsSettings, ShellSettings
 from tests.factories import DepartmentFactory, RoleFactory, UserFactory
-
 
 BACKEND = "mariadb" if os.environ.get("DJS_DATABASE_URL", "").startswith("mysql") else "sqlite"
 
@@ -219,7 +219,22 @@ def http_target():
         yield target
 
 
-LOOPBACK_EGRESS = {"allowCidrs": ["127.0.0.0/8", "::1/128"]}
+def egress_settings(**changes: Any) -> EgressSettings:
+    """A ``security.egress`` policy for a test (``settings.DJS_EGRESS = egress_settings(...)``): closed, as
+    configs/config.yaml ships it with ``server.debug`` off (no loopback, no private ranges), but for
+    ``changes``."""
+    closed = EgressSettings(allow_private=False, allow_cidrs=(), deny_cidrs=(), allow_hosts=(), deny_hosts=())
+    return replace(closed, **changes)
+
+
+def shell_settings(**changes: Any) -> ShellSettings:
+    """``job.shell.*`` as configured, but for ``changes`` (``enabled=True, log_dir=tmp_path`` ...)."""
+    return replace(settings.DJS_SHELL, **changes)
+
+
+LOOPBACK_EGRESS = egress_settings(allow_cidrs=("127.0.0.0/8", "::1/128"))
+#: Test nodes prune nothing (a prune round would race the test's own records).
+NO_RETENTION = RecordsSettings(keep_months=0, rollup_keep_months=0)
 
 
 @pytest.fixture
@@ -229,9 +244,9 @@ def node_factory(settings):
     Tasks may call loopback targets (egress policy opened for 127.0.0.0/8 and ::1)."""
     import time
 
-    from apps.tasks.scheduler import NodeConfig, start_in_thread
+    from apps.tasks.scheduler import start_in_thread
 
-    settings.EGRESS = LOOPBACK_EGRESS
+    settings.DJS_EGRESS = LOOPBACK_EGRESS
     started = []
     crashes: list[str] = []
     previous_hook = threading.excepthook
@@ -247,7 +262,7 @@ def node_factory(settings):
         values = dict(poll_interval=0.2, lookahead=1.0, heartbeat_interval=0.5, node_timeout=3.0,
                       misfire_threshold=5.0, shutdown_grace=5.0)
         values.update(over)
-        node, thread = start_in_thread(NodeConfig(**values))
+        node, thread = start_in_thread(replace(settings.DJS_SCHEDULER, **values), retention=NO_RETENTION)
         started.append((node, thread))
         deadline = time.monotonic() + 10
         while node.node_id is None and time.monotonic() < deadline:

@@ -10,6 +10,9 @@ def main() -> None:
     from django.core.management import execute_from_command_line
 
     try:
+        from djs_platform.startup import prepare
+
+        prepare()  # private var/ and the dev profile's JWT secret, before Django reads the settings
         execute_from_command_line(sys.argv)
     except ImproperlyConfigured as exc:
         # A configuration mistake is one clear line for the operator, not a traceback.

@@ -4,21 +4,29 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from djs_platform.config import config as _cfg  # noqa: E402  ("config" is a gunicorn setting name)
-from djs_platform.config import connection_budget_error  # noqa: E402
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 
-# database.maxConn: workers x threads connections at most (one per thread); refuse a configuration that needs more.
-if _problem := connection_budget_error("web", _cfg):
+from djs_platform.conf import LogSettings, ServerSettings, connection_budget_error  # noqa: E402
+from djs_platform.config import config as _cfg  # noqa: E402  ("config" is a gunicorn setting name)
+
+try:
+    _server, _log = ServerSettings.from_config(_cfg), LogSettings.from_config(_cfg)
+    # database.maxConn: workers x threads connections at most (one per thread); refuse a configuration that
+    # needs more.
+    _problem = connection_budget_error("web", _cfg)
+except ImproperlyConfigured as exc:
+    _problem = str(exc)
+if _problem:
     sys.exit(f"error: {_problem}")
 
-bind = f"{_cfg.get('server.host', '127.0.0.1')}:{_cfg.get('server.port', 9088)}"
-workers = int(_cfg.get("server.workers", 2))
-threads = int(_cfg.get("server.threads", 8))
+bind = f"{_server.host}:{_server.port}"
+workers = _server.workers
+threads = _server.threads
 worker_class = "gthread"
-timeout = max(30, int(_cfg.get("server.timeout", 10)) * 3)
+timeout = max(30, _server.timeout * 3)
 graceful_timeout = 20
 keepalive = 5
-accesslog = "-" if str(_cfg.get("log.level", "INFO")).upper() == "DEBUG" else None
+accesslog = "-" if _log.level == "DEBUG" else None
 errorlog = "-"
 wsgi_app = "djs_platform.wsgi:application"
 

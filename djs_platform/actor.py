@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser as User  # AUTH_USER_MODEL; the platform names no app
+    from django.contrib.auth.models import (
+        AbstractBaseUser as User,  # AUTH_USER_MODEL; the platform names no app
+    )
 
 
 def client_ip(request) -> str:
     """The caller's address. ``X-Forwarded-For`` is believed only when the peer is a trusted proxy."""
     remote = request.META.get("REMOTE_ADDR", "") or ""
-    trusted = settings.TRUSTED_PROXIES
+    trusted = settings.DJS_SERVER.trusted_proxies
     if not trusted or not in_networks(remote, trusted):
         return remote
     hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_FILE = BASE_DIR / "configs" / "config.yaml"
@@ -160,6 +161,10 @@ def _unknown_variables(environ: dict[str, str], known: dict[str, str]) -> list[s
     return warnings
 
 
+class MissingKey(ImproperlyConfigured):
+    """A configuration key the code reads is not in the configuration (or has the wrong shape)."""
+
+
 class Config:
     """Flat, read-only view of the merged configuration.
 
@@ -177,18 +182,29 @@ class Config:
     def files(self) -> list[Path]:
         return [self.source] + ([self.overlay] if self.overlay else [])
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._values.get(key, default)
-
     def __getitem__(self, key: str) -> Any:
-        return self._values[key]
+        """The value of ``key``; a key the defaults file lacks is an error naming it (defaults live only in
+        configs/config.yaml, never in the code that reads them)."""
+        try:
+            return self._values[key]
+        except KeyError:
+            raise MissingKey(f"configuration key {key} is missing: every key DJS reads has its default in "
+                             f"{self.source}") from None
 
-    def section(self, name: str) -> dict[str, Any]:
-        prefix = name + "."
-        return {k[len(prefix):]: v for k, v in self._values.items() if k.startswith(prefix)}
+    def keys(self) -> list[str]:
+        return list(self._values)
 
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self._values)
+    def mapping(self, key: str) -> dict[str, Any]:
+        """A key whose value is a map of the operator's own keys (``job.shell.runAsDepartments``): set whole
+        (a ``DJS_*`` variable) or entry by entry (a file's entries are flattened to ``key.entry``)."""
+        prefix = key + "."
+        below = {k[len(prefix):]: v for k, v in self._values.items() if k.startswith(prefix)}
+        if key not in self._values and not below:
+            self[key]  # raises MissingKey
+        value = self._values.get(key)
+        if value and not isinstance(value, dict):
+            raise MissingKey(f"{key} must be a map, not {value!r}")
+        return dict(value or below)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -213,7 +229,7 @@ def load_config(path: str | os.PathLike[str] | None = None, environ: dict[str, s
     try:
         tree = _read_yaml(source)
     except PermissionError as exc:
-        # configs/ is private to its owner (settings._private_state): a process of another user (an unprivileged
+        # configs/ is private to its owner (startup.private_state): a process of another user (an unprivileged
         # scheduler node) cannot read the defaults and runs on its own complete copy, named by DJS_CONFIG.
         if overlay is None:
             raise
@@ -234,47 +250,6 @@ def load_config(path: str | os.PathLike[str] | None = None, environ: dict[str, s
             values[key] = _parse_env_value(raw, values.get(key))
     warnings += _unknown_variables(environ, by_env)
     return Config(values, source, overlay, warnings)
-
-
-def connection_budget_error(role: str, cfg: Config | None = None, *, rpc_workers: int | None = None) -> str | None:
-    """Why ``database.maxConn`` is too small for a process of ``role`` (web, grpc, scheduler), or None.
-
-    Django keeps one connection per thread that uses the database (per database: a read replica has as many
-    again), so a role needs as many as it has such threads: gunicorn's workers x threads for the web server,
-    the handler threads of the gRPC server, four for a scheduler node. ``maxConn`` 0 = unchecked."""
-    cfg = cfg or config
-    max_conn = int(cfg.get("database.maxConn") or 0)
-    if role == "web":
-        workers, threads = int(cfg.get("server.workers", 2)), int(cfg.get("server.threads", 8))
-        needed, how, fix = workers * threads, f"server.workers {workers} x server.threads {threads}", \
-            "lower server.workers or server.threads"
-    elif role == "grpc":
-        needed = int(rpc_workers or cfg.get("rpc.maxWorkers", 16))
-        how, fix = f"{needed} gRPC handler threads (rpc.maxWorkers)", "lower rpc.maxWorkers"
-    elif role == "scheduler":
-        needed = SCHEDULER_DB_THREADS
-        how, fix = "a scheduler node's control, starts, records and alerts threads", "no smaller node exists"
-    else:
-        raise ValueError(f"unknown process role {role!r}")
-    if max_conn <= 0 or needed <= max_conn:
-        return None
-    return (f"database.maxConn is {max_conn}, but the {role} process may open {needed} database connections "
-            f"({how}; one per thread): raise database.maxConn (DJS_DATABASE_MAX_CONN) or {fix}")
-
-
-#: ``server.language`` values (case-insensitive) and the Django language each selects (docs/i18n.md).
-SERVER_LANGUAGES: dict[str, str] = {"en": "en", "zh-cn": "zh-hans"}
-
-
-def server_language(cfg: Config | None = None) -> str:
-    """The Django language code of ``server.language``: the language of messages when a request names none DJS
-    has, and of the rows seeded at bootstrap. Raises ValueError for anything but ``en`` or ``zh-CN``."""
-    raw = (cfg or config).get("server.language")
-    text = "en" if raw is None or raw == "" else str(raw).strip()
-    try:
-        return SERVER_LANGUAGES[text.lower()]
-    except KeyError:
-        raise ValueError(f"server.language is {raw!r}: use en or zh-CN") from None
 
 
 config = load_config()

@@ -96,7 +96,7 @@ class ReplicaHealth:
     def __init__(self, alias: str = REPLICA_ALIAS, max_lag: float | None = None,
                  interval: float = CHECK_INTERVAL) -> None:
         self.alias = alias
-        self.max_lag = float(settings.DATABASE_REPLICA["max_lag"] if max_lag is None else max_lag)
+        self.max_lag = float(settings.DJS_DATABASE.replica_max_lag_seconds if max_lag is None else max_lag)
         self.interval = interval
         self.checks = 0  # health checks made by this process (tests assert the rate limit on it)
         self.reason = "not checked yet"

@@ -54,9 +54,10 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from django.utils.translation import gettext as _
+from djs_platform.conf import EgressSettings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -309,32 +310,13 @@ class EgressPolicy:
         self.local_addresses = local_addresses
 
     @classmethod
-    def from_config(cls, mapping: Mapping[str, Any] | None, resolver: Resolver | None = None) -> "EgressPolicy":
-        """Build from the ``security.egress`` section (``allowCidrs``, ``denyCidrs``, ``allowHosts``,
-        ``denyHosts``, ``allowPrivate``). Missing keys take the secure defaults; a bad CIDR raises
-        ``ValueError`` naming the key, so a typo cannot silently open or close anything."""
-        mapping = dict(mapping or {})
-        known = {"allowCidrs", "denyCidrs", "allowHosts", "denyHosts", "allowPrivate"}
-        unknown = sorted(set(mapping) - known)
-        if unknown:
-            raise ValueError(f"security.egress: unknown key(s) {', '.join(unknown)}")
-
-        def listed(key: str) -> list[str]:
-            value = mapping.get(key) or []
-            if isinstance(value, str):  # "a,b" from an environment variable
-                value = [v for v in value.split(",") if v.strip()]
-            if not isinstance(value, (list, tuple)):
-                raise ValueError(f"security.egress.{key} must be a list")
-            return [str(v).strip() for v in value]
-
-        allow_private = mapping.get("allowPrivate", False)
-        if not isinstance(allow_private, bool):
-            raise ValueError("security.egress.allowPrivate must be true or false")
-        return cls(
-            allow_cidrs=listed("allowCidrs"), deny_cidrs=listed("denyCidrs"),
-            allow_hosts=listed("allowHosts"), deny_hosts=listed("denyHosts"),
-            deny_private_by_default=not allow_private, resolver=resolver,
-        )
+    def of(cls, egress: EgressSettings, resolver: Resolver | None = None) -> EgressPolicy:
+        """The policy of ``security.egress`` (``settings.DJS_EGRESS``, checked by
+        :meth:`djs_platform.conf.EgressSettings.from_config`: a typo cannot silently open or close
+        anything)."""
+        return cls(allow_cidrs=egress.allow_cidrs, deny_cidrs=egress.deny_cidrs,
+                   allow_hosts=egress.allow_hosts, deny_hosts=egress.deny_hosts,
+                   deny_private_by_default=not egress.allow_private, resolver=resolver)
 
     # --- checks ------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ class FeaturesOutput(serializers.Serializer):
 
 
 def features() -> dict:
-    return {"shell": bool(settings.SCHEDULER["shell_enabled"]), "timezone": str(settings.TIME_ZONE)}
+    return {"shell": bool(settings.DJS_SHELL.enabled), "timezone": str(settings.TIME_ZONE)}
 
 
 class FeaturesView(APIView):

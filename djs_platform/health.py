@@ -116,8 +116,8 @@ def authorize_shutdown(request) -> str:
     remote = request.META.get("REMOTE_ADDR", "") or ""
     if not _is_loopback(remote):
         raise errors.Forbidden(_("shutdown is only accepted from loopback"))
-    if any(request.META.get(h) for h in PROXY_HEADERS) or \
-            (settings.TRUSTED_PROXIES and in_networks(remote, settings.TRUSTED_PROXIES)):
+    proxies = settings.DJS_SERVER.trusted_proxies
+    if any(request.META.get(h) for h in PROXY_HEADERS) or (proxies and in_networks(remote, proxies)):
         raise errors.Forbidden(_("shutdown is not accepted through a proxy"))
     if any(k.lower() in ("secret", SECRET_HEADER.lower(), "shutdown-secret", "shutdownsecret") for k in request.GET):
         raise errors.invalid("secret", _("the shutdown secret goes in the %(secret_header)s header, never in the URL")

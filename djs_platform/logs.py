@@ -8,7 +8,7 @@ beyond the newest ``maxBackups``, or older than ``maxAge`` days, are deleted (0 
 
 Several processes of one role share its file (gunicorn workers; scheduler nodes on one host): every write holds
 an exclusive ``flock`` on ``<role>.log.lock``, so one process rotates while the others wait, and a process whose
-file was rotated by another reopens it before writing. Standard library only: gunicorn's master loads this
+file was rotated by another reopens it before writing. No Django settings: gunicorn's master loads this
 before Django.
 """
 from __future__ import annotations
@@ -40,15 +40,16 @@ class LogFiles:
 
     @classmethod
     def from_config(cls, cfg: Config) -> LogFiles:
-        """Raises ValueError naming the key of a value that is not a number >= 0."""
-        raw = str(cfg.get("log.path") or "").strip()
+        """The log-file part of ``log.*`` (``djs_platform.conf.LogSettings`` holds it with the level). Raises
+        ValueError naming the key of a value that is not a number >= 0."""
+        raw = str(cfg["log.path"] or "").strip()
         directory = None
         if raw:
             directory = Path(raw).expanduser()
             directory = directory if directory.is_absolute() else BASE_DIR / directory
-        max_size = _limit("log.maxSize", cfg.get("log.maxSize", 100))
-        backups = _limit("log.maxBackups", cfg.get("log.maxBackups", 10))
-        max_age = _limit("log.maxAge", cfg.get("log.maxAge", 30))
+        max_size = _limit("log.maxSize", cfg["log.maxSize"])
+        backups = _limit("log.maxBackups", cfg["log.maxBackups"])
+        max_age = _limit("log.maxAge", cfg["log.maxAge"])
         return cls(directory, int(max_size * 1024 * 1024), int(backups), max_age)
 
     def path(self, role: str) -> Path | None:

@@ -29,7 +29,7 @@ def pick_language(accept_language: str | None, default: str | None = None) -> st
     """The language of an answer (docs/i18n.md): the most preferred entry of ``Accept-Language`` (or gRPC's
     ``accept-language`` metadata) that DJS has, else ``default`` (``server.language``). Entries with ``q=0``, ``*``
     and languages DJS has no catalog for (zh-TW, fr, ...) are passed over; a malformed header counts as none."""
-    fallback = default or settings.SERVER_LANGUAGE
+    fallback = default or settings.DJS_SERVER.language
     if not accept_language or len(accept_language) > ACCEPT_LANGUAGE_MAX_LENGTH:
         return fallback
     ranked: list[tuple[float, int, str]] = []
@@ -95,7 +95,7 @@ class SecurityHeadersMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.allowed_origins = set(settings.CORS_ALLOWED_ORIGINS)
+        self.allowed_origins = set(settings.DJS_SERVER.cors_allowed_origins)
 
     def __call__(self, request):
         origin = request.headers.get("Origin")

@@ -191,7 +191,7 @@ class RedisStore:
         from django_redis import get_redis_connection
 
         client = get_redis_connection("default")
-        url = settings.REDIS_URL
+        url = settings.DJS_REDIS.url
         if url not in RedisStore._checked:
             check_eviction_policy(client)
             RedisStore._checked.add(url)
@@ -238,7 +238,7 @@ _database_store, _redis_store = DatabaseStore(), RedisStore()
 
 
 def store() -> DatabaseStore | RedisStore:
-    return _redis_store if settings.REDIS_URL else _database_store
+    return _redis_store if settings.DJS_REDIS.url else _database_store
 
 
 # --- the eviction-policy guard -------------------------------------------------------------------------
@@ -265,7 +265,7 @@ def check_eviction_policy(client) -> None:
 def check_at_start() -> None:
     """Start-up guard (the platform app's ``ready()``): refuse an evicting Redis. An unreachable Redis is not a
     start-up error (it may come up later, and tokens answer 503 meanwhile); the first connection checks then."""
-    if not settings.REDIS_URL:
+    if not settings.DJS_REDIS.url:
         return
     from django_redis import get_redis_connection
 
@@ -278,4 +278,4 @@ def check_at_start() -> None:
     problem = eviction_policy_problem(policy)
     if problem:
         raise ImproperlyConfigured(problem)
-    RedisStore._checked.add(settings.REDIS_URL)
+    RedisStore._checked.add(settings.DJS_REDIS.url)

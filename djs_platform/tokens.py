@@ -50,7 +50,9 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
 from djs_platform import errors, token_state
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser as User  # AUTH_USER_MODEL; the platform names no app
+    from django.contrib.auth.models import (
+        AbstractBaseUser as User,  # AUTH_USER_MODEL; the platform names no app
+    )
 
 log = logging.getLogger("djs.auth")
 
@@ -72,7 +74,8 @@ class AccessGrant:
 
 def _revocation_ttl() -> int:
     # After the longest token lifetime every older token has expired anyway.
-    return int(max(settings.REFRESH_TOKEN_LIFETIME, settings.ACCESS_TOKEN_LIFETIME).total_seconds()) + 60
+    auth = settings.DJS_AUTH
+    return int(max(auth.refresh_token_lifetime, auth.access_token_lifetime).total_seconds()) + 60
 
 
 def _store_call(fn, *args: Any, default: Any = None) -> Any:
@@ -83,7 +86,7 @@ def _store_call(fn, *args: Any, default: Any = None) -> Any:
     except ImproperlyConfigured as exc:  # an evicting Redis: never fail open on a misconfiguration
         raise errors.ServiceUnavailable(_("token revocation store refused: %(exc)s") % {"exc": exc}) from exc
     except Exception as exc:  # noqa: BLE001 - any backend failure means "store unavailable"
-        if settings.AUTH_SETTINGS["revocation_fail_open"]:
+        if settings.DJS_AUTH.revocation_fail_open:
             log.warning("revocation store unavailable, failing open: %s", exc)
             return default
         log.error("revocation store unavailable, refusing tokens: %s", exc)
@@ -129,8 +132,8 @@ def issue_pair(user: "User", family: str | None = None) -> TokenPair:
     expiry, ``auth.refreshExpireHours`` from now: no sliding refresh of its access tokens reaches past it."""
     now = time.time()
     family = family or uuid.uuid4().hex
-    access_seconds = int(settings.ACCESS_TOKEN_LIFETIME.total_seconds())
-    family_end = int(now + settings.REFRESH_TOKEN_LIFETIME.total_seconds())
+    access_seconds = int(settings.DJS_AUTH.access_token_lifetime.total_seconds())
+    family_end = int(now + settings.DJS_AUTH.refresh_token_lifetime.total_seconds())
     refresh = RefreshToken()
     _stamp(refresh, user.pk, family, now, family_end, family_end)
     access = AccessToken()
@@ -271,12 +274,12 @@ def refresh_pair(raw_refresh: str, *, ip: str = "") -> tuple["User", TokenPair]:
 def _presented_for_refresh(raw: str, kind: type[Token], ip: str) -> tuple[Token, int, "User"]:
     """The refresh rate limits (per address before decoding, per user after), then a live, unrevoked token of
     ``kind`` and its user; a refused call spends nothing."""
-    conf = settings.AUTH_SETTINGS
-    throttle(f"rate:refresh:ip:{ip}", conf["refresh_per_address_per_minute"], 60,
+    conf = settings.DJS_AUTH
+    throttle(f"rate:refresh:ip:{ip}", conf.refresh_per_address_per_minute, 60,
              "too many token refreshes from this address; retry later")
     token = _decode(raw, kind)
     user_id = user_id_of(token)
-    throttle(f"rate:refresh:u:{user_id}", conf["refresh_per_user_per_minute"], 60,
+    throttle(f"rate:refresh:u:{user_id}", conf.refresh_per_user_per_minute, 60,
              "too many token refreshes for this user; retry later")
     _check_not_revoked(token)
     return token, user_id, _load_user(token)
@@ -288,7 +291,7 @@ def family_end(token: Token) -> float:
     end = token.get("fxp")
     if isinstance(end, int) and not isinstance(end, bool):
         return float(end)
-    return float(token.get("iat", 0)) + settings.REFRESH_TOKEN_LIFETIME.total_seconds()
+    return float(token.get("iat", 0)) + settings.DJS_AUTH.refresh_token_lifetime.total_seconds()
 
 
 def _spend_once(token: Token, user_id: int, *, kind: str, reuse_message: str) -> None:
@@ -323,7 +326,7 @@ def refresh_access(raw_access: str, *, ip: str = "") -> tuple["User", AccessGran
         raise errors.Unauthenticated(_("token invalid"))
     _spend_once(token, user_id, kind="access token",
                 reuse_message="access token already exchanged; session revoked")
-    lifetime = int(settings.ACCESS_TOKEN_LIFETIME.total_seconds())
+    lifetime = int(settings.DJS_AUTH.access_token_lifetime.total_seconds())
     if now + lifetime <= end:
         expires, expires_in = int(now + lifetime), lifetime
     else:  # capped: the family ends first

@@ -3,7 +3,7 @@
 ``setup_tracing(service)`` is called once per process, before the process serves anything: by
 ``djs_platform/wsgi.py`` (``web``, in each gunicorn worker), by ``manage.py runscheduler``
 (``scheduler``) and by ``manage.py rungrpc`` (``grpc``, before its ``grpc.server`` is built). It reads
-``settings.TRACING`` (``tracing:`` in configs/config.yaml):
+``settings.DJS_TRACING`` (``tracing:`` in configs/config.yaml; ``djs_platform.conf.TracingSettings``):
 
 * ``exporter: none`` (default): nothing is installed. Spans are not created at all and task calls
   carry no ``traceparent`` of ours (only an explicit one on the execution plan, if a caller set one).
@@ -30,14 +30,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
+from django.conf import settings
 from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from djs_platform.conf import TracingSettings
 
 log = logging.getLogger("djs.tracing")
 
-EXPORTERS = ("none", "console", "otlp")
 SERVICES = ("web", "scheduler", "grpc")
 _PROPAGATOR = TraceContextTextMapPropagator()
 
@@ -66,31 +66,7 @@ def tracer() -> trace.Tracer | None:
 
 # --- setup ---------------------------------------------------------------------------------------
 
-def _settings_conf() -> dict[str, Any]:
-    from django.conf import settings
-
-    return dict(getattr(settings, "TRACING", {}) or {})
-
-
-def validate(conf: dict[str, Any]) -> dict[str, Any]:
-    """Normalised tracing settings; ValueError names the bad key."""
-    exporter = str(conf.get("exporter") or "none").strip().lower()
-    if exporter not in EXPORTERS:
-        raise ValueError(f"tracing.exporter must be one of {', '.join(EXPORTERS)}, not {exporter!r}")
-    try:
-        ratio = float(conf.get("sampleRatio", 1.0))
-    except (TypeError, ValueError):
-        raise ValueError(f"tracing.sampleRatio must be a number, not {conf.get('sampleRatio')!r}") from None
-    if not 0.0 <= ratio <= 1.0:
-        raise ValueError(f"tracing.sampleRatio must be between 0 and 1, not {ratio}")
-    endpoint = str(conf.get("otlpEndpoint") or "http://127.0.0.1:4318/v1/traces")
-    if exporter == "otlp" and urlsplit(endpoint).scheme not in ("http", "https"):
-        raise ValueError(f"tracing.otlpEndpoint must be an http(s) URL, not {endpoint!r}")
-    return {"exporter": exporter, "otlpEndpoint": endpoint, "serviceName": str(conf.get("serviceName") or "djs"),
-            "sampleRatio": ratio}
-
-
-def build_provider(service: str, conf: dict[str, Any]):
+def build_provider(service: str, conf: TracingSettings):
     """An SDK tracer provider for ``service`` with the configured exporter (None for ``none``)."""
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
@@ -99,28 +75,29 @@ def build_provider(service: str, conf: dict[str, Any]):
 
     if service not in SERVICES:
         raise ValueError(f"unknown DJS service {service!r} (one of {', '.join(SERVICES)})")
-    conf = validate(conf)
-    if conf["exporter"] == "none":
+    if conf.exporter == "none":
         return None
     resource = Resource.create({
-        "service.name": f"{conf['serviceName']}-{service}",
-        "service.namespace": conf["serviceName"],
+        "service.name": f"{conf.service_name}-{service}",
+        "service.namespace": conf.service_name,
         "service.instance.id": f"{socket.gethostname()}-{os.getpid()}",
     })
-    provider = TracerProvider(resource=resource, sampler=ParentBased(TraceIdRatioBased(conf["sampleRatio"])))
-    if conf["exporter"] == "console":
-        exporter = ConsoleSpanExporter(service_name=f"{conf['serviceName']}-{service}", out=sys.stdout)
+    provider = TracerProvider(resource=resource, sampler=ParentBased(TraceIdRatioBased(conf.sample_ratio)))
+    if conf.exporter == "console":
+        exporter = ConsoleSpanExporter(service_name=f"{conf.service_name}-{service}", out=sys.stdout)
     else:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+            OTLPSpanExporter,
+        )
 
-        exporter = OTLPSpanExporter(endpoint=conf["otlpEndpoint"], timeout=10)
+        exporter = OTLPSpanExporter(endpoint=conf.otlp_endpoint, timeout=10)
     # Batching: exporting never runs on the scheduler's event loop or in a request.
     provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
 
 
-def setup_tracing(service: str, conf: dict[str, Any] | None = None) -> bool:
-    """Install tracing for this process from ``settings.TRACING``; idempotent (the first call wins).
+def setup_tracing(service: str, conf: TracingSettings | None = None) -> bool:
+    """Install tracing for this process from ``settings.DJS_TRACING``; idempotent (the first call wins).
 
     Returns whether tracing is on. Call it before the process builds its servers: the Django
     middleware and the ``grpc.server`` hook are installed here.
@@ -129,15 +106,16 @@ def setup_tracing(service: str, conf: dict[str, Any] | None = None) -> bool:
     with _lock:
         if _setup_done:
             return enabled()
-        conf = validate(_settings_conf() if conf is None else conf)
+        if conf is None:
+            conf = settings.DJS_TRACING
         provider = build_provider(service, conf)
         _setup_done = True
         if provider is None:
             return False
         trace.set_tracer_provider(provider)  # third-party libraries asking the global API get ours
         _activate(provider, service)
-    log.info("tracing on: service %s-%s, exporter %s, sample ratio %s", conf["serviceName"], service,
-             conf["exporter"], conf["sampleRatio"])
+    log.info("tracing on: service %s-%s, exporter %s, sample ratio %s", conf.service_name, service,
+             conf.exporter, conf.sample_ratio)
     return True
 
 
@@ -149,11 +127,10 @@ def _instrument(provider, service: str | None) -> tuple[Any, ...]:
     httpx_instrumentor.instrument(tracer_provider=provider)
     done.append(httpx_instrumentor)
     if service == "web":
-        from django.conf import settings
         from opentelemetry.instrumentation.django import DjangoInstrumentor
 
         django_instrumentor = DjangoInstrumentor()
-        prefix = settings.CONTEXT_PATH.rstrip("/")
+        prefix = settings.DJS_SERVER.context_path.rstrip("/")
         # Scrapes and probes are not traced: they would drown the traces people look for.
         django_instrumentor.instrument(tracer_provider=provider,
                                        excluded_urls=f"{prefix}/metrics$,{prefix}/health$")
@@ -213,7 +190,9 @@ def current_traceparent() -> str | None:
 def suppress_http_instrumentation() -> Iterator[None]:
     """Inside the block the generic HTTP client instrumentations (httpx) create no spans: the caller's span is
     the call's client span."""
-    from opentelemetry.instrumentation.utils import suppress_http_instrumentation as suppress
+    from opentelemetry.instrumentation.utils import (
+        suppress_http_instrumentation as suppress,
+    )
 
     with suppress():
         yield

@@ -21,9 +21,9 @@ api = [
     re_path(r"^web(?:/(?P<path>.*))?$", web.console, name="web-console"),
 ]
 # The three routes below are not JSON API views: GET/HEAD only, any other method answers 4005 in the envelope.
-if settings.METRICS_ENABLED:
+if settings.DJS_SERVER.metrics_enabled:
     api.append(path("metrics", only_methods(metrics_view), name="metrics"))
-if settings.DOCS_ENABLED:
+if settings.DJS_SERVER.docs_enabled:
     api += [
         path("schema", only_methods(SpectacularJSONAPIView.as_view()), name="schema"),
         path("docs", only_methods(SpectacularSwaggerView.as_view(url_name="schema")), name="docs"),
@@ -33,7 +33,7 @@ if settings.DOCS_ENABLED:
 api.append(re_path(r"^.*$", not_found))
 
 urlpatterns = [
-    path(settings.API_PREFIX, include(api)),
+    path(settings.DJS_SERVER.api_prefix, include(api)),
     # ... and so does every path outside /v1 ("/", "/nope", "/v1" without the slash): a route rather than
     # handler404 alone, which DEBUG (the embedded dev profile) replaces with Django's HTML debug page.
     re_path(r"^.*$", not_found, name="not-found"),

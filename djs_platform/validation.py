@@ -8,7 +8,7 @@ Security-relevant. What is refused here, with 4001 / INVALID_ARGUMENT and the pa
   pair (``"\\ud83d\\ude00"``) is decoded by the JSON parser into one character and passes.
 * **NUL in an HTTP header value** (any mapping under a key named ``headers``): it can never be sent and
   failed only at run time.
-* **JSON nested deeper than** ``server.jsonMaxDepth`` (default :data:`DEFAULT_MAX_JSON_DEPTH`): the parsers
+* **JSON nested deeper than** ``server.jsonMaxDepth`` (64 in configs/config.yaml): the parsers
   and serializers recurse, and 3,000 levels raised ``RecursionError`` (500). The depth of a text is measured
   by a linear scan *before* it is parsed (:func:`json_depth`), so a deep document costs one pass.
 
@@ -32,9 +32,6 @@ from google.protobuf.message import Message
 
 from djs_platform import errors
 
-#: Deepest nesting of JSON objects/arrays accepted (``server.jsonMaxDepth``); ``{"a": [1]}`` is 2 deep.
-DEFAULT_MAX_JSON_DEPTH = 64
-
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # A JSON string literal (unrolled loop: no backtracking on long strings), or one bracket.
 _STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
@@ -42,7 +39,8 @@ _JSON_START = re.compile(r"\s*[\[{]")
 
 
 def max_json_depth() -> int:
-    return int(getattr(settings, "JSON_MAX_DEPTH", DEFAULT_MAX_JSON_DEPTH))
+    """Deepest nesting of JSON objects/arrays accepted (``server.jsonMaxDepth``); ``{"a": [1]}`` is 2 deep."""
+    return settings.DJS_SERVER.json_max_depth
 
 
 def json_depth(text: str | bytes, stop_above: int | None = None) -> int:

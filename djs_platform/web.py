@@ -161,7 +161,7 @@ def console(request: HttpRequest, path: str | None = None) -> HttpResponse:
         return json_error(errors.MethodNotAllowed(gettext("%(method)s is not allowed here; the console is read-only")
                                                   % {"method": request.method}))
     if path is None:
-        return HttpResponseRedirect(f"{settings.CONTEXT_PATH}/web/")
+        return HttpResponseRedirect(f"{settings.DJS_SERVER.context_path}/web/")
     root = dist_dir()
     index = root / "index.html"
     if not index.is_file():

@@ -1,8 +1,10 @@
 import os
 
 from django.core.wsgi import get_wsgi_application
+from djs_platform.startup import prepare
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "djs_platform.settings")
+prepare()  # before the settings are read (the dev profile's JWT secret, private var/)
 
 from djs_platform.tracing import setup_tracing  # noqa: E402
 

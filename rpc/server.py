@@ -11,7 +11,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterable
 from concurrent import futures
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import grpc
@@ -20,6 +20,7 @@ from django.db import connections
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from djs_platform.conf import RpcSettings
 from rpc.checks import InputInterceptor
 from rpc.interceptors import AuthInterceptor, DatabaseInterceptor, ErrorInterceptor, LoggingInterceptor
 from rpc.servicers import SERVICE_NAMES, add_servicers
@@ -32,49 +33,34 @@ HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 INTERCEPTORS = (LoggingInterceptor, ErrorInterceptor, DatabaseInterceptor, AuthInterceptor, InputInterceptor)
 
 
-@dataclass(frozen=True)
-class ServerConfig:
-    host: str = "127.0.0.1"
-    port: int = 9090
-    max_workers: int = 16
-    max_concurrent_streams: int = 100
-    keepalive_time: float = 30.0
-    keepalive_timeout: float = 10.0
+def rpc_settings(**overrides: Any) -> RpcSettings:
+    """``settings.DJS_RPC`` with the overrides that are not None (``manage.py rungrpc --host/--port/...``)."""
+    return replace(settings.DJS_RPC, **{k: v for k, v in overrides.items() if v is not None})
 
-    @classmethod
-    def from_settings(cls, **overrides: Any) -> "ServerConfig":
-        conf = settings.RPC
-        config = cls(host=conf["host"], port=conf["port"], max_workers=conf["max_workers"],
-                     max_concurrent_streams=conf["max_concurrent_streams"], keepalive_time=conf["keepalive_time"],
-                     keepalive_timeout=conf["keepalive_timeout"])
-        return replace(config, **{k: v for k, v in overrides.items() if v is not None})
 
-    @property
-    def address(self) -> str:
-        host = f"[{self.host.strip('[]')}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+def server_options(config: RpcSettings) -> list[tuple[str, int]]:
+    """The ``grpc.server`` options of ``rpc.*``."""
+    keepalive_ms = max(1000, int(config.keepalive_time * 1000))
+    return [
+        # A port already in use must fail loudly, not be shared with another server.
+        ("grpc.so_reuseport", 0),
+        ("grpc.max_concurrent_streams", config.max_concurrent_streams),
+        ("grpc.keepalive_time_ms", keepalive_ms),
+        ("grpc.keepalive_timeout_ms", max(1000, int(config.keepalive_timeout * 1000))),
+        # Clients may keep idle connections alive with pings as frequent as ours.
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", keepalive_ms),
+    ]
 
-    def options(self) -> list[tuple[str, int]]:
-        keepalive_ms = max(1000, int(self.keepalive_time * 1000))
-        return [
-            # A port already in use must fail loudly, not be shared with another server.
-            ("grpc.so_reuseport", 0),
-            ("grpc.max_concurrent_streams", self.max_concurrent_streams),
-            ("grpc.keepalive_time_ms", keepalive_ms),
-            ("grpc.keepalive_timeout_ms", max(1000, int(self.keepalive_timeout * 1000))),
-            # Clients may keep idle connections alive with pings as frequent as ours.
-            ("grpc.keepalive_permit_without_calls", 1),
-            ("grpc.http2.min_ping_interval_without_data_ms", keepalive_ms),
-        ]
 
 
 class RpcServer:
     """One server: ``start()`` binds and serves (``port`` is the bound port, useful with port 0),
     ``stop(grace)`` reports NOT_SERVING, lets running calls finish within ``grace`` seconds and stops."""
 
-    def __init__(self, config: ServerConfig | None = None,
+    def __init__(self, config: RpcSettings | None = None,
                  extra_handlers: Iterable[grpc.GenericRpcHandler] = ()):
-        self.config = config or ServerConfig.from_settings()
+        self.config = config or settings.DJS_RPC
         self.extra_handlers = tuple(extra_handlers)
         self.port: int | None = None
         self.server: grpc.Server | None = None
@@ -92,7 +78,7 @@ class RpcServer:
         self._executor = futures.ThreadPoolExecutor(max_workers=self.config.max_workers,
                                                     thread_name_prefix="djs-grpc")
         server = grpc.server(self._executor, interceptors=[cls() for cls in INTERCEPTORS],
-                             options=self.config.options(), handlers=self.extra_handlers or None)
+                             options=server_options(self.config), handlers=self.extra_handlers or None)
         add_servicers(server)
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
@@ -132,7 +118,7 @@ class RpcServer:
         self.stop(grace=1.0)
 
 
-def serve(config: ServerConfig | None = None, grace: float = 10.0,
+def serve(config: RpcSettings | None = None, grace: float = 10.0,
           on_ready: Callable[[RpcServer], None] | None = None, stop_event: threading.Event | None = None) -> None:
     """Serve until SIGTERM/SIGINT (or ``stop_event``), then stop gracefully. Blocks."""
     stop_event = stop_event or threading.Event()

@@ -81,10 +81,12 @@ def configured_database_url() -> str:
         return url
     try:
         sys.path.insert(0, str(REPO_ROOT))
-        from djs_platform.config import load_config  # needs PyYAML, installed before this script runs
+        from djs_platform.config import (
+            load_config,  # needs PyYAML, installed before this script runs
+        )
     except ImportError:
         return ""
-    return str(load_config().get("database.url") or "")
+    return str(load_config()["database.url"] or "")
 
 
 def pip_install() -> subprocess.CompletedProcess:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from apps.records.models import RecordStatus
@@ -42,7 +43,7 @@ def shell_identity() -> dict[str, str]:
 def shell_identity_settings(settings) -> None:
     """:func:`shell_identity` applied to an in-process test's ``settings`` fixture."""
     identity = shell_identity()
-    settings.SCHEDULER = {**settings.SCHEDULER, "shell_run_as": identity.get("DJS_JOB_SHELL_RUN_AS", ""),
-                          "shell_allow_same_user": "DJS_JOB_SHELL_ALLOW_SAME_USER" in identity}
+    settings.DJS_SHELL = replace(settings.DJS_SHELL, run_as=identity.get("DJS_JOB_SHELL_RUN_AS", ""),
+                                 allow_same_user="DJS_JOB_SHELL_ALLOW_SAME_USER" in identity)
     if "DJS_DEBUG" in identity:
         settings.DEBUG = True

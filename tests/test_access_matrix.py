@@ -37,7 +37,7 @@ import itertools
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -269,13 +269,15 @@ def rest_routes() -> list[Route]:
                 found.append(Route(item.name or str(item.pattern), prefix + str(item.pattern), methods))
 
     walk(get_resolver().url_patterns, "")
-    return [r for r in found if r.pattern.startswith(settings.API_PREFIX)]
+    return [r for r in found if r.pattern.startswith(settings.DJS_SERVER.api_prefix)]
 
 
 def grpc_methods(channel: grpc.Channel) -> list[str]:
     """Full names of every method of every service the running server registers, from server reflection and
     the descriptors it serves."""
-    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+        ProtoReflectionDescriptorDatabase,
+    )
 
     database = ProtoReflectionDescriptorDatabase(channel)
     pool = descriptor_pool.DescriptorPool(database)
@@ -628,7 +630,7 @@ def run_rest_list_cells(world: World, tally: Tally, route: str, method: str, cel
 
 
 def test_rest_access_matrix(org, capsys, settings):
-    settings.SCHEDULER = {**settings.SCHEDULER, "shell_enabled": True}
+    settings.DJS_SHELL = replace(settings.DJS_SHELL, enabled=True)
     ROUTES.update({r.name: r for r in rest_routes()})
     world = World(org)
     tally = Tally()

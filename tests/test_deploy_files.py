@@ -42,16 +42,16 @@ def test_app_service_commands_exist(service):
 
 
 def test_published_ports_match_the_configuration():
-    assert SERVICES["web"]["ports"] == [f"{DEFAULTS.get('server.port')}:{DEFAULTS.get('server.port')}"]
-    assert SERVICES["web"]["environment"]["DJS_SERVER_PORT"] == str(DEFAULTS.get("server.port"))
-    assert SERVICES["rpc"]["ports"] == [f"{DEFAULTS.get('rpc.port')}:{DEFAULTS.get('rpc.port')}"]
-    assert SERVICES["rpc"]["environment"]["DJS_RPC_PORT"] == str(DEFAULTS.get("rpc.port"))
+    assert SERVICES["web"]["ports"] == [f"{DEFAULTS['server.port']}:{DEFAULTS['server.port']}"]
+    assert SERVICES["web"]["environment"]["DJS_SERVER_PORT"] == str(DEFAULTS["server.port"])
+    assert SERVICES["rpc"]["ports"] == [f"{DEFAULTS['rpc.port']}:{DEFAULTS['rpc.port']}"]
+    assert SERVICES["rpc"]["environment"]["DJS_RPC_PORT"] == str(DEFAULTS["rpc.port"])
     assert "ports" not in SERVICES["scheduler"], "published ports would break `--scale scheduler=N`"
 
 
 def test_schedulers_drain_before_docker_kills_them():
     grace = int(SERVICES["scheduler"]["stop_grace_period"].rstrip("s"))
-    assert grace > DEFAULTS.get("job.shutdownGrace")
+    assert grace > DEFAULTS["job.shutdownGrace"]
 
 
 @pytest.mark.parametrize("service", list(SERVICES))
@@ -67,7 +67,7 @@ def test_volume_sources_exist(service):
 def test_web_healthcheck_calls_a_real_endpoint():
     test = " ".join(SERVICES["web"]["healthcheck"]["test"])
     path = re.search(r"http://127\.0\.0\.1:(\d+)(/[^'\"]+)", test)
-    assert path and path.group(1) == str(DEFAULTS.get("server.port"))
+    assert path and path.group(1) == str(DEFAULTS["server.port"])
     try:
         match = resolve(path.group(2))
     except Resolver404:  # pragma: no cover - the assertion below explains
@@ -84,7 +84,7 @@ def test_scheduler_healthcheck_uses_its_metrics_port():
 
 def test_rpc_healthcheck_uses_grpc_health_on_the_rpc_port():
     test = " ".join(SERVICES["rpc"]["healthcheck"]["test"])
-    assert "grpc_health" in test and f"127.0.0.1:{DEFAULTS.get('rpc.port')}" in test
+    assert "grpc_health" in test and f"127.0.0.1:{DEFAULTS['rpc.port']}" in test
     import grpc_health.v1.health_pb2  # noqa: F401 - the module the healthcheck imports exists
 
 

@@ -16,6 +16,7 @@ import ast
 import gettext as gnu_gettext
 import io
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
@@ -23,13 +24,15 @@ import pytest
 from babel.messages import mofile, pofile
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_keywords, parse_mapping_cfg
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.utils import translation
 
 from apps.accounts.models import Role, User
 from apps.departments.models import Department
 from conftest import Api
-from djs_platform.config import BASE_DIR, load_config, server_language
+from djs_platform.conf import server_language
+from djs_platform.config import BASE_DIR, load_config
 from djs_platform.middleware import pick_language
 from apps.accounts.permissions import ALL_PERMISSIONS, PERMISSION_LABELS
 from rpc.generated import auth_pb2, data_pb2
@@ -213,7 +216,7 @@ def test_server_language_is_a_validated_configuration_key():
     assert server_language(load_config(environ={"DJS_SERVER_LANGUAGE": "ZH-cn"})) == "zh-hans"
     assert not [w for w in load_config(environ={"DJS_SERVER_LANGUAGE": "en"}).warnings if "LANGUAGE" in w]
     for bad in ("fr", "zh-TW", "chinese", "1"):
-        with pytest.raises(ValueError, match="server.language"):
+        with pytest.raises(ImproperlyConfigured, match="server.language"):
             server_language(load_config(environ={"DJS_SERVER_LANGUAGE": bad}))
 
 
@@ -423,7 +426,7 @@ def test_a_cron_error_reads_in_chinese_and_names_the_field(org):
 # --- 5. server.language, the success envelope, labels, seeds -------------------------------------------------------
 
 def test_server_language_is_the_fallback_and_success_stays_success(org, settings):
-    settings.SERVER_LANGUAGE = "zh-hans"
+    settings.DJS_SERVER = replace(settings.DJS_SERVER, language="zh-hans")
     admin = Api(org.admin)
     reply = admin.post("tasks/http", http_task(org, cron="@reboot")).expect(4001)
     assert has_cjk(reply.message) and reply.response["Content-Language"] == "zh-Hans"
@@ -470,13 +473,13 @@ def test_user_data_is_never_translated(org):
 
 
 def test_a_fresh_install_is_seeded_in_the_server_language(db, settings):
-    settings.SERVER_LANGUAGE = "zh-hans"
-    User.objects.filter(username=settings.ADMIN_USERNAME).delete()
+    settings.DJS_SERVER = replace(settings.DJS_SERVER, language="zh-hans")
+    User.objects.filter(username=settings.DJS_AUTH.admin_username).delete()
     call_command("bootstrap", verbosity=0, stdout=open("/dev/null", "w"))
     top = Department.objects.filter(parent__isnull=True).order_by("id").first()
     assert (top.name, top.description) == ("总部", "顶级部门")
     assert Role.objects.get(name="admin").description == "拥有全部权限的系统管理员"
-    assert User.objects.get(username=settings.ADMIN_USERNAME).real_name == "系统管理员"
+    assert User.objects.get(username=settings.DJS_AUTH.admin_username).real_name == "系统管理员"
     top.name = "研发中心"
     top.save()
     call_command("bootstrap", verbosity=0, stdout=open("/dev/null", "w"))  # not a fresh install: nothing rewritten

@@ -68,6 +68,8 @@ def test_router_writes_and_migrates_only_on_the_primary():
 DRIVER = textwrap.dedent("""
     import json, os, sys, time, traceback
     import django
+    from djs_platform.startup import prepare
+    prepare()
     django.setup()
     from datetime import datetime, timedelta, timezone
     from django.apps import apps

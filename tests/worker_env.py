@@ -1,4 +1,5 @@
-"""Loaded first (``-p tests.worker_env`` in pytest.ini), before Django's settings are read.
+"""Loaded first (``-p tests.worker_env`` in pytest.ini), before Django's settings are read: the test process's
+start-up (``djs_platform.startup.prepare``, as manage.py and wsgi.py do), and:
 
 Under pytest-xdist each worker gets its own Redis database (the pass's URL with database 1 + worker
 number), so one worker clearing its cache between tests never wipes another worker's throttle counters
@@ -22,3 +23,8 @@ if _worker.startswith("gw"):
     for _name in ("DJS_REDIS_URL", "DJS_TEST_REDIS_URL"):
         if os.environ.get(_name, "").startswith("redis://"):
             os.environ[_name] = _worker_redis_url(os.environ[_name], int(_worker[2:]))
+
+# After the variables above: the configuration is read when djs_platform.config is first imported.
+from djs_platform.startup import prepare  # noqa: E402
+
+prepare()

@@ -16,7 +16,7 @@ from djs_platform.config import DEFAULT_ADMIN_PASSWORDS
 
 def seed_admin(context: BootstrapContext) -> None:
     """Reference data and the admin (``context.admin`` for the steps after this one)."""
-    username, password = settings.ADMIN_USERNAME, settings.ADMIN_PASSWORD
+    username, password = settings.DJS_AUTH.admin_username, settings.DJS_AUTH.admin_password
     with transaction.atomic():
         role, department = seed_reference_data(Permission, Role, RolePermission, Department)
         admin = User.objects.filter(username_key=username_key(username)).first()

@@ -20,7 +20,7 @@ ADMIN_REAL_NAME = gettext_noop("System Administrator")
 
 def in_server_language(text: str) -> str:
     """``text`` (marked with ``gettext_noop``) in ``server.language``."""
-    with translation.override(getattr(settings, "SERVER_LANGUAGE", "en")):
+    with translation.override(settings.DJS_SERVER.language):
         return translation.gettext(text)
 
 
@@ -45,7 +45,7 @@ def relabel_fresh_install(role, department) -> None:
     """A fresh install seeded in English by ``scripts/init-db/init.sql`` (SQL knows no ``server.language``): the
     first ``bootstrap`` (the one that creates the admin user) writes the seeded texts in ``server.language``. Only
     rows still holding the English seed are touched; anything an operator wrote stays."""
-    if getattr(settings, "SERVER_LANGUAGE", "en") == "en":
+    if settings.DJS_SERVER.language == "en":
         return
     if role.description == ADMIN_ROLE_DESCRIPTION:
         role.description = in_server_language(ADMIN_ROLE_DESCRIPTION)

@@ -50,22 +50,22 @@ def _throttle_login(key: str, ip: str) -> None:
     """Per address: N attempts a minute. Per login name (``username_key``, whether such a user exists or not,
     so a lockout reveals nothing): locked for ``auth.loginLockoutSeconds`` after M failures (4029). Windows
     are exact (:mod:`djs_platform.token_state`); ``Retry-After`` is what is left of them."""
-    conf = settings.AUTH_SETTINGS
-    tokens.throttle(f"login:ip:{ip}", conf["login_rate_per_minute"], 60,
+    conf = settings.DJS_AUTH
+    tokens.throttle(f"login:ip:{ip}", conf.login_rate_per_minute, 60,
                     "too many login attempts from this address; retry in a minute")
     failures = tokens.store_get(f"login:fail:{key}")
-    if failures is not None and failures.value >= conf["login_max_failures"]:
+    if failures is not None and failures.value >= conf.login_max_failures:
         raise errors.TooManyRequests(_("account temporarily locked after repeated failed logins"),
                                      retry_after=failures.remaining())
 
 
 def _login_failed(key: str) -> None:
     """Count a failure; the one that reaches the limit starts a lockout of exactly loginLockoutSeconds."""
-    conf = settings.AUTH_SETTINGS
+    conf = settings.DJS_AUTH
     name = f"login:fail:{key}"
-    failures = tokens.store_incr(name, conf["login_lockout_seconds"])
-    if failures is not None and failures.value >= conf["login_max_failures"]:
-        tokens.store_set(name, failures.value, conf["login_lockout_seconds"])
+    failures = tokens.store_incr(name, conf.login_lockout_seconds)
+    if failures is not None and failures.value >= conf.login_max_failures:
+        tokens.store_set(name, failures.value, conf.login_lockout_seconds)
 
 
 def auth_login(*, username: str, password: str, ip: str, user_agent: str = "", via: str = "rest") -> tuple[User, tokens.TokenPair]:

@@ -51,7 +51,7 @@ async def send_webhook(http: HttpExecutor, url: str, secret: str | None, payload
     headers, body = webhook_request(payload, secret)
     result = await http.send(url=url, method="POST", headers=headers, body=body,
                              idempotency_key=f"djs-alert-{payload.get('id')}", traceparent=None,
-                             timeout=min(settings.ALERTS["webhook_timeout"], timeout or float("inf")))
+                             timeout=min(settings.DJS_ALERTS.webhook_timeout, timeout or float("inf")))
     error = None if result.success else (result.error or f"HTTP {result.status_code}")
     return {"channel": "webhook", "target": url, "ok": result.success, "statusCode": result.status_code,
             "error": bound_error(error, 500) if error else None}
@@ -81,19 +81,19 @@ def email_text(payload: dict[str, Any]) -> tuple[str, str]:
 def send_email(recipients: list[str], payload: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
     """Send one e-mail to all recipients (blocking: run it off the event loop). Never raises. ``timeout``: at
     most that many seconds per socket operation, else ``alerts.smtp.timeout``."""
-    conf = settings.ALERTS["smtp"]
+    conf = settings.DJS_ALERTS.smtp
     target = ", ".join(recipients)
-    if not conf["host"]:
+    if not conf.host:
         return {"channel": "email", "target": target, "ok": False, "statusCode": None,
                 "error": "e-mail is not configured (alerts.smtp.host is empty)"}
     subject, body = email_text(payload)
     try:
-        connection = get_connection("django.core.mail.backends.smtp.EmailBackend", host=conf["host"],
-                                    port=conf["port"], username=conf["username"] or None,
-                                    password=conf["password"] or None, use_tls=conf["starttls"],
-                                    use_ssl=conf["ssl"], timeout=min(conf["timeout"], timeout or float("inf")),
+        connection = get_connection("django.core.mail.backends.smtp.EmailBackend", host=conf.host,
+                                    port=conf.port, username=conf.username or None,
+                                    password=conf.password or None, use_tls=conf.starttls,
+                                    use_ssl=conf.ssl, timeout=min(conf.timeout, timeout or float("inf")),
                                     fail_silently=False)
-        EmailMessage(subject=subject, body=body, from_email=conf["from"], to=recipients,
+        EmailMessage(subject=subject, body=body, from_email=conf.sender, to=recipients,
                      connection=connection).send()
     except Exception as exc:  # noqa: BLE001 - any SMTP failure is a failed delivery, recorded
         return {"channel": "email", "target": target, "ok": False, "statusCode": None,

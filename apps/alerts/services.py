@@ -395,14 +395,16 @@ def open_alert(event: AlertEvent) -> tuple[Alert, Channels, dict[str, Any]] | No
         dedup_key = f"{kind}:{month}:{event.record_id}"
         if Alert.objects.filter(dedup_key=dedup_key).exists():
             return None
-        cooldown = policy.cooldown_seconds if policy.cooldown_seconds is not None else settings.ALERTS["cooldown"]
+        cooldown = policy.cooldown_seconds
+        if cooldown is None:
+            cooldown = settings.DJS_ALERTS.cooldown
         if cooldown > 0:
             last = (Alert.objects.filter(task_id=event.task["id"], kind=kind,
                                          create_time__gte=now - timedelta(seconds=cooldown))
                     .order_by("-id").values_list("pk", flat=True).first())
             if last is not None:
                 return _suppress(last, kind)
-        cap = settings.ALERTS["max_per_minute"]
+        cap = settings.DJS_ALERTS.max_per_minute
         if cap > 0:
             recent = list(Alert.objects.filter(department_id=event.task["department_id"],
                                                create_time__gte=now - timedelta(seconds=60))
@@ -447,7 +449,7 @@ def build_payload(alert: Alert, *, task: dict[str, Any] | None, event: AlertEven
             "status": RecordStatus(event.status).name.lower() if event.status is not None else "running",
             "statusCode": event.status_code, "error": event.error, "retryTimes": event.retry_times,
         }
-        base = settings.ALERTS["console_url"]
+        base = settings.DJS_ALERTS.console_url
         if base:
             record["url"] = (f"{base.rstrip('/')}/records?year={event.year}&month={event.month}"
                              f"&recordId={event.record_id}")
@@ -470,7 +472,7 @@ async def deliver(channels: Channels, payload: dict[str, Any], http=None,
             from apps.tasks.executors.http import HttpExecutor
             from djs_platform.egress import EgressPolicy
 
-            http = HttpExecutor(1, EgressPolicy.from_config(settings.EGRESS))
+            http = HttpExecutor(1, EgressPolicy.of(settings.DJS_EGRESS))
             await http.start()
         try:
             deliveries.append(await delivery.send_webhook(http, channels.webhook_url, channels.webhook_secret,

@@ -49,7 +49,7 @@ class AlertWatcher:
     def __init__(self, node: "NodeView", db: Any = None):
         self.node = node
         self.db = db or DbThread("djs-alerts")  # its own connection
-        self.enabled = bool(settings.ALERTS["enabled"])
+        self.enabled = bool(settings.DJS_ALERTS.enabled)
         self.by_task: dict[int, PolicySnapshot] = {}
         self.by_department: dict[int, PolicySnapshot] = {}
         self.loaded_at = float("-inf")
@@ -64,7 +64,7 @@ class AlertWatcher:
     async def start(self) -> None:
         if not self.enabled:
             return
-        self.queue = asyncio.Queue(maxsize=max(1, settings.ALERTS["queue_size"]))
+        self.queue = asyncio.Queue(maxsize=max(1, settings.DJS_ALERTS.queue_size))
         await self._load()
         self.consumers = [asyncio.create_task(self._consume()) for _ in range(CONSUMERS)]
 

@@ -33,7 +33,7 @@ def _check_depth(parent_id: int | None, height: int, edges: list[tuple[int, int 
     """A department (with ``height`` levels below and including it) under ``parent_id`` must not reach below
     level ``departments.maxDepth`` (4001 on parentId). Deep chains made the tree and every node's alert-policy
     refresh expensive (issue 16, finding 12)."""
-    limit = settings.DEPARTMENT_MAX_DEPTH
+    limit = settings.DJS_DEPARTMENTS.max_depth
     depth = (selectors.department_depths(edges).get(parent_id, 0) if parent_id is not None else 0) + height
     if depth > limit:
         raise errors.invalid("parentId", _("the department tree would be %(depth)s levels deep there; at most "

@@ -45,7 +45,7 @@ def _repr(entry: Executor) -> str:
 
 def _throttle(actor: Actor) -> None:
     """A flood of registrations from one user (one service account's token, or many) answers 4029."""
-    limit = settings.EXECUTORS["register_per_user_per_minute"]
+    limit = settings.DJS_EXECUTORS.register_per_user_per_minute
     tokens.throttle(f"rate:executor-register:u:{actor.user.pk}", limit, 60,
                     _("too many executor registrations: at most %(limit)s a minute per user "
                       "(executors.registerPerUserPerMinute)") % {"limit": limit})

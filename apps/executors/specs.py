@@ -160,7 +160,7 @@ def parse_address(kind: str, text: str) -> Target:
 
 def egress_policy() -> EgressPolicy:
     """The platform's egress policy (``security.egress``), as the executors apply it."""
-    return EgressPolicy.from_config(settings.EGRESS)
+    return EgressPolicy.of(settings.DJS_EGRESS)
 
 
 def _run(coro: Any) -> Any:

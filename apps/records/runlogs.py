@@ -27,7 +27,7 @@ _HEADER = re.compile(rb"^=== attempt \d+ at (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")
 
 
 def log_dir() -> Path:
-    return Path(settings.SCHEDULER["shell_log_dir"])
+    return Path(settings.DJS_SHELL.log_dir)
 
 
 def log_name(*, year: int, month: int, task_id: int, record_id: int) -> str:

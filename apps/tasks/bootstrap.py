@@ -12,13 +12,13 @@ from djs_platform.cli.output import error_lines
 
 
 def apply_declared_jobs(context: BootstrapContext) -> None:
-    if not settings.SCHEDULER_JOBS:
+    if not settings.DJS_SCHEDULER.jobs:
         return
     from apps.tasks.declarative import tasks_apply
 
     try:
         report = tasks_apply(actor=Actor(user=context.admin, via="config"),
-                             document={"tasks": settings.SCHEDULER_JOBS})
+                             document={"tasks": list(settings.DJS_SCHEDULER.jobs)})
     except errors.ApplicationError as exc:
         raise CommandError("scheduler.jobs in the configuration: "
                            + error_lines(exc.code, exc.message, {"fields": exc.fields})) from None

@@ -151,7 +151,7 @@ class SchedulerNodeQuerySet(models.QuerySet):
 
 
 def _node_timeout(timeout: float | None) -> float:
-    return float(settings.SCHEDULER["node_timeout"]) if timeout is None else timeout
+    return float(settings.DJS_SCHEDULER.node_timeout) if timeout is None else timeout
 
 
 class SchedulerNode(models.Model):

@@ -124,7 +124,7 @@ def next_fire(schedule: Schedule, status: int, now: datetime | None = None) -> d
 def require_shell(actor: Actor, action: str) -> None:
     """SHELL tasks run commands on the scheduler hosts: only where the platform allows them
     (``job.shell.enabled``) and only for actors holding ``task:shell`` (besides the action's own code)."""
-    if not settings.SCHEDULER["shell_enabled"]:
+    if not settings.DJS_SHELL.enabled:
         raise errors.Forbidden(gettext("SHELL tasks are disabled on this platform (job.shell.enabled); cannot "
                                        "%(action)s") % {"action": action})
     require_permission(actor.user, "task:shell")
@@ -135,12 +135,10 @@ def check_shell_workdir(values: dict[str, Any]) -> None:
     or its department's entry; docs/security.md, finding 2): checked here at save, on this host, and by the
     node again before each run. 4001 on ``shell_workdir`` otherwise."""
     workdir = values.get("shell_workdir")
-    if not workdir or not settings.SCHEDULER["shell_enabled"]:
+    if not workdir or not settings.DJS_SHELL.enabled:
         return
-    conf = settings.SCHEDULER
     try:
-        identities = ShellIdentities.from_config(conf["shell_run_as"], conf["shell_run_as_departments"],
-                                                 conf["shell_allow_same_user"])
+        identities = ShellIdentities.of(settings.DJS_SHELL)
     except ShellIdentityError:
         return  # a wrong identity setting is the node's start-up error, not this task's
     path = ancestry(values["department_id"], department_parents())
@@ -150,7 +148,7 @@ def check_shell_workdir(values: dict[str, Any]) -> None:
 
 def shell_below(task_ids: set[int]) -> bool:
     """Whether running one of these tasks runs a SHELL command further down its child chains."""
-    _, below = _levels(set(task_ids), up=False, limit=int(settings.SCHEDULER["child_depth"]))
+    _, below = _levels(set(task_ids), up=False, limit=int(settings.DJS_SCHEDULER.child_depth))
     return bool(below) and Task.objects.filter(pk__in=below, task_type=TaskType.SHELL).exists()
 
 
@@ -344,7 +342,7 @@ def _set_children(*, actor: Actor, task: Task, child_ids: list[int] | None,
         require_shell(actor, gettext("make a SHELL task a child"))  # naming it is running it, as a manual trigger would
     elif added and shell_below(added):
         require_permission(actor.user, "task:shell")  # a child whose own children run a SHELL command
-    limit = int(settings.SCHEDULER["child_depth"])
+    limit = int(settings.DJS_SCHEDULER.child_depth)
     up, ancestors = _levels({task.pk}, up=True, limit=limit)
     for child_id in new:
         if child_id in ancestors:

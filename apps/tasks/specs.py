@@ -161,7 +161,7 @@ def egress_problem(host: str | None) -> str | None:
     if not host:
         return None
     try:
-        EgressPolicy.from_config(settings.EGRESS).check_saved_host(host)
+        EgressPolicy.of(settings.DJS_EGRESS).check_saved_host(host)
     except EgressDenied as exc:
         return str(exc)
     except ValueError:  # a broken security.egress is the start-up's error, not this task's

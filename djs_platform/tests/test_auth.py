@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import jwt
 import pytest
@@ -21,7 +22,7 @@ def test_login_returns_token_pair_and_user(org):
     user = org.member(org.a, {"task:view"})
     data = login(user.username).expect(0).data
     assert set(data) == {"token", "refreshToken", "expiresIn", "tokenType", "user"}
-    assert data["expiresIn"] == int(settings.ACCESS_TOKEN_LIFETIME.total_seconds())
+    assert data["expiresIn"] == int(settings.DJS_AUTH.access_token_lifetime.total_seconds())
     assert data["user"]["username"] == user.username
     assert data["user"]["departmentName"] == "A"
     assert data["user"]["permissions"] == ["task:view"]
@@ -132,19 +133,19 @@ def test_forged_tokens_are_refused(org, mutate):
         assert reply.message == "token expired"
 
 
-@override_settings(AUTH_SETTINGS={**settings.AUTH_SETTINGS, "login_max_failures": 3})
+@override_settings(DJS_AUTH=replace(settings.DJS_AUTH, login_max_failures=3))
 def test_repeated_failures_lock_the_username(org):
     user = org.member(org.a)
     for _ in range(3):
         login(user.username, "wrong-password", REMOTE_ADDR="10.0.0.1").expect(4010)
     # Locked even with the right password, and from another address.
     reply = login(user.username, REMOTE_ADDR="10.0.0.2").expect(4029)
-    assert reply.response["Retry-After"] == str(settings.AUTH_SETTINGS["login_lockout_seconds"])
+    assert reply.response["Retry-After"] == str(settings.DJS_AUTH.login_lockout_seconds)
     # Other usernames are unaffected.
     login(org.member(org.a).username, REMOTE_ADDR="10.0.0.2").expect(0)
 
 
-@override_settings(AUTH_SETTINGS={**settings.AUTH_SETTINGS, "login_rate_per_minute": 4})
+@override_settings(DJS_AUTH=replace(settings.DJS_AUTH, login_rate_per_minute=4))
 def test_login_attempts_are_rate_limited_per_address(org):
     users = [org.member(org.a) for _ in range(5)]
     for user in users[:4]:
@@ -155,7 +156,7 @@ def test_login_attempts_are_rate_limited_per_address(org):
 
 def test_successful_login_resets_the_failure_count(org):
     user = org.member(org.a)
-    limit = settings.AUTH_SETTINGS["login_max_failures"]
+    limit = settings.DJS_AUTH.login_max_failures
     for _ in range(limit - 1):
         login(user.username, "wrong-password").expect(4010)
     login(user.username).expect(0)

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from djs_platform.conf import connection_budget_error
 from djs_platform.config import (
     ALIASES,
     BASE_DIR,
     NON_KEY_PREFIXES,
     NON_KEY_VARIABLES,
-    connection_budget_error,
     env_name,
     load_config,
 )
@@ -31,30 +31,30 @@ def test_env_names_follow_the_key_path():
 def test_environment_overrides_typed_values():
     cfg = load_config(environ={"DJS_SERVER_PORT": "9100", "DJS_DEBUG": "true", "DJS_JOB_HTTP_WORKERS": "7",
                                "DJS_JWT_SECRET": "1234", "DJS_DATABASE_URL": "mysql://u:p@db:3306/s"})
-    assert cfg.get("server.port") == 9100
-    assert cfg.get("server.debug") is True
-    assert cfg.get("job.httpWorkers") == 7
-    assert cfg.get("auth.jwtSecret") == "1234"  # strings stay strings
-    assert cfg.get("database.url") == "mysql://u:p@db:3306/s"
+    assert cfg["server.port"] == 9100
+    assert cfg["server.debug"] is True
+    assert cfg["job.httpWorkers"] == 7
+    assert cfg["auth.jwtSecret"] == "1234"  # strings stay strings
+    assert cfg["database.url"] == "mysql://u:p@db:3306/s"
 
 
 def test_defaults_come_from_config_yaml():
     cfg = load_config(environ={})
-    assert cfg.get("server.contextPath") == "/v1"
-    assert cfg.get("rpc.port") == 9090
-    assert cfg.get("database.url").startswith("sqlite:///")
+    assert cfg["server.contextPath"] == "/v1"
+    assert cfg["rpc.port"] == 9090
+    assert cfg["database.url"].startswith("sqlite:///")
 
 
 def test_the_file_djs_config_names_is_merged_over_the_defaults(tmp_path: Path):
     path = tmp_path / "c.yaml"
     path.write_text("server:\n  port: 1234\njob:\n  shell:\n    runAsDepartments: {7: alice}\nrecords:\n")
     cfg = load_config(environ={"DJS_CONFIG": str(path)})
-    assert cfg.get("server.port") == 1234
-    assert cfg.get("server.contextPath") == "/v1" and cfg.get("job.shell.workers") == 20  # the rest: defaults
-    assert cfg.section("job.shell.runAsDepartments") == {"7": "alice"}
-    assert cfg.get("records.keepMonths") == 0  # an empty section changes nothing
+    assert cfg["server.port"] == 1234
+    assert cfg["server.contextPath"] == "/v1" and cfg["job.shell.workers"] == 20  # the rest: defaults
+    assert cfg.mapping("job.shell.runAsDepartments") == {"7": "alice"}
+    assert cfg["records.keepMonths"] == 0  # an empty section changes nothing
     assert (cfg.source, cfg.overlay, cfg.warnings) == (BASE_DIR / "configs" / "config.yaml", path, [])
-    assert load_config(environ={"DJS_CONFIG": str(path), "DJS_SERVER_PORT": "4321"}).get("server.port") == 4321
+    assert load_config(environ={"DJS_CONFIG": str(path), "DJS_SERVER_PORT": "4321"})["server.port"] == 4321
 
 
 def test_unknown_overlay_keys_and_djs_variables_are_named_in_warnings(tmp_path: Path):
@@ -65,7 +65,7 @@ def test_unknown_overlay_keys_and_djs_variables_are_named_in_warnings(tmp_path: 
                "DJS_JWT_SECRET": "x" * 40, "DJS_TEST_WORKERS": "2", "DJS_EVENT_LOOP": "asyncio",
                "DJS_SHUTDOWN_PID": "1", "DJS_HTTP_TRANSPORT": "native", "OTHER_VAR": "1"}
     cfg = load_config(environ=environ)
-    assert cfg.get("log.maxAge") == 2 and cfg.get("tracing.exporter") == "none"
+    assert cfg["log.maxAge"] == 2 and cfg["tracing.exporter"] == "none"
     assert cfg.warnings == [
         f"{path}: unknown configuration key server.prot, ignored (did you mean server.port?)",
         (f"{path}: job.workers is no longer used and has no effect: executions run on one asyncio loop per "
@@ -97,7 +97,8 @@ _CODE = [p for top in ("djs_platform", "apps", "rpc", "configs", "scripts") for 
 def test_every_key_of_config_yaml_is_read_by_the_code():
     """A key in the defaults file that nothing reads would be a setting that silently does nothing."""
     code = "\n".join(path.read_text() for path in _CODE)
-    unread = [key for key in load_config(environ={}).as_dict() if f'"{key}"' not in code and f"'{key}'" not in code]
+    keys = load_config(environ={}).keys()
+    unread = [key for key in keys if f'"{key}"' not in code and f"'{key}'" not in code]
     assert unread == []
 
 
@@ -105,7 +106,7 @@ def test_every_djs_variable_the_code_reads_is_a_key_or_known_not_to_be_one():
     read = {name for path in _CODE for name in re.findall(r"environ(?:\.get\(|\.setdefault\(|\[)\s*[\"'](DJS_[A-Z_]+)",
                                                            path.read_text())}
     assert read, "the scan found no DJS_* read at all"
-    keys = {env_name(key) for key in load_config(environ={}).as_dict()}
+    keys = {env_name(key) for key in load_config(environ={}).keys()}
     unknown = {name for name in read if name not in keys and name not in ALIASES and name not in NON_KEY_VARIABLES
                and not name.startswith(NON_KEY_PREFIXES)}
     assert unknown == set()
@@ -163,6 +164,7 @@ def _settings_in_subprocess(env: dict[str, str], expr: str) -> subprocess.Comple
     clean = {k: v for k, v in os.environ.items() if not k.startswith("DJS_")}
     code = (
         "import os, json; os.environ['DJANGO_SETTINGS_MODULE']='djs_platform.settings';"
+        "from djs_platform.startup import prepare; prepare();"
         "from django.conf import settings; print(json.dumps(" + expr + "))"
     )
     return subprocess.run([sys.executable, "-c", code], env={**clean, **env}, cwd=BASE_DIR,
@@ -238,20 +240,130 @@ def test_deploy_checks_are_clean_in_the_production_profile():
 
 
 def test_replica_alias_and_router_exist_only_when_a_replica_url_is_configured():
-    expr = "[sorted(settings.DATABASES), getattr(settings, 'DATABASE_ROUTERS', []), settings.DATABASE_REPLICA]"
+    expr = ("[sorted(settings.DATABASES), getattr(settings, 'DATABASE_ROUTERS', []), "
+            "settings.DJS_DATABASE.replica_max_lag_seconds]")
     primary = {"DJS_DEBUG": "false", **PROD_SECRETS, "DJS_DATABASE_URL": "mysql://djs:pw@10.0.0.5:3306/sched"}
     result = _settings_in_subprocess(primary, expr)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == [["default"], [], {"max_lag": 5.0}]
+    assert json.loads(result.stdout) == [["default"], [], 5.0]
     result = _settings_in_subprocess({**primary, "DJS_DATABASE_REPLICA_URL": "mysql://ro:pw@10.0.0.6:3306/sched",
                                       "DJS_DATABASE_REPLICA_MAX_LAG_SECONDS": "2"},
                                      expr + " + [settings.DATABASES['replica']]")
     assert result.returncode == 0, result.stderr
     aliases, routers, replica_settings, replica = json.loads(result.stdout)
     assert aliases == ["default", "replica"] and routers == ["djs_platform.dbrouter.ReadReplicaRouter"]
-    assert replica_settings == {"max_lag": 2.0}
+    assert replica_settings == 2.0
     assert (replica["HOST"], replica["USER"], replica["NAME"]) == ("10.0.0.6", "ro", "sched")
     assert replica["OPTIONS"]["isolation_level"] == "read committed"  # same options as the primary
     result = _settings_in_subprocess({"DJS_DEBUG": "true", "DJS_DATABASE_REPLICA_URL": "mysql://ro:pw@h/s"},
                                      "settings.DEBUG")
     assert result.returncode != 0 and "database.replicaUrl" in result.stderr  # SQLite cannot have a replica
+
+
+# --- typed settings: one object per concern, defaults only in config.yaml (issue 22) ------------------------
+
+def _all_settings(cfg) -> list:
+    from djs_platform import conf
+
+    return [kind.from_config(cfg) for kind in (
+        conf.ServerSettings, conf.DatabaseSettings, conf.RedisSettings, conf.AuthSettings,
+        conf.SchedulerSettings, conf.ShellSettings, conf.RecordsSettings, conf.DepartmentSettings,
+        conf.RpcSettings, conf.EgressSettings, conf.AlertSettings, conf.TracingSettings,
+        conf.ExecutorRegistrySettings, conf.LogSettings)]
+
+
+def test_every_concern_reads_its_keys_from_config_yaml():
+    server, database, redis, auth, scheduler, shell, records, departments, rpc, egress, alerts, tracing, \
+        executors, log = _all_settings(load_config(environ={"DJS_DEBUG": "false", **PROD_SECRETS}))
+    assert (server.port, server.context_path, server.api_prefix) == (9088, "/v1", "v1/")
+    assert server.language == "en"
+    assert (database.max_conn, database.replica_url, redis.url) == (32, "", "")
+    assert (auth.login_max_failures, auth.access_token_lifetime.total_seconds()) == (5, 24 * 3600)
+    assert (scheduler.poll_interval, scheduler.claim_batch, scheduler.jobs) == (0.5, 500, ())
+    assert (shell.enabled, shell.log_dir, shell.run_as_departments) == (False, BASE_DIR / "logs", {})
+    assert (records.keep_months, records.rollup_keep_months, departments.max_depth) == (0, 24, 20)
+    assert (rpc.port, rpc.address) == (9090, "127.0.0.1:9090")
+    assert (egress.allow_cidrs, egress.allow_private) == ((), False)
+    assert (alerts.smtp.sender, tracing.exporter) == ("djs@localhost", "none")
+    assert executors.register_per_user_per_minute == 120
+    assert log.level == "INFO"
+
+
+def test_a_key_missing_from_config_yaml_is_an_error_naming_it(tmp_path: Path):
+    """Defaults live only in config.yaml: the code has none to fall back on, so a missing key says which."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from djs_platform.conf import SchedulerSettings
+
+    text = (BASE_DIR / "configs" / "config.yaml").read_text()
+    defaults = tmp_path / "config.yaml"
+    defaults.write_text(re.sub(r"\n  lookahead: .*\n", "\n", text))
+    with pytest.raises(ImproperlyConfigured, match="configuration key job.lookahead is missing"):
+        SchedulerSettings.from_config(load_config(environ={}, defaults=defaults))
+
+
+def test_the_code_reads_the_configuration_only_through_the_typed_settings():
+    """``config.get(key, default)`` wrote each default a second time; settings.py builds the objects."""
+    code = {path: path.read_text() for path in _CODE}
+    assert [str(p) for p, text in code.items() if re.search(r"\b(config|cfg)\.get\(", text)] == []
+    assert "config[" not in code[BASE_DIR / "djs_platform" / "settings.py"]
+
+
+def test_rollup_retention_below_record_retention_is_refused():
+    from django.core.exceptions import ImproperlyConfigured
+
+    from djs_platform.conf import RecordsSettings
+
+    with pytest.raises(ImproperlyConfigured, match="records.rollupKeepMonths"):
+        RecordsSettings.from_config(load_config(environ={"DJS_RECORDS_KEEP_MONTHS": "12",
+                                                        "DJS_RECORDS_ROLLUP_KEEP_MONTHS": "6"}))
+
+
+def _copy_of_the_platform(tmp_path: Path) -> Path:
+    """A project directory of its own (BASE_DIR is where djs_platform lives): the settings need only the
+    platform package and configs/."""
+    import shutil
+
+    base = tmp_path / "djs"
+    for top in ("djs_platform", "configs"):
+        shutil.copytree(BASE_DIR / top, base / top, ignore=shutil.ignore_patterns("__pycache__", "tests"))
+    return base
+
+
+def _files_under(base: Path) -> set[str]:
+    return {str(p.relative_to(base)) for p in base.rglob("*")}
+
+
+def _python_in(base: Path, env: dict[str, str], code: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DJS_")}
+    return subprocess.run([sys.executable, "-c", code], cwd=base, capture_output=True, text=True, timeout=60,
+                          env={**clean, "PYTHONPATH": str(base), "PYTHONDONTWRITEBYTECODE": "1",
+                               "DJANGO_SETTINGS_MODULE": "djs_platform.settings", **env})
+
+
+READ_SETTINGS = "from django.conf import settings; print(settings.SIMPLE_JWT['SIGNING_KEY'])"
+
+
+def test_importing_the_settings_creates_nothing_and_start_up_prepares_var(tmp_path: Path):
+    base = _copy_of_the_platform(tmp_path)
+    before = _files_under(base)
+    production = _python_in(base, {"DJS_DEBUG": "false", **PROD_SECRETS}, READ_SETTINGS)
+    assert production.returncode == 0, production.stderr
+    assert production.stdout.strip() == PROD_SECRETS["DJS_JWT_SECRET"]
+    # The dev profile's secret is start-up's: without it the settings say so, and still write nothing.
+    dev = _python_in(base, {"DJS_DEBUG": "true"}, READ_SETTINGS)
+    assert dev.returncode != 0 and "var/jwt-secret does not exist yet" in dev.stderr, dev.stderr
+    assert _files_under(base) == before  # no var/, no jwt-secret, no static root
+
+    started = _python_in(base, {"DJS_DEBUG": "true"},
+                         "from djs_platform.startup import prepare; prepare(); " + READ_SETTINGS)
+    assert started.returncode == 0, started.stderr
+    var = base / "var"
+    secret = (var / "jwt-secret").read_text().strip()
+    assert started.stdout.strip() == secret and len(secret) >= 32
+    assert oct(var.stat().st_mode & 0o777) == "0o700"
+    assert oct((var / "jwt-secret").stat().st_mode & 0o777) == "0o600"
+    assert (var / "static").is_dir()
+    again = _python_in(base, {"DJS_DEBUG": "true"},
+                       "from djs_platform.startup import prepare; prepare(); " + READ_SETTINGS)
+    assert again.stdout.strip() == secret  # one secret per install

@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -29,8 +30,8 @@ def login(username: str, password: str = DEFAULT_PASSWORD, **extra):
 @pytest.fixture
 def behind_proxy(settings):
     """``server.trustedProxies: [10.0.0.1]`` and a small login budget."""
-    settings.TRUSTED_PROXIES = [PROXY]
-    settings.AUTH_SETTINGS = {**settings.AUTH_SETTINGS, "login_rate_per_minute": RATE}
+    settings.DJS_SERVER = replace(settings.DJS_SERVER, trusted_proxies=[PROXY])
+    settings.DJS_AUTH = replace(settings.DJS_AUTH, login_rate_per_minute=RATE)
 
 
 # --- claim 1: X-Forwarded-For from trusted proxies keys the login throttle ----------------------

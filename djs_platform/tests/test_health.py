@@ -12,6 +12,7 @@ import os
 import signal
 import stat
 import subprocess
+from dataclasses import replace
 
 import pytest
 
@@ -73,7 +74,7 @@ def test_a_request_that_came_through_a_proxy_is_refused_even_with_the_secret(db,
 
 
 def test_a_trusted_proxy_peer_is_refused_even_with_the_secret(db, settings, victim):
-    settings.TRUSTED_PROXIES = ["127.0.0.0/8"]
+    settings.DJS_SERVER = replace(settings.DJS_SERVER, trusted_proxies=["127.0.0.0/8"])
     Api().call("POST", "shutdown?wait=1", **LOOPBACK, **secret_header()).expect(4003)
     assert not terminated(victim, timeout=1.3)
 

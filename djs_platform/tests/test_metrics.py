@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import replace
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -40,19 +41,19 @@ def test_exposition_passes_promtool(admin_api, org):
 
 
 def test_metrics_can_be_switched_off(settings, db):
-    from django.urls import clear_url_caches, set_urlconf
-
     import importlib
+
+    from django.urls import clear_url_caches, set_urlconf
 
     import djs_platform.urls
 
-    settings.METRICS_ENABLED = False
+    settings.DJS_SERVER = replace(settings.DJS_SERVER, metrics_enabled=False)
     importlib.reload(djs_platform.urls)
     clear_url_caches()
     try:
         Api().get("metrics").expect(4004)
     finally:
-        settings.METRICS_ENABLED = True
+        settings.DJS_SERVER = replace(settings.DJS_SERVER, metrics_enabled=True)
         importlib.reload(djs_platform.urls)
         clear_url_caches()
         set_urlconf(None)

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import jwt
 import pytest
@@ -37,8 +38,8 @@ def test_a_logged_out_token_stays_revoked_when_chained_refreshes_fill_the_cache(
     """The probe filled the database cache (MAX_ENTRIES) with chained refreshes; its cull dropped the
     alphabetically first third, every ``rev:`` key among them, and the logged-out token answered 200 again.
     Here the cache is shrunk so that a few dozen refreshes fill it."""
-    settings.AUTH_SETTINGS = {**settings.AUTH_SETTINGS, "refresh_per_user_per_minute": 1000,
-                              "refresh_per_address_per_minute": 1000}
+    settings.DJS_AUTH = replace(settings.DJS_AUTH, refresh_per_user_per_minute=1000,
+                                refresh_per_address_per_minute=1000)
     victim = org.member(org.a)
     session = login(victim.username).expect(0).data
     time.sleep(0.01)
@@ -62,7 +63,8 @@ def test_expired_token_state_rows_are_ignored_at_once_and_deleted_within_the_hou
     from apps.accounts.models import TokenState
     from djs_platform import token_state
 
-    settings.REDIS_URL = ""  # the token_state table, on either database backend
+    # the token_state table, on either database backend
+    settings.DJS_REDIS = replace(settings.DJS_REDIS, url="")
     monkeypatch.setattr(token_state.DatabaseStore, "_next_purge", 0.0)  # a process that has not purged yet
     store = token_state.store()
     store.set("probe:short", 1, 10)
@@ -77,8 +79,8 @@ def test_expired_token_state_rows_are_ignored_at_once_and_deleted_within_the_hou
 
 
 def test_refresh_is_rate_limited_per_user_and_per_address(org, clock, settings):
-    settings.AUTH_SETTINGS = {**settings.AUTH_SETTINGS, "refresh_per_user_per_minute": 3,
-                              "refresh_per_address_per_minute": 5}
+    settings.DJS_AUTH = replace(settings.DJS_AUTH, refresh_per_user_per_minute=3,
+                                refresh_per_address_per_minute=5)
     user, other = org.member(org.a), org.member(org.a)
     token = login(user.username).expect(0).data["refreshToken"]
     for _ in range(3):
@@ -100,7 +102,7 @@ def test_refresh_is_rate_limited_per_user_and_per_address(org, clock, settings):
 def test_login_lockout_lasts_login_lockout_seconds_not_the_cache_default(org, clock, settings):
     """The database cache's ``incr`` reset the TTL to its 300 s default: a 3600 s lockout ended after 300 s
     while ``Retry-After: 3600`` was sent."""
-    settings.AUTH_SETTINGS = {**settings.AUTH_SETTINGS, "login_max_failures": 3, "login_lockout_seconds": 3600}
+    settings.DJS_AUTH = replace(settings.DJS_AUTH, login_max_failures=3, login_lockout_seconds=3600)
     user = org.member(org.a)
     for _ in range(3):
         login(user.username, "wrong-password").expect(4010)
@@ -115,7 +117,7 @@ def test_login_lockout_lasts_login_lockout_seconds_not_the_cache_default(org, cl
 
 
 def test_login_rate_window_is_one_minute_and_refused_attempts_do_not_extend_it(org, clock, settings):
-    settings.AUTH_SETTINGS = {**settings.AUTH_SETTINGS, "login_rate_per_minute": 3}
+    settings.DJS_AUTH = replace(settings.DJS_AUTH, login_rate_per_minute=3)
     user = org.member(org.a)
     for _ in range(3):
         login(user.username, REMOTE_ADDR="10.7.7.7").expect(0)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import httpx
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -18,6 +20,8 @@ from apps.tasks.executors import ExecutionPlan, Executors, execute
 from apps.tasks.executors.spans import ATTEMPT_SPAN, FIRE_SPAN, attempt_span, fire_span
 from conftest import LOOPBACK_EGRESS, Api
 from djs_platform import tracing
+from djs_platform.conf import TracingSettings
+from djs_platform.config import load_config
 from djs_platform.egress import EgressPolicy
 from tests.targets import GrpcTarget, HttpTarget, Respond
 
@@ -187,7 +191,7 @@ def test_a_failed_fire_is_an_error_span(transactional_db, traced, node):
 def run_traced(spec: ExecutionPlan):
     async def main():
         async with Executors(http_workers=2, grpc_workers=2,
-                             egress=EgressPolicy.from_config(LOOPBACK_EGRESS)) as executors:
+                             egress=EgressPolicy.of(LOOPBACK_EGRESS)) as executors:
             with fire_span(task_id=spec.task_id, task_type=spec.task_type, trigger="MANUAL",
                                    scheduled=datetime.now(UTC), record_id=1):
                 return await execute(spec, executors)
@@ -253,22 +257,27 @@ def test_with_tracing_off_nothing_is_created_and_an_explicit_traceparent_passes(
 
 # --- configuration and exporters ---------------------------------------------------------------------
 
+def _tracing(**changes) -> TracingSettings:
+    """``tracing.*`` as configs/config.yaml ships it (exporter none), but for ``changes``."""
+    return replace(TracingSettings.from_config(load_config(environ={})), **changes)
+
+
 def test_invalid_tracing_settings_are_refused():
-    with pytest.raises(ValueError, match="exporter"):
-        tracing.validate({"exporter": "jaeger"})
-    with pytest.raises(ValueError, match="sampleRatio"):
-        tracing.validate({"exporter": "console", "sampleRatio": 2})
-    with pytest.raises(ValueError, match="otlpEndpoint"):
-        tracing.validate({"exporter": "otlp", "otlpEndpoint": "127.0.0.1:4318"})
-    assert tracing.build_provider("web", {"exporter": "none"}) is None
+    with pytest.raises(ImproperlyConfigured, match="exporter"):
+        TracingSettings.from_config(load_config(environ={"DJS_TRACING_EXPORTER": "jaeger"}))
+    with pytest.raises(ImproperlyConfigured, match="sampleRatio"):
+        _tracing(exporter="console", sample_ratio=2)
+    with pytest.raises(ImproperlyConfigured, match="otlpEndpoint"):
+        _tracing(exporter="otlp", otlp_endpoint="127.0.0.1:4318")
+    assert tracing.build_provider("web", _tracing(exporter="none")) is None
     with pytest.raises(ValueError, match="service"):
-        tracing.build_provider("worker", {"exporter": "console"})
+        tracing.build_provider("worker", _tracing(exporter="console"))
 
 
 def test_setup_is_idempotent_and_none_installs_nothing(monkeypatch):
     monkeypatch.setattr(tracing, "_setup_done", False)
-    assert tracing.setup_tracing("web", {"exporter": "none"}) is False
-    assert tracing.setup_tracing("web", {"exporter": "console"}) is False, "the first call wins"
+    assert tracing.setup_tracing("web", _tracing(exporter="none")) is False
+    assert tracing.setup_tracing("web", _tracing(exporter="console")) is False, "the first call wins"
     assert not tracing.enabled()
 
 
@@ -276,8 +285,8 @@ def test_otlp_exporter_sends_spans_to_the_configured_endpoint():
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
     with HttpTarget() as collector:
-        provider = tracing.build_provider("scheduler", {"exporter": "otlp", "serviceName": "djs-test",
-                                                        "otlpEndpoint": collector.url("/v1/traces")})
+        provider = tracing.build_provider("scheduler", _tracing(exporter="otlp", service_name="djs-test",
+                                                                otlp_endpoint=collector.url("/v1/traces")))
         with provider.get_tracer("test").start_as_current_span("probe"):
             pass
         assert provider.force_flush(10_000)
@@ -293,7 +302,7 @@ def test_otlp_exporter_sends_spans_to_the_configured_endpoint():
 
 
 def test_console_exporter_prints_spans(capsys):
-    provider = tracing.build_provider("web", {"exporter": "console", "sampleRatio": 1})
+    provider = tracing.build_provider("web", _tracing(exporter="console", sample_ratio=1))
     with provider.get_tracer("test").start_as_current_span("printed"):
         pass
     provider.force_flush(10_000)
@@ -303,7 +312,7 @@ def test_console_exporter_prints_spans(capsys):
 
 
 def test_sample_ratio_zero_records_nothing_but_still_propagates():
-    provider = tracing.build_provider("scheduler", {"exporter": "console", "sampleRatio": 0})
+    provider = tracing.build_provider("scheduler", _tracing(exporter="console", sample_ratio=0))
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     with tracing.use_provider(provider):

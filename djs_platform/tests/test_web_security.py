@@ -1,7 +1,10 @@
 """Filters treat SQL metacharacters and unicode as plain text; CORS follows the allow-list."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
+from django.conf import settings
 from django.test import override_settings
 
 from apps.departments.models import Department
@@ -21,7 +24,8 @@ def test_metacharacters_and_unicode_in_filters_are_plain_text(admin_api, org, ke
 
 
 def test_cors_headers_only_for_allowed_origins(db):
-    with override_settings(CORS_ALLOWED_ORIGINS=["https://console.example.com"]):
+    allowed_origins = ("https://console.example.com",)
+    with override_settings(DJS_SERVER=replace(settings.DJS_SERVER, cors_allowed_origins=allowed_origins)):
         from django.test import Client
 
         client = Client()

@@ -41,13 +41,13 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         rate limits are per client address (``auth.validatePerAddressPerMinute``, before anything is decoded) and
         per user the token names (``auth.validatePerUserPerMinute``, once its signature holds): RESOURCE_EXHAUSTED
         with ``retry-after``. Only those and a failing revocation store (UNAVAILABLE) fail the call."""
-        conf = settings.AUTH_SETTINGS
-        tokens.throttle(f"rate:validate:ip:{client_address(context)}", conf["validate_per_address_per_minute"], 60,
-                        "too many token validations from this address; retry later")
+        conf = settings.DJS_AUTH
+        tokens.throttle(f"rate:validate:ip:{client_address(context)}", conf.validate_per_address_per_minute,
+                        60, "too many token validations from this address; retry later")
         try:
             token = tokens.decode_access_token(request.token)
             subject = tokens.user_id_of(token)
-            tokens.throttle(f"rate:validate:u:{subject}", conf["validate_per_user_per_minute"], 60,
+            tokens.throttle(f"rate:validate:u:{subject}", conf.validate_per_user_per_minute, 60,
                             "too many token validations for this user; retry later")
             user = tokens.authenticate_decoded(token)
         except errors.Unauthenticated as exc:

@@ -7,17 +7,19 @@ flushed between tests (they are unmanaged); :func:`make_record` deletes what it 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
 import grpc
 import pytest
+from django.conf import settings as django_settings
 
 from apps.records.models import RecordStatus, existing_record_tables, record_model
 from apps.tasks.models import Task
 from djs_platform import tokens
 from rpc.generated import auth_pb2_grpc, data_pb2_grpc, mcp_pb2_grpc, scheduler_pb2_grpc
-from rpc.server import RpcServer, ServerConfig
+from rpc.server import RpcServer
 from tests.factories import add_record
 
 UTC = timezone.utc
@@ -26,7 +28,7 @@ CALL_TIMEOUT = 30
 
 @pytest.fixture(scope="session")
 def rpc_server() -> Iterator[RpcServer]:
-    server = RpcServer(ServerConfig(host="127.0.0.1", port=0, max_workers=8)).start()
+    server = RpcServer(replace(django_settings.DJS_RPC, host="127.0.0.1", port=0, max_workers=8)).start()
     yield server
     server.stop(grace=1.0)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import grpc
 import jwt
@@ -97,7 +98,7 @@ def test_authenticate_returns_tokens_that_work_for_other_calls(rpc, org):
     user = org.member(org.a1, {"task:view"})
     reply = login(rpc, user.username)
     assert reply.success and reply.message == "login successful"
-    assert reply.expires_in == int(django_settings.ACCESS_TOKEN_LIFETIME.total_seconds())
+    assert reply.expires_in == int(django_settings.DJS_AUTH.access_token_lifetime.total_seconds())
     info = reply.user_info
     assert (info.user_id, info.username, info.real_name, info.department_id, info.department_name, info.role_id,
             info.role_name) == (user.pk, user.username, user.real_name, org.a1.pk, "A1", user.role_id, user.role.name)
@@ -135,17 +136,17 @@ def test_authenticate_with_bad_input_is_invalid_argument(rpc, org, username, pas
 
 
 def test_repeated_failures_lock_the_account(rpc, org, settings):
-    settings.AUTH_SETTINGS = {**settings.AUTH_SETTINGS, "login_max_failures": 3}
+    settings.DJS_AUTH = replace(settings.DJS_AUTH, login_max_failures=3)
     user = org.member(org.a)
     for _ in range(3):
         fails(grpc.StatusCode.UNAUTHENTICATED, lambda: login(rpc, user.username, "Wrong-password-1"))
     err = fails(grpc.StatusCode.RESOURCE_EXHAUSTED, lambda: login(rpc, user.username))
-    assert trailer(err, "retry-after") == str(settings.AUTH_SETTINGS["login_lockout_seconds"])
+    assert trailer(err, "retry-after") == str(settings.DJS_AUTH.login_lockout_seconds)
     assert trailer(err, "djs-code") == "4029"
 
 
 def test_login_attempts_are_rate_limited_per_address(rpc, org, settings):
-    settings.AUTH_SETTINGS = {**settings.AUTH_SETTINGS, "login_rate_per_minute": 2}
+    settings.DJS_AUTH = replace(settings.DJS_AUTH, login_rate_per_minute=2)
     users = [org.member(org.a) for _ in range(3)]
     login(rpc, users[0].username)
     login(rpc, users[1].username)
@@ -237,9 +238,9 @@ def test_permissions_follow_role_changes_at_once(rpc, org):
 # --- issue 16: rate limits, canonical sub, disabled department ------------------------------------------
 
 def test_refresh_and_validate_are_rate_limited_per_user_and_per_address(rpc, org, settings, clock):
-    settings.AUTH_SETTINGS = {**settings.AUTH_SETTINGS, "refresh_per_user_per_minute": 2,
-                              "refresh_per_address_per_minute": 4, "validate_per_user_per_minute": 2,
-                              "validate_per_address_per_minute": 4}
+    settings.DJS_AUTH = replace(settings.DJS_AUTH, refresh_per_user_per_minute=2,
+                                refresh_per_address_per_minute=4, validate_per_user_per_minute=2,
+                                validate_per_address_per_minute=4)
     user, other = org.member(org.a), org.member(org.a)
     session = login(rpc, user.username)
     client = rpc(token=session.access_token)

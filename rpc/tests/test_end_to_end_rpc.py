@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 import pytest
 
 from apps.records.models import RecordStatus
-from apps.tasks.scheduler import NodeConfig, start_in_thread
+from apps.tasks.scheduler import start_in_thread
+from conftest import LOOPBACK_EGRESS, NO_RETENTION
 from rpc.generated import data_pb2, scheduler_pb2
 from rpc.tests.conftest import delete_records_of
 from tests.isolation import ACTOR_CODES
@@ -18,9 +20,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def node(settings):
-    settings.EGRESS = {"allowCidrs": ["127.0.0.0/8", "::1/128"]}
-    node, thread = start_in_thread(NodeConfig(poll_interval=0.2, lookahead=1.0, heartbeat_interval=0.5,
-                                              node_timeout=3.0, misfire_threshold=5.0, shutdown_grace=5.0))
+    settings.DJS_EGRESS = LOOPBACK_EGRESS
+    fast = replace(settings.DJS_SCHEDULER, poll_interval=0.2, lookahead=1.0, heartbeat_interval=0.5,
+                   node_timeout=3.0, misfire_threshold=5.0, shutdown_grace=5.0)
+    node, thread = start_in_thread(fast, retention=NO_RETENTION)
     deadline = time.monotonic() + 10
     while node.node_id is None and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -4,6 +4,7 @@ department ignoring case (16)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import grpc
 import pytest
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def shell_on(settings):
-    settings.SCHEDULER = {**settings.SCHEDULER, "shell_enabled": True}
+    settings.DJS_SHELL = replace(settings.DJS_SHELL, enabled=True)
 
 
 def shell_task(department, status=0, name="backup"):

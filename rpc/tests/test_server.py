@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import replace
 
 import grpc
 import pytest
+from django.conf import settings as django_settings
 from django.db import DatabaseError
 from google.protobuf import descriptor_pool, json_format, message_factory
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -18,9 +20,10 @@ from apps.accounts import services as account_services
 from apps.departments import services as department_services
 from djs_platform import errors, tokens
 from djs_platform.actor import Actor
+from djs_platform.conf import RpcSettings
 from djs_platform.config import load_config
 from rpc.errors import to_status
-from rpc.server import RpcServer, ServerConfig
+from rpc.server import rpc_settings, RpcServer, server_options
 from rpc.servicers import SERVICE_NAMES
 from rpc.tests.conftest import fails, trailer
 
@@ -119,7 +122,8 @@ def _raise(request: bytes, context):
 def errors_server():
     handler = grpc.method_handlers_generic_handler("djs.test.Errors", {
         "Raise": grpc.unary_unary_rpc_method_handler(_raise)})
-    server = RpcServer(ServerConfig(host="127.0.0.1", port=0, max_workers=4), extra_handlers=[handler]).start()
+    server = RpcServer(replace(django_settings.DJS_RPC, host="127.0.0.1", port=0, max_workers=4),
+                       extra_handlers=[handler]).start()
     yield server
     server.stop(grace=0.5)
 
@@ -186,7 +190,8 @@ def test_duplicate_names_raise_already_exists_in_the_services(org):
 def test_stop_lets_a_running_call_finish_and_refuses_new_ones(org):
     handler = grpc.method_handlers_generic_handler("djs.test.Errors", {
         "Raise": grpc.unary_unary_rpc_method_handler(_raise)})
-    server = RpcServer(ServerConfig(host="127.0.0.1", port=0, max_workers=2), extra_handlers=[handler]).start()
+    server = RpcServer(replace(django_settings.DJS_RPC, host="127.0.0.1", port=0, max_workers=2),
+                       extra_handlers=[handler]).start()
     metadata = [("authorization", f"Bearer {tokens.issue_pair(org.admin).access}")]
     with grpc.insecure_channel(server.target) as chan:
         call = chan.unary_unary("/djs.test.Errors/Raise")
@@ -204,20 +209,20 @@ def test_stop_lets_a_running_call_finish_and_refuses_new_ones(org):
 
 def test_rpc_keys_come_from_config_and_environment():
     config = load_config(environ={"DJS_RPC_PORT": "9191", "DJS_RPC_MAX_WORKERS": "4", "DJS_RPC_HOST": "0.0.0.0"})
-    assert (config.get("rpc.port"), config.get("rpc.maxWorkers"), config.get("rpc.host")) == (9191, 4, "0.0.0.0")
-    defaults = load_config(environ={})
-    assert (defaults.get("rpc.port"), defaults.get("rpc.host"), defaults.get("rpc.maxWorkers")) == (
-        9090, "127.0.0.1", 16)
-    assert (defaults.get("rpc.maxConcurrentStreams"), defaults.get("rpc.keepAliveTime"),
-            defaults.get("rpc.keepAliveTimeout")) == (100, 30, 10)
+    rpc = RpcSettings.from_config(config)
+    assert (rpc.port, rpc.max_workers, rpc.host) == (9191, 4, "0.0.0.0")
+    defaults = RpcSettings.from_config(load_config(environ={}))
+    assert (defaults.port, defaults.host, defaults.max_workers) == (9090, "127.0.0.1", 16)
+    assert (defaults.max_concurrent_streams, defaults.keepalive_time) == (100, 30)
+    assert defaults.keepalive_timeout == 10
 
 
 def test_server_config_from_settings_and_overrides(settings):
-    settings.RPC = {**settings.RPC, "port": 9555, "max_workers": 3, "max_concurrent_streams": 7,
-                    "keepalive_time": 20, "keepalive_timeout": 5}
-    config = ServerConfig.from_settings(port=None, host="::")
+    settings.DJS_RPC = replace(settings.DJS_RPC, port=9555, max_workers=3, max_concurrent_streams=7,
+                               keepalive_time=20, keepalive_timeout=5)
+    config = rpc_settings(port=None, host="::")
     assert (config.port, config.max_workers, config.host, config.address) == (9555, 3, "::", "[::]:9555")
-    options = dict(config.options())
+    options = dict(server_options(config))
     assert options["grpc.max_concurrent_streams"] == 7
     assert (options["grpc.keepalive_time_ms"], options["grpc.keepalive_timeout_ms"]) == (20000, 5000)
     assert options["grpc.so_reuseport"] == 0
@@ -225,7 +230,7 @@ def test_server_config_from_settings_and_overrides(settings):
 
 def test_a_port_in_use_fails_loudly(rpc_server):
     with pytest.raises(RuntimeError, match="cannot listen"):
-        RpcServer(ServerConfig(host="127.0.0.1", port=rpc_server.port)).start()
+        RpcServer(replace(django_settings.DJS_RPC, host="127.0.0.1", port=rpc_server.port)).start()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,6 +1,7 @@
 """`manage.py bootstrap` seeds reference data and the admin, idempotently."""
 from __future__ import annotations
 
+from dataclasses import replace
 from io import StringIO
 
 import pytest
@@ -23,10 +24,10 @@ def run_bootstrap(*args: str) -> tuple[str, str]:
 
 def test_bootstrap_creates_admin_with_every_permission_in_the_top_department(db):
     out, _ = run_bootstrap()
-    admin = User.objects.get(username=settings.ADMIN_USERNAME)
+    admin = User.objects.get(username=settings.DJS_AUTH.admin_username)
     assert "created admin user" in out
-    assert admin.check_password(settings.ADMIN_PASSWORD)
-    assert not admin.password.startswith(settings.ADMIN_PASSWORD)
+    assert admin.check_password(settings.DJS_AUTH.admin_password)
+    assert not admin.password.startswith(settings.DJS_AUTH.admin_password)
     assert admin.password.startswith("argon2$")
     assert admin.department.parent_id is None
     assert set(admin.role.permissions.values_list("code", flat=True)) == PERMISSION_CODES
@@ -35,7 +36,7 @@ def test_bootstrap_creates_admin_with_every_permission_in_the_top_department(db)
 
 def test_bootstrap_is_idempotent_and_keeps_a_changed_password(db):
     run_bootstrap()
-    admin = User.objects.get(username=settings.ADMIN_USERNAME)
+    admin = User.objects.get(username=settings.DJS_AUTH.admin_username)
     admin.set_password("Changed-Later-2026")
     admin.save()
     counts = (User.objects.count(), Role.objects.count(), Permission.objects.count(), Department.objects.count())
@@ -43,9 +44,10 @@ def test_bootstrap_is_idempotent_and_keeps_a_changed_password(db):
     assert "already exists" in out
     assert counts == (User.objects.count(), Role.objects.count(), Permission.objects.count(),
                       Department.objects.count())
-    assert User.objects.get(username=settings.ADMIN_USERNAME).check_password("Changed-Later-2026")
+    assert User.objects.get(username=settings.DJS_AUTH.admin_username).check_password("Changed-Later-2026")
     run_bootstrap("--reset-admin-password")
-    assert User.objects.get(username=settings.ADMIN_USERNAME).check_password(settings.ADMIN_PASSWORD)
+    admin = User.objects.get(username=settings.DJS_AUTH.admin_username)
+    assert admin.check_password(settings.DJS_AUTH.admin_password)
 
 
 def test_bootstrap_restores_missing_permissions_of_the_admin_role(db):
@@ -56,7 +58,7 @@ def test_bootstrap_restores_missing_permissions_of_the_admin_role(db):
     assert "user:manage" in set(role.permissions.values_list("code", flat=True))
 
 
-@override_settings(ADMIN_PASSWORD="admin123")
+@override_settings(DJS_AUTH=replace(settings.DJS_AUTH, admin_password="admin123"))
 def test_bootstrap_warns_about_the_default_password(db):
     _, err = run_bootstrap()
     assert "WARNING" in err and "default password" in err
@@ -65,14 +67,15 @@ def test_bootstrap_warns_about_the_default_password(db):
 def test_bootstrap_refuses_an_admin_row_with_an_unhashed_password_until_it_is_reset(db):
     """The seed's default data INSERTs the admin with the plain password 'admin123' (issue 18)."""
     run_bootstrap()
-    User.objects.filter(username=settings.ADMIN_USERNAME).update(password="admin123")
+    User.objects.filter(username=settings.DJS_AUTH.admin_username).update(password="admin123")
     with pytest.raises(CommandError, match="unhashed password.*--reset-admin-password"):
         run_bootstrap()
-    assert User.objects.get(username=settings.ADMIN_USERNAME).password == "admin123"  # nothing changed
+    admin = User.objects.get(username=settings.DJS_AUTH.admin_username)
+    assert admin.password == "admin123"  # nothing changed
     out, _ = run_bootstrap("--reset-admin-password")
     assert "reset the password" in out
-    admin = User.objects.get(username=settings.ADMIN_USERNAME)
-    assert admin.password.startswith("argon2$") and admin.check_password(settings.ADMIN_PASSWORD)
+    admin = User.objects.get(username=settings.DJS_AUTH.admin_username)
+    assert admin.password.startswith("argon2$") and admin.check_password(settings.DJS_AUTH.admin_password)
     assert "password unchanged" in run_bootstrap()[0]
 
 

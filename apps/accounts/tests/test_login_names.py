@@ -9,6 +9,7 @@ accent variant was a fresh set of five tries at the same account.
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import replace
 
 import pytest
 from django.core.management.base import CommandError
@@ -24,7 +25,7 @@ def login(username: str, password: str = DEFAULT_PASSWORD, **extra):
 
 @pytest.fixture
 def three_failures(settings):
-    settings.AUTH_SETTINGS = {**settings.AUTH_SETTINGS, "login_max_failures": 3}
+    settings.DJS_AUTH = replace(settings.DJS_AUTH, login_max_failures=3)
 
 
 def test_an_accent_variant_of_a_locked_name_does_not_log_in(org, three_failures):

@@ -9,6 +9,7 @@ the family. ``{refreshToken}`` in the body keeps the rotation. Over gRPC, Valida
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import timedelta
 
 import grpc
@@ -47,7 +48,7 @@ def test_refresh_with_only_the_access_token_header_answers_a_new_token_in_the_sa
     session = login(org.member(org.a).username)
     data = slide(session["token"]).expect(0).data
     assert set(data) == {"token", "expiresIn"}
-    assert data["expiresIn"] == int(django_settings.ACCESS_TOKEN_LIFETIME.total_seconds())
+    assert data["expiresIn"] == int(django_settings.DJS_AUTH.access_token_lifetime.total_seconds())
     old, new = claims(session["token"]), claims(data["token"])
     assert new["typ"] == "access" and new["fid"] == old["fid"] and new["sub"] == old["sub"]
     assert new["jti"] != old["jti"]
@@ -95,8 +96,8 @@ def test_a_second_exchange_of_the_same_token_revokes_the_whole_family(org):
 
 def test_the_new_token_never_outlives_the_family(org, settings):
     """Lifetime = min(auth.jwtExpireHours, the family's end at auth.refreshExpireHours after the login)."""
-    settings.ACCESS_TOKEN_LIFETIME = timedelta(hours=24)
-    settings.REFRESH_TOKEN_LIFETIME = timedelta(hours=1)
+    settings.DJS_AUTH = replace(settings.DJS_AUTH, access_token_lifetime=timedelta(hours=24))
+    settings.DJS_AUTH = replace(settings.DJS_AUTH, refresh_token_lifetime=timedelta(hours=1))
     session = login(org.member(org.a).username)
     family_end = claims(session["refreshToken"])["exp"]
     data = slide(session["token"]).expect(0).data
@@ -108,8 +109,8 @@ def test_the_new_token_never_outlives_the_family(org, settings):
 
 
 def test_the_new_token_lives_jwt_expire_hours_when_the_family_lasts_longer(org, settings):
-    settings.ACCESS_TOKEN_LIFETIME = timedelta(hours=2)
-    settings.REFRESH_TOKEN_LIFETIME = timedelta(hours=168)
+    settings.DJS_AUTH = replace(settings.DJS_AUTH, access_token_lifetime=timedelta(hours=2))
+    settings.DJS_AUTH = replace(settings.DJS_AUTH, refresh_token_lifetime=timedelta(hours=168))
     session = login(org.member(org.a).username)
     before = int(time.time())
     data = slide(session["token"]).expect(0).data
@@ -126,8 +127,8 @@ def test_a_family_past_its_end_cannot_be_extended(org):
 
 def test_a_token_of_a_family_with_no_recorded_end_ends_a_refresh_lifetime_after_it_was_issued(org, settings):
     """Tokens issued before the family end was recorded (no ``fxp``) count it from their own ``iat``."""
-    settings.ACCESS_TOKEN_LIFETIME = timedelta(hours=24)
-    settings.REFRESH_TOKEN_LIFETIME = timedelta(hours=1)
+    settings.DJS_AUTH = replace(settings.DJS_AUTH, access_token_lifetime=timedelta(hours=24))
+    settings.DJS_AUTH = replace(settings.DJS_AUTH, refresh_token_lifetime=timedelta(hours=1))
     session = login(org.member(org.a).username)
     legacy_claims = {k: v for k, v in claims(session["token"]).items() if k != "fxp"}
     legacy = jwt.encode(legacy_claims, django_settings.SIMPLE_JWT["SIGNING_KEY"], algorithm="HS256")
@@ -189,8 +190,8 @@ def test_bad_bodies_are_4001_and_spend_nothing(org, body):
 
 
 def test_the_refresh_rate_limits_apply_and_a_refused_exchange_spends_nothing(org, clock, settings):
-    settings.AUTH_SETTINGS = {**settings.AUTH_SETTINGS, "refresh_per_user_per_minute": 2,
-                              "refresh_per_address_per_minute": 3}
+    settings.DJS_AUTH = replace(settings.DJS_AUTH, refresh_per_user_per_minute=2,
+                                refresh_per_address_per_minute=3)
     user, other = org.member(org.a), org.member(org.a)
     token = login(user.username)["token"]
     for _ in range(2):
@@ -237,8 +238,8 @@ def test_validate_token_ignores_whatever_metadata_comes_along(rpc, org):
 
 @grpc_db
 def test_validate_token_is_rate_limited_per_address_and_per_token_subject(rpc, org, settings, clock):
-    settings.AUTH_SETTINGS = {**settings.AUTH_SETTINGS, "validate_per_user_per_minute": 2,
-                              "validate_per_address_per_minute": 4}
+    settings.DJS_AUTH = replace(settings.DJS_AUTH, validate_per_user_per_minute=2,
+                                validate_per_address_per_minute=4)
     alice, bob = org.member(org.a), org.member(org.a)
     anonymous = rpc()
     of_alice = auth_pb2.ValidateTokenRequest(token=tokens.issue_pair(alice).access)
@@ -268,7 +269,7 @@ def test_refresh_token_exchanges_an_access_token_once_without_metadata(rpc, org)
     anonymous = rpc()
     renewed = anonymous.auth.RefreshToken(auth_pb2.RefreshTokenRequest(refresh_token=session.access_token))
     assert (renewed.success, renewed.refresh_token, renewed.message) == (True, "", "access token renewed")
-    assert renewed.expires_in == int(django_settings.ACCESS_TOKEN_LIFETIME.total_seconds())
+    assert renewed.expires_in == int(django_settings.DJS_AUTH.access_token_lifetime.total_seconds())
     assert claims(renewed.access_token)["fid"] == claims(session.access_token)["fid"]
     assert rpc(token=renewed.access_token).data.GetDepartmentList(data_pb2.DepartmentListRequest()).success
     err = fails(grpc.StatusCode.UNAUTHENTICATED,

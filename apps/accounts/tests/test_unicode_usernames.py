@@ -7,6 +7,7 @@ NFKC form, which is what is stored; unique by ``username_key`` (casefold of NFKC
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from io import StringIO
 
 import pytest
@@ -208,14 +209,14 @@ def test_a_chinese_username_authenticates_over_grpc(rpc, org, admin_api):
 
 
 def test_bootstrap_creates_an_admin_with_a_unicode_name(db, settings):
-    settings.ADMIN_USERNAME = "管理员"
+    settings.DJS_AUTH = replace(settings.DJS_AUTH, admin_username="管理员")
     call_command("bootstrap", stdout=StringIO(), stderr=StringIO())
     assert User.objects.get(username_key="管理员").username == "管理员"
 
 
 @pytest.mark.parametrize("name", ["a", "admin user", "root/admin"])
 def test_bootstrap_refuses_an_admin_name_outside_the_rule_and_creates_nobody(db, settings, name):
-    settings.ADMIN_USERNAME = name
+    settings.DJS_AUTH = replace(settings.DJS_AUTH, admin_username=name)
     with pytest.raises(CommandError) as info:
         call_command("bootstrap", stdout=StringIO(), stderr=StringIO())
     assert str(info.value).startswith("auth.adminUsername: ")

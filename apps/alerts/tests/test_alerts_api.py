@@ -3,16 +3,16 @@ real webhook receiver and a real SMTP server."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from apps.alerts.delivery import signature
 from apps.alerts.models import Alert, AlertPolicy
-from conftest import Api
+from conftest import LOOPBACK_EGRESS, Api, egress_settings
 from tests.factories import TaskFactory
 from tests.targets import HttpTarget, SmtpSink
 
-LOOPBACK_EGRESS = {"allowCidrs": ["127.0.0.0/8", "::1/128"]}
 
 
 def policy_body(**over):
@@ -152,11 +152,12 @@ def test_alert_list_is_scoped_and_filtered(org):
 
 
 def test_test_endpoint_delivers_signed_webhook_and_email(org, settings):
-    settings.EGRESS = LOOPBACK_EGRESS
+    settings.DJS_EGRESS = LOOPBACK_EGRESS
     task = TaskFactory(department=org.a, name="nightly", status=0)
     with HttpTarget() as receiver, SmtpSink() as smtp:
-        settings.ALERTS = {**settings.ALERTS, "smtp": {**settings.ALERTS["smtp"], "host": "127.0.0.1",
-                                                        "port": smtp.port, "from": "djs@example.com"}}
+        settings.DJS_ALERTS = replace(settings.DJS_ALERTS, smtp=replace(settings.DJS_ALERTS.smtp,
+                                                                        host="127.0.0.1", port=smtp.port,
+                                                                        sender="djs@example.com"))
         api = Api(org.admin)
         pid = api.post("alert-policies", policy_body(taskId=task.pk, webhookUrl=receiver.url("/hook"),
                                                      emails=["ops@example.com", "oncall@example.com"])
@@ -181,11 +182,11 @@ def test_test_endpoint_delivers_signed_webhook_and_email(org, settings):
 def test_test_endpoint_records_failed_deliveries(org, settings):
     """A receiver answering 500, a mail server refusing recipients, a webhook to a denied address: the
     alert is stored as failed with each channel's error; the API answer is still 200."""
-    settings.EGRESS = {}  # default policy: loopback is denied
+    settings.DJS_EGRESS = egress_settings()  # default policy: loopback is denied
     task = TaskFactory(department=org.a, status=0)
     with HttpTarget() as receiver, SmtpSink(refuse=True) as smtp:
-        settings.ALERTS = {**settings.ALERTS, "smtp": {**settings.ALERTS["smtp"], "host": "127.0.0.1",
-                                                        "port": smtp.port}}
+        settings.DJS_ALERTS = replace(settings.DJS_ALERTS, smtp=replace(settings.DJS_ALERTS.smtp,
+                                                                        host="127.0.0.1", port=smtp.port))
         api = Api(org.admin)
         pid = api.post("alert-policies", policy_body(taskId=task.pk, webhookUrl=receiver.url("/hook"),
                                                      emails=["ops@example.com"])).expect(0).data["id"]
@@ -195,9 +196,9 @@ def test_test_endpoint_records_failed_deliveries(org, settings):
         assert "loopback" in errors["webhook"] and "refused" in errors["email"]
         assert receiver.requests("/hook") == [] and smtp.mails() == []
 
-        settings.EGRESS = LOOPBACK_EGRESS
+        settings.DJS_EGRESS = LOOPBACK_EGRESS
         receiver.on("/hook", status=500)
-        settings.ALERTS = {**settings.ALERTS, "smtp": {**settings.ALERTS["smtp"], "host": ""}}
+        settings.DJS_ALERTS = replace(settings.DJS_ALERTS, smtp=replace(settings.DJS_ALERTS.smtp, host=""))
         alert = api.post(f"alert-policies/{pid}/test").expect(0).data
         errors = {d["channel"]: d["error"] for d in alert["deliveries"]}
         assert alert["status"] == "failed" and errors["webhook"].startswith("HTTP 500")

@@ -18,6 +18,7 @@ import ssl
 import subprocess
 import time
 import urllib.request
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from apps.alerts.models import Alert, AlertPolicy
 from apps.records.models import RecordStatus
 from apps.tasks.models import Task
-from conftest import Api
+from conftest import Api, egress_settings
 from tests.factories import TaskFactory, records_of
 from tests.scheduling import finished, wait_until
 from tests.targets import HttpTarget, OutboundGuard, Respond, SmtpSink, free_port
@@ -75,7 +76,8 @@ def denied():
 def test_webhook_redirect_to_a_loopback_address_outside_allow_cidrs_is_not_followed(
         org, settings, receiver, denied, status):
     """Redirects are followed by hand, each hop checked before it is dialled."""
-    settings.EGRESS = {"allowCidrs": ["127.0.0.1/32"]}  # the receiver only; 127.0.0.2 is plain loopback
+    # the receiver only; 127.0.0.2 is plain loopback
+    settings.DJS_EGRESS = egress_settings(allow_cidrs=["127.0.0.1/32"])
     receiver.on("/hook", Respond(status=status, redirect=denied.url("/stolen")))
 
     alert = send_test_alert(org, webhookUrl=receiver.url("/hook"), webhookSecret="s3cret")
@@ -91,7 +93,7 @@ def test_webhook_redirect_to_a_loopback_address_outside_allow_cidrs_is_not_follo
 
 def test_webhook_redirect_into_deny_cidrs_is_not_followed(org, settings, receiver, denied):
     """An explicit deny wins over the allow that covers it (127.0.0.0/8 allowed, 127.0.0.2 denied)."""
-    settings.EGRESS = {"allowCidrs": ["127.0.0.0/8"], "denyCidrs": ["127.0.0.2/32"]}
+    settings.DJS_EGRESS = egress_settings(allow_cidrs=["127.0.0.0/8"], deny_cidrs=["127.0.0.2/32"])
     receiver.on("/hook", Respond(status=307, redirect=denied.url("/stolen")))
 
     alert = send_test_alert(org, webhookUrl=receiver.url("/hook"))
@@ -104,7 +106,7 @@ def test_webhook_redirect_into_deny_cidrs_is_not_followed(org, settings, receive
 def test_webhook_redirect_inside_the_policy_is_followed(org, settings, receiver, denied):
     """The control for the tests above: with 127.0.0.2 allowed, the same 307 reaches the second server,
     so "nothing arrived" there means refused, not unreachable."""
-    settings.EGRESS = {"allowCidrs": ["127.0.0.0/8"]}
+    settings.DJS_EGRESS = egress_settings(allow_cidrs=["127.0.0.0/8"])
     receiver.on("/hook", Respond(status=307, redirect=denied.url("/stolen")))
 
     alert = send_test_alert(org, webhookUrl=receiver.url("/hook"))
@@ -121,7 +123,7 @@ def test_webhook_redirect_inside_the_policy_is_followed(org, settings, receiver,
 ])
 @pytest.mark.parametrize("status", [302, 307])
 def test_webhook_redirect_to_cloud_metadata_is_never_dialled(org, settings, receiver, location, reason, status):
-    settings.EGRESS = {"allowCidrs": ["127.0.0.1/32"]}
+    settings.DJS_EGRESS = egress_settings(allow_cidrs=["127.0.0.1/32"])
     receiver.on("/hook", Respond(status=status, redirect=location))
 
     with OutboundGuard() as guard:  # records every connect(), refuses any that leaves loopback
@@ -140,7 +142,7 @@ def test_node_webhook_redirect_to_a_denied_address_fails_the_delivery(node_facto
     by a redirect to a denied address."""
     with HttpTarget() as target:
         target.on("/fail", status=500)
-        settings.EGRESS = {"allowCidrs": ["127.0.0.1/32"]}  # read when the node starts
+        settings.DJS_EGRESS = egress_settings(allow_cidrs=["127.0.0.1/32"])  # read when the node starts
         receiver.on("/hook", Respond(status=307, redirect=denied.url("/stolen")))
         task = TaskFactory(department=org.a, url=target.url("/fail"), cron_expression="0 0 1 1 *",
                            status=2, next_execute_time=datetime.now(timezone.utc) + timedelta(seconds=1))  # one shot
@@ -226,9 +228,10 @@ class TlsSmtpSink(SmtpSink):
 
 
 def use_smtp(settings, port: int, **over) -> None:
-    settings.ALERTS = {**settings.ALERTS, "smtp": {**settings.ALERTS["smtp"], "host": "127.0.0.1", "port": port,
-                                                    "from": "djs@example.com", "username": "", "password": "",
-                                                    "starttls": False, "ssl": False, "timeout": 10, **over}}
+    values = {"host": "127.0.0.1", "port": port, "sender": "djs@example.com", "username": "", "password": "",
+              "starttls": False, "ssl": False, "timeout": 10, **over}
+    smtp = replace(settings.DJS_ALERTS.smtp, **values)
+    settings.DJS_ALERTS = replace(settings.DJS_ALERTS, smtp=smtp)
 
 
 def test_email_alert_goes_through_a_server_that_requires_starttls(org, settings, certificate, trusted):
@@ -324,7 +327,7 @@ def test_full_alert_queue_drops_and_counts_events_and_the_node_keeps_scheduling(
     """alerts.queueSize 1, eight tasks failing every second, a receiver taking 2 s per webhook: the two
     consumers and the one queue slot are taken, so most failure events are dropped and counted; the
     tasks, and a healthy one beside them, keep firing every second, and alerts already queued still go."""
-    settings.ALERTS = {**settings.ALERTS, "queue_size": 1, "max_per_minute": 0}
+    settings.DJS_ALERTS = replace(settings.DJS_ALERTS, queue_size=1, max_per_minute=0)
     metrics_client = Api(org.admin).client
     before = dropped_events(metrics_client)
     with HttpTarget() as target:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -31,8 +32,9 @@ def receiver():
 @pytest.fixture
 def smtp(settings):
     with SmtpSink() as sink:
-        settings.ALERTS = {**settings.ALERTS, "smtp": {**settings.ALERTS["smtp"], "host": "127.0.0.1",
-                                                        "port": sink.port, "from": "djs@example.com"}}
+        settings.DJS_ALERTS = replace(settings.DJS_ALERTS, smtp=replace(settings.DJS_ALERTS.smtp,
+                                                                        host="127.0.0.1", port=sink.port,
+                                                                        sender="djs@example.com"))
         yield sink
 
 
@@ -122,7 +124,7 @@ def test_cooldown_folds_repeats_into_one_alert(node_factory, http_target, receiv
 
 
 def test_department_rate_limit_suppresses_beyond_max_per_minute(node_factory, http_target, receiver, org, settings):
-    settings.ALERTS = {**settings.ALERTS, "max_per_minute": 2}
+    settings.DJS_ALERTS = replace(settings.DJS_ALERTS, max_per_minute=2)
     http_target.on("/fail", status=500)
     tasks = [TaskFactory(department=org.a, url=http_target.url("/fail"), name=f"t{i}") for i in range(4)]
     policy(receiver, department=org.a)  # the department default covers all four

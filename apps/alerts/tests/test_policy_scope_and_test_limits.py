@@ -3,16 +3,16 @@ and ``POST /alert-policies/{id}/test`` is rate-limited per user and bounded in t
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
 from apps.alerts import services
 from apps.alerts.models import Alert, AlertPolicy
-from conftest import Api
+from conftest import LOOPBACK_EGRESS, Api
 from tests.factories import TaskFactory
 from tests.targets import HttpTarget, Respond
 
-LOOPBACK_EGRESS = {"allowCidrs": ["127.0.0.0/8", "::1/128"]}
 
 
 def policy_body(**over):
@@ -89,7 +89,7 @@ def test_alerts_of_a_moved_task_follow_its_current_department(node_factory, http
 
 @pytest.mark.django_db
 def test_test_alerts_are_rate_limited_per_user_with_retry_after(org, settings):
-    settings.EGRESS = LOOPBACK_EGRESS
+    settings.DJS_EGRESS = LOOPBACK_EGRESS
     task = TaskFactory(department=org.a, status=0)
     with HttpTarget() as receiver:
         pid = Api(org.admin).post("alert-policies", policy_body(taskId=task.pk, webhookUrl=receiver.url("/hook"))
@@ -109,8 +109,9 @@ def test_test_alerts_are_rate_limited_per_user_with_retry_after(org, settings):
 
 @pytest.mark.django_db
 def test_a_hanging_webhook_holds_the_test_request_only_for_the_short_test_timeout(org, settings):
-    settings.EGRESS = LOOPBACK_EGRESS
-    settings.ALERTS = {**settings.ALERTS, "webhook_timeout": 120.0}  # what nodes wait; the test must not
+    settings.DJS_EGRESS = LOOPBACK_EGRESS
+    # what nodes wait; the test must not
+    settings.DJS_ALERTS = replace(settings.DJS_ALERTS, webhook_timeout=120.0)
     task = TaskFactory(department=org.a, status=0)
     with HttpTarget() as receiver:
         receiver.on("/hook", Respond(hang=True))

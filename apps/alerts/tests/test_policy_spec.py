@@ -6,7 +6,7 @@ import pytest
 from apps.alerts import services
 from apps.alerts.models import AlertPolicy
 from apps.alerts.specs import PolicySpec, api_name
-from conftest import Api
+from conftest import Api, egress_settings
 from djs_platform import errors
 from djs_platform.actor import Actor
 from djs_platform.inputs import MISSING
@@ -46,7 +46,7 @@ def test_a_create_names_exactly_one_scope_and_an_update_none():
 
 
 def test_a_cloud_metadata_webhook_is_refused_when_saved(org, settings):
-    settings.EGRESS = {}
+    settings.DJS_EGRESS = egress_settings()
     task = TaskFactory(department=org.a, status=0)
     reply = Api(org.admin).post("alert-policies", {"taskId": task.pk, "onFailure": True,
                                                    "webhookUrl": "http://169.254.169.254/latest/"}).expect(4001)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -62,8 +63,8 @@ def chain(top, depth: int) -> list[Department]:
 
 
 def test_departments_cannot_nest_deeper_than_the_configured_depth(org, settings):
-    assert settings.DEPARTMENT_MAX_DEPTH == 20  # the documented default
-    settings.DEPARTMENT_MAX_DEPTH = 5
+    assert settings.DJS_DEPARTMENTS.max_depth == 20  # the documented default
+    settings.DJS_DEPARTMENTS = replace(settings.DJS_DEPARTMENTS, max_depth=5)
     admin = Api(org.admin)
     deep = chain(org.a1, 2)  # HQ(1) > A(2) > A1(3) > d0(4) > d1(5)
     before = dept_rows()

@@ -3,6 +3,7 @@ entries within the department scope, ancestor names, permissions, bad input, egr
 from __future__ import annotations
 
 import socket
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -173,13 +174,13 @@ def test_a_denied_address_is_refused_with_the_rule_and_changes_nothing(org, addr
 
 
 def test_the_service_network_in_allow_cidrs_opens_registration(org, settings):
-    settings.EGRESS = {**settings.EGRESS, "allowCidrs": ["10.0.0.0/24"]}
+    settings.DJS_EGRESS = replace(settings.DJS_EGRESS, allow_cidrs=["10.0.0.0/24"])
     assert register(Api(org.member(org.a, REGISTRAR)), address="10.0.0.5:50051").expect(0).data["address"] == \
         "10.0.0.5:50051"
 
 
 def test_the_metadata_address_stays_denied_for_http_and_dns_too(org, settings):
-    settings.EGRESS = LOOPBACK_EGRESS
+    settings.DJS_EGRESS = LOOPBACK_EGRESS
     api = Api(org.member(org.a, REGISTRAR))
     register(api, kind="http", address="http://169.254.169.254/latest").expect(4001)
     register(api, kind="http", address="http://metadata.google.internal/").expect(4001)
@@ -187,7 +188,7 @@ def test_the_metadata_address_stays_denied_for_http_and_dns_too(org, settings):
 
 
 def test_a_flood_of_registrations_from_one_user_is_4029(org, settings):
-    settings.EXECUTORS = {**settings.EXECUTORS, "register_per_user_per_minute": 3}
+    settings.DJS_EXECUTORS = replace(settings.DJS_EXECUTORS, register_per_user_per_minute=3)
     api = Api(org.member(org.a, REGISTRAR))
     for port in (1001, 1002, 1003):
         register(api, address=f"93.184.216.34:{port}").expect(0)
@@ -217,7 +218,7 @@ class TestExecutorIsolation(TenantIsolationCase):
 
 
 def test_operators_create_edit_and_delete_static_and_dns_entries(org, settings):
-    settings.EGRESS = LOOPBACK_EGRESS
+    settings.DJS_EGRESS = LOOPBACK_EGRESS
     api = Api(org.member(org.a, OPERATOR))
     static = api.post("executors", {"departmentId": org.a.pk, "name": "billing-http", "kind": "http",
                                     "address": "HTTPS://93.184.216.34:8443/api/", "weight": 4}).expect(0).data
@@ -292,7 +293,7 @@ def localhost_answers() -> set[str]:
 
 
 def test_a_dns_entry_expands_to_every_answer_of_the_name(org, settings):
-    settings.EGRESS = LOOPBACK_EGRESS
+    settings.DJS_EGRESS = LOOPBACK_EGRESS
     api = Api(org.member(org.a, OPERATOR))
     grpc_entry = api.post("executors", {"departmentId": org.a.pk, "name": "orders.Billing", "kind": "grpc",
                                         "address": "dns:///localhost:50051", "weight": 3}).expect(0).data

@@ -1,6 +1,7 @@
 """Records API: month tables, filters, detail, stats, isolation, retention."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -135,7 +136,7 @@ def test_prune_removes_the_shell_logs_of_the_dropped_month(settings, tmp_path):
     from apps.records.models import ensure_record_table, record_model
     from apps.records.runlogs import log_path
 
-    settings.SCHEDULER = {**settings.SCHEDULER, "shell_log_dir": str(tmp_path)}
+    settings.DJS_SHELL = replace(settings.DJS_SHELL, log_dir=tmp_path)
     ensure_record_table(2019, 7)
     scheduled = datetime(2019, 7, 3, tzinfo=UTC)
     rows = [record_model(2019, 7).objects.create(

@@ -4,6 +4,7 @@ this month's log. Logs named the old way are served (and pruned) only for the re
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -18,7 +19,7 @@ from apps.records.models import (
 )
 from apps.records.services import records_prune
 from apps.tasks.executors import ExecutionPlan, Executors, execute
-from apps.tasks.executors.shell import ShellSettings
+from conftest import shell_settings
 from djs_platform.egress import EgressPolicy
 
 UTC = timezone.utc
@@ -28,7 +29,7 @@ JANUARY, FEBRUARY = datetime(2018, 1, 20, 10, tzinfo=UTC), datetime(2018, 2, 3, 
 
 @pytest.fixture
 def log_dir(settings, tmp_path):
-    settings.SCHEDULER = {**settings.SCHEDULER, "shell_log_dir": str(tmp_path)}
+    settings.DJS_SHELL = replace(settings.DJS_SHELL, log_dir=tmp_path)
     yield tmp_path
     for year, month in ((2018, 1), (2018, 2)):
         if table_name(year, month) in existing_record_tables(refresh=True):
@@ -54,8 +55,8 @@ def run_shell(scheduled: datetime, record_id: int, word: str, directory) -> None
         shell_command="/bin/echo", shell_args=(word,))
 
     async def main():
-        async with Executors(http_workers=1, grpc_workers=1, egress=EgressPolicy.from_config({}),
-                             shell=ShellSettings(enabled=True, log_dir=directory)) as executors:
+        async with Executors(http_workers=1, grpc_workers=1, egress=EgressPolicy(),
+                             shell=shell_settings(enabled=True, log_dir=directory)) as executors:
             return await execute(spec, executors)
 
     outcome = asyncio.run(main())

@@ -25,11 +25,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Self
+
+from django.conf import settings as django_settings
 
 from apps.tasks import routing
 from apps.tasks.routing import Router
+from djs_platform.conf import ShellSettings
 from djs_platform.egress import EgressPolicy
 
 from . import spans
@@ -37,7 +40,8 @@ from .common import ERROR_LIMIT, CallResult, bound_error
 from .grpc import GrpcExecutor
 from .http import HttpExecutor
 from .protocol import CallContext, Executor, ExecutorSettings
-from .shell import ShellExecutor, ShellSettings
+from .runas import ShellIdentities
+from .shell import ShellExecutor
 from .targets import FALLBACK, PRIMARY, Call, Target, calls_of
 
 #: The executor of each kind of task (not to be confused with the executor *registry* of target instances,
@@ -162,10 +166,12 @@ class Executors:
     """
 
     def __init__(self, http_workers: int, grpc_workers: int, egress: EgressPolicy,
-                 shell: ShellSettings | None = None):
+                 shell: ShellSettings | None = None, shell_identities: ShellIdentities | None = None):
+        """``shell`` None: SHELL calls are refused (``job.shell.*`` with ``enabled`` off)."""
         self.egress = egress
         settings = ExecutorSettings(http_workers=http_workers, grpc_workers=grpc_workers, egress=egress,
-                                    shell=shell or ShellSettings())
+                                    shell=shell or replace(django_settings.DJS_SHELL, enabled=False),
+                                    shell_identities=shell_identities or ShellIdentities())
         self.by_kind: dict[str, Executor[Any]] = {
             kind: implementation.for_node(settings) for kind, implementation in EXECUTORS_BY_KIND.items()}
 

@@ -11,7 +11,9 @@ from .common import CallResult
 from .slots import Slots
 
 if TYPE_CHECKING:
-    from .shell import ShellSettings
+    from djs_platform.conf import ShellSettings
+
+    from .runas import ShellIdentities
 
 T_contra = TypeVar("T_contra", contravariant=True)
 
@@ -35,13 +37,14 @@ class CallContext:
 
 @dataclass(frozen=True, slots=True)
 class ExecutorSettings:
-    """What a node's executors are made from (``job.httpWorkers``, ``job.grpcWorkers``, ``job.shell.*``,
-    ``security.egress``)."""
+    """What a node's executors are made from (``job.httpWorkers``, ``job.grpcWorkers``, ``job.shell.*`` and
+    who SHELL commands run as, ``security.egress``)."""
 
     http_workers: int
     grpc_workers: int
     egress: EgressPolicy
     shell: ShellSettings
+    shell_identities: ShellIdentities
 
 
 class Executor(Protocol[T_contra]):

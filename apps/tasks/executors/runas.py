@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+from djs_platform.conf import ShellSettings
 
 #: Linux capability numbers (include/uapi/linux/capability.h) a non-root node needs to run commands as
 #: another user: switch to it (SETUID, SETGID), signal its process group (KILL), give it its working directory
@@ -72,14 +73,16 @@ class ShellIdentities:
     allow_same_user: bool = False
 
     @classmethod
-    def from_config(cls, run_as: str | None, by_department: Mapping | None, allow_same_user: bool) -> ShellIdentities:
-        default = parse_run_as(run_as) if run_as else None
+    def of(cls, shell: ShellSettings) -> ShellIdentities:
+        """``job.shell.runAs``, ``runAsDepartments`` and ``allowSameUser`` resolved on this host
+        (ShellIdentityError names the key of a user that does not exist)."""
+        default = parse_run_as(shell.run_as) if shell.run_as else None
         mapped: dict[int, RunAs] = {}
-        for key, value in (by_department or {}).items():
+        for key, value in shell.run_as_departments.items():
             if not re.fullmatch(r"\d{1,18}", str(key).strip()):
                 raise ShellIdentityError(f"job.shell.runAsDepartments: key {key!r} is not a department id")
             mapped[int(key)] = parse_run_as(value, f"job.shell.runAsDepartments.{key}")
-        return cls(default, mapped, bool(allow_same_user))
+        return cls(default, mapped, shell.allow_same_user)
 
     def for_departments(self, nearest_first: Sequence[int]) -> RunAs | None:
         """The identity of a task whose department and ancestors are ``nearest_first``."""

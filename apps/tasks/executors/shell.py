@@ -26,10 +26,10 @@ import os
 import signal
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from apps.records import runlogs
+from djs_platform.conf import ShellSettings
 
 from .common import ERROR_LIMIT, RESPONSE_LIMIT, BoundedCapture, CallResult, bound_error, decode_bounded
 from .protocol import CallContext, ExecutorSettings
@@ -42,28 +42,6 @@ STDERR_TAIL = 2 * 1024
 #: After the command exits, how long its pipes may stay open (a child it left behind) before the group dies.
 PIPE_DRAIN = 1.0
 CHUNK = 64 * 1024
-
-
-@dataclass(frozen=True)
-class ShellSettings:
-    enabled: bool = False
-    log_dir: Path = Path("logs")
-    kill_grace: float = 5.0
-    workers: int = 20
-    identities: ShellIdentities = field(default_factory=ShellIdentities)  # who commands run as (runas.py)
-    work_root: str = ""  # where fresh per-run working directories are made ("" = the system temp dir)
-
-    @classmethod
-    def from_settings(cls) -> ShellSettings:
-        from django.conf import settings
-
-        conf = settings.SCHEDULER
-        identities = ShellIdentities.from_config(conf["shell_run_as"], conf["shell_run_as_departments"],
-                                                 conf["shell_allow_same_user"]) if conf["shell_enabled"] \
-            else ShellIdentities()
-        return cls(enabled=conf["shell_enabled"], log_dir=Path(conf["shell_log_dir"]),
-                   kill_grace=conf["shell_kill_grace"], workers=conf["shell_workers"], identities=identities,
-                   work_root=conf["shell_work_root"])
 
 
 def log_path(log_dir: Path, task_id: int, record_id: int, scheduled_ms: int) -> Path:
@@ -100,13 +78,14 @@ class _Tail:
 class ShellExecutor:
     """Runs SHELL tasks' commands, at most ``job.shell.workers`` at a time."""
 
-    def __init__(self, config: ShellSettings):
+    def __init__(self, config: ShellSettings, identities: ShellIdentities | None = None):
         self.config = config
+        self.identities = identities or ShellIdentities()  # who commands run as (runas.py)
         self.slots = Slots(max(1, config.workers))
 
     @classmethod
     def for_node(cls, settings: ExecutorSettings) -> ShellExecutor:
-        return cls(settings.shell)
+        return cls(settings.shell, settings.shell_identities)
 
     async def start(self) -> None:
         self.slots = Slots(max(1, self.config.workers))
@@ -130,7 +109,7 @@ class ShellExecutor:
         command, workdir = target.command, target.workdir
         if not command:
             return CallResult(False, error="invalid task: no command", permanent=True)
-        run_as = self.config.identities.for_departments(target.departments)
+        run_as = self.identities.for_departments(target.departments)
         if workdir and (problem := workdir_problem(workdir, run_as)):
             return CallResult(False, error=f"working directory: {problem}", permanent=True)
         async with self.slots:

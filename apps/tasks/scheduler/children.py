@@ -42,7 +42,7 @@ def trigger_children(batch: list[tuple[Fire, dict[str, Any]]], node: str) -> int
     for fire, _ in succeeded:
         if fire.task["id"] in links:
             by_table[fire.table].append(fire)
-    limit = int(settings.SCHEDULER["child_depth"])
+    limit = int(settings.DJS_SCHEDULER.child_depth)
     requests: list[TriggerRequest] = []
     for (year, month), fires in by_table.items():
         model, ids, done = record_model(year, month), [f.record_id for f in fires], {}

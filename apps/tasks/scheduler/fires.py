@@ -1,4 +1,5 @@
-"""What a node works on: a :class:`Fire` (one execution it owns) and its :class:`NodeConfig`."""
+"""What a node works on: a :class:`Fire` (one execution it owns); what it runs with is
+``settings.DJS_SCHEDULER`` (:class:`djs_platform.conf.SchedulerSettings`)."""
 from __future__ import annotations
 
 import asyncio
@@ -6,8 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from typing import Any
-
-from django.conf import settings
 
 from apps.records.models import TriggerType, month_of
 
@@ -77,35 +76,3 @@ def releasable(fire: Fire) -> bool:
     its record may say "started", so the fire runs rather than being given back."""
     return (fire.handle is None and fire.mark_at is None and fire.trigger == TriggerType.SCHEDULE
             and not fire.start_now)
-
-
-@dataclass
-class NodeConfig:
-    poll_interval: float = 0.5
-    lookahead: float = 2.0
-    claim_batch: int = 500
-    heartbeat_interval: float = 3.0
-    node_timeout: float = 15.0
-    misfire_threshold: float = 60.0
-    shutdown_grace: float = 25.0
-    http_workers: int = 50
-    grpc_workers: int = 20
-    queue_size: int = 100
-    keep_months: int = 0
-    rollup_keep_months: int = 0
-
-    @classmethod
-    def from_settings(cls) -> "NodeConfig":
-        conf = settings.SCHEDULER
-        return cls(poll_interval=conf["poll_interval"], lookahead=conf["lookahead"],
-                   claim_batch=conf["claim_batch"], heartbeat_interval=conf["heartbeat_interval"],
-                   node_timeout=conf["node_timeout"], misfire_threshold=conf["misfire_threshold"],
-                   shutdown_grace=conf["shutdown_grace"], http_workers=conf["http_workers"],
-                   grpc_workers=conf["grpc_workers"], queue_size=conf["queue_size"],
-                   keep_months=conf["keep_months"], rollup_keep_months=conf["rollup_keep_months"])
-
-    @property
-    def alive_window(self) -> float:
-        """How long after a heartbeat that found it alive a node still starts claimed fires: two heartbeat
-        intervals, at least 60 % of the node timeout, always below the timeout itself."""
-        return min(max(2 * self.heartbeat_interval, 0.6 * self.node_timeout), self.node_timeout - 0.5)

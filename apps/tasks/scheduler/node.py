@@ -35,12 +35,12 @@ from apps.departments.selectors import department_parents
 from apps.records.models import RecordStatus, TriggerType
 from apps.tasks import nodestats, routing
 from apps.tasks.executors import Executors, execute, spans
-from apps.tasks.executors.runas import prepare_node
-from apps.tasks.executors.shell import ShellSettings
+from apps.tasks.executors.runas import ShellIdentities, prepare_node
 from apps.tasks.scheduler import clock, execution, listeners, recovery, repository, results
-from apps.tasks.scheduler.fires import Fire, NodeConfig, releasable
+from apps.tasks.scheduler.fires import Fire, releasable
 from apps.tasks.scheduler.threads import DbThread, loop_factory
 from djs_platform import metrics
+from djs_platform.conf import RecordsSettings, SchedulerSettings, ShellSettings
 from djs_platform.egress import EgressPolicy
 
 log = logging.getLogger("djs.scheduler")
@@ -55,8 +55,10 @@ GATHER = 0.03               # an idle writer waits at most this long for calls s
 class Node:
     """The node. ``run()`` blocks until SIGTERM/SIGINT (or :meth:`stop`), then drains."""
 
-    def __init__(self, config: NodeConfig | None = None, name: str | None = None):
-        self.config = config or NodeConfig.from_settings()
+    def __init__(self, config: SchedulerSettings | None = None, name: str | None = None,
+                 retention: RecordsSettings | None = None):
+        self.config = config or settings.DJS_SCHEDULER
+        self.retention = retention or settings.DJS_RECORDS  # records.keepMonths / rollupKeepMonths
         self.name = name or _new_name()
         self.node_id: int | None = None
         self.control = DbThread("djs-control")
@@ -92,7 +94,8 @@ class Node:
         self.alive_at = 0.0    # monotonic time of the last heartbeat that found this node alive
         self.reconcile = False  # set after a database error: adopt running records of ours nobody runs
         self.paused = False     # maintenance mode (scheduler_state), as last read by peek
-        self.shell = ShellSettings()
+        self.shell: ShellSettings = settings.DJS_SHELL
+        self.shell_identities = ShellIdentities()  # resolved on this host when the node starts
         # SHELL per-department users: department id -> parent id, re-read every DEPARTMENTS_REFRESH seconds
         self.department_parents: dict[int, int | None] = {}
         self.departments_read_at: float | None = None
@@ -130,12 +133,15 @@ class Node:
                 self.loop.add_signal_handler(sig, self.stopping.set)
             except (ValueError, RuntimeError):  # not the main thread (tests run nodes in threads)
                 pass
-        self.shell = ShellSettings.from_settings()
+        self.shell = settings.DJS_SHELL
         if self.shell.enabled:  # refuses to start (ShellIdentityError) unless commands can run as another user
-            for warning in prepare_node(self.shell.identities, debug=settings.DEBUG, redis_url=settings.REDIS_URL):
+            self.shell_identities = ShellIdentities.of(self.shell)
+            for warning in prepare_node(self.shell_identities, debug=settings.DEBUG,
+                                        redis_url=settings.DJS_REDIS.url):
                 log.warning("%s", warning)
         self.executors = Executors(http_workers=self.config.http_workers, grpc_workers=self.config.grpc_workers,
-                                   egress=EgressPolicy.from_config(settings.EGRESS), shell=self.shell)
+                                   egress=EgressPolicy.of(settings.DJS_EGRESS), shell=self.shell,
+                                   shell_identities=self.shell_identities)
         await self.executors.start()
         self.router = routing.Router(load=lambda: self.control.run(repository.registry_snapshot),
                                      check=self.executors.probe, on_call=_count_executor_call)
@@ -247,14 +253,14 @@ class Node:
                     recovery.recover_dead_nodes, me=self.name, my_id=self.node_id,
                     node_timeout=self.config.node_timeout, misfire_threshold=self.config.misfire_threshold)
                 self._recovered(found)
-            if self.shell.identities.by_department and (
+            if self.shell_identities.by_department and (
                     self.departments_read_at is None or now - self.departments_read_at > DEPARTMENTS_REFRESH):
                 self.departments_read_at = now
                 self.department_parents = await self.control.run(department_parents)
-            if (self.config.keep_months or self.config.rollup_keep_months) and \
+            if (self.retention.keep_months or self.retention.rollup_keep_months) and \
                     (self.last_prune is None or now - self.last_prune > 86400):
                 self.last_prune = now
-                await self.control.run(_prune, self.config.keep_months, self.config.rollup_keep_months)
+                await self.control.run(_prune, self.retention.keep_months, self.retention.rollup_keep_months)
         # Claim batches while they come back full (there may be more due), up to CLAIM_ROUNDS per tick. With
         # other live nodes, work is shared: after the first batch a node only goes on for tasks due within half
         # the lookahead (the others poll in between and take the rest), and it stops claiming while its
@@ -714,9 +720,10 @@ def _new_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-def start_in_thread(config: NodeConfig | None = None, name: str | None = None) -> tuple[Node, threading.Thread]:
+def start_in_thread(config: SchedulerSettings | None = None, name: str | None = None,
+                    retention: RecordsSettings | None = None) -> tuple[Node, threading.Thread]:
     """For tests and embedding: a node on its own thread and event loop."""
-    node = Node(config, name)
+    node = Node(config, name, retention)
     thread = threading.Thread(target=node.run, name=f"node-{node.name}", daemon=True)
     thread.start()
     return node, thread

@@ -49,9 +49,10 @@ from apps.tasks.models import (
 )
 from apps.tasks.schedule import Schedule, ScheduleError, parse_schedule
 from apps.tasks.scheduler import clock
-from apps.tasks.scheduler.fires import TASK_FIELDS, VERSION, Fire, NodeConfig
+from apps.tasks.scheduler.fires import TASK_FIELDS, VERSION, Fire
 from apps.tasks.selectors import SCHEDULER_STATE_ID
 from djs_platform import metrics
+from djs_platform.conf import SchedulerSettings
 
 log = logging.getLogger("djs.scheduler")
 
@@ -165,7 +166,8 @@ def ensure_tables(instants: list[datetime] | list[tuple[int, int]]) -> None:
         ensure_record_table(*ym)
 
 
-def claim_due(*, node: str, config: NodeConfig, earliest: datetime, schedules: ScheduleCache) -> Claimed:
+def claim_due(*, node: str, config: SchedulerSettings, earliest: datetime,
+              schedules: ScheduleCache) -> Claimed:
     """Claim a batch of due tasks. ``earliest`` is the earliest due time :func:`peek` saw."""
     now = clock.utcnow()
     horizon = now + timedelta(seconds=config.lookahead)

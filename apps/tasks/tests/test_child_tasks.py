@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -84,7 +85,7 @@ def test_update_keeps_children_when_omitted_and_clears_them_with_an_empty_list(a
 
 @pytest.mark.django_db
 def test_grpc_and_shell_tasks_take_children_too(admin_api, org, settings):
-    settings.SCHEDULER = {**settings.SCHEDULER, "shell_enabled": True}
+    settings.DJS_SHELL = replace(settings.DJS_SHELL, enabled=True)
     b = create(admin_api, org.a, "b")
     grpc = admin_api.post("tasks/grpc", {"name": "g", "departmentId": org.a.pk, "cron": "0 3 * * *",
                                          "grpcService": "127.0.0.1:50051/djs.test.Target", "grpcMethod": "Echo",
@@ -157,7 +158,7 @@ def test_bad_child_ids_are_refused_and_nothing_changes(admin_api, org, value, te
 
 @pytest.mark.django_db
 def test_chain_longer_than_job_child_depth_is_refused(admin_api, org, settings):
-    settings.SCHEDULER = {**settings.SCHEDULER, "child_depth": 2}
+    settings.DJS_SCHEDULER = replace(settings.DJS_SCHEDULER, child_depth=2)
     c = create(admin_api, org.a, "c")
     b = create(admin_api, org.a, "b", childTaskIds=[c["id"]])
     a = create(admin_api, org.a, "a", childTaskIds=[b["id"]])  # a -> b -> c: 2 levels, the limit
@@ -288,7 +289,7 @@ def test_a_chain_of_three_runs_in_order(node_factory, http_target, department):
 
 @run_db
 def test_runtime_depth_bound_stops_a_chain_deeper_than_job_child_depth(node_factory, http_target, department, settings):
-    settings.SCHEDULER = {**settings.SCHEDULER, "child_depth": 1}
+    settings.DJS_SCHEDULER = replace(settings.DJS_SCHEDULER, child_depth=1)
     a = once_soon(department, http_target.url("/a"))
     b = idle(department, http_target.url("/b"))
     c = idle(department, http_target.url("/c"))
@@ -371,7 +372,7 @@ def test_a_repeated_flush_does_not_run_a_child_twice(node_factory, http_target, 
 
 @pytest.mark.django_db
 def test_adding_a_shell_child_needs_task_shell(org, settings):
-    settings.SCHEDULER = {**settings.SCHEDULER, "shell_enabled": True}
+    settings.DJS_SHELL = replace(settings.DJS_SHELL, enabled=True)
     shell = Api(org.admin).post("tasks/shell", {"name": "s", "departmentId": org.a.pk, "cron": "0 3 * * *",
                                                 "shellCommand": "true", "status": 0}).expect(0).data
     api = Api(org.member(org.a, {"task:view", "task:create", "task:update"}))

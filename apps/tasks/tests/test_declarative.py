@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from io import StringIO
 
 import pytest
@@ -227,7 +228,7 @@ def test_each_action_needs_its_permission(org):
 
 
 def test_shell_entries_follow_the_shell_rules(org, settings):
-    settings.SCHEDULER = {**settings.SCHEDULER, "shell_enabled": False}
+    settings.DJS_SHELL = replace(settings.DJS_SHELL, enabled=False)
     entry = {"type": "shell", "name": "sh", "department": org.a.pk, "cron": "0 3 * * *", "status": 0,
              "shellCommand": "/bin/echo", "shellArgs": ["hi"]}
     with pytest.raises(errors.Forbidden, match="job.shell.enabled"):
@@ -411,7 +412,7 @@ def test_apply_tasks_command_acts_as_the_admin_by_default(db, settings, tmp_path
     path = write(tmp_path, "tasks:\n- {name: t, department: Headquarters, cron: '@daily', status: 0,"
                            " url: 'http://127.0.0.1:9/t', httpMethod: GET}\n")
     assert "1 created" in run_command(path)
-    assert Task.objects.get(name="t").creator.username == settings.ADMIN_USERNAME
+    assert Task.objects.get(name="t").creator.username == settings.DJS_AUTH.admin_username
 
 
 @pytest.mark.parametrize("text, message", [
@@ -455,21 +456,23 @@ def bootstrap() -> str:
 
 
 def test_bootstrap_applies_scheduler_jobs_idempotently(db, settings):
-    settings.SCHEDULER_JOBS = JOBS
+    settings.DJS_SCHEDULER = replace(settings.DJS_SCHEDULER, jobs=JOBS)
     assert "scheduler.jobs: 2 created, 0 updated, 0 unchanged" in bootstrap()
     assert sorted(Task.objects.values_list("name", flat=True)) == ["cleanup", "heartbeat"]
-    assert Task.objects.get(name="heartbeat").creator.username == settings.ADMIN_USERNAME
+    assert Task.objects.get(name="heartbeat").creator.username == settings.DJS_AUTH.admin_username
     before = rows()
     assert "scheduler.jobs: 0 created, 0 updated, 2 unchanged" in bootstrap()
     assert rows() == before
-    settings.SCHEDULER_JOBS = [{**JOBS[0], "cron": "@every 2m"}]  # edited in the config; never pruned
+    # edited in the config; never pruned
+    settings.DJS_SCHEDULER = replace(settings.DJS_SCHEDULER, jobs=[{**JOBS[0], "cron": "@every 2m"}])
     assert "scheduler.jobs: 0 created, 1 updated, 0 unchanged" in bootstrap()
     assert Task.objects.get(name="heartbeat").cron_expression == "@every 2m"
     assert Task.objects.filter(name="cleanup").exists()
 
 
 def test_bootstrap_fails_on_an_invalid_job_and_creates_none(db, settings):
-    settings.SCHEDULER_JOBS = [JOBS[0], {**JOBS[1], "grpcMethod": "not a method"}]
+    settings.DJS_SCHEDULER = replace(settings.DJS_SCHEDULER,
+                                     jobs=[JOBS[0], {**JOBS[1], "grpcMethod": "not a method"}])
     with pytest.raises(CommandError, match=r"scheduler.jobs in the configuration: error 4001: tasks\[1\].grpcMethod"):
         bootstrap()
     assert Task.objects.count() == 0

@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 from apps.tasks.executors import ExecutionPlan, Executors, execute
+from djs_platform.conf import EgressSettings
+from djs_platform.config import load_config
 from djs_platform.egress import EgressDenied, EgressPolicy, StaticResolver
 from tests.targets import GrpcTarget, HttpTarget, OutboundGuard, Respond
 
@@ -75,7 +78,7 @@ def test_default_policy_allows_public_addresses(address):
 
 
 def test_allow_cidrs_opens_loopback_but_nothing_else():
-    policy = EgressPolicy.from_config({"allowCidrs": LOOPBACK})
+    policy = EgressPolicy(allow_cidrs=LOOPBACK)
     assert denied("127.0.0.1", policy) is None
     assert denied("::1", policy) is None
     assert "link-local" in denied("169.254.10.10", policy)
@@ -83,7 +86,7 @@ def test_allow_cidrs_opens_loopback_but_nothing_else():
 
 
 def test_allow_private_opens_private_ranges_but_not_loopback_or_metadata():
-    policy = EgressPolicy.from_config({"allowPrivate": True})
+    policy = EgressPolicy(deny_private_by_default=False)
     assert denied("10.0.0.5", policy) is None
     assert denied("fd12::1", policy) is None
     assert "loopback" in denied("127.0.0.1", policy)
@@ -118,14 +121,23 @@ def test_metadata_host_names_are_denied_by_name():
         EgressPolicy(allow_cidrs=["0.0.0.0/0"]).check_host("metadata.google.internal")
 
 
-def test_from_config_rejects_typos_instead_of_guessing():
-    with pytest.raises(ValueError, match="allowCidrs"):
-        EgressPolicy.from_config({"allowCidrs": ["127.0.0.0/33"]})
-    with pytest.raises(ValueError, match="allowCIDRs"):
-        EgressPolicy.from_config({"allowCIDRs": ["127.0.0.0/8"]})
-    with pytest.raises(ValueError, match="allowPrivate"):
-        EgressPolicy.from_config({"allowPrivate": "yes"})
-    assert EgressPolicy.from_config(None).deny_private_by_default is True
+def test_the_configuration_refuses_typos_instead_of_guessing(tmp_path):
+    with pytest.raises(ImproperlyConfigured, match="allowCidrs"):
+        EgressSettings.from_config(load_config(environ={"DJS_SECURITY_EGRESS_ALLOW_CIDRS": "[127.0.0.0/33]"}))
+    with pytest.raises(ValueError, match="allowCidrs"):  # the policy itself refuses it too
+        EgressPolicy(allow_cidrs=["127.0.0.0/33"])
+    overlay = tmp_path / "c.yaml"
+    overlay.write_text("security:\n  egress:\n    allowCIDRs: [127.0.0.0/8]\n")
+    assert load_config(environ={"DJS_CONFIG": str(overlay)}).warnings == [
+        f"{overlay}: unknown configuration key security.egress.allowCIDRs, ignored "
+        "(did you mean security.egress.allowCidrs?)"]
+    with pytest.raises(ImproperlyConfigured, match="allowPrivate"):
+        EgressSettings.from_config(load_config(environ={"DJS_SECURITY_EGRESS_ALLOW_PRIVATE": "'yes'"}))
+    defaults = EgressSettings.from_config(load_config(environ={}))
+    assert EgressPolicy.of(defaults).deny_private_by_default is True
+    assert defaults.allow_cidrs == ()  # the dev profile's loopback only with server.debug
+    debug = EgressSettings.from_config(load_config(environ={"DJS_DEBUG": "true"}))
+    assert debug.allow_cidrs == ("127.0.0.0/8", "::1/128")
 
 
 def test_every_resolved_address_must_pass():

@@ -33,7 +33,7 @@ def grpc_spec(service: str, method: str = "Echo", params: str | None = '{"messag
 
 def executors(http_workers: int = 4, grpc_workers: int = 4) -> Executors:
     return Executors(http_workers=http_workers, grpc_workers=grpc_workers,
-                     egress=EgressPolicy.from_config({"allowCidrs": ["127.0.0.0/8", "::1/128"]}))
+                     egress=EgressPolicy(allow_cidrs=["127.0.0.0/8", "::1/128"]))
 
 
 def run(*specs: ExecutionPlan, http_workers: int = 4):

@@ -40,7 +40,7 @@ def spec(url: str, *, strategy: str = routing.ROUND_ROBIN, department: int = 1, 
 
 def executors() -> Executors:
     return Executors(http_workers=4, grpc_workers=4,
-                     egress=EgressPolicy.from_config({"allowCidrs": ["127.0.0.0/8", "::1/128"]}))
+                     egress=EgressPolicy(allow_cidrs=["127.0.0.0/8", "::1/128"]))
 
 
 def run(specs: list[ExecutionPlan], the_router: routing.Router):

@@ -4,6 +4,7 @@ unique per department case-insensitively (16). Each test replays the attack the 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from django.utils import timezone
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def shell_on(settings):
-    settings.SCHEDULER = {**settings.SCHEDULER, "shell_enabled": True}
+    settings.DJS_SHELL = replace(settings.DJS_SHELL, enabled=True)
 
 
 @pytest.fixture

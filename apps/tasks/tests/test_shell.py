@@ -7,6 +7,7 @@ import re
 import signal
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,7 +15,8 @@ import pytest
 
 from apps.records import runlogs
 from apps.tasks.executors import RESPONSE_LIMIT, ExecutionPlan, Executors, execute
-from apps.tasks.executors.shell import ShellSettings, log_path
+from apps.tasks.executors.shell import log_path
+from conftest import shell_settings
 from djs_platform.egress import EgressPolicy
 
 KEY = "djs-42-1700000000000"
@@ -34,8 +36,8 @@ def spec(command: str, *args: str, record_id: int = 7, **kw) -> ExecutionPlan:
 
 def run(s: ExecutionPlan, log_dir: Path, *, enabled: bool = True, kill_grace: float = 2.0, cancel_after=None):
     async def main():
-        ex = Executors(http_workers=1, grpc_workers=1, egress=EgressPolicy.from_config({}),
-                       shell=ShellSettings(enabled=enabled, log_dir=log_dir, kill_grace=kill_grace))
+        ex = Executors(http_workers=1, grpc_workers=1, egress=EgressPolicy(),
+                       shell=shell_settings(enabled=enabled, log_dir=log_dir, kill_grace=kill_grace))
         async with ex:
             task = asyncio.ensure_future(execute(s, ex))
             if cancel_after is not None:
@@ -199,7 +201,7 @@ SHELL_BODY = {"name": "backup", "cron": "0 3 * * *", "status": 0, "shellCommand"
 
 @pytest.fixture
 def shell_on(settings):
-    settings.SCHEDULER = {**settings.SCHEDULER, "shell_enabled": True}
+    settings.DJS_SHELL = replace(settings.DJS_SHELL, enabled=True)
 
 
 def body(department, **over):
@@ -236,8 +238,9 @@ def test_shell_needs_task_shell_besides_task_create(org, api, shell_on):
 
 
 def test_triggering_a_shell_task_needs_task_shell(org, api, shell_on):
-    from apps.tasks.models import SchedulerNode, Task, TriggerRequest
     from django.utils import timezone as dj_timezone
+
+    from apps.tasks.models import SchedulerNode, Task, TriggerRequest
 
     now = dj_timezone.now()
     SchedulerNode.objects.create(name="n", host="h", pid=1, started_at=now, heartbeat_at=now)
@@ -275,8 +278,7 @@ def test_invalid_shell_fields_answer_4001_and_create_nothing(org, admin_api, she
 def shell_node(node_factory, settings, tmp_path):
     from tests.scheduling import shell_identity_settings
 
-    settings.SCHEDULER = {**settings.SCHEDULER, "shell_enabled": True, "shell_log_dir": str(tmp_path / "logs"),
-                          "shell_kill_grace": 1.0}
+    settings.DJS_SHELL = replace(settings.DJS_SHELL, enabled=True, log_dir=tmp_path / "logs", kill_grace=1.0)
     shell_identity_settings(settings)
     return node_factory
 
@@ -311,8 +313,8 @@ def test_killing_a_running_shell_task_stops_its_process_group(shell_node, org, t
     from apps.records.models import RecordStatus
     from apps.tasks import services
     from apps.tasks.models import Task
-    from tests.scheduling import finished, wait_until
     from djs_platform.actor import Actor
+    from tests.scheduling import finished, wait_until
 
     # The command runs as another user, so it reports its grandchild's pid on stdout (the node's log file).
     task = Task.objects.create(name="long", department=org.a, task_type="SHELL", cron_expression="0 3 1 1 *",
@@ -352,7 +354,7 @@ def test_log_of_a_non_shell_record_is_not_found(org, admin_api):
 def test_log_slices_never_split_a_character(org, admin_api, settings, tmp_path):
     from apps.records.models import RecordStatus, record_model
 
-    settings.SCHEDULER = {**settings.SCHEDULER, "shell_log_dir": str(tmp_path)}
+    settings.DJS_SHELL = replace(settings.DJS_SHELL, log_dir=tmp_path)
     scheduled = datetime(2026, 1, 10, 12, tzinfo=timezone.utc)
     row = record_model(2026, 1).objects.create(
         task_id=3, task_name="s", department_id=org.a.pk, task_type="SHELL", trigger_type="SCHEDULE",

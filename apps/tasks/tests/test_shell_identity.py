@@ -7,6 +7,7 @@ import asyncio
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,8 @@ from apps.tasks.executors.runas import (
     parse_run_as,
     workdir_problem,
 )
-from apps.tasks.executors.shell import ShellSettings
+from conftest import shell_settings
+from djs_platform.conf import ShellSettings
 from djs_platform.egress import EgressPolicy
 
 ME = RunAs(os.geteuid(), os.getegid(), "me")
@@ -39,26 +41,31 @@ def test_run_as_takes_a_numeric_uid_gid_or_an_existing_user_name():
             parse_run_as(bad)
 
 
+def _identities(run_as: str, by_department: dict, allow_same_user: bool = False) -> ShellIdentities:
+    return ShellIdentities.of(shell_settings(run_as=run_as, run_as_departments=by_department,
+                                             allow_same_user=allow_same_user))
+
+
 def test_a_task_runs_as_its_nearest_departments_user_else_the_default():
-    identities = ShellIdentities.from_config("65534:65534", {"10": "2000:2000", 11: "2001:2001"}, False)
+    identities = _identities("65534:65534", {"10": "2000:2000", 11: "2001:2001"})
     assert identities.for_departments((12, 11, 10, 1)).uid == 2001  # nearest first
     assert identities.for_departments((13, 10, 1)).uid == 2000
     assert identities.for_departments((14, 1)) == NOBODY
     assert identities.for_departments(()) == NOBODY
     with pytest.raises(ShellIdentityError, match="is not a department id"):
-        ShellIdentities.from_config("65534:65534", {"ops": "2000:2000"}, False)
+        _identities("65534:65534", {"ops": "2000:2000"})
 
 
 def test_the_nodes_own_user_is_refused_outside_the_dev_profile():
-    for identities in (ShellIdentities.from_config("", {}, False),
-                       ShellIdentities.from_config(f"{os.geteuid()}:{os.getegid()}", {}, False),
-                       ShellIdentities.from_config("", {}, True)):  # allowSameUser without the dev profile
+    for identities in (_identities("", {}),
+                       _identities(f"{os.geteuid()}:{os.getegid()}", {}),
+                       _identities("", {}, allow_same_user=True)):  # allowSameUser without the dev profile
         with pytest.raises(ShellIdentityError, match="other than the node's own"):
             check_node_may_run_shell(identities, debug=False)
     # Another department mapped to the node's own user is refused the same way.
     with pytest.raises(ShellIdentityError, match="other than the node's own"):
         check_node_may_run_shell(ShellIdentities(NOBODY, {5: ME}), debug=False)
-    warnings = check_node_may_run_shell(ShellIdentities.from_config("", {}, True), debug=True)
+    warnings = check_node_may_run_shell(_identities("", {}, allow_same_user=True), debug=True)
     assert warnings and "never do this in production" in warnings[0]
 
 
@@ -96,10 +103,10 @@ def _spec(command: str, *args: str, **kw) -> ExecutionPlan:
     return ExecutionPlan.of(**values)
 
 
-def _run(spec: ExecutionPlan, settings: ShellSettings):
+def _run(spec: ExecutionPlan, settings: ShellSettings, identities: ShellIdentities | None = None):
     async def main():
-        async with Executors(http_workers=1, grpc_workers=1, egress=EgressPolicy.from_config({}),
-                             shell=settings) as executors:
+        async with Executors(http_workers=1, grpc_workers=1, egress=EgressPolicy(),
+                             shell=settings, shell_identities=identities) as executors:
             return await execute(spec, executors)
     return asyncio.run(main())
 
@@ -107,7 +114,7 @@ def _run(spec: ExecutionPlan, settings: ShellSettings):
 def test_each_run_gets_a_fresh_private_working_directory_that_is_removed_after(tmp_path):
     root = tmp_path / "work"
     root.mkdir()
-    settings = ShellSettings(enabled=True, log_dir=tmp_path / "logs", work_root=str(root))
+    settings = shell_settings(enabled=True, log_dir=tmp_path / "logs", work_root=str(root))
     outcome = _run(_spec("/bin/sh", "-c", 'pwd; echo "$HOME"; stat -c %a .; umask; touch left-behind'), settings)
     assert outcome.success, outcome.error
     workdir, home, mode, umask = outcome.response.split()
@@ -120,11 +127,11 @@ def test_each_run_gets_a_fresh_private_working_directory_that_is_removed_after(t
 
 @pytest.mark.root_only
 def test_commands_run_as_the_configured_user_without_supplementary_groups(tmp_path):
-    settings = ShellSettings(enabled=True, log_dir=tmp_path / "logs",
-                             identities=ShellIdentities(NOBODY, {7: RunAs(2345, 2346, "2345:2346")}))
-    outcome = _run(_spec("/bin/sh", "-c", "id -u; id -g; id -G; stat -c '%u:%g' ."), settings)
+    settings = shell_settings(enabled=True, log_dir=tmp_path / "logs")
+    identities = ShellIdentities(NOBODY, {7: RunAs(2345, 2346, "2345:2346")})
+    outcome = _run(_spec("/bin/sh", "-c", "id -u; id -g; id -G; stat -c '%u:%g' ."), settings, identities)
     assert outcome.response.split() == ["65534", "65534", "65534", "65534:65534"], outcome
-    mapped = _run(_spec("/bin/sh", "-c", "id -u; id -G", department_path=(9, 7, 1)), settings)
+    mapped = _run(_spec("/bin/sh", "-c", "id -u; id -G", department_path=(9, 7, 1)), settings, identities)
     assert mapped.response.split() == ["2345", "2346"], mapped
     log = next((tmp_path / "logs").rglob("*.log"))
     assert oct(log.stat().st_mode & 0o777) == "0o600" and log.stat().st_uid == 0
@@ -133,8 +140,8 @@ def test_commands_run_as_the_configured_user_without_supplementary_groups(tmp_pa
 
 @pytest.mark.django_db
 def test_a_shell_workdir_the_run_as_user_cannot_use_is_refused_at_save(org, admin_api, settings):
-    settings.SCHEDULER = {**settings.SCHEDULER, "shell_enabled": True, "shell_run_as": "65534:65534",
-                          "shell_run_as_departments": {str(org.b.pk): f"{os.geteuid()}:{os.getegid()}"}}
+    settings.DJS_SHELL = replace(settings.DJS_SHELL, enabled=True, run_as="65534:65534",
+                                 run_as_departments={str(org.b.pk): f"{os.geteuid()}:{os.getegid()}"})
     private = Path(tempfile.mkdtemp(prefix="djs-private-", dir="/tmp"))  # 0700, the test user's own
     try:
         body = {"name": "backup", "departmentId": org.a.pk, "cron": "0 3 * * *", "status": 0,

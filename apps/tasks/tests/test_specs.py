@@ -15,7 +15,7 @@ from apps.tasks.executors import http as http_executor
 from apps.tasks.models import Task
 from apps.tasks.schedule import fire_times, parse_schedule
 from apps.tasks.specs import TaskSpec, document_name, document_values
-from conftest import Api
+from conftest import Api, egress_settings
 from djs_platform import errors
 from djs_platform.actor import Actor
 
@@ -197,20 +197,22 @@ def test_cron_preview_and_the_mcp_context_format_fire_times_alike(admin_api):
     ("url", "http://10.9.9.9/", "10.9.9.9 is in denyCidrs"),
 ])
 def test_targets_denied_wherever_they_run_are_refused_at_save(settings, field, value, reason):
-    settings.EGRESS = {"denyHosts": ["evil.example"], "denyCidrs": ["10.9.0.0/16"]}
+    settings.DJS_EGRESS = egress_settings(deny_hosts=["evil.example"], deny_cidrs=["10.9.0.0/16"])
     assert invalid("HTTP", **{**HTTP, field: value}) == {field: [f"egress denied: {reason}"]}
 
 
 def test_the_save_time_check_leaves_node_dependent_targets_to_the_call(settings):
-    settings.EGRESS = {}  # loopback and private ranges closed, and still saved: the node decides when it calls
+    # loopback and private ranges closed, and still saved: the node decides when it calls
+    settings.DJS_EGRESS = egress_settings()
     for url in ("http://127.0.0.1:9/", "http://10.0.0.5/", "http://internal.example/"):
         assert TaskSpec.from_values("HTTP", {**HTTP, "url": url}).url == url
-    settings.EGRESS = {"allowCidrs": ["169.254.169.254/32"]}  # an operator who opens metadata on purpose
+    # an operator who opens metadata on purpose
+    settings.DJS_EGRESS = egress_settings(allow_cidrs=["169.254.169.254/32"])
     assert TaskSpec.from_values("HTTP", {**HTTP, "url": "http://169.254.169.254/"}).url
 
 
 def test_grpc_targets_get_the_save_time_check(settings):
-    settings.EGRESS = {}
+    settings.DJS_EGRESS = egress_settings()
     values = {"name": "g", "department_id": 1, "cron": "@daily", "status": 0, "grpc_method": "M"}
     assert invalid("GRPC", **values, grpc_service="169.254.169.254:80/p.S") == {
         "grpc_service": ["egress denied: 169.254.169.254 is a cloud metadata address"]}

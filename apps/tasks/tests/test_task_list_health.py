@@ -2,6 +2,7 @@
 running now and the last run, scoped like records; and export / import of the declarative YAML."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -95,7 +96,7 @@ def _columns(task_id: int) -> dict:
 
 
 def test_export_then_apply_makes_identical_tasks(org, admin_api, settings):
-    settings.SCHEDULER = {**settings.SCHEDULER, "shell_enabled": True}
+    settings.DJS_SHELL = replace(settings.DJS_SHELL, enabled=True)
     made = _make_tasks(admin_api, org.a.pk)
     ids = sorted(t["id"] for t in made.values())
     before = {pk: _columns(pk) for pk in ids}
@@ -163,7 +164,7 @@ def test_import_reports_yaml_and_entry_errors_and_changes_nothing(org, admin_api
 
 
 def test_import_needs_the_rights_of_each_action(org, settings):
-    settings.SCHEDULER = {**settings.SCHEDULER, "shell_enabled": True}
+    settings.DJS_SHELL = replace(settings.DJS_SHELL, enabled=True)
     shell = (f"tasks:\n  - {{name: sh, type: SHELL, departmentId: {org.a.pk}, cron: '0 3 * * *', status: 0, "
              f"shellCommand: /bin/true}}\n")
     Api(org.member(org.a, {"task:view"})).post("tasks/import", {"document": shell}).expect(4003)

@@ -55,7 +55,7 @@ class Command(BaseCommand):
 
         grace = options["grace"]
         if grace is None:
-            grace = float(settings.SCHEDULER["shutdown_grace"]) + 15
+            grace = float(settings.DJS_SCHEDULER.shutdown_grace) + 15
         shutdown_secret()  # var/shutdown-secret exists before anyone needs the stop line below
 
         signal.signal(signal.SIGTERM, stop)
@@ -64,7 +64,7 @@ class Command(BaseCommand):
         for name, cmd in self.components().items():
             children[name] = subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR)
             self.stdout.write(f"started {name} (pid {children[name].pid}): {' '.join(cmd[1:])}")
-        base = f"http://127.0.0.1:{settings.SERVER_PORT}{settings.CONTEXT_PATH}"
+        base = f"http://127.0.0.1:{settings.DJS_SERVER.port}{settings.DJS_SERVER.context_path}"
         self.stdout.write(f"DJS is starting: {base}/health")
         self.stdout.write(f"stop: Ctrl-C, or curl -X POST -H \"X-DJS-Shutdown-Secret: $(cat var/shutdown-secret)\" "
                           f"\"{base}/shutdown?wait=1\"")

@@ -2,10 +2,11 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from djs_platform.config import connection_budget_error
+from djs_platform.conf import connection_budget_error
+from djs_platform.config import config as djs_config
 from djs_platform.logs import log_to_file
 from djs_platform.metrics import start_metrics_server
-from rpc.server import ServerConfig, serve
+from rpc.server import rpc_settings, serve
 
 
 class Command(BaseCommand):
@@ -20,13 +21,13 @@ class Command(BaseCommand):
                             help="seconds running calls may take to finish on stop (default 10)")
 
     def handle(self, *args, **options):
-        config = ServerConfig.from_settings(host=options["host"], port=options["port"],
-                                            max_workers=options["max_workers"])
-        if problem := connection_budget_error("grpc", rpc_workers=config.max_workers):  # database.maxConn
+        config = rpc_settings(host=options["host"], port=options["port"], max_workers=options["max_workers"])
+        # database.maxConn
+        if problem := connection_budget_error("grpc", djs_config, rpc_workers=config.max_workers):
             raise CommandError(problem)
         log_to_file("grpc")  # log.path/grpc.log besides stderr
         # /metrics of this process (rpc.metricsPort, 0 = off), on the gRPC listen address.
-        start_metrics_server(settings.RPC["metrics_port"], config.host.strip("[]"))
+        start_metrics_server(settings.DJS_RPC.metrics_port, config.host.strip("[]"))
         from djs_platform.tracing import setup_tracing
 
         setup_tracing("grpc")  # before the server is built: its grpc.server gets the tracing interceptor

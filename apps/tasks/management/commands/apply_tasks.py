@@ -31,7 +31,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         document = load_document(options["file"])
-        username = options["username"] or settings.ADMIN_USERNAME
+        username = options["username"] or settings.DJS_AUTH.admin_username
         user = User.objects.filter(username_key=username_key(username)).first()  # as login finds it
         if user is None or user.status != 1:
             raise CommandError(f"no active user {username!r} (see --as)")

@@ -1,7 +1,7 @@
 """``manage.py runscheduler``: one scheduler node (run any number, on any machines)."""
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.tasks.scheduler import Node, NodeConfig
+from apps.tasks.scheduler import Node
 from apps.tasks.scheduler.threads import tune_gc
 
 
@@ -14,15 +14,16 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         from django.conf import settings
 
-        from djs_platform.config import connection_budget_error
+        from djs_platform.conf import connection_budget_error
+        from djs_platform.config import config
         from djs_platform.logs import log_to_file
         from djs_platform.metrics import start_metrics_server
         from djs_platform.tracing import setup_tracing
 
-        if problem := connection_budget_error("scheduler"):  # database.maxConn
+        if problem := connection_budget_error("scheduler", config):  # database.maxConn
             raise CommandError(problem)
         log_to_file("scheduler")  # log.path/scheduler.log besides stderr
         setup_tracing("scheduler")
-        start_metrics_server(settings.SCHEDULER["metrics_port"], settings.SCHEDULER["metrics_host"])
+        start_metrics_server(settings.DJS_SCHEDULER.metrics_port, settings.DJS_SCHEDULER.metrics_host)
         tune_gc()  # after start-up: everything imported so far is never collected again
-        Node(NodeConfig.from_settings(), name=options.get("name")).run()
+        Node(name=options.get("name")).run()
