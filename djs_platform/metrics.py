@@ -67,6 +67,24 @@ executor_calls = Counter("djs_executor_calls_total", "Calls to registered execut
                          ["name", "instance", "result"])
 
 
+class Children:
+    """The label children of one metric, each looked up once: ``labels()`` checks and converts its values and
+    takes the metric's lock on every call, which a scheduler node would pay several times per fire. Only for
+    label sets that stay small (trigger, task type, status)."""
+
+    __slots__ = ("metric", "children")
+
+    def __init__(self, metric: Any):
+        self.metric = metric
+        self.children: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self.children.get(values)
+        if child is None:
+            child = self.children[values] = self.metric.labels(*values)
+        return child
+
+
 # --- executor registry -------------------------------------------------------------------------
 #: ``djs_executor_instances{name,status}`` is computed from the database when ``/v1/metrics`` is scraped (the
 #: collector is registered by apps/executors), so only the web exposition carries it, once per scrape whatever
