@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import connection, connections, router, transaction
 from django.db.models import Case, Count, IntegerField, Max, Sum, Value, When
 
+from apps.records import sqlrows
 from apps.records.models import (
     FINAL_STATUSES,
     RecordStatus,
@@ -101,11 +102,19 @@ def add(rows: Iterable[Finished]) -> None:
     """Add finished executions to the rollups of every grain. Call inside the transaction of the
     statement that made them final, with only the rows it changed."""
     cells = Cells()
+    days: dict[datetime, date] = {}  # the fires of a flush share a few instants
     for row in rows:
         if row.status in FINAL_STATUSES:
-            cells.add(row.department_id, row.task_id, row.task_name, local_day(row.scheduled_time), int(row.status),
+            day = days.get(row.scheduled_time)
+            if day is None:
+                day = days[row.scheduled_time] = local_day(row.scheduled_time)
+            cells.add(row.department_id, row.task_id, row.task_name, day, int(row.status),
                       row.trigger_type, row.task_type, row.cost_time)
     cells.write()
+
+
+_DEPARTMENT_DAY, _TASK_MONTH, _TASK_DAY, _DEPARTMENT_MONTH = (int(grain) for grain in (
+    RollupGrain.DEPARTMENT_DAY, RollupGrain.TASK_MONTH, RollupGrain.TASK_DAY, RollupGrain.DEPARTMENT_MONTH))
 
 
 class Cells:
@@ -119,17 +128,22 @@ class Cells:
     def add(self, department_id: int, task_id: int, task_name: str, day: date, status: int, trigger_type: str,
             task_type: str, cost_time: int | None, n: int = 1) -> None:
         """``n`` executions alike in every column the rollups keep (the rebuild adds grouped rows)."""
-        for grain, key_id, period, label in ((RollupGrain.DEPARTMENT_DAY, department_id, day, ""),
-                                             (RollupGrain.TASK_MONTH, task_id, day.replace(day=1), task_name),
-                                             (RollupGrain.TASK_DAY, task_id, day, task_name),
-                                             (RollupGrain.DEPARTMENT_MONTH, department_id, day.replace(day=1), "")):
-            cell = self.counts.setdefault((int(grain), key_id, department_id, period, status, trigger_type, task_type),
-                                          [0, 0, 0, label])
+        month = day.replace(day=1)
+        if cost_time is not None:
+            cost, bucket = int(cost_time), bucket_of(cost_time)
+        for grain, key_id, period, label in ((_DEPARTMENT_DAY, department_id, day, ""),
+                                             (_TASK_MONTH, task_id, month, task_name),
+                                             (_TASK_DAY, task_id, day, task_name),
+                                             (_DEPARTMENT_MONTH, department_id, month, "")):
+            key = (grain, key_id, department_id, period, status, trigger_type, task_type)
+            cell = self.counts.get(key)
+            if cell is None:
+                cell = self.counts[key] = [0, 0, 0, label]
             cell[0] += n
             if cost_time is not None:
-                cell[1] += int(cost_time) * n
+                cell[1] += cost * n
                 cell[2] += n
-                self.costs[(int(grain), key_id, department_id, period, bucket_of(cost_time))] += n
+                self.costs[(grain, key_id, department_id, period, bucket)] += n
 
     def write(self, chunk: int = 1000) -> None:
         """One upsert per table (per ``chunk`` rows: a result flush of 200 records fits in one)."""
@@ -143,29 +157,27 @@ class Cells:
 def _upsert_counts(counts: dict[tuple, list]) -> None:
     columns = ("grain", "key_id", "department_id", "period", "status", "trigger_type", "task_type", "count",
                "cost_sum", "cost_count", "label")
-    params: list = []
-    for key, (count, cost_sum, cost_count, label) in counts.items():
-        params += [*key, count, cost_sum, cost_count, label[:255]]
-    added = ("count", "cost_sum", "cost_count")
-    _upsert("record_rollup", columns, len(counts), params,
+    rows = [(*key, count, cost_sum, cost_count, label[:255]) for key, (count, cost_sum, cost_count, label)
+            in counts.items()]
+    _upsert("record_rollup", columns, rows,
             conflict=("grain", "key_id", "department_id", "period", "status", "trigger_type", "task_type"),
-            added=added, replaced=("label",))
+            added=("count", "cost_sum", "cost_count"), replaced=("label",))
 
 
 def _upsert_costs(costs: dict[tuple, int]) -> None:
     columns = ("grain", "key_id", "department_id", "period", "bucket", "count")
-    params: list = []
-    for key, count in costs.items():
-        params += [*key, count]
-    _upsert("record_rollup_cost", columns, len(costs), params,
+    _upsert("record_rollup_cost", columns, [(*key, count) for key, count in costs.items()],
             conflict=("grain", "key_id", "department_id", "period", "bucket"), added=("count",), replaced=())
 
 
-def _upsert(table: str, columns: tuple[str, ...], n: int, params: list, *, conflict: tuple[str, ...],
+def _upsert(table: str, columns: tuple[str, ...], rows: list[tuple], *, conflict: tuple[str, ...],
             added: tuple[str, ...], replaced: tuple[str, ...]) -> None:
+    """One multi-row upsert; numbers and dates are written as text, the strings bound (:mod:`.sqlrows`)."""
     qn = connection.ops.quote_name
-    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    sql = f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) VALUES {', '.join([row] * n)}"
+    params: list = []
+    adapt = sqlrows.cached(connection.ops.adapt_datetimefield_value)
+    values = ", ".join([sqlrows.row(values, params, adapt) for values in rows])
+    sql = f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) VALUES {values}"
     if connection.vendor == "mysql":
         sets = [f"{qn(c)} = {qn(c)} + VALUES({qn(c)})" for c in added] + [f"{qn(c)} = VALUES({qn(c)})"
                                                                            for c in replaced]

@@ -25,6 +25,7 @@ from django.db.models import Exists, F, Max, OuterRef, Q
 
 from apps.departments.selectors import department_parents, disabled_department_ids
 from apps.executors import registry
+from apps.records import sqlrows
 from apps.records.models import (
     RecordStatus,
     TriggerType,
@@ -329,24 +330,25 @@ def insert_records_sql(table: str, fires: list[Fire], now: datetime, executor: s
     chunks before it are stored (their fires have their ids), the caller goes on one by one.
     """
     qn = connection.ops.quote_name
-    adapt = connection.ops.adapt_datetimefield_value
-    created = adapt(now)
+    adapt = sqlrows.cached(connection.ops.adapt_datetimefield_value)
+    running = int(RecordStatus.RUNNING)
     for i in range(0, len(fires), WRITE_CHUNK):
         chunk = fires[i:i + WRITE_CHUNK]
         sharded = any(f.shard_total for f in chunk)
         columns = INSERT_COLUMNS + (SHARD_COLUMNS if sharded else ()) + (("start_time",) if marked else ())
-        row_sql = "(" + ", ".join("%s" for _ in columns) + ")"
         params: list[Any] = []
+        rows: list[str] = []
         for f in chunk:
-            params += [f.task["id"], f.task["name"], f.task["department_id"], f.task["task_type"], str(f.trigger),
-                       adapt(f.scheduled), int(RecordStatus.RUNNING), executor, f.retry_times, False,
-                       f.parent_record_id, f.parent_month, created, created]
+            values = [f.task["id"], f.task["name"], f.task["department_id"], f.task["task_type"], str(f.trigger),
+                      f.scheduled, running, executor, f.retry_times, False, f.parent_record_id, f.parent_month,
+                      now, now]
             if sharded:
-                params += [f.shard, f.shard_total, f.pinned]
+                values += [f.shard, f.shard_total, f.pinned]
             if marked:
-                params.append(adapt(f.mark_at))
+                values.append(f.mark_at)
+            rows.append(sqlrows.row(values, params, adapt))  # numbers and times as text, strings bound
         sql = (f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) VALUES "
-               + ", ".join(row_sql for _ in chunk) + f" RETURNING {qn('id')}")
+               + ", ".join(rows) + f" RETURNING {qn('id')}")
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             ids = [row[0] for row in cursor.fetchall()]
