@@ -62,6 +62,7 @@ class HttpExecutor:
         self._session = None  # aiohttp.ClientSession, made in start() (inside the running loop)
         self._prepared: dict[tuple, tuple[str, httpx.URL, dict[str, str], bytes | None]] = {}
         self._hop_checked: dict[tuple[str, str], None] = {}
+        self._wire_urls: dict[str, URL] = {}  # a hop's URL as aiohttp takes it, by its text (built once per URL)
         self.slots = Slots(workers)
 
     @classmethod
@@ -177,6 +178,15 @@ class HttpExecutor:
             self._hop_checked.clear()
         self._hop_checked[key] = None
 
+    def _wire_url(self, url: httpx.URL) -> URL:
+        text = str(url)
+        wire = self._wire_urls.get(text)
+        if wire is None:
+            if len(self._wire_urls) >= PREPARED_CACHE:
+                self._wire_urls.clear()
+            wire = self._wire_urls[text] = URL(text, encoded=True)
+        return wire
+
     async def _send(self, method: str, url: httpx.URL, headers: dict[str, str], content: bytes | None) -> CallResult:
         """Send and follow redirects by hand (httpx's method/header rules, each hop checked before it is
         dialled, a redirect's body never read), then read the body up to the capture bound."""
@@ -186,8 +196,8 @@ class HttpExecutor:
         hops = 0
         while True:
             self._check_hop(url)
-            response = await self._session.request(method, URL(str(url), encoded=True), headers=headers,
-                                                   data=content, allow_redirects=False)
+            response = await self._session.request(method, self._wire_url(url), headers=headers, data=content,
+                                                   allow_redirects=False)
             try:
                 location = response.headers.get("Location")
                 if response.status in _REDIRECTS and location is not None:
