@@ -72,7 +72,7 @@ class Children:
     takes the metric's lock on every call, which a scheduler node would pay several times per fire. Only for
     label sets that stay small (trigger, task type, status)."""
 
-    __slots__ = ("metric", "children")
+    __slots__ = ("children", "metric")
 
     def __init__(self, metric: Any):
         self.metric = metric

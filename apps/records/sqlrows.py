@@ -16,23 +16,24 @@ from typing import Any
 def row(values: Iterable[Any], params: list[Any], adapt_datetime: Callable[[datetime], Any]) -> str:
     """``(v1, v2, ...)``: numbers, dates, datetimes (through the backend's ``adapt_datetimefield_value``), booleans
     and NULLs as text; every other value as ``%s``, appended to ``params`` in order."""
-    parts: list[str] = []
-    for value in values:
-        kind = type(value)  # exact types: an int subclass (an enum member) or a str goes through the driver
-        if kind is int:
-            parts.append(str(value))
-        elif value is None:
-            parts.append("NULL")
-        elif kind is bool:
-            parts.append("TRUE" if value else "FALSE")
-        elif kind is date:
-            parts.append(f"'{value.isoformat()}'")
-        elif kind is datetime and _plain(text := adapt_datetime(value)):
-            parts.append(f"'{text}'")
-        else:
-            parts.append("%s")
-            params.append(value)
-    return "(" + ", ".join(parts) + ")"
+    return "(" + ", ".join([value(v, params, adapt_datetime) for v in values]) + ")"
+
+
+def value(v: Any, params: list[Any], adapt_datetime: Callable[[datetime], Any]) -> str:
+    """One value as :func:`row` writes it: its SQL text, or ``%s`` with ``v`` appended to ``params``."""
+    kind = type(v)  # exact types: an int subclass (an enum member) or a str goes through the driver
+    if kind is int:
+        return str(v)
+    if v is None:
+        return "NULL"
+    if kind is bool:
+        return "TRUE" if v else "FALSE"
+    if kind is date:
+        return f"'{v.isoformat()}'"
+    if kind is datetime and _plain(text := adapt_datetime(v)):
+        return f"'{text}'"
+    params.append(v)
+    return "%s"
 
 
 def cached(adapt: Callable[[datetime], Any]) -> Callable[[datetime], Any]:

@@ -18,7 +18,7 @@ import socket
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, Max, OuterRef, Q
@@ -477,41 +477,33 @@ def batch_update_sql(table: str, rows: list[tuple[int, dict[str, Any]]], now: da
 
     Conditional on ``status = running AND executor = this node``: a record a survivor already marked lost or
     took over is not overwritten. A column with one value across the chunk is a plain assignment; a column
-    only some rows carry keeps its value (``ELSE column``) for the others.
+    only some rows carry keeps its value (``ELSE column``) for the others. Ids, numbers and times are written as
+    SQL text, strings bound (:mod:`apps.records.sqlrows`).
     """
     qn = connection.ops.quote_name
-    adapt = connection.ops.adapt_datetimefield_value
+    adapt = sqlrows.cached(connection.ops.adapt_datetimefield_value)
     sets: list[str] = []
     params: list[Any] = []
     for column in columns:
-        values = [(rid, result[column]) for rid, result in rows if column in result]
+        values = [(rid, _plain(result[column])) for rid, result in rows if column in result]
         if not values:
             continue
-        values = [(rid, _plain(v, adapt)) for rid, v in values]
-        distinct = {repr(v) for _, v in values}
-        if len(values) == len(rows) and len(distinct) == 1:
-            sets.append(f"{qn(column)} = %s")
-            params.append(values[0][1])
+        if len(values) == len(rows) and len({(type(v), v) for _, v in values}) == 1:
+            sets.append(f"{qn(column)} = {sqlrows.value(values[0][1], params, adapt)}")
             continue
-        sets.append(f"{qn(column)} = CASE {qn('id')} " + " ".join("WHEN %s THEN %s" for _ in values)
-                    + f" ELSE {qn(column)} END")
-        for rid, value in values:
-            params += [rid, value]
-    sets.append(f"{qn('update_time')} = %s")
-    params.append(adapt(now))
-    ids = [rid for rid, _ in rows]
-    sql = (f"UPDATE {qn(table)} SET {', '.join(sets)} WHERE {qn('id')} IN ({', '.join('%s' for _ in ids)}) "
-           f"AND {qn('status')} = %s AND {qn('executor')} = %s{extra_where}")
-    return sql, params + ids + [int(RecordStatus.RUNNING), executor]
+        whens = " ".join([f"WHEN {int(rid)} THEN {sqlrows.value(v, params, adapt)}" for rid, v in values])
+        sets.append(f"{qn(column)} = CASE {qn('id')} {whens} ELSE {qn(column)} END")
+    sets.append(f"{qn('update_time')} = {sqlrows.value(now, params, adapt)}")
+    ids = ", ".join([str(int(rid)) for rid, _ in rows])
+    sql = (f"UPDATE {qn(table)} SET {', '.join(sets)} WHERE {qn('id')} IN ({ids}) "
+           f"AND {qn('status')} = {int(RecordStatus.RUNNING)} AND {qn('executor')} = %s{extra_where}")
+    return sql, params + [executor]
 
 
-def _plain(value: Any, adapt: Callable[[Any], Any]) -> Any:
-    """A parameter the DB driver takes as is (enum members are plain ints, datetimes adapted)."""
-    if isinstance(value, datetime):
-        return adapt(value)
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
+def _plain(value: Any) -> Any:
+    """A value as the statement takes it: enum members as plain ints (bools, None, datetimes and strings as they
+    are)."""
+    if isinstance(value, int) and not isinstance(value, bool):
         return int(value)
     return value
 
