@@ -188,17 +188,24 @@ def claim_due(*, node: str, config: SchedulerSettings, earliest: datetime,
         # at the same moment take disjoint batches instead of racing for the same rows.
         rows = list(task_rows(due.select_for_update(skip_locked=True))[: config.claim_batch])
         groups: dict[tuple, list[tuple[dict[str, Any], Any]]] = defaultdict(list)
+        # Tasks of one schedule due at the same time get the same plan (the usual batch: many tasks every minute
+        # or second): it is computed once per batch.
+        plans: dict[tuple, engine.ClaimPlan] = {}
         for row in rows:
-            try:
-                schedule = schedules.get(row["cron_expression"], row["timezone"])
-            except ScheduleError as exc:
-                log.error("task %s has an invalid schedule (%s); disabling it", row["id"], exc)
-                Task.objects.filter(pk=row["id"], version=row["version"]).update(
-                    status=TaskStatus.DISABLED, next_execute_time=None, version=F("version") + 1)
-                continue
-            plan = engine.plan_claim(schedule=schedule, due=row["next_execute_time"], now=now, horizon=horizon,
-                                     status=row["status"], misfire_policy=row["misfire_policy"],
-                                     misfire_threshold=config.misfire_threshold)
+            same = (row["cron_expression"], row["timezone"], row["next_execute_time"], row["status"],
+                    row["misfire_policy"])
+            plan = plans.get(same)
+            if plan is None:
+                try:
+                    schedule = schedules.get(row["cron_expression"], row["timezone"])
+                except ScheduleError as exc:
+                    log.error("task %s has an invalid schedule (%s); disabling it", row["id"], exc)
+                    Task.objects.filter(pk=row["id"], version=row["version"]).update(
+                        status=TaskStatus.DISABLED, next_execute_time=None, version=F("version") + 1)
+                    continue
+                plan = plans[same] = engine.plan_claim(
+                    schedule=schedule, due=row["next_execute_time"], now=now, horizon=horizon, status=row["status"],
+                    misfire_policy=row["misfire_policy"], misfire_threshold=config.misfire_threshold)
             groups[(plan.next_execute_time, plan.last_execute_time, plan.status)].append((row, plan))
         for members in groups.values():
             won, conflicts = claim_group(members)

@@ -73,22 +73,25 @@ def test_a_task_edited_inside_a_grouped_claim_counts_one_conflict_and_every_task
     """Three tasks due at one instant with one schedule are claimed by ONE compare-and-set UPDATE. The middle
     one is edited (version bumped) after the SELECT, inside the claim transaction: the grouped UPDATE changes
     2 of 3 rows, is rolled back and retried row by row; the edited task is a conflict now and is claimed on
-    the next poll."""
+    the next poll. The three share one plan (computed once per claim for tasks of one schedule and due time)."""
     at = soon()
     tasks = [one_shot(department, http_target.url(f"/p{i}"), at, name=f"p{i}") for i in range(3)]
     edited = tasks[1]
-    original = engine.plan_claim
+    original_plan, original_claim = engine.plan_claim, repository.claim_group
     planned: list[datetime] = []
 
-    def plan_then_edit(**kwargs):
+    def plan(**kwargs):
         if kwargs["due"] == at:
             planned.append(kwargs["due"])
-            # Rows are planned in claim order (next_execute_time, id): the 2nd plan of the instant is `edited`'s.
-            if len(planned) == 2:
-                Task.objects.filter(pk=edited.pk).update(version=F("version") + 1)  # the control connection
-        return original(**kwargs)
+        return original_plan(**kwargs)
 
-    monkeypatch.setattr(engine, "plan_claim", plan_then_edit)
+    def edit_then_claim(members):
+        if len(members) == 3:  # before the grouped UPDATE, after the SELECT, in the claim's transaction
+            Task.objects.filter(pk=edited.pk).update(version=F("version") + 1)  # the control connection
+        return original_claim(members)
+
+    monkeypatch.setattr(engine, "plan_claim", plan)
+    monkeypatch.setattr(repository, "claim_group", edit_then_claim)
     conflicts = metric("djs_scheduler_claim_conflicts_total")
     node_factory()
     rows = {t.pk: wait_until(finished(t, 1)) for t in tasks}
@@ -101,7 +104,7 @@ def test_a_task_edited_inside_a_grouped_claim_counts_one_conflict_and_every_task
     # The two untouched tasks were recorded by one claim transaction; the edited one by a later claim.
     assert rows[tasks[0].pk][0].create_time == rows[tasks[2].pk][0].create_time
     assert rows[edited.pk][0].create_time > rows[tasks[0].pk][0].create_time
-    assert planned == [at] * 4  # three in the grouped claim, one more for the edited task's own claim
+    assert planned == [at] * 2  # one plan for the grouped claim, one for the edited task's own claim
 
 
 def test_a_claim_whose_commit_was_reported_failed_is_adopted_and_each_fire_reaches_the_target_once(
