@@ -20,7 +20,8 @@ def row(values: Iterable[Any], params: list[Any], adapt_datetime: Callable[[date
 
 
 def value(v: Any, params: list[Any], adapt_datetime: Callable[[datetime], Any]) -> str:
-    """One value as :func:`row` writes it: its SQL text, or ``%s`` with ``v`` appended to ``params``."""
+    """One value as :func:`row` writes it: its SQL text, or ``%s`` with ``v`` (a datetime as adapted) appended to
+    ``params``."""
     kind = type(v)  # exact types: an int subclass (an enum member) or a str goes through the driver
     if kind is int:
         return str(v)
@@ -30,8 +31,11 @@ def value(v: Any, params: list[Any], adapt_datetime: Callable[[datetime], Any]) 
         return "TRUE" if v else "FALSE"
     if kind is date:
         return f"'{v.isoformat()}'"
-    if kind is datetime and _plain(text := adapt_datetime(v)):
-        return f"'{text}'"
+    if kind is datetime:
+        text = adapt_datetime(v)
+        if _plain(text):
+            return f"'{text}'"
+        v = text  # bound as the backend adapted it
     params.append(v)
     return "%s"
 
