@@ -154,8 +154,12 @@ def test_frozen_node_does_not_run_work_a_survivor_recovered(tmp_path):
         first = create_tasks(env, 10, target.url("/f"), start_in=3, max_retry=1)
         nodes = Nodes(env, tmp_path)
         nodes.start("victim")
-        time.sleep(max(0.0, first + 3.2 - time.time()))
-        # Frozen while alone: it holds running calls and fires claimed up to 2 s ahead that nobody else has.
+        # Frozen while alone, once it has started calls (a node slow to start on a busy machine has none at a fixed
+        # time): it then holds running calls and fires claimed up to 2 s ahead that nobody else has.
+        deadline = time.time() + 30
+        while time.time() < first + 3.2 or len(target.requests()) < 5:
+            assert time.time() < deadline, f"the victim started {len(target.requests())} calls in 30 s"
+            time.sleep(0.05)
         nodes.fault("victim")
         os.killpg(nodes.procs["victim"].pid, signal.SIGSTOP)
         frozen_at = time.time()
