@@ -28,11 +28,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Self
 
-from django.conf import settings as django_settings
 
 from apps.tasks import routing
 from apps.tasks.routing import Router
 from djs_platform.conf import ShellSettings
+from djs_platform.config import config
 from djs_platform.egress import EgressPolicy
 
 from . import spans
@@ -167,10 +167,11 @@ class Executors:
 
     def __init__(self, http_workers: int, grpc_workers: int, egress: EgressPolicy,
                  shell: ShellSettings | None = None, shell_identities: ShellIdentities | None = None):
-        """``shell`` None: SHELL calls are refused (``job.shell.*`` with ``enabled`` off)."""
+        """``shell`` None: SHELL calls are refused (``job.shell.*`` with ``enabled`` off), read from the
+        configuration itself, not Django's settings, so a process without them (bench/limits.py) can call."""
         self.egress = egress
         settings = ExecutorSettings(http_workers=http_workers, grpc_workers=grpc_workers, egress=egress,
-                                    shell=shell or replace(django_settings.DJS_SHELL, enabled=False),
+                                    shell=shell or replace(ShellSettings.from_config(config), enabled=False),
                                     shell_identities=shell_identities or ShellIdentities())
         self.by_kind: dict[str, Executor[Any]] = {
             kind: implementation.for_node(settings) for kind, implementation in EXECUTORS_BY_KIND.items()}

@@ -493,3 +493,31 @@ def test_each_kind_of_target_is_called_by_the_executor_of_its_kind():
     for target in (targets.HttpTarget(url="http://127.0.0.1/"),
                    targets.GrpcTarget(service="127.0.0.1:1/a.B", method="M"), targets.ShellTarget(command="/bin/true")):
         assert isinstance(ex.by_kind[target.kind], EXECUTORS_BY_KIND[target.kind])
+
+
+@pytest.mark.single_backend
+def test_executors_are_made_without_django_settings_as_bench_limits_makes_them():
+    """bench/limits.py times a bare DJS executor in a process whose Django settings would refuse to load (no
+    secrets, no dev profile): making ``Executors`` without SHELL settings must not read them (it did once:
+    ``make bench-quick`` stopped with "DJS refuses to start with DEBUG off and default secrets")."""
+    import os
+    import subprocess
+    import sys
+
+    from djs_platform.config import BASE_DIR
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJS_") or k.startswith("DJS_TEST_")}
+    env["DJANGO_SETTINGS_MODULE"] = "djs_platform.settings"
+    code = (
+        "import asyncio\n"
+        "from apps.tasks.executors import Executors\n"
+        "from djs_platform.egress import EgressPolicy\n"
+        "async def main():\n"
+        "    async with Executors(http_workers=2, grpc_workers=1, egress=EgressPolicy(allow_cidrs=['127.0.0.0/8'])) as e:\n"
+        "        print('shell enabled:', e.shell.config.enabled)\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "shell enabled: False" in done.stdout, done.stdout
