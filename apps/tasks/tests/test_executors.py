@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 import tracemalloc
 
@@ -11,6 +14,7 @@ import pytest
 
 from apps.tasks.executors import EXECUTORS_BY_KIND, RESPONSE_LIMIT, ExecutionPlan, Executors, execute, targets
 from apps.tasks.executors.slots import Slots
+from djs_platform.config import BASE_DIR
 from djs_platform.egress import EgressPolicy
 from tests.targets import GrpcTarget, Respond, free_port
 
@@ -500,12 +504,6 @@ def test_executors_are_made_without_django_settings_as_bench_limits_makes_them()
     """bench/limits.py times a bare DJS executor in a process whose Django settings would refuse to load (no
     secrets, no dev profile): making ``Executors`` without SHELL settings must not read them (it did once:
     ``make bench-quick`` stopped with "DJS refuses to start with DEBUG off and default secrets")."""
-    import os
-    import subprocess
-    import sys
-
-    from djs_platform.config import BASE_DIR
-
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJS_") or k.startswith("DJS_TEST_")}
     env["DJANGO_SETTINGS_MODULE"] = "djs_platform.settings"
     code = (
@@ -513,7 +511,8 @@ def test_executors_are_made_without_django_settings_as_bench_limits_makes_them()
         "from apps.tasks.executors import Executors\n"
         "from djs_platform.egress import EgressPolicy\n"
         "async def main():\n"
-        "    async with Executors(http_workers=2, grpc_workers=1, egress=EgressPolicy(allow_cidrs=['127.0.0.0/8'])) as e:\n"
+        "    egress = EgressPolicy(allow_cidrs=['127.0.0.0/8'])\n"
+        "    async with Executors(http_workers=2, grpc_workers=1, egress=egress) as e:\n"
         "        print('shell enabled:', e.shell.config.enabled)\n"
         "asyncio.run(main())\n"
     )
